@@ -1,0 +1,73 @@
+/** An in-memory store implementing the three store interfaces; used by tests and as a cache. */
+import { hash as blake3 } from "./blake3.ts";
+import { bytesEqual } from "./bytes.ts";
+import { HashIndex } from "./hash-index.ts";
+import type { BlobReader, BranchId, CasResult, Hash, Store } from "./store.ts";
+
+export class MemoryStore implements Store {
+  private readonly index = new HashIndex(64);
+  private readonly blobs: Uint8Array[] = [];
+  private readonly heads = new Map<bigint, { id: BranchId; head: Hash }>();
+
+  reader(): BlobReader {
+    return new MemoryReader(this.index, this.blobs, this.blobs.length);
+  }
+
+  put(bytes: Uint8Array): Hash {
+    const h = blake3(bytes);
+    const { added } = this.index.insert(h);
+    if (added) this.blobs.push(bytes.slice());
+    return h;
+  }
+
+  putMany(blobs: readonly Uint8Array[]): Hash[] {
+    return blobs.map((b) => this.put(b));
+  }
+
+  branches(): BranchId[] {
+    return [...this.heads.values()].map((b) => b.id.slice());
+  }
+
+  head(id: BranchId): Hash | null {
+    return this.heads.get(branchKey(id))?.head.slice() ?? null;
+  }
+
+  update(id: BranchId, expected: Hash | null, next: Hash | null): CasResult {
+    const key = branchKey(id);
+    const current = this.heads.get(key)?.head ?? null;
+    const matches = current === null ? expected === null : expected !== null && bytesEqual(current, expected);
+    if (!matches) return { ok: false, current: current?.slice() ?? null };
+    if (next === null) this.heads.delete(key);
+    else this.heads.set(key, { id: id.slice(), head: next.slice() });
+    return { ok: true };
+  }
+}
+
+class MemoryReader implements BlobReader {
+  constructor(
+    private readonly index: HashIndex,
+    private readonly blobs: Uint8Array[],
+    readonly len: number,
+  ) {}
+
+  get(hash: Hash): Uint8Array | undefined {
+    const e = this.index.find(hash);
+    return e >= 0 && e < this.len ? this.blobs[e] : undefined;
+  }
+
+  has(hash: Hash): boolean {
+    const e = this.index.find(hash);
+    return e >= 0 && e < this.len;
+  }
+
+  *list(): Iterable<Hash> {
+    for (let e = 0; e < this.len; e++) yield this.index.keyAt(e);
+  }
+}
+
+/** A 16-byte branch id as a bigint map key (ids are few; blobs never use this path). */
+function branchKey(id: BranchId): bigint {
+  if (id.length !== 16) throw new Error(`branch id must be 16 bytes, got ${id.length}`);
+  const v = new DataView(id.buffer, id.byteOffset, 16);
+  return (v.getBigUint64(0) << 64n) | v.getBigUint64(8);
+}

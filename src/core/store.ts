@@ -1,0 +1,55 @@
+/**
+ * The seam every layer shares: the memory store, the pile and the network `Peer` all implement
+ * these three small interfaces, so any of them can stand in for another.
+ *
+ * Hashes are 32-byte BLAKE3 digests and branch ids 16-byte ids, always as `Uint8Array`.
+ */
+
+/** A 32-byte BLAKE3 digest of a blob's bytes (the blob's handle). */
+export type Hash = Uint8Array;
+/** A 16-byte, non-nil branch id. */
+export type BranchId = Uint8Array;
+
+export const HASH_LEN = 32;
+export const ID_LEN = 16;
+
+/** An immutable snapshot of a blob store: it never sees blobs added after it was taken. */
+export interface BlobReader {
+  /** The blob's bytes (possibly a zero-copy view; do not mutate), or undefined if absent. Throws if stored bytes fail verification. */
+  get(hash: Hash): Uint8Array | undefined;
+  has(hash: Hash): boolean;
+  /** Every blob hash in this snapshot. */
+  list(): Iterable<Hash>;
+  /** Number of blobs in this snapshot. */
+  readonly len: number;
+}
+
+export interface BlobStore {
+  /** Takes a snapshot. */
+  reader(): BlobReader;
+}
+
+export interface BlobStorePut {
+  /** Stores a blob and returns its hash; storing a blob already present writes nothing. */
+  put(bytes: Uint8Array): Hash;
+  /** Stores many blobs in one batch (one write, one hashing call). */
+  putMany(blobs: readonly Uint8Array[]): Hash[];
+}
+
+/** Outcome of a branch compare-and-swap. On conflict, `current` is the head the store actually holds. */
+export type CasResult = { ok: true } | { ok: false; current: Hash | null };
+
+export interface BranchStore {
+  /** Ids of all live (non-deleted) branches. */
+  branches(): BranchId[];
+  /** The branch's head (handle of its branch-metadata blob), or null if the branch does not exist. */
+  head(id: BranchId): Hash | null;
+  /**
+   * Compare-and-swap: moves the branch from `expected` to `next` only if its head is `expected`
+   * (null = absent). `next = null` deletes the branch.
+   */
+  update(id: BranchId, expected: Hash | null, next: Hash | null): CasResult;
+}
+
+/** Everything a full store offers. */
+export interface Store extends BlobStore, BlobStorePut, BranchStore {}
