@@ -9,8 +9,8 @@ describe("HashIndex", () => {
   test("finds every inserted key across growth and misses absent ones", () => {
     const index = new HashIndex(4);
     const keys = Array.from({ length: 5000 }, (_, i) => hash(enc.encode(`k${i}`)));
-    keys.forEach((k, i) => expect(index.insert(k)).toEqual({ entry: i, added: true }));
-    keys.forEach((k, i) => expect(index.find(k)).toBe(i));
+    for (const [i, k] of keys.entries()) expect(index.insert(k)).toEqual({ entry: i, added: true });
+    for (const [i, k] of keys.entries()) expect(index.find(k)).toBe(i);
     expect(index.insert(keys[7]!)).toEqual({ entry: 7, added: false });
     expect(index.find(hash(enc.encode("absent")))).toBe(-1);
     expect(index.size).toBe(5000);
