@@ -1,0 +1,143 @@
+/**
+ * Branch-head gossip: 81-byte HEAD frames (FORMATS §9.2) on one gossipsub topic per team.
+ *
+ * The reference's frames are unsigned; here gossipsub signs every message with the originating
+ * peer's libp2p key (StrictSign), and a frame is accepted only if that signer's Ed25519 key equals
+ * the frame's publisher field and the caller's `admit` check (a valid capability) passes.
+ * The last frame of every branch we published is re-sent periodically for late joiners.
+ */
+import { bytesEqual, toHex } from "../core/bytes.ts";
+import type { BranchId, Hash } from "../core/store.ts";
+
+export const HEAD_FRAME_LEN = 81;
+export const HEAD_FRAME_TAG = 0x01;
+export const DEFAULT_REPUBLISH_MS = 30_000;
+
+export interface HeadFrame {
+  branchId: BranchId;
+  /** Handle of the branch-metadata blob. */
+  head: Hash;
+  /** Publisher's Ed25519 public key. */
+  publisher: Uint8Array;
+}
+
+export function encodeHeadFrame(frame: HeadFrame): Uint8Array {
+  if (frame.branchId.length !== 16 || frame.head.length !== 32 || frame.publisher.length !== 32) {
+    throw new Error("head frame: branch id must be 16 bytes, head and publisher 32 bytes");
+  }
+  const out = new Uint8Array(HEAD_FRAME_LEN);
+  out[0] = HEAD_FRAME_TAG;
+  out.set(frame.branchId, 1);
+  out.set(frame.head, 17);
+  out.set(frame.publisher, 49);
+  return out;
+}
+
+/** Decodes a frame; returns null for anything that is not exactly a HEAD frame (as receivers must ignore it). */
+export function decodeHeadFrame(bytes: Uint8Array): HeadFrame | null {
+  if (bytes.length !== HEAD_FRAME_LEN || bytes[0] !== HEAD_FRAME_TAG) return null;
+  return {
+    branchId: bytes.slice(1, 17),
+    head: bytes.slice(17, 49),
+    publisher: bytes.slice(49, 81),
+  };
+}
+
+/** The gossipsub topic of a team: derived from the team-root public key. */
+export function teamTopic(teamRoot: Uint8Array): string {
+  return `/tribles/heads/1/${toHex(teamRoot)}`;
+}
+
+/** The slice of the gossipsub service this module uses. */
+export interface PubSubLike {
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  publish(topic: string, data: Uint8Array): Promise<unknown>;
+  addEventListener(type: "message", listener: (evt: CustomEvent<GossipMessage>) => void): void;
+  removeEventListener(type: "message", listener: (evt: CustomEvent<GossipMessage>) => void): void;
+}
+
+export interface GossipMessage {
+  type: "signed" | "unsigned";
+  topic: string;
+  data: Uint8Array;
+  /** Signing key of the message's originator (signed messages only). */
+  key?: { raw: Uint8Array; type?: string };
+}
+
+export interface HeadGossipOptions {
+  pubsub: PubSubLike;
+  teamRoot: Uint8Array;
+  /** Our Ed25519 public key: the publisher field of our frames. */
+  self: Uint8Array;
+  /** Whether a frame from this (authenticated) publisher may be acted on, e.g. it holds a valid capability. */
+  admit?: (frame: HeadFrame) => boolean | Promise<boolean>;
+  /** Called for each admitted frame from another peer. */
+  onHead: (frame: HeadFrame) => void;
+  /** Called for each dropped frame, with the reason (for logs and tests). */
+  onDrop?: (reason: string, frame: HeadFrame | null) => void;
+  republishMs?: number;
+}
+
+export class HeadGossip {
+  readonly topic: string;
+  /** Last frame published per branch (keyed by the branch id's bytes, 16 chars latin1). */
+  private readonly lastPublished = new Map<string, Uint8Array>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly listener = (evt: CustomEvent<GossipMessage>) => void this.receive(evt.detail);
+
+  constructor(private readonly opts: HeadGossipOptions) {
+    this.topic = teamTopic(opts.teamRoot);
+  }
+
+  start(): void {
+    this.opts.pubsub.addEventListener("message", this.listener);
+    this.opts.pubsub.subscribe(this.topic);
+    this.timer = setInterval(() => void this.republish(), this.opts.republishMs ?? DEFAULT_REPUBLISH_MS);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.opts.pubsub.removeEventListener("message", this.listener);
+    this.opts.pubsub.unsubscribe(this.topic);
+  }
+
+  /** Publishes a branch head and remembers it for periodic re-sending. */
+  async publish(branchId: BranchId, head: Hash): Promise<void> {
+    const frame = encodeHeadFrame({ branchId, head, publisher: this.opts.self });
+    this.lastPublished.set(Buffer.from(branchId).toString("latin1"), frame);
+    await this.send(frame);
+  }
+
+  /** Stops re-sending a branch (e.g. it was deleted). */
+  forget(branchId: BranchId): void {
+    this.lastPublished.delete(Buffer.from(branchId).toString("latin1"));
+  }
+
+  /** Re-sends the last frame of every branch we published. */
+  async republish(): Promise<void> {
+    for (const frame of this.lastPublished.values()) await this.send(frame);
+  }
+
+  private async send(frame: Uint8Array): Promise<void> {
+    try {
+      await this.opts.pubsub.publish(this.topic, frame);
+    } catch {
+      // No subscribed peers yet: the periodic republish reaches them once they join.
+    }
+  }
+
+  private async receive(msg: GossipMessage): Promise<void> {
+    if (msg.topic !== this.topic) return;
+    const frame = decodeHeadFrame(msg.data);
+    const drop = (reason: string) => this.opts.onDrop?.(reason, frame);
+    if (frame === null) return drop("not a HEAD frame");
+    if (msg.type !== "signed" || !msg.key) return drop("unsigned gossip message");
+    if (!bytesEqual(msg.key.raw, frame.publisher)) return drop("publisher is not the signing sender");
+    if (bytesEqual(frame.publisher, this.opts.self)) return;
+    if (this.opts.admit && !(await this.opts.admit(frame))) return drop("publisher has no valid capability");
+    this.opts.onHead(frame);
+  }
+}
