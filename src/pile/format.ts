@@ -17,7 +17,7 @@ export const ATOMIC_WRITE_LIMIT = 2 ** 30;
 /** Largest blob we accept: lengths beyond this are treated as corruption rather than allocated. */
 export const MAX_BLOB_LEN = 2 ** 48;
 
-export const enum RecordKind {
+export enum RecordKind {
   Blob = 1,
   Branch = 2,
   Tombstone = 3,

@@ -115,7 +115,7 @@ describe("pile behaviour", () => {
     const h = pile.put(enc.encode("second"));
     pile.close();
     const bytes = readFileSync(tmp.path("d.pile"));
-    bytes[128 + 64] ^= 0xff;
+    bytes[128 + 64]! ^= 0xff;
     writeFileSync(tmp.path("d.pile"), bytes);
     const again = Pile.open(tmp.path("d.pile"));
     expect(() => again.reader().get(h)).toThrow(PileIntegrityError);
@@ -129,7 +129,7 @@ describe("pile behaviour", () => {
   test("bad magic and huge lengths in the middle are reported, file untouched", () => {
     const good = Buffer.concat([handBlob(enc.encode("one")), handBlob(enc.encode("two")), handBlob(enc.encode("three"))]);
     const badMagic = Buffer.from(good);
-    badMagic[128] ^= 1;
+    badMagic[128]! ^= 1;
     writeFileSync(tmp.path("m.pile"), badMagic);
     expect(() => Pile.open(tmp.path("m.pile"))).toThrow(PileCorruptError);
     expect(() => Pile.open(tmp.path("m.pile"))).toThrow("offset 128");
