@@ -1,0 +1,120 @@
+/**
+ * Branch-metadata blobs (FORMATS §7.2, §7.5). The pile's branch record points at one of these;
+ * it names the branch, its head commit, when it was updated, and who signed the head. Tracking
+ * branches (local mirrors of a remote branch) use the same blob shape with remote attributes.
+ */
+import { decodeSimpleArchive, encodeSimpleArchive } from "../core/archive.ts";
+import { hash } from "../core/blake3.ts";
+import type { SigningKey } from "../core/ed25519.ts";
+import { intrinsicEntity, type Pair } from "../core/entity.ts";
+import type { Id } from "../core/id.ts";
+import { encodeLongString } from "../core/longstring.ts";
+import { METADATA_NAME, METADATA_UPDATED_AT } from "../core/metadata.ts";
+import { genIdFromValue, genIdValue, intervalFromValue, nowTaiNs, pointInterval, signatureRValue, signatureSValue } from "../core/schemas.ts";
+import type { Hash } from "../core/store.ts";
+import { REPO_BRANCH, REPO_HEAD, REPO_SIGNATURE_R, REPO_SIGNATURE_S, REPO_SIGNED_BY, TRACKING_PEER, TRACKING_REMOTE_BRANCH, TRACKING_REMOTE_NAME } from "./attributes.ts";
+import { verifyAnchoredSignature } from "./signature.ts";
+
+export interface BuiltMeta {
+  handle: Hash;
+  bytes: Uint8Array;
+  /** Blobs to store: the name blob (if new) and the metadata blob. */
+  blobs: Uint8Array[];
+}
+
+export interface BranchMetaOptions {
+  branchId: Id;
+  name: string;
+  /** Head commit and its bytes (the signature covers them). Absent for an empty branch. */
+  head?: { handle: Hash; bytes: Uint8Array };
+  /** Signs the head; required when `head` is given. */
+  key?: SigningKey;
+  timestampNs?: bigint;
+}
+
+export function buildBranchMeta(opts: BranchMetaOptions): BuiltMeta {
+  const nameBytes = encodeLongString(opts.name);
+  const pairs: Pair[] = [
+    [REPO_BRANCH, genIdValue(opts.branchId)],
+    [METADATA_NAME, hash(nameBytes)],
+    [METADATA_UPDATED_AT, pointInterval(opts.timestampNs ?? nowTaiNs())],
+  ];
+  if (opts.head) {
+    if (!opts.key) throw new Error("a branch head must be signed: no signing key given");
+    const sig = opts.key.sign(opts.head.bytes);
+    pairs.push([REPO_HEAD, opts.head.handle], [REPO_SIGNED_BY, opts.key.publicKey], [REPO_SIGNATURE_R, signatureRValue(sig)], [REPO_SIGNATURE_S, signatureSValue(sig)]);
+  }
+  const bytes = encodeSimpleArchive(intrinsicEntity(pairs).set);
+  return { handle: hash(bytes), bytes, blobs: [nameBytes, bytes] };
+}
+
+export interface TrackingMetaOptions {
+  trackingId: Id;
+  remoteBranch: Id;
+  remotePeer: Uint8Array;
+  remoteName: Hash;
+  head?: Hash;
+  updatedAt?: Uint8Array;
+}
+
+/** Metadata of a local tracking branch mirroring (remote peer, remote branch). */
+export function buildTrackingMeta(opts: TrackingMetaOptions): BuiltMeta {
+  const pairs: Pair[] = [
+    [REPO_BRANCH, genIdValue(opts.trackingId)],
+    [TRACKING_REMOTE_NAME, opts.remoteName],
+    [TRACKING_REMOTE_BRANCH, genIdValue(opts.remoteBranch)],
+    [TRACKING_PEER, opts.remotePeer],
+  ];
+  if (opts.head) pairs.push([REPO_HEAD, opts.head]);
+  if (opts.updatedAt) pairs.push([METADATA_UPDATED_AT, opts.updatedAt]);
+  const bytes = encodeSimpleArchive(intrinsicEntity(pairs).set);
+  return { handle: hash(bytes), bytes, blobs: [bytes] };
+}
+
+export interface BranchMeta {
+  branchId: Id;
+  name?: Hash;
+  head?: Hash;
+  signedBy?: Uint8Array;
+  /** Raw updated_at value and its lower bound (TAI ns). */
+  updatedAt?: { value: Uint8Array; lower: bigint };
+  /** Present on tracking branches only. */
+  tracking?: { remoteBranch: Id; remotePeer: Uint8Array; remoteName: Hash };
+}
+
+/** Parses a branch-metadata blob; throws a clear error for anything malformed. */
+export function parseBranchMeta(bytes: Uint8Array): BranchMeta {
+  const set = decodeSimpleArchive(bytes);
+  const entities = set.entitiesWith(REPO_BRANCH);
+  if (entities.length !== 1) throw new Error(`bad branch metadata: expected one branch entity, found ${entities.length}`);
+  const e = entities[0]!;
+  const one = (attr: Uint8Array, what: string): Uint8Array | undefined => {
+    const vs = set.values(e, attr);
+    if (vs.length > 1) throw new Error(`bad branch metadata: ${vs.length} ${what} values`);
+    return vs[0]?.slice();
+  };
+  const meta: BranchMeta = { branchId: genIdFromValue(one(REPO_BRANCH, "branch")!) };
+  const name = one(METADATA_NAME, "name");
+  const head = one(REPO_HEAD, "head");
+  const signedBy = one(REPO_SIGNED_BY, "signed_by");
+  const updated = one(METADATA_UPDATED_AT, "updated_at");
+  if (name) meta.name = name;
+  if (head) meta.head = head;
+  if (signedBy) meta.signedBy = signedBy;
+  if (updated) meta.updatedAt = { value: updated, lower: intervalFromValue(updated).lower };
+  const remoteBranch = one(TRACKING_REMOTE_BRANCH, "tracking_remote_branch");
+  if (remoteBranch) {
+    const peer = one(TRACKING_PEER, "tracking_peer");
+    const remoteName = one(TRACKING_REMOTE_NAME, "remote_name");
+    if (!peer || !remoteName) throw new Error("bad tracking metadata: missing peer or remote name");
+    meta.tracking = { remoteBranch: genIdFromValue(remoteBranch), remotePeer: peer, remoteName };
+  }
+  return meta;
+}
+
+/** Verifies the head signature of branch metadata over the head commit's bytes; returns the signer. */
+export function verifyBranchMeta(metaBytes: Uint8Array, headCommitBytes: Uint8Array): Uint8Array {
+  const meta = parseBranchMeta(metaBytes);
+  if (!meta.head) throw new Error("branch metadata has no head to verify");
+  return verifyAnchoredSignature(decodeSimpleArchive(metaBytes), REPO_HEAD, meta.head, headCommitBytes, "branch metadata");
+}
