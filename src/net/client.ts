@@ -1,0 +1,127 @@
+/**
+ * pile-sync client over the batched protocol (v5): one stream per connection, requests pipelined,
+ * responses parsed strictly in request order. Every received length is bounded, every blob is
+ * checked against its hash by the caller before it is stored.
+ */
+import type { PeerId, Stream } from "@libp2p/interface";
+import type { Multiaddr } from "@multiformats/multiaddr";
+import type { Hash } from "../core/store.ts";
+import type { Host } from "./host.ts";
+import { AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_GET_BLOBS, PROTOCOL_V5 } from "./protocol.ts";
+import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
+
+export class AuthRejectedError extends Error {
+  constructor(peer: string) {
+    super(`peer ${peer} rejected our capability`);
+    this.name = "AuthRejectedError";
+  }
+}
+
+export interface Credentials {
+  capHandle: Hash;
+  /** Blobs of our capability chain, sent with AUTH so the server can verify it. */
+  chain: Uint8Array[];
+}
+
+export class SyncClient {
+  /** Round trips made (a pipelined batch counts once per request frame). */
+  requests = 0;
+  private readonly reader: StreamReader;
+  private responses: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly stream: Stream,
+    readonly peer: string,
+  ) {
+    this.reader = new StreamReader(stream);
+  }
+
+  /** Opens the sync stream and authenticates; throws AuthRejectedError if the peer refuses. */
+  static async connect(node: Host, peer: PeerId | Multiaddr, credentials: Credentials, signal?: AbortSignal): Promise<SyncClient> {
+    const stream = await node.dialProtocol(peer, PROTOCOL_V5, signal ? { signal } : {});
+    const client = new SyncClient(stream, peer.toString());
+    const frame = [new Uint8Array([OP_AUTH]), credentials.capHandle, u32(credentials.chain.length)];
+    for (const blob of credentials.chain) frame.push(u32(blob.length), blob);
+    client.send(concat(frame));
+    const status = await client.enqueue(() => client.reader.readU8());
+    if (status !== AUTH_OK) {
+      await client.close();
+      throw new AuthRejectedError(client.peer);
+    }
+    return client;
+  }
+
+  private send(frame: Uint8Array): void {
+    this.requests++;
+    this.stream.send(frame);
+  }
+
+  private enqueue<T>(parse: () => Promise<T>): Promise<T> {
+    const result = this.responses.then(parse);
+    this.responses = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Children (present, in-scope 32-byte references) of each parent, in order. */
+  children(parents: Hash[]): Promise<Hash[][]> {
+    return this.batched(parents, OP_CHILDREN_MANY, async () => {
+      const n = await this.reader.readU32();
+      if (n > LIMITS.maxBatch * 8) throw new ProtocolError(`peer ${this.peer} sent ${n} children for one blob`);
+      const bytes = await this.reader.readExactly(n * 32);
+      const out: Hash[] = [];
+      for (let i = 0; i < n; i++) out.push(bytes.slice(i * 32, i * 32 + 32));
+      return out;
+    });
+  }
+
+  /** Bytes of each blob, or null where the peer does not have it (or may not share it). Unverified. */
+  getBlobs(hashes: Hash[]): Promise<(Uint8Array | null)[]> {
+    return this.batched(hashes, OP_GET_BLOBS, async () => {
+      const len = await this.reader.readU64Length(LIMITS.maxBlobBytes);
+      if (len < 0) return null;
+      return (await this.reader.readExactly(len)).slice();
+    });
+  }
+
+  private async batched<T>(hashes: Hash[], op: number, parseOne: () => Promise<T>): Promise<T[]> {
+    const parts: Promise<T[]>[] = [];
+    for (let start = 0; start < hashes.length; start += LIMITS.maxBatch) {
+      const slice = hashes.slice(start, start + LIMITS.maxBatch);
+      const frame = new Uint8Array(5 + slice.length * 32);
+      frame[0] = op;
+      frame.set(u32(slice.length), 1);
+      slice.forEach((h, i) => frame.set(h, 5 + i * 32));
+      this.send(frame);
+      parts.push(
+        this.enqueue(async () => {
+          const out: T[] = [];
+          for (let i = 0; i < slice.length; i++) out.push(await parseOne());
+          return out;
+        }),
+      );
+    }
+    return (await Promise.all(parts)).flat();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.stream.close();
+    } catch {
+      this.stream.abort(new Error("closed"));
+    }
+  }
+
+  abort(reason: string): void {
+    this.stream.abort(new Error(reason));
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,206 @@
+/**
+ * pile-sync, server side. Two protocol versions share one handler set:
+ *
+ * - `/triblespace/pile-sync/4`, the reference's form (FORMATS §9.1): one operation per stream,
+ *   AUTH (0x05), GET_BLOB (0x02), CHILDREN (0x03); integers big-endian.
+ * - `/tribles/pile-sync/5`, ours: one long-lived stream per connection carrying pipelined,
+ *   batched frames (many hashes per request, responses streamed back in request order). Its AUTH
+ *   also carries the capability chain's blobs, so a server can verify a peer it has never synced with.
+ *
+ * AUTH binds a read scope to the connection; every later request is checked against it. Every
+ * length is bounded before use; a malformed frame aborts that stream, never the process.
+ */
+import type { Connection, Stream } from "@libp2p/interface";
+import { hash as blake3 } from "../core/blake3.ts";
+import { bytesEqual } from "../core/bytes.ts";
+import { HashIndex } from "../core/hash-index.ts";
+import type { BlobReader, BlobStore, Hash } from "../core/store.ts";
+import type { Host } from "./host.ts";
+import { peerPublicKey } from "./host.ts";
+import { MISSING_LEN, ProtocolError, StreamReader, sendAll, u32, u64 } from "./stream-io.ts";
+
+export const PROTOCOL_V4 = "/triblespace/pile-sync/4";
+export const PROTOCOL_V5 = "/tribles/pile-sync/5";
+
+export const OP_GET_BLOB = 0x02;
+export const OP_CHILDREN = 0x03;
+export const OP_AUTH = 0x05;
+export const OP_GET_BLOBS = 0x12;
+export const OP_CHILDREN_MANY = 0x13;
+export const AUTH_OK = 0x00;
+export const AUTH_REJECTED = 0x01;
+
+export const LIMITS = {
+  /** Hashes per batched request. */
+  maxBatch: 4096,
+  /** Blobs carried by a v5 AUTH (the capability chain: two per level, depth ≤ 32, plus revocations). */
+  maxAuthBlobs: 80,
+  /** Bytes per blob carried by AUTH. */
+  maxAuthBlobBytes: 1 << 20,
+  /** Largest blob a client accepts in a response. */
+  maxBlobBytes: 2 ** 32,
+};
+
+/** What an authenticated peer may read. `inScope` is only asked about blobs that are present. */
+export interface Scope {
+  inScope(hash: Hash, reader: BlobReader): boolean;
+}
+
+export interface AuthRequest {
+  /** Handle of the peer's leaf capability sig blob. */
+  capHandle: Hash;
+  /** The peer's Ed25519 key, from the authenticated connection. */
+  remoteKey: Uint8Array;
+  /** Blobs of the capability chain sent along (v5 only; hashes verified). */
+  chain: Uint8Array[];
+}
+
+export interface AccessPolicy {
+  authorize(request: AuthRequest): Promise<Scope | null> | Scope | null;
+}
+
+/** A policy that lets every authenticated connection read everything (tests, single-user setups). */
+export const openPolicy: AccessPolicy = { authorize: () => ({ inScope: () => true }) };
+
+export interface ServerEvents {
+  onAuth?(remoteKey: Uint8Array, accepted: boolean): void;
+  onError?(remote: string, error: Error): void;
+}
+
+export class SyncServer {
+  private readonly scopes = new Map<string, Scope>();
+  private readonly onClose = (evt: CustomEvent<Connection>) => this.scopes.delete(evt.detail.id);
+
+  constructor(
+    private readonly node: Host,
+    private readonly store: BlobStore,
+    private readonly policy: AccessPolicy,
+    private readonly events: ServerEvents = {},
+  ) {}
+
+  async start(): Promise<void> {
+    const opts = { maxInboundStreams: 256, runOnLimitedConnection: false };
+    await this.node.handle(PROTOCOL_V4, (stream: Stream, conn: Connection) => this.guard(stream, conn, () => this.serveV4(stream, conn)), opts);
+    await this.node.handle(PROTOCOL_V5, (stream: Stream, conn: Connection) => this.guard(stream, conn, () => this.serveV5(stream, conn)), opts);
+    this.node.addEventListener("connection:close", this.onClose);
+  }
+
+  async stop(): Promise<void> {
+    this.node.removeEventListener("connection:close", this.onClose);
+    await this.node.unhandle([PROTOCOL_V4, PROTOCOL_V5]);
+  }
+
+  private async guard(stream: Stream, conn: Connection, serve: () => Promise<void>): Promise<void> {
+    try {
+      await serve();
+      await stream.close();
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.events.onError?.(conn.remotePeer.toString(), error);
+      stream.abort(error);
+    }
+  }
+
+  private async authenticate(conn: Connection, capHandle: Hash, chain: Uint8Array[]): Promise<boolean> {
+    const remoteKey = peerPublicKey(conn.remotePeer);
+    let scope: Scope | null = null;
+    if (remoteKey) {
+      try {
+        scope = await this.policy.authorize({ capHandle, remoteKey, chain });
+      } catch {
+        scope = null;
+      }
+    }
+    // A failed AUTH leaves any earlier grant on this connection as it was (as the reference does).
+    if (scope) this.scopes.set(conn.id, scope);
+    if (remoteKey) this.events.onAuth?.(remoteKey, scope !== null);
+    return scope !== null;
+  }
+
+  private async serveV4(stream: Stream, conn: Connection): Promise<void> {
+    const reader = new StreamReader(stream);
+    const op = await reader.readU8();
+    const target = await reader.readExactly(32);
+    if (op === OP_AUTH) {
+      const ok = await this.authenticate(conn, target.slice(), []);
+      await sendAll(stream, new Uint8Array([ok ? AUTH_OK : AUTH_REJECTED]));
+      return;
+    }
+    const scope = this.scopes.get(conn.id);
+    if (!scope) return; // unauthenticated: close with no response bytes
+    const snapshot = this.store.reader();
+    if (op === OP_GET_BLOB) await this.sendBlob(stream, snapshot, scope, target);
+    else if (op === OP_CHILDREN) {
+      for (const child of childrenOf(snapshot, scope, target, false)) await sendAll(stream, child);
+      await sendAll(stream, new Uint8Array(32));
+    }
+    // Unknown ops (including the retired 0x01 and 0x04): no response bytes.
+  }
+
+  private async serveV5(stream: Stream, conn: Connection): Promise<void> {
+    const reader = new StreamReader(stream);
+    while (!(await reader.atEnd())) {
+      const op = await reader.readU8();
+      if (op === OP_AUTH) {
+        const capHandle = (await reader.readExactly(32)).slice();
+        const count = await reader.readU32();
+        if (count > LIMITS.maxAuthBlobs) throw new ProtocolError(`AUTH carries ${count} blobs (limit ${LIMITS.maxAuthBlobs})`);
+        const chain: Uint8Array[] = [];
+        for (let i = 0; i < count; i++) {
+          const len = await reader.readU32();
+          if (len > LIMITS.maxAuthBlobBytes) throw new ProtocolError(`AUTH blob of ${len} bytes (limit ${LIMITS.maxAuthBlobBytes})`);
+          chain.push((await reader.readExactly(len)).slice());
+        }
+        const ok = await this.authenticate(conn, capHandle, chain);
+        await sendAll(stream, new Uint8Array([ok ? AUTH_OK : AUTH_REJECTED]));
+        continue;
+      }
+      if (op !== OP_GET_BLOBS && op !== OP_CHILDREN_MANY) throw new ProtocolError(`unknown operation 0x${op.toString(16)}`);
+      const count = await reader.readU32();
+      if (count > LIMITS.maxBatch) throw new ProtocolError(`batch of ${count} hashes (limit ${LIMITS.maxBatch})`);
+      const hashes = await reader.readExactly(count * 32);
+      const scope = this.scopes.get(conn.id);
+      if (!scope) throw new ProtocolError("request before a successful AUTH");
+      const snapshot = this.store.reader();
+      for (let i = 0; i < count; i++) {
+        const target = hashes.subarray(i * 32, i * 32 + 32);
+        if (op === OP_GET_BLOBS) await this.sendBlob(stream, snapshot, scope, target);
+        else {
+          const children = childrenOf(snapshot, scope, target, true);
+          await sendAll(stream, u32(children.length));
+          for (const child of children) await sendAll(stream, child);
+        }
+      }
+    }
+  }
+
+  private async sendBlob(stream: Stream, snapshot: BlobReader, scope: Scope, target: Hash): Promise<void> {
+    const bytes = snapshot.has(target) && scope.inScope(target, snapshot) ? snapshot.get(target) : undefined;
+    if (!bytes) return sendAll(stream, MISSING_LEN);
+    await sendAll(stream, u64(bytes.length));
+    if (bytes.length) await sendAll(stream, bytes);
+  }
+}
+
+/**
+ * Children of a blob: every 32-byte chunk at offsets 0, 32, 64, … that is the hash of a present,
+ * in-scope blob (the reference's rule). An absent or out-of-scope parent has no children.
+ */
+export function childrenOf(snapshot: BlobReader, scope: Scope, parent: Hash, dedupe: boolean): Uint8Array[] {
+  if (!snapshot.has(parent) || !scope.inScope(parent, snapshot)) return [];
+  const bytes = snapshot.get(parent)!;
+  const out: Uint8Array[] = [];
+  const seen = dedupe ? new HashIndex(64) : null;
+  for (let at = 0; at + 32 <= bytes.length; at += 32) {
+    const chunk = bytes.subarray(at, at + 32);
+    if (!snapshot.has(chunk) || !scope.inScope(chunk, snapshot)) continue;
+    if (seen && !seen.insert(chunk).added) continue;
+    out.push(chunk);
+  }
+  return out;
+}
+
+/** True when `bytes` hash to `expected`. */
+export function blobMatches(bytes: Uint8Array, expected: Hash): boolean {
+  return bytesEqual(blake3(bytes), expected);
+}

@@ -1,0 +1,114 @@
+/**
+ * Byte-exact reading and back-pressured writing on libp2p streams. Streams deliver chunks of any
+ * size; protocol code wants "exactly n bytes" with every length bounded before it is trusted.
+ */
+import type { Stream } from "@libp2p/interface";
+
+type Chunk = Uint8Array | { subarray(): Uint8Array };
+
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+/** Reads exact byte counts from a stream; `readExactly` throws ProtocolError on early end. */
+export class StreamReader {
+  private readonly source: AsyncIterator<Chunk>;
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private ended = false;
+
+  constructor(stream: AsyncIterable<Chunk>) {
+    this.source = stream[Symbol.asyncIterator]();
+  }
+
+  /** True when the remote closed its side and every byte was consumed. */
+  async atEnd(): Promise<boolean> {
+    if (this.buffered > 0) return false;
+    await this.fill(1);
+    return this.buffered === 0;
+  }
+
+  private async fill(n: number): Promise<void> {
+    while (this.buffered < n && !this.ended) {
+      const next = await this.source.next();
+      if (next.done) {
+        this.ended = true;
+        break;
+      }
+      const chunk = next.value instanceof Uint8Array ? next.value : next.value.subarray();
+      if (chunk.length === 0) continue;
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+  }
+
+  async readExactly(n: number): Promise<Uint8Array> {
+    if (n === 0) return new Uint8Array(0);
+    await this.fill(n);
+    if (this.buffered < n) throw new ProtocolError(`stream ended: wanted ${n} bytes, got ${this.buffered}`);
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      // Fast path: the whole read lies in the first chunk.
+      const out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      this.buffered -= n;
+      return out;
+    }
+    const out = new Uint8Array(n);
+    let at = 0;
+    while (at < n) {
+      const chunk = this.chunks[0]!;
+      const take = Math.min(chunk.length, n - at);
+      out.set(chunk.subarray(0, take), at);
+      at += take;
+      if (take === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(take);
+    }
+    this.buffered -= n;
+    return out;
+  }
+
+  async readU8(): Promise<number> {
+    return (await this.readExactly(1))[0]!;
+  }
+
+  async readU32(): Promise<number> {
+    const b = await this.readExactly(4);
+    return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+  }
+
+  /** Reads a u64 BE; returns -1 for the all-ones "missing" marker, throws above `max`. */
+  async readU64Length(max: number): Promise<number> {
+    const b = await this.readExactly(8);
+    const view = new DataView(b.buffer, b.byteOffset, 8);
+    const hi = view.getUint32(0);
+    const lo = view.getUint32(4);
+    if (hi === 0xffffffff && lo === 0xffffffff) return -1;
+    const n = hi * 2 ** 32 + lo;
+    if (n > max) throw new ProtocolError(`length ${n} exceeds the limit of ${max} bytes`);
+    return n;
+  }
+}
+
+/** Sends bytes, waiting when the stream's buffer is full. */
+export async function sendAll(stream: Stream, data: Uint8Array): Promise<void> {
+  if (!stream.send(data)) await stream.onDrain();
+}
+
+export function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+}
+
+export function u64(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+}
+
+export const MISSING_LEN = new Uint8Array(8).fill(0xff);
