@@ -90,7 +90,7 @@ export class SyncClient {
       const frame = new Uint8Array(5 + slice.length * 32);
       frame[0] = op;
       frame.set(u32(slice.length), 1);
-      slice.forEach((h, i) => frame.set(h, 5 + i * 32));
+      for (const [i, h] of slice.entries()) frame.set(h, 5 + i * 32);
       this.send(frame);
       parts.push(
         this.enqueue(async () => {
