@@ -1,0 +1,186 @@
+/**
+ * `Peer` wraps any store and implements the store interfaces again, so code written against a
+ * store syncs without knowing it. Every read first drains what the network delivered (remote heads
+ * whose blobs are already stored) into tracking branches, then publishes local changes (branch
+ * heads by gossip, new blobs by announcement), then serves a fresh snapshot. Writes go to the inner
+ * store and are published at once.
+ *
+ * Directions: bidirectional; readonly (receive, never publish); writeonly (publish, never apply
+ * received heads).
+ */
+import { decodeSimpleArchive } from "../core/archive.ts";
+import { toHex } from "../core/bytes.ts";
+import type { BlobReader, BranchId, CasResult, Hash, Store } from "../core/store.ts";
+import { TRACKING_REMOTE_BRANCH } from "../repo/attributes.ts";
+import { applyRemoteHead, type TrackingResult } from "../repo/tracking.ts";
+
+export type SyncDirection = "bidirectional" | "readonly" | "writeonly";
+
+export interface RemoteHead {
+  branchId: BranchId;
+  /** Handle of the remote branch-metadata blob. */
+  head: Hash;
+  /** The publisher's Ed25519 key. */
+  publisher: Uint8Array;
+  receivedAt: number;
+}
+
+/** What the network side offers a Peer. */
+export interface PeerNetwork {
+  /** Remote heads whose closure is now in the inner store, oldest first; each returned once. */
+  takeDelivered(): RemoteHead[];
+  /** Gossips a local branch head. */
+  publishHead(branchId: BranchId, head: Hash): void;
+  /** Announces newly stored local blobs. */
+  announce(hashes: Hash[]): void;
+}
+
+export interface PeerEvents {
+  /** A delivered remote head was applied (or found stale / rejected). */
+  onApplied?(remote: RemoteHead, result: TrackingResult): void;
+  /** A local branch head was published. */
+  onPublished?(branchId: BranchId, head: Hash): void;
+}
+
+export class Peer implements Store {
+  private readonly published = new Map<string, Hash>();
+  private readonly trackingByMeta = new Map<string, boolean>();
+  private announcedLen = 0;
+  private lastEvent: number | null = null;
+  private released = false;
+
+  constructor(
+    private readonly innerStore: Store,
+    private readonly net: PeerNetwork,
+    readonly direction: SyncDirection = "bidirectional",
+    private readonly events: PeerEvents = {},
+  ) {}
+
+  /** Time (ms since epoch) of the last remote event applied, or null. */
+  get lastEventAt(): number | null {
+    return this.lastEvent;
+  }
+
+  /** The wrapped store (reads through it bypass the network). */
+  get inner(): Store {
+    return this.innerStore;
+  }
+
+  /** Stops syncing through this Peer and hands back the inner store. */
+  release(): Store {
+    this.released = true;
+    return this.innerStore;
+  }
+
+  /** Drains network events into the store, then publishes local changes. */
+  refresh(): void {
+    if (this.released) return;
+    this.drain();
+    this.publishChanges();
+  }
+
+  private drain(): void {
+    const delivered = this.net.takeDelivered();
+    if (this.direction === "writeonly") return;
+    for (const remote of delivered) {
+      const result = applyRemoteHead(this.innerStore, remote.publisher, remote.head);
+      this.lastEvent = remote.receivedAt;
+      this.events.onApplied?.(remote, result);
+    }
+  }
+
+  private publishChanges(): void {
+    if (this.direction === "readonly") return;
+    const reader = this.innerStore.reader();
+    const seen = new Set<string>();
+    for (const id of this.innerStore.branches()) {
+      const key = toHex(id);
+      seen.add(key);
+      const head = this.innerStore.head(id);
+      if (!head) continue;
+      const last = this.published.get(key);
+      if (last && toHex(last) === toHex(head)) continue;
+      this.published.set(key, head);
+      if (this.isTracking(head, reader)) continue;
+      this.net.publishHead(id, head);
+      this.events.onPublished?.(id, head);
+    }
+    for (const key of this.published.keys()) if (!seen.has(key)) this.published.delete(key);
+    this.announceNewBlobs(reader);
+  }
+
+  private announceNewBlobs(reader: BlobReader): void {
+    if (reader.len === this.announcedLen) return;
+    const fresh: Hash[] = [];
+    const listFrom = (reader as { listFrom?: (n: number) => Iterable<Hash> }).listFrom;
+    const source = listFrom ? listFrom.call(reader, this.announcedLen) : reader.list();
+    let skip = listFrom ? 0 : this.announcedLen;
+    for (const h of source) {
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      fresh.push(h);
+    }
+    this.announcedLen = reader.len;
+    if (fresh.length) this.net.announce(fresh);
+  }
+
+  /** Tracking branches are never re-published (their metadata names a remote branch). */
+  private isTracking(metaHandle: Hash, reader: BlobReader): boolean {
+    const key = toHex(metaHandle);
+    let tracking = this.trackingByMeta.get(key);
+    if (tracking === undefined) {
+      const bytes = reader.get(metaHandle);
+      tracking = false;
+      if (bytes) {
+        try {
+          tracking = decodeSimpleArchive(bytes).find({ a: TRACKING_REMOTE_BRANCH }).length > 0;
+        } catch {
+          tracking = false;
+        }
+      }
+      this.trackingByMeta.set(key, tracking);
+    }
+    return tracking;
+  }
+
+  /** Re-gossips every local, non-tracking branch head (e.g. when a peer joins). */
+  republishAll(): void {
+    this.published.clear();
+    this.publishChanges();
+  }
+
+  reader(): BlobReader {
+    this.refresh();
+    return this.innerStore.reader();
+  }
+
+  put(bytes: Uint8Array): Hash {
+    const h = this.innerStore.put(bytes);
+    this.publishChanges();
+    return h;
+  }
+
+  putMany(blobs: readonly Uint8Array[]): Hash[] {
+    const hashes = this.innerStore.putMany(blobs);
+    this.publishChanges();
+    return hashes;
+  }
+
+  branches(): BranchId[] {
+    this.refresh();
+    return this.innerStore.branches();
+  }
+
+  head(id: BranchId): Hash | null {
+    this.refresh();
+    return this.innerStore.head(id);
+  }
+
+  update(id: BranchId, expected: Hash | null, next: Hash | null): CasResult {
+    const result = this.innerStore.update(id, expected, next);
+    if (result.ok) this.publishChanges();
+    return result;
+  }
+}
