@@ -7,7 +7,7 @@ import type { PeerId, Stream } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Hash } from "../core/store.ts";
 import type { Host } from "./host.ts";
-import { AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_GET_BLOBS, PROTOCOL_V5 } from "./protocol.ts";
+import { AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_GET_BLOBS, OP_HEADS, PROTOCOL_V5 } from "./protocol.ts";
 import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
 
 export class AuthRejectedError extends Error {
@@ -70,6 +70,19 @@ export class SyncClient {
       const bytes = await this.reader.readExactly(n * 32);
       const out: Hash[] = [];
       for (let i = 0; i < n; i++) out.push(bytes.slice(i * 32, i * 32 + 32));
+      return out;
+    });
+  }
+
+  /** The peer's branches (id, branch-metadata handle) that we may read. */
+  heads(): Promise<{ branchId: Uint8Array; head: Hash }[]> {
+    this.send(new Uint8Array([OP_HEADS]));
+    return this.enqueue(async () => {
+      const n = await this.reader.readU32();
+      if (n > LIMITS.maxBatch * 16) throw new ProtocolError(`peer ${this.peer} listed ${n} branches`);
+      const bytes = await this.reader.readExactly(n * 48);
+      const out: { branchId: Uint8Array; head: Hash }[] = [];
+      for (let i = 0; i < n; i++) out.push({ branchId: bytes.slice(i * 48, i * 48 + 16), head: bytes.slice(i * 48 + 16, i * 48 + 48) });
       return out;
     });
   }

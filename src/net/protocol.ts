@@ -14,7 +14,7 @@ import type { Connection, Stream } from "@libp2p/interface";
 import { hash as blake3 } from "../core/blake3.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
-import type { BlobReader, BlobStore, Hash } from "../core/store.ts";
+import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
 import type { Host } from "./host.ts";
 import { peerPublicKey } from "./host.ts";
 import { MISSING_LEN, ProtocolError, StreamReader, sendAll, u32, u64 } from "./stream-io.ts";
@@ -27,6 +27,8 @@ export const OP_CHILDREN = 0x03;
 export const OP_AUTH = 0x05;
 export const OP_GET_BLOBS = 0x12;
 export const OP_CHILDREN_MANY = 0x13;
+/** v5: list (branch id, branch-metadata handle) of every branch whose head the peer may read. */
+export const OP_HEADS = 0x14;
 export const AUTH_OK = 0x00;
 export const AUTH_REJECTED = 0x01;
 
@@ -73,7 +75,7 @@ export class SyncServer {
 
   constructor(
     private readonly node: Host,
-    private readonly store: BlobStore,
+    private readonly store: BlobStore & BranchStore,
     private readonly policy: AccessPolicy,
     private readonly events: ServerEvents = {},
   ) {}
@@ -155,6 +157,12 @@ export class SyncServer {
         await sendAll(stream, new Uint8Array([ok ? AUTH_OK : AUTH_REJECTED]));
         continue;
       }
+      if (op === OP_HEADS) {
+        const scope = this.scopes.get(conn.id);
+        if (!scope) throw new ProtocolError("request before a successful AUTH");
+        await this.sendHeads(stream, scope);
+        continue;
+      }
       if (op !== OP_GET_BLOBS && op !== OP_CHILDREN_MANY) throw new ProtocolError(`unknown operation 0x${op.toString(16)}`);
       const count = await reader.readU32();
       if (count > LIMITS.maxBatch) throw new ProtocolError(`batch of ${count} hashes (limit ${LIMITS.maxBatch})`);
@@ -172,6 +180,17 @@ export class SyncServer {
         }
       }
     }
+  }
+
+  private async sendHeads(stream: Stream, scope: Scope): Promise<void> {
+    const snapshot = this.store.reader();
+    const heads: Uint8Array[] = [];
+    for (const id of this.store.branches()) {
+      const head = this.store.head(id);
+      if (head && snapshot.has(head) && scope.inScope(head, snapshot)) heads.push(id, head);
+    }
+    await sendAll(stream, u32(heads.length / 2));
+    for (const part of heads) await sendAll(stream, part);
   }
 
   private async sendBlob(stream: Stream, snapshot: BlobReader, scope: Scope, target: Hash): Promise<void> {

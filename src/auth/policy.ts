@@ -1,0 +1,90 @@
+/**
+ * The access policy of a team: a connecting peer must present a capability chain that verifies
+ * from the team root (with revocations applied); what it may read is its capability's scope.
+ * Verified capabilities are remembered by key so gossip from a peer can be checked too.
+ */
+import { bytesEqual, toHex } from "../core/bytes.ts";
+import { hash } from "../core/blake3.ts";
+import { HashIndex } from "../core/hash-index.ts";
+import type { BlobStore, BranchStore, Hash } from "../core/store.ts";
+import { type BlobSource, ChainError, collectRevocations, RevocationSet, type VerifiedCapability, verifyChain } from "./capability.ts";
+import { ScopeIndex } from "./scope.ts";
+
+export interface AuthRequestLike {
+  capHandle: Hash;
+  remoteKey: Uint8Array;
+  chain: Uint8Array[];
+}
+
+export interface ScopeLike {
+  inScope(hash: Hash, reader: { has(h: Hash): boolean; get(h: Hash): Uint8Array | undefined; list(): Iterable<Hash>; len: number }): boolean;
+}
+
+export class TeamPolicy {
+  private readonly verified = new Map<string, VerifiedCapability>();
+  readonly revoked = new RevocationSet();
+  private scannedBlobs = -1;
+  /** Last rejection reason per key (for error messages). */
+  readonly rejections = new Map<string, string>();
+
+  constructor(
+    private readonly store: BlobStore & BranchStore,
+    readonly teamRoot: Uint8Array,
+  ) {}
+
+  /** Picks up root-signed revocations stored since the last call (the set only grows). */
+  refreshRevocations(): void {
+    const reader = this.store.reader();
+    if (reader.len === this.scannedBlobs) return;
+    collectRevocations(reader, [this.teamRoot], this.revoked);
+    this.scannedBlobs = reader.len;
+  }
+
+  /** Verifies a connecting peer's capability; returns its read scope, or null. */
+  authorize(request: AuthRequestLike): ScopeLike | null {
+    this.refreshRevocations();
+    const key = toHex(request.remoteKey);
+    try {
+      const cap = verifyChain(this.teamRoot, request.capHandle, request.remoteKey, this.revoked, overlay(request.chain, this.store));
+      if (!cap.grantsRead()) throw new ChainError("ScopeNotSubset", "capability grants no read permission");
+      this.verified.set(key, cap);
+      this.rejections.delete(key);
+      const index = new ScopeIndex(this.store, cap);
+      return { inScope: (h, reader) => index.inScope(h, reader) };
+    } catch (err) {
+      this.verified.delete(key);
+      this.rejections.set(key, (err as Error).message);
+      return null;
+    }
+  }
+
+  /** The verified capability a peer presented to us, if any (and not revoked since). */
+  capabilityOf(key: Uint8Array): VerifiedCapability | undefined {
+    const cap = this.verified.get(toHex(key));
+    if (!cap) return undefined;
+    this.refreshRevocations();
+    return this.revoked.has(key) ? undefined : cap;
+  }
+
+  /** Whether a gossiped head from `publisher` may be acted on: it must hold write permission. */
+  admits(publisher: Uint8Array, branchId: Uint8Array): boolean {
+    if (bytesEqual(publisher, this.teamRoot)) return true;
+    return this.capabilityOf(publisher)?.grantsWriteOn(branchId) ?? false;
+  }
+}
+
+/** Blobs carried with AUTH (hash-checked) in front of the local store. */
+function overlay(chain: Uint8Array[], store: BlobStore): BlobSource {
+  const index = new HashIndex(16);
+  const blobs: Uint8Array[] = [];
+  for (const blob of chain) {
+    if (index.insert(hash(blob)).added) blobs.push(blob);
+  }
+  const reader = store.reader();
+  return {
+    get(h) {
+      const e = index.find(h);
+      return e >= 0 ? blobs[e] : reader.get(h);
+    },
+  };
+}
