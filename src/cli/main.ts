@@ -1,20 +1,50 @@
 #!/usr/bin/env bun
 /**
- * The `tribles` command line. Each command group lives in its own module and registers itself on
- * the shared cac instance; this file only wires them up and turns errors into one clear line.
+ * The `tribles` command line. Command groups register multi-word commands ("pile blob put …") on
+ * one cac instance; cac matches a single word, so the leading words of argv are joined into the
+ * longest registered command name before parsing. Errors become one clear line and an exit code.
  */
 import { cac } from "cac";
+import pkg from "../../package.json" with { type: "json" };
+import { PROTOCOL_V4, PROTOCOL_V5 } from "../net/protocol.ts";
 import { registerCommands } from "./commands.ts";
 import { CliError } from "./errors.ts";
+
+export function versionLine(): string {
+  return `tribles ${pkg.version} (bun ${Bun.version}; protocols ${PROTOCOL_V4}, ${PROTOCOL_V5}; pile format triblespace 0.42.1)`;
+}
+
+/** Joins the leading words of `args` into the longest registered command name. */
+function joinCommandWords(args: string[], names: string[]): string[] {
+  for (const name of [...names].sort((a, b) => b.length - a.length)) {
+    const words = name.split(" ");
+    if (words.length > 1 && words.every((w, i) => args[i] === w)) return [name, ...args.slice(words.length)];
+  }
+  return args;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const cli = cac("tribles");
   registerCommands(cli);
   cli.help();
+  const args = argv.slice(2);
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
+    console.log(versionLine());
+    return 0;
+  }
   try {
-    cli.parse(argv, { run: false });
+    const names = cli.commands.map((c) => c.name).filter(Boolean);
+    const joined = joinCommandWords(args, names);
+    // A group prefix alone ("tribles pile blob") lists the commands under it.
+    const prefix = joined.filter((a) => !a.startsWith("-")).join(" ");
+    if (joined === args && args.length > 0 && !names.includes(args[0]!) && names.some((n) => n.startsWith(`${prefix} `))) {
+      console.log(`Commands under "tribles ${prefix}":`);
+      for (const c of cli.commands.filter((c) => c.name.startsWith(`${prefix} `))) console.log(`  tribles ${c.rawName.padEnd(44)} ${c.description}`);
+      return 0;
+    }
+    cli.parse([argv[0]!, argv[1]!, ...joined], { run: false });
     if (!cli.matchedCommand) {
-      if (cli.options.help || cli.options.version) return 0;
+      if (cli.options.help) return 0;
       if (cli.args.length > 0) throw new CliError(`unknown command: ${cli.args.join(" ")} (see tribles --help)`);
       cli.outputHelp();
       return 0;

@@ -155,6 +155,20 @@ export class Repository {
     return { head: merged, kind: ours && !bytesEqual(merged, theirs) ? "merge" : "fast-forward" };
   }
 
+  /**
+   * Brings commit `head` (e.g. a tracking branch's head) into local branch `name`, creating the
+   * branch if needed; fast-forwards when possible, else makes a merge commit, and pushes.
+   */
+  integrate(name: string, head: Hash): { head: Hash; kind: "up-to-date" | "fast-forward" | "merge" | "created" } {
+    const existing = this.lookupBranch(name);
+    const target = existing ?? this.createBranch(name);
+    const ours = target.meta.head;
+    const merged = ours ? this.mergeHeads(ours, head) : head;
+    if (ours && bytesEqual(merged, ours)) return { head: ours, kind: "up-to-date" };
+    this.pushHead(target, merged, DEFAULT_PUSH_RETRIES);
+    return { head: merged, kind: !existing ? "created" : bytesEqual(merged, head) ? "fast-forward" : "merge" };
+  }
+
   /** The commit that contains both heads: one of them if it is an ancestor of the other, else a merge commit. */
   mergeHeads(ours: Hash, theirs: Hash): Hash {
     if (bytesEqual(ours, theirs) || this.isAncestor(theirs, ours)) return ours;
