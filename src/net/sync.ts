@@ -83,13 +83,13 @@ export class SyncNode implements PeerNetwork {
       ...(opts.republishMs ? { republishMs: opts.republishMs } : {}),
     });
     node.gossip.start();
-    opts.onEvent?.({ type: "listening", peerId: host.peerId.toString(), addrs: host.getMultiaddrs().map(String) });
-    for (const failure of await dialAll(host, opts.peers ?? [])) opts.onEvent?.({ type: "dial-failed", ...failure });
     // Authenticate to every peer as soon as it connects, so each side knows the other's capability
     // before gossip arrives (gossip is admitted only from peers with a verified capability).
     host.addEventListener("peer:connect", (evt: CustomEvent<PeerId>) => void node.clientFor(evt.detail).catch(() => undefined));
     // New subscribers get our heads right away rather than at the next periodic republish.
     host.services.pubsub.addEventListener("subscription-change", () => void node.gossip.republish());
+    opts.onEvent?.({ type: "listening", peerId: host.peerId.toString(), addrs: host.getMultiaddrs().map(String) });
+    for (const failure of await dialAll(host, opts.peers ?? [])) opts.onEvent?.({ type: "dial-failed", ...failure });
     return node;
   }
 
