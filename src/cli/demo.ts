@@ -63,7 +63,13 @@ function startSync(name: string, args: string[]) {
       const found = events.find(match);
       if (found) return resolve(found);
       const timer = setTimeout(() => reject(new Error(`${name}: timed out waiting for an event; saw: ${events.map((e) => JSON.stringify(e)).join("\n")}`)), ms);
-      waiters.push({ match, resolve: (e) => (clearTimeout(timer), resolve(e)) });
+      waiters.push({
+        match,
+        resolve: (e) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+      });
     });
   return { proc, events, waitFor };
 }

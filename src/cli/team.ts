@@ -68,7 +68,7 @@ function listCaps(pile: Pile, teamRoot: Uint8Array): CapView[] {
   const out: CapView[] = [];
   for (const h of reader.list()) {
     const bytes = reader.get(h);
-    if (!bytes || bytes.length !== 256) continue; // sig blobs are exactly four tribles
+    if (bytes?.length !== 256) continue; // sig blobs are exactly four tribles
     let capView: CapView | undefined;
     try {
       const signs = decodeSimpleArchive(bytes).find({ a: SIG_SIGNS });
