@@ -1,50 +1,48 @@
 /**
- * Full check of a pile file, independent of the index: walks every record, verifies every blob's
- * hash, and reports counts, sizes, branches and any corruption with its offset. Never writes.
+ * Full check of a pile file, independent of the Pile's index: walks every record, verifies every
+ * blob's hash, and reports counts, sizes, branches and any corruption with its offset. Never writes.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { hash as blake3 } from "../core/blake3.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
+import { HashIndex } from "../core/hash-index.ts";
+import { BranchTable } from "./branch-table.ts";
+import { PileError } from "./errors.ts";
 import { HEADER_LEN } from "./format.ts";
 import { isTornTail, scanRecords } from "./scan.ts";
 
 export interface DiagnoseReport {
   path: string;
   fileBytes: number;
+  /** Bytes up to the first bad record (the whole file when there is none). */
   validBytes: number;
   blobRecords: number;
   distinctBlobs: number;
+  /** Later records repeating an earlier record's hash (racing writers; harmless). */
+  duplicateRecords: number;
+  /** Sum of payload lengths over all blob records. */
   blobBytes: number;
   branchRecords: number;
   tombstones: number;
+  /** Live branches after replaying every branch record (lower-case hex). */
   branches: { id: string; head: string }[];
   /** Blob records whose payload does not match their hash. */
   badBlobs: { offset: number; hash: string }[];
-  /** First structural problem, if any. */
+  /** The first structural problem, if any. A torn tail is what opening the pile truncates. */
   corruption?: { offset: number; reason: string; tornTail: boolean };
   ok: boolean;
 }
 
+/** Reads the file at `path` (a private mapping, or a copy) and checks every record. */
 export function diagnosePile(path: string): DiagnoseReport {
-  const fd = openSync(path, "r");
-  let bytes: Uint8Array;
-  try {
-    const size = fstatSync(fd).size;
-    bytes = size === 0 ? new Uint8Array(0) : Bun.mmap(path, { shared: false });
-    if (bytes.length !== size) {
-      const copy = new Uint8Array(size);
-      readSync(fd, copy, 0, size, 0);
-      bytes = copy;
-    }
-  } finally {
-    closeSync(fd);
-  }
+  const bytes = readWhole(path);
   const report: DiagnoseReport = {
     path,
     fileBytes: bytes.length,
     validBytes: 0,
     blobRecords: 0,
     distinctBlobs: 0,
+    duplicateRecords: 0,
     blobBytes: 0,
     branchRecords: 0,
     tombstones: 0,
@@ -52,32 +50,63 @@ export function diagnosePile(path: string): DiagnoseReport {
     badBlobs: [],
     ok: true,
   };
-  const seen = new Set<string>();
-  const heads = new Map<string, string>();
+  const seen = new HashIndex(1024);
+  const branches = new BranchTable();
   const result = scanRecords(bytes, 0, bytes.length, {
     blob(at, length) {
       report.blobRecords++;
       report.blobBytes += length;
-      const declared = bytes.subarray(at + 32, at + 64);
-      const key = toHex(declared);
-      seen.add(key);
-      if (!bytesEqual(blake3(bytes.subarray(at + HEADER_LEN, at + HEADER_LEN + length)), declared)) report.badBlobs.push({ offset: at, hash: key });
+      if (seen.find(bytes, at + 32) >= 0) report.duplicateRecords++;
+      else seen.append(bytes, at + 32);
+      const payload = bytes.subarray(at + HEADER_LEN, at + HEADER_LEN + length);
+      if (!bytesEqual(blake3(payload), bytes.subarray(at + 32, at + 64))) {
+        report.badBlobs.push({ offset: at, hash: toHex(bytes.subarray(at + 32, at + 64)) });
+      }
     },
     branch(at, isHead) {
-      const id = toHex(bytes.subarray(at + 16, at + 32));
       if (isHead) {
         report.branchRecords++;
-        heads.set(id, toHex(bytes.subarray(at + 32, at + 64)));
+        branches.set(bytes, at + 16, at + 32);
       } else {
         report.tombstones++;
-        heads.delete(id);
+        branches.remove(bytes, at + 16);
       }
     },
   });
   report.validBytes = result.end;
   report.distinctBlobs = seen.size;
-  report.branches = [...heads].map(([id, head]) => ({ id, head }));
-  if (!result.ok) report.corruption = { offset: result.end, reason: result.reason, tornTail: isTornTail(bytes, result.end, bytes.length) };
-  report.ok = !result.ok ? false : report.badBlobs.length === 0;
+  report.branches = branches.liveIds().map((id) => ({ id: toHex(id), head: toHex(branches.head(id)!) }));
+  if (!result.ok) {
+    report.corruption = { offset: result.end, reason: result.reason, tornTail: isTornTail(bytes, result.end, bytes.length) };
+  }
+  report.ok = result.ok && report.badBlobs.length === 0;
   return report;
+}
+
+function readWhole(path: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PileError(path, code === "ENOENT" ? "no such pile" : `cannot open (${code ?? String(err)})`);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new PileError(path, "not a regular file");
+    if (stat.size === 0) return new Uint8Array(0);
+    const mapped = Bun.mmap(`/proc/self/fd/${fd}`, { shared: false });
+    if (mapped.length === stat.size) return mapped;
+    // The file changed size between fstat and mmap: check a stable copy of what fstat saw.
+    const copy = new Uint8Array(stat.size);
+    let got = 0;
+    while (got < copy.length) {
+      const n = readSync(fd, copy, got, copy.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return copy.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -2,56 +2,94 @@
  * A pile: one append-only file of 64-byte aligned records (FORMATS §6), byte-compatible with the
  * reference. Implements the store interfaces on a file.
  *
- * - Reads go through a `Bun.mmap` of the file; blob reads are zero-copy views. A snapshot is
- *   (mapping, length) and never sees later appends.
- * - The index maps hash → entry (HashIndex over typed arrays); per entry we keep the payload offset
- *   and a lazily computed verification state. It only grows, so snapshots share it and filter by offset.
- * - `refresh()` costs O(new bytes): fstat, and if the file grew, re-map and scan only new headers.
+ * - Reads go through a `FileView` (one mapping plus a small heap tail); blob reads are zero-copy
+ *   views. A snapshot is (image, length) and never sees later appends.
+ * - The index maps hash → entry (HashIndex over typed arrays); per entry we keep the offset of its
+ *   first record and a lazily computed verification state. It only grows, so snapshots share it and
+ *   filter by offset.
+ * - `refresh()` costs O(new bytes): fstat, and if the file grew, scan only the new headers. It never
+ *   hashes: duplicates of a hash are chained and resolved when first read.
  * - Appends are single writes on an O_APPEND descriptor under a shared flock; branch
  *   compare-and-swap holds the exclusive flock across refresh → compare → append.
+ *
+ * Torn tails: a record that is bad (incomplete, unknown magic, nil branch id …) and is not followed
+ * by any run of valid records reaching the end of the file is a torn tail — what a crash during an
+ * append leaves. It is truncated under the exclusive lock, by `open` and before any append. A bad
+ * record followed by valid records is corruption in the middle: reported with its offset, never
+ * truncated (see `scan.ts#isTornTail`).
  */
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync, writevSync } from "node:fs";
 import { hash as blake3, hashMany } from "../core/blake3.ts";
 import { bytesEqual, isZero } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BranchId, CasResult, Hash, Store } from "../core/store.ts";
-import { PileCorruptError, PileIntegrityError } from "./errors.ts";
+import { BranchTable } from "./branch-table.ts";
+import { PileCorruptError, PileError, PileIntegrityError } from "./errors.ts";
+import { type Bytes, FileView, type Region } from "./file-view.ts";
 import { lockExclusive, lockShared, unlock, withLock } from "./flock.ts";
 import { ATOMIC_WRITE_LIMIT, branchRecord, HEADER_LEN, paddingFor, writeBlobHeaderInto } from "./format.ts";
 import { isTornTail, type RecordVisitor, scanRecords } from "./scan.ts";
 
+// Per-entry state byte: verification of the first record, plus a flag for duplicate records.
 const UNVERIFIED = 0;
 const VALID = 1;
 const INVALID = 2;
+const VERIFY_MASK = 3;
+const HAS_DUPLICATES = 4;
+
 /** Small blobs are copied into one buffer per write; larger ones go to writev without a copy. */
 const COPY_LIMIT = 64 * 1024;
 /** Upper bound on bytes assembled for one write call. */
 const WRITE_BATCH_BYTES = 8 * 1024 * 1024;
+/** Stay under the kernel's IOV_MAX (1024). */
 const MAX_IOVECS = 1000;
-const EMPTY = new Uint8Array(0);
+const ZEROS = new Uint8Array(64);
+
+/** A later record with the same hash as an entry's first record (racing writers, re-puts). */
+interface Duplicate {
+  offset: number;
+  state: number;
+}
+
+type ScanOutcome = { ok: true } | { ok: false; offset: number; incomplete: boolean; reason: string; region: Region };
 
 export interface PileOpenOptions {
-  /** Create the file if it does not exist (default true). */
+  /** Create the file if it does not exist (default true; the CLI passes false except for `create`). */
   create?: boolean;
 }
 
 export class Pile implements Store {
-  private readonly fd: number;
-  private map: Uint8Array = EMPTY;
+  private readonly view: FileView;
   /** Bytes of the file applied to the index (always at a record boundary). */
   private applied = 0;
+  /** File size at the last scan: refresh does nothing while fstat reports the same size. */
+  private seenSize = -1;
   private readonly index = new HashIndex(1024);
-  /** Per entry: file offset of the blob's payload, and its verification state. */
-  private payloadOffsets = new Float64Array(1024);
-  private verification = new Uint8Array(1024);
-  private readonly branchHeads = new Map<string, { id: BranchId; head: Hash }>();
+  /** Per entry: file offset of its first record's header, and its state byte. */
+  private recordOffsets = new Float64Array(1024);
+  private states = new Uint8Array(1024);
+  /** Per entry with HAS_DUPLICATES: its later records, in file order. */
+  private readonly duplicates = new Map<number, Duplicate[]>();
+  private readonly branchTable = new BranchTable();
+  /** The region being scanned (the visitor reads through it). */
+  private scanBytes: Uint8Array = ZEROS;
+  private scanBase = 0;
+  /** Appended since the last fsync. */
+  private dirty = false;
   private closed = false;
 
-  private constructor(readonly path: string, fd: number) {
-    this.fd = fd;
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+  ) {
+    // Map through our own descriptor so a renamed or replaced path cannot swap the file under us.
+    this.view = new FileView(fd, `/proc/self/fd/${fd}`);
   }
 
-  /** Opens (and by default creates) a pile, repairs a torn tail, and indexes every record. */
+  /**
+   * Opens a pile, creating an empty file if it does not exist (unless `create: false`), repairs a
+   * torn tail, and indexes every record with one scan of the headers.
+   */
   static open(path: string, options: PileOpenOptions = {}): Pile {
     const flags = constants.O_RDWR | constants.O_APPEND | (options.create === false ? 0 : constants.O_CREAT);
     let fd: number;
@@ -59,148 +97,186 @@ export class Pile implements Store {
       fd = openSync(path, flags, 0o644);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") throw new Error(`${path}: no such pile (create it with \`tribles pile create ${path}\`)`);
-      throw new Error(`${path}: cannot open pile (${code ?? String(err)})`);
+      if (code === "ENOENT") throw new PileError(path, `no such pile (create it with \`tribles pile create ${path}\`)`);
+      throw new PileError(path, `cannot open pile (${code ?? String(err)})`);
     }
-    const pile = new Pile(path, fd);
     try {
-      pile.restore();
+      if (!fstatSync(fd).isFile()) throw new PileError(path, "not a regular file");
+      const pile = new Pile(path, fd);
+      // Shared-lock scan; if the file ends badly, the exclusive path repairs a torn tail or throws.
+      pile.withAppendLock(false, () => undefined);
+      return pile;
     } catch (err) {
       closeSync(fd);
       throw err;
     }
-    return pile;
+  }
+
+  /** Picks up records appended since the last refresh, by this or any other process. O(1) if none. */
+  refresh(): void {
+    this.checkOpen();
+    if (fstatSync(this.fd).size === this.seenSize) return;
+    // An incomplete last record may be an append in progress: leave it for a later refresh.
+    const settled = withLock(this.fd, false, () => {
+      const outcome = this.applyNew();
+      return outcome.ok || outcome.incomplete;
+    });
+    // Anything else at the end is either a torn tail (repaired) or corruption (thrown).
+    if (!settled) this.withAppendLock(true, () => undefined);
   }
 
   /**
-   * Indexes the file; if it ends in a torn record (a crash mid-append), truncates that tail under
-   * the exclusive lock. A bad record followed by valid ones is reported, never truncated.
+   * Runs `fn` under a lock after applying new records. If the file ends in a bad record, retries
+   * under the exclusive lock (no append can be in progress then), where a torn tail is truncated
+   * and corruption is thrown — so nothing is ever appended after a torn record.
    */
-  private restore(): void {
-    const first = withLock(this.fd, false, () => this.scanNew(false));
-    if (first.ok) return;
-    withLock(this.fd, true, () => {
-      const again = this.scanNew(false);
-      if (again.ok) return;
-      const size = fstatSync(this.fd).size;
-      if (!isTornTail(this.map, again.end, size)) throw new PileCorruptError(this.path, again.end, again.reason);
-      ftruncateSync(this.fd, again.end);
-      fsyncSync(this.fd);
-      this.map = EMPTY;
-      this.remap(again.end);
-    });
-  }
-
-  /** Picks up records appended since the last refresh, by this or any other process. */
-  refresh(): void {
-    this.checkOpen();
-    const result = this.scanNew(true);
-    if (!result.ok) throw new PileCorruptError(this.path, result.end, result.reason);
-  }
-
-  /** Scans bytes beyond `applied`. With `tolerateTail`, an incomplete last record is left for later (an append in progress). */
-  private scanNew(tolerateTail: boolean): { ok: true } | { ok: false; end: number; reason: string } {
-    const size = fstatSync(this.fd).size;
-    if (size === this.applied) return { ok: true };
-    if (size < this.applied) {
-      throw new Error(`${this.path}: the file shrank from ${this.applied} to ${size} bytes while open; refusing to continue`);
+  private withAppendLock<T>(exclusive: boolean, fn: () => T): T {
+    if (!exclusive) {
+      lockShared(this.fd);
+      try {
+        if (this.applyNew().ok) return fn();
+      } finally {
+        unlock(this.fd);
+      }
     }
-    this.remap(size);
-    const result = scanRecords(this.map, this.applied, this.map.length, this.visitor);
-    this.applied = result.end;
-    if (result.ok || (tolerateTail && result.incomplete)) return { ok: true };
-    return { ok: false, end: result.end, reason: result.reason };
+    lockExclusive(this.fd);
+    try {
+      const outcome = this.applyNew();
+      if (!outcome.ok) this.truncateTornTail(outcome);
+      return fn();
+    } finally {
+      unlock(this.fd);
+    }
   }
 
-  private remap(size: number): void {
-    if (this.map.length >= size) return;
-    this.map = size === 0 ? EMPTY : Bun.mmap(this.path, { shared: true });
+  /** Under the exclusive lock: truncates a torn tail, or throws if the bad record is mid-file. */
+  private truncateTornTail(bad: Extract<ScanOutcome, { ok: false }>): void {
+    const { region } = bad;
+    if (!isTornTail(region.bytes, bad.offset - region.base, region.end - region.base)) {
+      throw new PileCorruptError(this.path, bad.offset, bad.reason);
+    }
+    ftruncateSync(this.fd, bad.offset);
+    fsyncSync(this.fd);
+    this.seenSize = bad.offset;
+  }
+
+  /** Scans bytes beyond `applied` (caller holds a lock); stops at the first bad or incomplete record. */
+  private applyNew(): ScanOutcome {
+    const size = fstatSync(this.fd).size;
+    if (size < this.applied) {
+      throw new PileError(this.path, `the file shrank from ${this.applied} to ${size} bytes while open; refusing to continue`);
+    }
+    this.seenSize = size;
+    if (size === this.applied) return { ok: true };
+    const region = this.view.load(this.applied, size);
+    this.scanBytes = region.bytes;
+    this.scanBase = region.base;
+    const result = scanRecords(region.bytes, this.applied - region.base, region.end - region.base, this.visitor);
+    this.applied = region.base + result.end;
+    this.view.settle(region, this.applied);
+    if (result.ok) return { ok: true };
+    return { ok: false, offset: this.applied, incomplete: result.incomplete, reason: result.reason, region };
   }
 
   private readonly visitor: RecordVisitor = {
-    blob: (at, length) => {
-      const { entry, added } = this.index.insert(this.map, at + 32);
-      if (added) {
-        this.ensureEntryCapacity(entry + 1);
-        this.payloadOffsets[entry] = at + HEADER_LEN;
-        this.verification[entry] = UNVERIFIED;
+    blob: (at) => {
+      const bytes = this.scanBytes;
+      const offset = this.scanBase + at;
+      const found = this.index.find(bytes, at + 32);
+      if (found >= 0) {
+        // Duplicate hash (FORMATS §6.2): the first valid record wins; decided lazily on read.
+        this.states[found]! |= HAS_DUPLICATES;
+        const list = this.duplicates.get(found);
+        if (list) list.push({ offset, state: UNVERIFIED });
+        else this.duplicates.set(found, [{ offset, state: UNVERIFIED }]);
         return;
       }
-      // Duplicate hash: keep the earlier record if it verifies, else take this one (FORMATS §6.2).
-      if (this.verify(entry, this.map) !== VALID) {
-        this.payloadOffsets[entry] = at + HEADER_LEN;
-        this.verification[entry] = UNVERIFIED;
-      }
-      void length;
+      const entry = this.index.append(bytes, at + 32);
+      if (entry >= this.recordOffsets.length) this.growEntries();
+      this.recordOffsets[entry] = offset;
+      this.states[entry] = UNVERIFIED;
     },
     branch: (at, isHead) => {
-      const id = this.map.slice(at + 16, at + 32);
-      const key = branchKey(id);
-      if (isHead) this.branchHeads.set(key, { id, head: this.map.slice(at + 32, at + 64) });
-      else this.branchHeads.delete(key);
+      if (isHead) this.branchTable.set(this.scanBytes, at + 16, at + 32);
+      else this.branchTable.remove(this.scanBytes, at + 16);
     },
   };
 
-  private ensureEntryCapacity(n: number): void {
-    if (n <= this.payloadOffsets.length) return;
-    const size = Math.max(n, this.payloadOffsets.length * 2);
+  private growEntries(): void {
+    const size = Math.ceil(this.recordOffsets.length * 1.5);
     const offsets = new Float64Array(size);
-    offsets.set(this.payloadOffsets);
-    this.payloadOffsets = offsets;
+    offsets.set(this.recordOffsets);
+    this.recordOffsets = offsets;
     const states = new Uint8Array(size);
-    states.set(this.verification);
-    this.verification = states;
+    states.set(this.states);
+    this.states = states;
   }
 
-  /** Checks an entry's payload against its hash once, and remembers the answer. */
-  private verify(entry: number, map: Uint8Array): number {
-    const state = this.verification[entry]!;
-    if (state !== UNVERIFIED) return state;
-    const payload = this.payloadView(entry, map);
-    const ok = bytesEqual(blake3(payload), this.index.keyAt(entry));
-    this.verification[entry] = ok ? VALID : INVALID;
-    return this.verification[entry]!;
+  /** Hashes the payload of the record at `offset` and compares it with the header's hash. */
+  private checkRecord(offset: number, bytes: Bytes): number {
+    const payload = bytes.view(offset + HEADER_LEN, bytes.blobLength(offset));
+    return bytesEqual(blake3(payload), bytes.view(offset + 32, 32)) ? VALID : INVALID;
   }
 
-  private payloadView(entry: number, map: Uint8Array): Uint8Array {
-    const offset = this.payloadOffsets[entry]!;
-    const lengthAt = offset - 40;
-    const length = map[lengthAt]! + map[lengthAt + 1]! * 2 ** 8 + map[lengthAt + 2]! * 2 ** 16 + map[lengthAt + 3]! * 2 ** 24 + (map[lengthAt + 4]! + map[lengthAt + 5]! * 2 ** 8) * 2 ** 32;
-    return map.subarray(offset, offset + length);
+  /**
+   * Offset of the first record of `entry` below `length` whose payload verifies (hashing each
+   * candidate at most once per pile); -1 if every such record is damaged.
+   */
+  private firstValidRecord(entry: number, bytes: Bytes, length: number): number {
+    const first = this.recordOffsets[entry]!;
+    let state = this.states[entry]!;
+    if ((state & VERIFY_MASK) === UNVERIFIED) {
+      state |= this.checkRecord(first, bytes);
+      this.states[entry] = state;
+    }
+    if ((state & VERIFY_MASK) === VALID) return first;
+    if ((state & HAS_DUPLICATES) === 0) return -1;
+    for (const dup of this.duplicates.get(entry) ?? []) {
+      if (dup.offset >= length) break;
+      if (dup.state === UNVERIFIED) dup.state = this.checkRecord(dup.offset, bytes);
+      if (dup.state === VALID) return dup.offset;
+    }
+    return -1;
   }
 
   /** An immutable snapshot of the blobs as of now. */
   reader(): PileReader {
     this.refresh();
-    return new PileReader(this, this.map, this.applied);
+    return new PileReader(this, this.view.current(), this.applied);
   }
 
-  /** @internal used by PileReader. */
-  readBlob(hash: Hash, map: Uint8Array, length: number): Uint8Array | undefined {
+  /** @internal used by PileReader: the payload, undefined if absent, or PileIntegrityError. */
+  readBlob(hash: Hash, bytes: Bytes, length: number): Uint8Array | undefined {
     const entry = this.index.find(hash);
-    if (entry < 0 || this.payloadOffsets[entry]! >= length) return undefined;
-    if (this.verify(entry, map) === INVALID) throw new PileIntegrityError(this.path, this.payloadOffsets[entry]! - HEADER_LEN);
-    return this.payloadView(entry, map);
+    if (entry < 0 || this.recordOffsets[entry]! >= length) return undefined;
+    const offset = this.firstValidRecord(entry, bytes, length);
+    if (offset < 0) throw new PileIntegrityError(this.path, this.recordOffsets[entry]!);
+    return bytes.view(offset + HEADER_LEN, bytes.blobLength(offset));
   }
 
-  /** @internal */
+  /** @internal Present below `length` (by header; not verified). */
   hasBlob(hash: Hash, length: number): boolean {
     const entry = this.index.find(hash);
-    return entry >= 0 && this.payloadOffsets[entry]! < length;
+    return entry >= 0 && this.recordOffsets[entry]! < length;
   }
 
-  /** @internal */
+  /** @internal Hashes of entries below `length`, from entry number `fromEntry` on, in file order. */
   *listBlobs(length: number, fromEntry = 0): Iterable<Hash> {
-    const count = this.index.size;
-    for (let e = fromEntry; e < count; e++) if (this.payloadOffsets[e]! < length) yield this.index.keyAt(e);
+    const end = this.countBlobs(length);
+    for (let e = fromEntry; e < end; e++) yield this.index.keyAt(e);
   }
 
-  /** @internal number of entries visible below `length`. */
+  /** @internal Number of entries whose first record lies below `length`. */
   countBlobs(length: number): number {
-    if (length >= this.applied) return this.index.size;
-    let n = 0;
-    for (let e = 0; e < this.index.size; e++) if (this.payloadOffsets[e]! < length) n++;
-    return n;
+    // Entries are numbered in file order, so their offsets increase: binary search.
+    let lo = 0;
+    let hi = this.index.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.recordOffsets[mid]! < length) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Number of distinct blobs indexed so far (cheap; for progress and diffs). */
@@ -213,159 +289,197 @@ export class Pile implements Store {
     return this.applied;
   }
 
-  /** Bytes held by the in-memory index (for the memory benchmark). */
+  /** Bytes held by the in-memory blob index (for the memory benchmark). */
   get indexBytes(): number {
-    return this.index.byteLength + this.payloadOffsets.byteLength + this.verification.byteLength;
+    return this.index.byteLength + this.recordOffsets.byteLength + this.states.byteLength;
+  }
+
+  /** Memory mappings this handle has created so far (re-maps are rare by design). */
+  get mappingCount(): number {
+    return this.view.mappings;
   }
 
   put(bytes: Uint8Array): Hash {
     return this.putMany([bytes])[0]!;
   }
 
-  /** Stores blobs with as few write calls as possible; blobs already present and valid are skipped. */
+  /**
+   * Stores blobs with as few write calls as possible under the shared lock; a blob already
+   * present with a valid record is not written again. Records over 1 GiB are written one at a time
+   * under the exclusive lock (they cannot be one atomic append), as the reference does.
+   */
   putMany(blobs: readonly Uint8Array[]): Hash[] {
     this.checkOpen();
     const hashes = hashMany(blobs);
-    const pending: number[] = [];
-    const batch = new HashIndex(Math.max(16, blobs.length));
-    lockShared(this.fd);
-    try {
-      this.scanNew(true);
-      for (let i = 0; i < blobs.length; i++) {
-        const h = hashes[i]!;
-        const entry = this.index.find(h);
-        if (entry >= 0 && this.verify(entry, this.map) === VALID) continue;
-        if (!batch.insert(h).added) continue;
-        if (HEADER_LEN + blobs[i]!.length + paddingFor(blobs[i]!.length) > ATOMIC_WRITE_LIMIT) continue;
-        pending.push(i);
-      }
-      this.appendBlobs(pending, blobs, hashes);
-      this.scanNew(true);
-    } finally {
-      unlock(this.fd);
+    const normal: number[] = [];
+    const huge: number[] = [];
+    for (let i = 0; i < blobs.length; i++) (recordSize(blobs[i]!.length) > ATOMIC_WRITE_LIMIT ? huge : normal).push(i);
+    if (normal.length > 0) {
+      this.withAppendLock(false, () => {
+        const pending = this.missing(normal, hashes);
+        if (pending.length === 0) return;
+        this.appendBlobs(pending, blobs, hashes);
+        this.applyOwnAppend();
+      });
     }
-    // Records over 1 GiB cannot be one atomic append: write them under the exclusive lock.
-    for (let i = 0; i < blobs.length; i++) {
-      const blob = blobs[i]!;
-      if (HEADER_LEN + blob.length + paddingFor(blob.length) <= ATOMIC_WRITE_LIMIT) continue;
-      withLock(this.fd, true, () => {
-        this.scanNew(true);
-        const entry = this.index.find(hashes[i]!);
-        if (entry >= 0 && this.verify(entry, this.map) === VALID) return;
+    for (const i of huge) {
+      this.withAppendLock(true, () => {
+        if (this.missing([i], hashes).length === 0) return;
+        const blob = blobs[i]!;
         const header = new Uint8Array(HEADER_LEN);
         writeBlobHeaderInto(header, 0, hashes[i]!, blob.length, Date.now());
+        this.dirty = true;
         writeAll(this.fd, header);
         writeAll(this.fd, blob);
-        writeAll(this.fd, new Uint8Array(paddingFor(blob.length)));
-        this.scanNew(true);
+        writeAll(this.fd, ZEROS.subarray(0, paddingFor(blob.length)));
+        this.applyOwnAppend();
       });
     }
     return hashes;
   }
 
+  /** Indices (of `candidates`) whose hash has no valid record yet, first occurrence only. */
+  private missing(candidates: number[], hashes: Hash[]): number[] {
+    const bytes = this.view.current();
+    const seen = candidates.length > 1 ? new HashIndex(candidates.length) : null;
+    const out: number[] = [];
+    for (const i of candidates) {
+      const h = hashes[i]!;
+      const entry = this.index.find(h);
+      if (entry >= 0 && this.firstValidRecord(entry, bytes, this.applied) >= 0) continue;
+      if (seen) {
+        if (seen.find(h) >= 0) continue;
+        seen.append(h);
+      }
+      out.push(i);
+    }
+    return out;
+  }
+
+  /** Indexes what we just appended; a bad record before it (another writer's) is an error. */
+  private applyOwnAppend(): void {
+    const outcome = this.applyNew();
+    if (!outcome.ok && !outcome.incomplete) throw new PileCorruptError(this.path, outcome.offset, outcome.reason);
+  }
+
   private appendBlobs(order: number[], blobs: readonly Uint8Array[], hashes: Hash[]): void {
     const now = Date.now();
-    let parts: Uint8Array[] = [];
-    let staged = new Uint8Array(0);
-    let stagedUsed = 0;
-    let batchBytes = 0;
-    const flushStaged = () => {
-      if (stagedUsed > 0) parts.push(staged.subarray(0, stagedUsed));
-      staged = new Uint8Array(0);
-      stagedUsed = 0;
-    };
-    const flushWrite = () => {
-      flushStaged();
-      if (parts.length > 0) writevAll(this.fd, parts);
-      parts = [];
-      batchBytes = 0;
-    };
-    for (const i of order) {
-      const blob = blobs[i]!;
-      const pad = paddingFor(blob.length);
-      const size = HEADER_LEN + blob.length + pad;
-      if (batchBytes > 0 && (batchBytes + size > WRITE_BATCH_BYTES || parts.length + 4 > MAX_IOVECS)) flushWrite();
-      if (blob.length <= COPY_LIMIT) {
-        if (stagedUsed + size > staged.length) {
-          flushStaged();
-          staged = new Uint8Array(Math.max(size, Math.min(WRITE_BATCH_BYTES, 256 * 1024)));
-        }
-        writeBlobHeaderInto(staged, stagedUsed, hashes[i]!, blob.length, now);
-        staged.set(blob, stagedUsed + HEADER_LEN);
-        staged.fill(0, stagedUsed + HEADER_LEN + blob.length, stagedUsed + size);
-        stagedUsed += size;
-      } else {
-        flushStaged();
-        const header = new Uint8Array(HEADER_LEN + pad);
-        writeBlobHeaderInto(header, 0, hashes[i]!, blob.length, now);
-        parts.push(header.subarray(0, HEADER_LEN), blob);
-        if (pad) parts.push(header.subarray(HEADER_LEN));
+    this.dirty = true;
+    let start = 0;
+    while (start < order.length) {
+      // Choose a batch: at most WRITE_BATCH_BYTES (or one record) and MAX_IOVECS parts.
+      let end = start;
+      let batchBytes = 0;
+      let iovecs = 0;
+      let stagedBytes = 0;
+      while (end < order.length) {
+        const length = blobs[order[end]!]!.length;
+        const size = recordSize(length);
+        const parts = length > COPY_LIMIT ? 4 : 1;
+        if (end > start && (batchBytes + size > WRITE_BATCH_BYTES || iovecs + parts > MAX_IOVECS)) break;
+        batchBytes += size;
+        iovecs += parts;
+        if (length <= COPY_LIMIT) stagedBytes += size;
+        end++;
       }
-      batchBytes += size;
+      // Small records are copied (header, payload, zero padding) into one buffer; large payloads
+      // are passed to writev as they are, between their header and padding.
+      const staged = new Uint8Array(stagedBytes);
+      const parts: Uint8Array[] = [];
+      let used = 0;
+      let runStart = 0;
+      for (let k = start; k < end; k++) {
+        const i = order[k]!;
+        const blob = blobs[i]!;
+        if (blob.length <= COPY_LIMIT) {
+          writeBlobHeaderInto(staged, used, hashes[i]!, blob.length, now);
+          staged.set(blob, used + HEADER_LEN);
+          used += recordSize(blob.length);
+          continue;
+        }
+        if (used > runStart) parts.push(staged.subarray(runStart, used));
+        runStart = used;
+        const header = new Uint8Array(HEADER_LEN);
+        writeBlobHeaderInto(header, 0, hashes[i]!, blob.length, now);
+        parts.push(header, blob);
+        const pad = paddingFor(blob.length);
+        if (pad > 0) parts.push(ZEROS.subarray(0, pad));
+      }
+      if (used > runStart) parts.push(staged.subarray(runStart, used));
+      writevAll(this.fd, parts);
+      start = end;
     }
-    flushWrite();
   }
 
   branches(): BranchId[] {
     this.refresh();
-    return [...this.branchHeads.values()].map((b) => b.id.slice());
+    return this.branchTable.liveIds();
   }
 
   head(id: BranchId): Hash | null {
+    checkBranchId(id);
     this.refresh();
-    return this.branchHeads.get(branchKey(id))?.head.slice() ?? null;
+    return this.branchTable.head(id);
   }
 
-  /** Compare-and-swap across processes: moves `id` from `expected` to `next` (null deletes it). */
+  /**
+   * Compare-and-swap across processes: moves `id` from `expected` to `next` (null deletes it).
+   * Holds the exclusive lock across refresh → compare → append, so exactly one racer wins.
+   */
   update(id: BranchId, expected: Hash | null, next: Hash | null): CasResult {
     this.checkOpen();
-    if (id.length !== 16 || isZero(id)) throw new Error("branch id must be 16 bytes and not nil");
-    if (next !== null && next.length !== 32) throw new Error("branch head must be a 32-byte hash");
-    lockExclusive(this.fd);
-    try {
-      this.refresh();
-      const current = this.branchHeads.get(branchKey(id))?.head ?? null;
+    checkBranchId(id);
+    if (expected !== null && expected.length !== 32) throw new Error("expected head must be a 32-byte hash or null");
+    if (next !== null && next.length !== 32) throw new Error("new head must be a 32-byte hash or null");
+    return this.withAppendLock(true, (): CasResult => {
+      const current = this.branchTable.head(id);
       const matches = current === null ? expected === null : expected !== null && bytesEqual(current, expected);
-      if (!matches) return { ok: false, current: current?.slice() ?? null };
+      if (!matches) return { ok: false, current };
       if (current === null && next === null) return { ok: true };
+      this.dirty = true;
       writeAll(this.fd, branchRecord(id, next));
-      this.refresh();
+      this.applyOwnAppend();
       return { ok: true };
-    } finally {
-      unlock(this.fd);
-    }
+    });
   }
 
   /** Makes every append so far durable (fsync). */
   flush(): void {
     this.checkOpen();
     fsyncSync(this.fd);
+    this.dirty = false;
   }
 
+  /** Flushes this handle's appends (as the reference's close does) and closes the file. */
   close(): void {
     if (this.closed) return;
-    this.closed = true;
-    closeSync(this.fd);
+    try {
+      if (this.dirty) fsyncSync(this.fd);
+    } finally {
+      this.closed = true;
+      closeSync(this.fd);
+    }
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new Error(`${this.path}: pile is closed`);
+    if (this.closed) throw new PileError(this.path, "pile is closed");
   }
 }
 
-/** A snapshot: every blob whose record lies below `length`, read from the mapping taken with it. */
+/** A snapshot: every blob whose first record lies below `length`, read from the image taken with it. */
 export class PileReader implements BlobReader {
   private cachedLen = -1;
 
   constructor(
     private readonly pile: Pile,
-    private readonly map: Uint8Array,
+    private readonly bytes: Bytes,
     /** File length this snapshot covers. */
     readonly length: number,
   ) {}
 
+  /** The blob (a zero-copy view: do not mutate), undefined if absent; PileIntegrityError if damaged. */
   get(hash: Hash): Uint8Array | undefined {
-    return this.pile.readBlob(hash, this.map, this.length);
+    return this.pile.readBlob(hash, this.bytes, this.length);
   }
 
   has(hash: Hash): boolean {
@@ -387,8 +501,12 @@ export class PileReader implements BlobReader {
   }
 }
 
-function branchKey(id: BranchId): string {
-  return String.fromCharCode(...id);
+function recordSize(length: number): number {
+  return HEADER_LEN + length + paddingFor(length);
+}
+
+function checkBranchId(id: BranchId): void {
+  if (id.length !== 16 || isZero(id)) throw new Error("branch id must be 16 bytes and not nil");
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {
@@ -397,7 +515,8 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 }
 
 function writevAll(fd: number, parts: Uint8Array[]): void {
-  const total = parts.reduce((n, p) => n + p.length, 0);
+  let total = 0;
+  for (const p of parts) total += p.length;
   const written = writevSync(fd, parts);
   if (written === total) return;
   // A short write on a regular file is rare (disk full, signal); finish the remainder in order.

@@ -1,0 +1,107 @@
+/**
+ * How one process sees the bytes of a pile file: one memory mapping of a prefix of the file plus a
+ * small heap "tail" holding bytes read after the mapping was taken.
+ *
+ * `Bun.mmap` maps the file at its current size and cannot grow, and old mappings are only released
+ * by the garbage collector. Re-mapping on every small append would pile up mappings, so small
+ * growth is read with `readSync` into the tail and the file is re-mapped only when the tail would
+ * grow large. Records starting before `tailStart` are read from the mapping, the rest from the tail.
+ *
+ * A `Bytes` value is immutable in the parts a snapshot reads: files only grow, bytes below the
+ * applied length never change, and the tail is only written at or beyond the applied length.
+ */
+import { readSync } from "node:fs";
+
+/** Growth up to this many bytes is read into the tail; more re-maps the file. */
+export const TAIL_READ_MAX = 256 * 1024;
+/** The tail never grows beyond this; the next growth re-maps the file instead. */
+export const TAIL_MAX = 4 * 1024 * 1024;
+
+const EMPTY = new Uint8Array(0);
+
+/** A readable image of the file: a mapping of [0, map.length) and a tail of [tailStart, …). */
+export class Bytes {
+  constructor(
+    readonly map: Uint8Array,
+    readonly tailStart: number,
+    readonly tail: Uint8Array,
+  ) {}
+
+  /** `length` bytes at file offset `offset` (a view, no copy). The range must lie in one record. */
+  view(offset: number, length: number): Uint8Array {
+    if (offset < this.tailStart) return this.map.subarray(offset, offset + length);
+    const at = offset - this.tailStart;
+    return this.tail.subarray(at, at + length);
+  }
+
+  /** The unpadded payload length of the blob record at `offset` (already bounded by the scan). */
+  blobLength(offset: number): number {
+    const b = offset < this.tailStart ? this.map : this.tail;
+    const at = (offset < this.tailStart ? offset : offset - this.tailStart) + 24;
+    return b[at]! + b[at + 1]! * 2 ** 8 + b[at + 2]! * 2 ** 16 + b[at + 3]! * 2 ** 24 + (b[at + 4]! + b[at + 5]! * 2 ** 8) * 2 ** 32;
+  }
+}
+
+/** New bytes ready to scan: file offsets [from, end) are `bytes[from - base, end - base)`. */
+export interface Region {
+  bytes: Uint8Array;
+  base: number;
+  end: number;
+  /** True when the region is a fresh mapping (the tail restarts after the scan). */
+  mapped: boolean;
+}
+
+export class FileView {
+  private map: Uint8Array = EMPTY;
+  private tailStart = 0;
+  private tail: Uint8Array = EMPTY;
+  /** Live mappings created by this view (for tests and the bench). */
+  mappings = 0;
+
+  constructor(
+    private readonly fd: number,
+    private readonly mapPath: string,
+  ) {}
+
+  /** The current image (cheap; share it with a snapshot). */
+  current(): Bytes {
+    return new Bytes(this.map, this.tailStart, this.tail);
+  }
+
+  /**
+   * Makes file bytes [from, size) readable in one array. `from` is the applied length (a record
+   * boundary); nothing below it is rewritten, so snapshots holding the old arrays stay valid.
+   */
+  load(from: number, size: number): Region {
+    const tailBytes = size - this.tailStart;
+    if (size - from <= TAIL_READ_MAX && tailBytes <= TAIL_MAX && from >= this.tailStart) return this.readTail(from, size);
+    this.map = Bun.mmap(this.mapPath, { shared: false });
+    this.mappings++;
+    return { bytes: this.map, base: 0, end: this.map.length, mapped: true };
+  }
+
+  /** After a scan of a fresh mapping: records from `applied` on will come from a new tail. */
+  settle(region: Region, applied: number): void {
+    if (!region.mapped) return;
+    this.tailStart = applied;
+    this.tail = EMPTY; // a new buffer: old snapshots keep the old one unchanged
+  }
+
+  private readTail(from: number, size: number): Region {
+    const at = from - this.tailStart;
+    const need = size - this.tailStart;
+    if (need > this.tail.length) {
+      // Keep the applied bytes; anything past `from` is provisional and re-read now.
+      const grown = new Uint8Array(Math.min(TAIL_MAX, Math.max(need, this.tail.length * 2, 64 * 1024)));
+      grown.set(this.tail.subarray(0, at));
+      this.tail = grown;
+    }
+    let got = 0;
+    while (at + got < need) {
+      const n = readSync(this.fd, this.tail, at + got, need - at - got, from + got);
+      if (n === 0) break; // the file shrank under us (a torn tail was truncated); scan what we have
+      got += n;
+    }
+    return { bytes: this.tail, base: this.tailStart, end: from + got, mapped: false };
+  }
+}
