@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { type SyncProcess, startSyncProcess } from "./sync-process.ts";
 
 const keep = process.argv.includes("--keep");
 const transport = process.argv.includes("--tcp") ? "tcp" : "quic";
@@ -28,50 +29,11 @@ async function cli(...args: string[]): Promise<string> {
   return out.trim();
 }
 
-type SyncEvent = Record<string, unknown> & { event: string; time: number };
-
 /** Starts `pile net sync` and collects its JSON events. */
-function startSync(name: string, args: string[]) {
-  const proc = Bun.spawn([...cliCmd, "pile", "net", "sync", ...args, "--json"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
-  children.push(proc);
-  const events: SyncEvent[] = [];
-  const waiters: { match: (e: SyncEvent) => boolean; resolve: (e: SyncEvent) => void }[] = [];
-  void (async () => {
-    const decoder = new TextDecoder();
-    let buffered = "";
-    for await (const chunk of proc.stdout) {
-      buffered += decoder.decode(chunk);
-      let nl = buffered.indexOf("\n");
-      while (nl >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        nl = buffered.indexOf("\n");
-        if (!line.startsWith("{")) continue;
-        const event = JSON.parse(line) as SyncEvent;
-        events.push(event);
-        for (const w of [...waiters]) {
-          if (w.match(event)) {
-            waiters.splice(waiters.indexOf(w), 1);
-            w.resolve(event);
-          }
-        }
-      }
-    }
-  })();
-  const waitFor = (match: (e: SyncEvent) => boolean, ms = 20_000) =>
-    new Promise<SyncEvent>((resolve, reject) => {
-      const found = events.find(match);
-      if (found) return resolve(found);
-      const timer = setTimeout(() => reject(new Error(`${name}: timed out waiting for an event; saw: ${events.map((e) => JSON.stringify(e)).join("\n")}`)), ms);
-      waiters.push({
-        match,
-        resolve: (e) => {
-          clearTimeout(timer);
-          resolve(e);
-        },
-      });
-    });
-  return { proc, events, waitFor };
+function startSync(name: string, args: string[]): SyncProcess {
+  const sync = startSyncProcess(cliCmd, args, dir, name);
+  children.push(sync.proc);
+  return sync;
 }
 
 const json = (text: string) => JSON.parse(text) as Record<string, string>;
