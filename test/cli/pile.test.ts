@@ -1,0 +1,133 @@
+/** The pile commands, run as a real child process against real files. */
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { blake3 } from "@noble/hashes/blake3.js";
+import { tempDir } from "../pile/helpers.ts";
+
+const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
+let tmp = tempDir("tribles-cli-");
+afterEach(() => {
+  tmp.cleanup();
+  tmp = tempDir("tribles-cli-");
+});
+
+interface Run {
+  code: number;
+  stdout: Uint8Array;
+  out: string;
+  err: string;
+}
+
+/** Runs `tribles …` in the temp dir, optionally feeding stdin. */
+async function tribles(args: string[], stdin?: Uint8Array): Promise<Run> {
+  const proc = Bun.spawn([process.execPath, MAIN, ...args], {
+    cwd: tmp.dir,
+    stdin: stdin ?? "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, TRIBLES_DEBUG: "" },
+  });
+  const [stdout, err] = await Promise.all([new Response(proc.stdout).bytes(), new Response(proc.stderr).text()]);
+  const code = await proc.exited;
+  return { code, stdout, out: new TextDecoder().decode(stdout), err };
+}
+
+const hexOf = (bytes: Uint8Array) => Buffer.from(blake3(bytes)).toString("hex");
+
+/** A failed command: non-zero exit, exactly one `error:` line naming `mention`. */
+function expectOneLineError(r: Run, mention: string): void {
+  expect(r.code).not.toBe(0);
+  const lines = r.err.trimEnd().split("\n");
+  expect(lines.length).toBe(1);
+  expect(lines[0]!).toStartWith("error: ");
+  expect(lines[0]!).toContain(mention);
+}
+
+describe("tribles pile", () => {
+  test("create makes an empty pile and refuses to overwrite", async () => {
+    const r = await tribles(["pile", "create", "a.pile"]);
+    expect(r.code).toBe(0);
+    expect(statSync(tmp.path("a.pile")).size).toBe(0);
+    writeFileSync(tmp.path("a.pile"), new Uint8Array(0));
+    expectOneLineError(await tribles(["pile", "create", "a.pile"]), "a.pile");
+  }, 30_000);
+
+  test("blob put / get / list round-trip through files, stdin and stdout", async () => {
+    await tribles(["pile", "create", "b.pile"]);
+    const payload = new Uint8Array(100_000).map((_, i) => (i * 31) & 255);
+    writeFileSync(tmp.path("in.bin"), payload);
+    const put = await tribles(["pile", "blob", "put", "b.pile", "in.bin"]);
+    expect(put.code).toBe(0);
+    expect(put.out.trim()).toBe(hexOf(payload));
+
+    const fromStdin = await tribles(["pile", "blob", "put", "b.pile", "-"], new TextEncoder().encode("hello"));
+    expect(fromStdin.out.trim()).toBe(hexOf(new TextEncoder().encode("hello")));
+    const json = await tribles(["pile", "blob", "put", "b.pile", "in.bin", "--json"]);
+    expect(JSON.parse(json.out)).toMatchObject({ hash: hexOf(payload) });
+    expect(statSync(tmp.path("b.pile")).size).toBe(64 + 100_032 + 128); // the repeat wrote nothing
+
+    const get = await tribles(["pile", "blob", "get", "b.pile", hexOf(payload)]);
+    expect(get.code).toBe(0);
+    expect(get.stdout).toEqual(payload);
+    const toFile = await tribles(["pile", "blob", "get", "b.pile", hexOf(payload).toUpperCase(), "-o", "out.bin"]);
+    expect(toFile.code).toBe(0);
+    expect(new Uint8Array(readFileSync(tmp.path("out.bin")))).toEqual(payload);
+
+    const list = await tribles(["pile", "blob", "list", "b.pile"]);
+    expect(list.out.trim().split("\n").sort()).toEqual([hexOf(payload), hexOf(new TextEncoder().encode("hello"))].sort());
+    const listJson = await tribles(["pile", "blob", "list", "b.pile", "--json"]);
+    expect((JSON.parse(listJson.out) as string[]).length).toBe(2);
+  }, 30_000);
+
+  test("branch create / list / delete", async () => {
+    await tribles(["pile", "create", "c.pile"]);
+    expect((await tribles(["pile", "branch", "create", "c.pile", "main"])).code).toBe(0);
+    expect((await tribles(["pile", "branch", "create", "c.pile", "dev"])).code).toBe(0);
+    const list = await tribles(["pile", "branch", "list", "c.pile", "--json"]);
+    expect(list.code).toBe(0);
+    const branches = JSON.parse(list.out) as { id: string; name: string }[];
+    expect(branches.map((b) => b.name).sort()).toEqual(["dev", "main"]);
+    for (const b of branches) expect(b.id).toMatch(/^[0-9a-f]{32}$/);
+    expect((await tribles(["pile", "branch", "delete", "c.pile", "dev"])).code).toBe(0);
+    const after = await tribles(["pile", "branch", "list", "c.pile"]);
+    expect(after.out).toContain("main");
+    expect(after.out).not.toContain("dev");
+  }, 30_000);
+
+  test("diagnose reports counts and exits non-zero on corruption, naming the offset", async () => {
+    await tribles(["pile", "create", "d.pile"]);
+    for (const s of ["one", "two", "three"]) await tribles(["pile", "blob", "put", "d.pile", "-"], new TextEncoder().encode(s));
+    const ok = await tribles(["pile", "diagnose", "d.pile", "--json"]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ ok: true, blobRecords: 3, distinctBlobs: 3, fileBytes: 384, validBytes: 384 });
+
+    const bytes = new Uint8Array(readFileSync(tmp.path("d.pile")));
+    bytes[128 + 64]! ^= 1; // damage the second payload
+    writeFileSync(tmp.path("d.pile"), bytes);
+    const bad = await tribles(["pile", "diagnose", "d.pile"]);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain("offset 128");
+
+    bytes[128 + 64]! ^= 1;
+    bytes[128]! ^= 1; // now a bad magic in the middle
+    writeFileSync(tmp.path("d.pile"), bytes);
+    const corrupt = await tribles(["pile", "diagnose", "d.pile", "--json"]);
+    expect(corrupt.code).toBe(1);
+    expect(JSON.parse(corrupt.out).corruption).toEqual({ offset: 128, reason: "unknown record magic", tornTail: false });
+    // Other commands refuse the corrupt pile with one line naming file and offset, writing nothing.
+    expectOneLineError(await tribles(["pile", "blob", "put", "d.pile", "-"], new TextEncoder().encode("x")), "offset 128");
+    expect(new Uint8Array(readFileSync(tmp.path("d.pile")))).toEqual(bytes);
+  }, 30_000);
+
+  test("failures are one line, non-zero, and write nothing", async () => {
+    expectOneLineError(await tribles(["pile", "blob", "list", "missing.pile"]), "missing.pile");
+    expect(existsSync(tmp.path("missing.pile"))).toBe(false);
+    await tribles(["pile", "create", "e.pile"]);
+    expectOneLineError(await tribles(["pile", "blob", "get", "e.pile", "abc"]), "abc");
+    expectOneLineError(await tribles(["pile", "blob", "get", "e.pile", "00".repeat(32), "-o", "never.bin"]), "not in");
+    expect(existsSync(tmp.path("never.bin"))).toBe(false);
+    expectOneLineError(await tribles(["pile", "blob", "put", "e.pile", "no-such-file"]), "no-such-file");
+    expect(statSync(tmp.path("e.pile")).size).toBe(0);
+  }, 30_000);
+});
