@@ -338,6 +338,17 @@ export function collectRevocations(reader: { list(): Iterable<Hash>; get(h: Hash
   return into;
 }
 
+/** Within a capability chain: the cap a sig blob signs, or the parent of a cap blob (undefined at the end). */
+export function nextInChain(blob: Uint8Array): Hash | undefined {
+  try {
+    const set = decodeSimpleArchive(blob);
+    const next = set.find({ a: SIG_SIGNS })[0] ?? set.find({ a: CAP_PARENT })[0];
+    return next?.slice(32, 64);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The blobs a peer sends along with AUTH: leaf sig, leaf cap, and every parent cap up the chain. */
 export function chainBlobs(leafSigHandle: Hash, blobs: BlobSource): Uint8Array[] {
   const out: Uint8Array[] = [];

@@ -38,7 +38,9 @@ export class StreamReader {
         this.ended = true;
         break;
       }
-      const chunk = next.value instanceof Uint8Array ? next.value : next.value.subarray();
+      // Copy into a plain Uint8Array: transports hand out Node Buffers from pools they reuse once we
+      // yield (and Buffer#slice is a view, not a copy), while we keep chunks across awaits.
+      const chunk = new Uint8Array(next.value instanceof Uint8Array ? next.value : next.value.subarray());
       if (chunk.length === 0) continue;
       this.chunks.push(chunk);
       this.buffered += chunk.length;

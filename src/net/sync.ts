@@ -4,13 +4,16 @@
  * verified), then handed to the Peer, which moves tracking branches on its next read.
  */
 import type { PeerId } from "@libp2p/interface";
-import { toHex } from "../core/bytes.ts";
+import { MAX_CHAIN_DEPTH } from "../auth/attributes.ts";
+import { chainBlobs, nextInChain } from "../auth/capability.ts";
+import { hash } from "../core/blake3.ts";
+import { bytesEqual, isZero, toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import type { BranchId, Hash, Store } from "../core/store.ts";
 import { type Credentials, SyncClient } from "./client.ts";
 import { fetchClosure, type FetchSummary } from "./fetch.ts";
 import { type HeadFrame, HeadGossip } from "./gossip.ts";
-import { createHost, dialAll, type Host, peerIdFromKey } from "./host.ts";
+import { createHost, dialAll, type Host, peerIdFromKey, peerIdFromString } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
 import { type AccessPolicy, SyncServer } from "./protocol.ts";
 
@@ -46,6 +49,7 @@ export class SyncNode implements PeerNetwork {
   readonly peer: Peer;
   private delivered: RemoteHead[] = [];
   private readonly clients = new Map<string, Promise<SyncClient>>();
+  private readonly authFailed = new Set<string>();
   /** Latest wanted head per (publisher, branch); fetches run one at a time per branch. */
   private readonly wanted = new Map<string, RemoteHead>();
   private readonly running = new Set<string>();
@@ -83,12 +87,12 @@ export class SyncNode implements PeerNetwork {
       ...(opts.republishMs ? { republishMs: opts.republishMs } : {}),
     });
     node.gossip.start();
+    opts.onEvent?.({ type: "listening", peerId: host.peerId.toString(), addrs: host.getMultiaddrs().map(String) });
     // Authenticate to every peer as soon as it connects, so each side knows the other's capability
     // before gossip arrives (gossip is admitted only from peers with a verified capability).
     host.addEventListener("peer:connect", (evt: CustomEvent<PeerId>) => void node.clientFor(evt.detail).catch(() => undefined));
     // New subscribers get our heads right away rather than at the next periodic republish.
     host.services.pubsub.addEventListener("subscription-change", () => void node.gossip.republish());
-    opts.onEvent?.({ type: "listening", peerId: host.peerId.toString(), addrs: host.getMultiaddrs().map(String) });
     for (const failure of await dialAll(host, opts.peers ?? [])) opts.onEvent?.({ type: "dial-failed", ...failure });
     return node;
   }
@@ -147,12 +151,45 @@ export class SyncNode implements PeerNetwork {
     const id = peer.toString();
     let client = this.clients.get(id);
     if (!client) {
-      client = SyncClient.connect(this.host, peer, this.opts.credentials);
+      client = SyncClient.connect(this.host, peer, this.opts.credentials).then(async (c) => {
+        await this.completeOwnChain(c);
+        return c;
+      });
       this.clients.set(id, client);
-      client.catch(() => this.clients.delete(id));
+      client.catch(() => {
+        this.clients.delete(id);
+        this.authFailed.add(id);
+      });
     }
     return client;
   }
+
+  /**
+   * A member's pile may lack the blobs of its own capability (they were written to the issuer's
+   * pile). Once a peer accepted us (the issuer can verify us from its own store), fetch the chain
+   * from it, store it, and retry the peers that rejected us for lack of it.
+   */
+  private async completeOwnChain(client: SyncClient): Promise<void> {
+    const { capHandle } = this.opts.credentials;
+    if (isZero(capHandle) || this.opts.credentials.chain.length > 0) return;
+    let wanted: Hash | undefined = capHandle;
+    for (let depth = 0; wanted && depth <= MAX_CHAIN_DEPTH * 2 + 1; depth++) {
+      let bytes = this.opts.store.reader().get(wanted);
+      if (!bytes) {
+        const [fetched] = await client.getBlobs([wanted]);
+        if (!fetched || !bytesEqual(hash(fetched), wanted)) break;
+        this.opts.store.put(fetched);
+        bytes = fetched;
+      }
+      wanted = nextInChain(bytes);
+    }
+    this.opts.credentials.chain = chainBlobs(capHandle, this.opts.store.reader());
+    if (this.opts.credentials.chain.length === 0) return;
+    const retry = [...this.authFailed];
+    this.authFailed.clear();
+    for (const id of retry) void this.clientFor(peerIdFromString(id)).catch(() => undefined);
+  }
+
 
   /** Connected peers' ids. */
   connectedPeers(): string[] {

@@ -1,0 +1,98 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { firstAddr, listenFor, makeTeam, run, type Team } from "./e2e-helpers.ts";
+
+let team: Team | undefined;
+afterEach(async () => {
+  await team?.cleanup();
+  team = undefined;
+});
+
+const received = (head: string) => (e: { event: string; head?: unknown }) => e.event === "received" && e.head === head;
+
+for (const transport of ["quic", "tcp"] as const) {
+  describe(`sync over ${transport}`, () => {
+    test("a commit on A reaches B and C; edits on both sides merge and converge", async () => {
+      team = await makeTeam(["a", "b", "c"]);
+      const a = team.sync("a", listenFor(transport));
+      const aAddr = firstAddr(await a.waitFor((e) => e.event === "listening"));
+      const b = team.sync("b", [...listenFor(transport), "--peers", aAddr]);
+      const bAddr = firstAddr(await b.waitFor((e) => e.event === "listening"));
+      const c = team.sync("c", [...listenFor(transport), "--peers", aAddr, "--peers", bAddr]);
+      await c.waitFor((e) => e.event === "auth" && e.accepted === true);
+      await a.waitFor((e) => e.event === "auth" && e.accepted === true);
+
+      const fromA = await team.commit("a", "from a", { "a.txt": "alpha" });
+      await b.waitFor(received(fromA));
+      await c.waitFor(received(fromA));
+      await b.waitFor((e) => e.event === "merged");
+      const fromB = await team.commit("b", "from b", { "b.txt": "beta" });
+      await a.waitFor(received(fromB));
+      await a.waitFor((e) => e.event === "merged" && e.head === fromB);
+      await c.waitFor(received(fromB));
+
+      for (const p of [a, b, c]) await p.stop();
+      const heads = await Promise.all(["a", "b", "c"].map(async (m) => JSON.parse(await run(team!.dir, "pile", "branch", "show", `${m}.pile`, "main", "--json")).head));
+      expect(heads[0]).toBe(fromB);
+      expect(heads[1]).toBe(fromB);
+      expect(heads[2]).toBe(fromB);
+      const log = JSON.parse(await run(team.dir, "pile", "log", "a.pile", "--json"));
+      expect(log.map((c: { message: string }) => c.message)).toEqual(["from b", "from a"]);
+    }, 60_000);
+  });
+}
+
+describe("access and direction", () => {
+  test("a peer without a capability gets nothing; a revoked one is refused", async () => {
+    team = await makeTeam(["a", "b", "eve"], { outsiders: ["eve"] });
+    await run(team.dir, "team", "revoke", team.members.b!.publicKey, "--pile", "a.pile", "--root-key", "team-root.key");
+    const secret = await team.commit("a", "secret", { "s.txt": "classified" });
+    const a = team.sync("a", listenFor("tcp"));
+    const aAddr = firstAddr(await a.waitFor((e) => e.event === "listening"));
+    const eve = team.sync("eve", [...listenFor("tcp"), "--peers", aAddr]);
+    const b = team.sync("b", [...listenFor("tcp"), "--peers", aAddr]);
+    const rejected = await a.waitFor((e) => e.event === "auth" && e.accepted === false && String(e.reason).includes("MalformedSig"));
+    expect(rejected.reason).toContain("not found");
+    const revoked = await a.waitFor((e) => e.event === "auth" && e.accepted === false && String(e.reason).includes("Revoked"));
+    expect(revoked.accepted).toBe(false);
+    await Bun.sleep(1500);
+    for (const p of [a, eve, b]) await p.stop();
+    expect(eve.events.some((e) => e.event === "received")).toBe(false);
+    expect(b.events.some((e) => e.event === "received")).toBe(false);
+    const eveBlobs = await run(team.dir, "pile", "blob", "list", "eve.pile", "--json");
+    expect(JSON.parse(eveBlobs)).toEqual([]);
+    expect(secret).toHaveLength(64);
+  }, 60_000);
+
+  test("readonly receives but never publishes; writeonly publishes but never applies", async () => {
+    team = await makeTeam(["a", "r", "w"]);
+    const a = team.sync("a", listenFor("tcp"));
+    const aAddr = firstAddr(await a.waitFor((e) => e.event === "listening"));
+    const r = team.sync("r", [...listenFor("tcp"), "--peers", aAddr, "--direction", "readonly"]);
+    const w = team.sync("w", [...listenFor("tcp"), "--peers", aAddr, "--direction", "writeonly"]);
+    await r.waitFor((e) => e.event === "auth" && e.accepted === true);
+    await w.waitFor((e) => e.event === "auth" && e.accepted === true);
+    const fromA = await team.commit("a", "from a", { "a.txt": "alpha" });
+    await r.waitFor(received(fromA));
+    const fromR = await team.commit("r", "from r", { "r.txt": "rho" });
+    const fromW = await team.commit("w", "from w", { "w.txt": "omega" });
+    await a.waitFor(received(fromW));
+    await Bun.sleep(1500);
+    for (const p of [a, r, w]) await p.stop();
+    expect(a.events.some((e) => e.event === "received" && e.head === fromR)).toBe(false);
+    expect(r.events.some((e) => e.event === "published")).toBe(false);
+    expect(w.events.some((e) => e.event === "received")).toBe(false);
+    const wBranches = JSON.parse(await run(team.dir, "pile", "branch", "list", "w.pile", "--json"));
+    expect(wBranches.filter((b: { tracking: boolean }) => b.tracking)).toEqual([]);
+  }, 60_000);
+
+  test("a late joiner gets the heads published before it started", async () => {
+    team = await makeTeam(["a", "late"]);
+    const before = await team.commit("a", "before", { "x.txt": "x" });
+    const a = team.sync("a", [...listenFor("tcp"), "--republish", "1"]);
+    const aAddr = firstAddr(await a.waitFor((e) => e.event === "listening"));
+    await a.waitFor((e) => e.event === "published");
+    const late = team.sync("late", [...listenFor("tcp"), "--peers", aAddr]);
+    const got = await late.waitFor(received(before), 10_000);
+    expect(got.branch).toBe("main");
+  }, 30_000);
+});
