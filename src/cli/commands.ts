@@ -8,4 +8,9 @@ export function registerCommands(cli: CAC): void {
   registerPile(cli);
   registerNet(cli);
   registerTeam(cli);
+  cli
+    .command("demo", "Two piles in a temp directory, two peers syncing commits both ways on 127.0.0.1")
+    .option("--keep", "Keep the temp directory")
+    .option("--tcp", "Use TCP instead of QUIC")
+    .action(async (opts: { keep?: boolean; tcp?: boolean }) => (await import("./demo.ts")).runDemo(opts));
 }

@@ -10,23 +10,26 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { type SyncProcess, startSyncProcess } from "./sync-process.ts";
 
-const keep = process.argv.includes("--keep");
-const transport = process.argv.includes("--tcp") ? "tcp" : "quic";
-const started = performance.now();
-const dir = mkdtempSync(join(tmpdir(), "tribles-demo-"));
-// Inside a compiled executable the CLI is this same binary; under `bun run` it is main.ts.
-const compiled = import.meta.url.includes("$bunfs");
-const cliCmd = compiled ? [process.execPath] : [process.execPath, join(import.meta.dir, "main.ts")];
-const children: Subprocess[] = [];
+/** Runs the demo; returns the exit code. */
+export async function runDemo(opts: { keep?: boolean; tcp?: boolean } = {}): Promise<number> {
+  const keep = opts.keep ?? false;
+  const transport = opts.tcp ? "tcp" : "quic";
+  const started = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), "tribles-demo-"));
+  // Inside a compiled executable the CLI is this same binary; under `bun run` it is main.ts.
+  const compiled = import.meta.url.includes("$bunfs");
+  const cliCmd = compiled ? [process.execPath] : [process.execPath, join(import.meta.dir, "main.ts")];
+  const children: Subprocess[] = [];
+  let exitCode = 0;
 
-const elapsed = () => `${((performance.now() - started) / 1000).toFixed(2)}s`.padStart(7);
-const say = (text: string) => console.log(`[${elapsed()}] ${text}`);
+  const elapsed = () => `${((performance.now() - started) / 1000).toFixed(2)}s`.padStart(7);
+  const say = (text: string) => console.log(`[${elapsed()}] ${text}`);
 
-async function cli(...args: string[]): Promise<string> {
-  const proc = Bun.spawn([...cliCmd, ...args], { cwd: dir, stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0) throw new Error(`tribles ${args.join(" ")} failed: ${err.trim() || out.trim()}`);
-  return out.trim();
+  async function cli(...args: string[]): Promise<string> {
+    const proc = Bun.spawn([...cliCmd, ...args], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    if (code !== 0) throw new Error(`tribles ${args.join(" ")} failed: ${err.trim() || out.trim()}`);
+    return out.trim();
 }
 
 /** Starts `pile net sync` and collects its JSON events. */
@@ -95,9 +98,13 @@ try {
   say(`done: both piles hold both commits (${(performance.now() - started).toFixed(0)} ms in all)`);
 } catch (err) {
   console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
+  exitCode = 1;
 } finally {
   for (const c of children) c.kill("SIGTERM");
   if (keep) console.log(`kept ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
 }
+return exitCode;
+}
+
+if (import.meta.main) process.exitCode = await runDemo({ keep: process.argv.includes("--keep"), tcp: process.argv.includes("--tcp") });
