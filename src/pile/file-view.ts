@@ -55,7 +55,8 @@ export class FileView {
   private map: Uint8Array = EMPTY;
   private tailStart = 0;
   private tail: Uint8Array = EMPTY;
-  /** Live mappings created by this view (for tests and the bench). */
+  private image = new Bytes(EMPTY, 0, EMPTY);
+  /** Mappings created by this view (for tests and the bench). */
   mappings = 0;
 
   constructor(
@@ -63,9 +64,9 @@ export class FileView {
     private readonly mapPath: string,
   ) {}
 
-  /** The current image (cheap; share it with a snapshot). */
+  /** The current image: covers every applied record, and during a scan the region too. */
   current(): Bytes {
-    return new Bytes(this.map, this.tailStart, this.tail);
+    return this.image;
   }
 
   /**
@@ -77,6 +78,8 @@ export class FileView {
     if (size - from <= TAIL_READ_MAX && tailBytes <= TAIL_MAX && from >= this.tailStart) return this.readTail(from, size);
     this.map = Bun.mmap(this.mapPath, { shared: false });
     this.mappings++;
+    // Until `settle`, everything is read from the fresh mapping (it covers the whole file).
+    this.image = new Bytes(this.map, Number.POSITIVE_INFINITY, EMPTY);
     return { bytes: this.map, base: 0, end: this.map.length, mapped: true };
   }
 
@@ -85,6 +88,7 @@ export class FileView {
     if (!region.mapped) return;
     this.tailStart = applied;
     this.tail = EMPTY; // a new buffer: old snapshots keep the old one unchanged
+    this.image = new Bytes(this.map, this.tailStart, this.tail);
   }
 
   private readTail(from: number, size: number): Region {
@@ -95,6 +99,7 @@ export class FileView {
       const grown = new Uint8Array(Math.min(TAIL_MAX, Math.max(need, this.tail.length * 2, 64 * 1024)));
       grown.set(this.tail.subarray(0, at));
       this.tail = grown;
+      this.image = new Bytes(this.map, this.tailStart, this.tail);
     }
     let got = 0;
     while (at + got < need) {

@@ -49,9 +49,14 @@ export function readBlobLength(bytes: Uint8Array, at: number): number {
   return hi * 2 ** 32 + lo;
 }
 
+/** Writes a non-negative integer below 2^53 as u64 little-endian (no DataView or BigInt: hot path). */
 function writeU64LE(out: Uint8Array, at: number, value: number): void {
-  const view = new DataView(out.buffer, out.byteOffset + at, 8);
-  view.setBigUint64(0, BigInt(value), true);
+  const low = value % 2 ** 32;
+  const high = (value - low) / 2 ** 32;
+  for (let i = 0; i < 4; i++) {
+    out[at + i] = (low >>> (8 * i)) & 255;
+    out[at + 4 + i] = (high >>> (8 * i)) & 255;
+  }
 }
 
 /** The 64-byte header of a blob record. */

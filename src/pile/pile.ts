@@ -4,9 +4,9 @@
  *
  * - Reads go through a `FileView` (one mapping plus a small heap tail); blob reads are zero-copy
  *   views. A snapshot is (image, length) and never sees later appends.
- * - The index maps hash → entry (HashIndex over typed arrays); per entry we keep the offset of its
- *   first record and a lazily computed verification state. It only grows, so snapshots share it and
- *   filter by offset.
+ * - The index maps hash → entry (BlobIndex: typed arrays, keys left in the file); per entry we
+ *   keep the offset of its first record and a lazily computed verification state. It only grows,
+ *   so snapshots share it and filter by offset.
  * - `refresh()` costs O(new bytes): fstat, and if the file grew, scan only the new headers. It never
  *   hashes: duplicates of a hash are chained and resolved when first read.
  * - Appends are single writes on an O_APPEND descriptor under a shared flock; branch
@@ -21,8 +21,8 @@
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync, writevSync } from "node:fs";
 import { hash as blake3, hashMany } from "../core/blake3.ts";
 import { bytesEqual, isZero } from "../core/bytes.ts";
-import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BranchId, CasResult, Hash, Store } from "../core/store.ts";
+import { BlobIndex } from "./blob-index.ts";
 import { BranchTable } from "./branch-table.ts";
 import { PileCorruptError, PileError, PileIntegrityError } from "./errors.ts";
 import { type Bytes, FileView, type Region } from "./file-view.ts";
@@ -64,9 +64,8 @@ export class Pile implements Store {
   private applied = 0;
   /** File size at the last scan: refresh does nothing while fstat reports the same size. */
   private seenSize = -1;
-  private readonly index = new HashIndex(1024);
-  /** Per entry: file offset of its first record's header, and its state byte. */
-  private recordOffsets = new Float64Array(1024);
+  private readonly index = new BlobIndex();
+  /** Per entry: the state byte (verification of its first record, HAS_DUPLICATES). */
   private states = new Uint8Array(1024);
   /** Per entry with HAS_DUPLICATES: its later records, in file order. */
   private readonly duplicates = new Map<number, Duplicate[]>();
@@ -180,21 +179,19 @@ export class Pile implements Store {
 
   private readonly visitor: RecordVisitor = {
     blob: (at) => {
-      const bytes = this.scanBytes;
       const offset = this.scanBase + at;
-      const found = this.index.find(bytes, at + 32);
-      if (found >= 0) {
-        // Duplicate hash (FORMATS §6.2): the first valid record wins; decided lazily on read.
-        this.states[found]! |= HAS_DUPLICATES;
-        const list = this.duplicates.get(found);
-        if (list) list.push({ offset, state: UNVERIFIED });
-        else this.duplicates.set(found, [{ offset, state: UNVERIFIED }]);
+      const entry = this.index.add(this.scanBytes, at + 32, offset, this.view.current());
+      if (entry >= 0) {
+        if (entry >= this.states.length) this.growStates();
+        this.states[entry] = UNVERIFIED;
         return;
       }
-      const entry = this.index.append(bytes, at + 32);
-      if (entry >= this.recordOffsets.length) this.growEntries();
-      this.recordOffsets[entry] = offset;
-      this.states[entry] = UNVERIFIED;
+      // Duplicate hash (FORMATS §6.2): the first valid record wins; decided lazily on read.
+      const existing = -1 - entry;
+      this.states[existing]! |= HAS_DUPLICATES;
+      const list = this.duplicates.get(existing);
+      if (list) list.push({ offset, state: UNVERIFIED });
+      else this.duplicates.set(existing, [{ offset, state: UNVERIFIED }]);
     },
     branch: (at, isHead) => {
       if (isHead) this.branchTable.set(this.scanBytes, at + 16, at + 32);
@@ -202,12 +199,8 @@ export class Pile implements Store {
     },
   };
 
-  private growEntries(): void {
-    const size = Math.ceil(this.recordOffsets.length * 1.5);
-    const offsets = new Float64Array(size);
-    offsets.set(this.recordOffsets);
-    this.recordOffsets = offsets;
-    const states = new Uint8Array(size);
+  private growStates(): void {
+    const states = new Uint8Array(Math.ceil(this.states.length * 1.5));
     states.set(this.states);
     this.states = states;
   }
@@ -223,7 +216,7 @@ export class Pile implements Store {
    * candidate at most once per pile); -1 if every such record is damaged.
    */
   private firstValidRecord(entry: number, bytes: Bytes, length: number): number {
-    const first = this.recordOffsets[entry]!;
+    const first = this.index.offsetOf(entry);
     let state = this.states[entry]!;
     if ((state & VERIFY_MASK) === UNVERIFIED) {
       state |= this.checkRecord(first, bytes);
@@ -247,36 +240,28 @@ export class Pile implements Store {
 
   /** @internal used by PileReader: the payload, undefined if absent, or PileIntegrityError. */
   readBlob(hash: Hash, bytes: Bytes, length: number): Uint8Array | undefined {
-    const entry = this.index.find(hash);
-    if (entry < 0 || this.recordOffsets[entry]! >= length) return undefined;
+    const entry = this.index.find(hash, 0, this.view.current());
+    if (entry < 0 || this.index.offsetOf(entry) >= length) return undefined;
     const offset = this.firstValidRecord(entry, bytes, length);
-    if (offset < 0) throw new PileIntegrityError(this.path, this.recordOffsets[entry]!);
+    if (offset < 0) throw new PileIntegrityError(this.path, this.index.offsetOf(entry));
     return bytes.view(offset + HEADER_LEN, bytes.blobLength(offset));
   }
 
   /** @internal Present below `length` (by header; not verified). */
   hasBlob(hash: Hash, length: number): boolean {
-    const entry = this.index.find(hash);
-    return entry >= 0 && this.recordOffsets[entry]! < length;
+    const entry = this.index.find(hash, 0, this.view.current());
+    return entry >= 0 && this.index.offsetOf(entry) < length;
   }
 
-  /** @internal Hashes of entries below `length`, from entry number `fromEntry` on, in file order. */
-  *listBlobs(length: number, fromEntry = 0): Iterable<Hash> {
-    const end = this.countBlobs(length);
-    for (let e = fromEntry; e < end; e++) yield this.index.keyAt(e);
+  /** @internal Hashes (views into `bytes`) of entries below `length`, from entry `fromEntry` on, in file order. */
+  *listBlobs(bytes: Bytes, length: number, fromEntry = 0): Iterable<Hash> {
+    const end = this.index.countBelow(length);
+    for (let e = fromEntry; e < end; e++) yield this.index.keyOf(e, bytes);
   }
 
   /** @internal Number of entries whose first record lies below `length`. */
   countBlobs(length: number): number {
-    // Entries are numbered in file order, so their offsets increase: binary search.
-    let lo = 0;
-    let hi = this.index.size;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.recordOffsets[mid]! < length) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.index.countBelow(length);
   }
 
   /** Number of distinct blobs indexed so far (cheap; for progress and diffs). */
@@ -291,7 +276,7 @@ export class Pile implements Store {
 
   /** Bytes held by the in-memory blob index (for the memory benchmark). */
   get indexBytes(): number {
-    return this.index.byteLength + this.recordOffsets.byteLength + this.states.byteLength;
+    return this.index.byteLength + this.states.byteLength;
   }
 
   /** Memory mappings this handle has created so far (re-maps are rare by design). */
@@ -341,19 +326,12 @@ export class Pile implements Store {
   /** Indices (of `candidates`) whose hash has no valid record yet, first occurrence only. */
   private missing(candidates: number[], hashes: Hash[]): number[] {
     const bytes = this.view.current();
-    const seen = candidates.length > 1 ? new HashIndex(candidates.length) : null;
     const out: number[] = [];
     for (const i of candidates) {
-      const h = hashes[i]!;
-      const entry = this.index.find(h);
-      if (entry >= 0 && this.firstValidRecord(entry, bytes, this.applied) >= 0) continue;
-      if (seen) {
-        if (seen.find(h) >= 0) continue;
-        seen.append(h);
-      }
-      out.push(i);
+      const entry = this.index.find(hashes[i]!, 0, bytes);
+      if (entry < 0 || this.firstValidRecord(entry, bytes, this.applied) < 0) out.push(i);
     }
-    return out;
+    return out.length > 1 ? firstOccurrences(out, hashes) : out;
   }
 
   /** Indexes what we just appended; a bad record before it (another writer's) is an error. */
@@ -487,18 +465,41 @@ export class PileReader implements BlobReader {
   }
 
   list(): Iterable<Hash> {
-    return this.pile.listBlobs(this.length);
+    return this.pile.listBlobs(this.bytes, this.length);
   }
 
   /** Blobs first indexed at or after entry number `fromEntry` (entries are numbered in file order). */
   listFrom(fromEntry: number): Iterable<Hash> {
-    return this.pile.listBlobs(this.length, fromEntry);
+    return this.pile.listBlobs(this.bytes, this.length, fromEntry);
   }
 
   get len(): number {
     if (this.cachedLen < 0) this.cachedLen = this.pile.countBlobs(this.length);
     return this.cachedLen;
   }
+}
+
+/** Drops later repeats of a hash within one batch (open addressing over indices into `hashes`). */
+function firstOccurrences(order: number[], hashes: Hash[]): number[] {
+  let size = 16;
+  while (size < order.length * 2) size *= 2;
+  const slots = new Int32Array(size).fill(-1);
+  const out: number[] = [];
+  for (const i of order) {
+    const h = hashes[i]!;
+    let slot = (h[0]! | (h[1]! << 8) | (h[2]! << 16)) & (size - 1); // hashes we computed: uniform
+    for (;;) {
+      const other = slots[slot]!;
+      if (other < 0) {
+        slots[slot] = i;
+        out.push(i);
+        break;
+      }
+      if (bytesEqual(hashes[other]!, h)) break;
+      slot = (slot + 1) & (size - 1);
+    }
+  }
+  return out;
 }
 
 function recordSize(length: number): number {
