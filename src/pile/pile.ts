@@ -56,6 +56,8 @@ type ScanOutcome = { ok: true } | { ok: false; offset: number; incomplete: boole
 export interface PileOpenOptions {
   /** Create the file if it does not exist (default true; the CLI passes false except for `create`). */
   create?: boolean;
+  /** @internal Records above this many bytes take the exclusive-lock path (default 1 GiB; tests lower it). */
+  atomicWriteLimit?: number;
 }
 
 export class Pile implements Store {
@@ -80,6 +82,7 @@ export class Pile implements Store {
   private constructor(
     readonly path: string,
     private readonly fd: number,
+    private readonly atomicWriteLimit: number,
   ) {
     // Map through our own descriptor so a renamed or replaced path cannot swap the file under us.
     this.view = new FileView(fd, `/proc/self/fd/${fd}`);
@@ -101,7 +104,7 @@ export class Pile implements Store {
     }
     try {
       if (!fstatSync(fd).isFile()) throw new PileError(path, "not a regular file");
-      const pile = new Pile(path, fd);
+      const pile = new Pile(path, fd, options.atomicWriteLimit ?? ATOMIC_WRITE_LIMIT);
       // Shared-lock scan; if the file ends badly, the exclusive path repairs a torn tail or throws.
       pile.withAppendLock(false, () => undefined);
       return pile;
@@ -298,7 +301,7 @@ export class Pile implements Store {
     const hashes = hashMany(blobs);
     const normal: number[] = [];
     const huge: number[] = [];
-    for (let i = 0; i < blobs.length; i++) (recordSize(blobs[i]!.length) > ATOMIC_WRITE_LIMIT ? huge : normal).push(i);
+    for (let i = 0; i < blobs.length; i++) (recordSize(blobs[i]!.length) > this.atomicWriteLimit ? huge : normal).push(i);
     if (normal.length > 0) {
       this.withAppendLock(false, () => {
         const pending = this.missing(normal, hashes);

@@ -17,46 +17,79 @@ export type ScanResult =
   /** `incomplete`: the record at `end` runs past the available bytes (a torn or in-progress append). */
   | { ok: false; end: number; incomplete: boolean; reason: string };
 
+// Why a record is bad (negative results of `recordSizeAt`), with their messages.
+const PARTIAL_MAGIC = -1;
+const UNKNOWN_MAGIC = -2;
+const PARTIAL_HEADER = -3;
+const HUGE_LENGTH = -4;
+const PAST_END = -5;
+const NIL_BRANCH_ID = -6;
+const REASONS: Record<number, string> = {
+  [PARTIAL_MAGIC]: "partial record magic",
+  [UNKNOWN_MAGIC]: "unknown record magic",
+  [PARTIAL_HEADER]: "partial record header",
+  [HUGE_LENGTH]: "blob length field is implausibly large",
+  [PAST_END]: "blob record runs past the end of the file",
+  [NIL_BRANCH_ID]: "branch record with a nil branch id",
+};
+
+/** Size of the complete, well-formed record at `at` (ending by `to`), or a negative reason code. */
+function recordSizeAt(bytes: Uint8Array, at: number, to: number): number {
+  const left = to - at;
+  if (left < MAGIC_LEN) return PARTIAL_MAGIC;
+  const kind = recordKindAt(bytes, at);
+  if (kind === 0) return UNKNOWN_MAGIC;
+  if (left < HEADER_LEN) return PARTIAL_HEADER;
+  if (kind !== RecordKind.Blob) return isZero(bytes.subarray(at + 16, at + 32)) ? NIL_BRANCH_ID : HEADER_LEN;
+  // Bound the untrusted u64 before any arithmetic: a length past the file is never used.
+  const length = readBlobLength(bytes, at + 24);
+  if (length < 0 || length > MAX_BLOB_LEN) return HUGE_LENGTH;
+  const size = HEADER_LEN + length + paddingFor(length);
+  return size > left ? PAST_END : size;
+}
+
 /** Applies records in bytes[from, to) in order; stops at the first record that is bad or incomplete. */
 export function scanRecords(bytes: Uint8Array, from: number, to: number, visit: RecordVisitor): ScanResult {
   let at = from;
   while (at < to) {
-    const left = to - at;
-    if (left < MAGIC_LEN) return { ok: false, end: at, incomplete: true, reason: "partial record magic" };
-    const kind = recordKindAt(bytes, at);
-    if (kind === 0) return { ok: false, end: at, incomplete: false, reason: "unknown record magic" };
-    if (left < HEADER_LEN) return { ok: false, end: at, incomplete: true, reason: "partial record header" };
-    if (kind === RecordKind.Blob) {
-      const length = readBlobLength(bytes, at + 24);
-      if (length < 0 || length > MAX_BLOB_LEN) {
-        return { ok: false, end: at, incomplete: true, reason: "blob length field is implausibly large" };
-      }
-      const size = HEADER_LEN + length + paddingFor(length);
-      if (size > left) return { ok: false, end: at, incomplete: true, reason: `blob of ${length} bytes runs past the end of the file` };
-      visit.blob(at, length);
-      at += size;
-    } else {
-      if (isZero(bytes.subarray(at + 16, at + 32))) {
-        return { ok: false, end: at, incomplete: false, reason: "branch record with a nil branch id" };
-      }
-      visit.branch(at, kind === RecordKind.Branch);
-      at += HEADER_LEN;
+    const size = recordSizeAt(bytes, at, to);
+    if (size < 0) {
+      // Only a record cut short can be an append still in progress; the rest are bad as written.
+      const incomplete = size === PARTIAL_MAGIC || size === PARTIAL_HEADER || size === PAST_END;
+      return { ok: false, end: at, incomplete, reason: REASONS[size]! };
     }
+    const kind = recordKindAt(bytes, at);
+    if (kind === RecordKind.Blob) visit.blob(at, readBlobLength(bytes, at + 24));
+    else visit.branch(at, kind === RecordKind.Branch);
+    at += size;
   }
   return { ok: true, end: at };
 }
 
-const ignore: RecordVisitor = { blob() {}, branch() {} };
-
 /**
- * Whether the damage at `badAt` is a torn tail: true when no run of valid records starting at a
- * later 64-byte boundary reaches the end of the file. If such a run exists, truncating would throw
- * away real records, so the damage is in the middle and must be reported instead.
+ * Whether the bad record at `badAt` is a torn tail: true when no run of well-formed records
+ * starting at a later 64-byte boundary reaches exactly `end`. A crash mid-append leaves a partial
+ * record (or zeros, or a partial header) and nothing valid after it; a damaged record in the middle
+ * is followed by the intact records that came after it, so truncating there would lose them.
+ *
+ * Linear time: every boundary is walked at most once, because a walk that fails marks every
+ * record start it passed, and any later walk reaching a marked start fails the same way. (A torn
+ * blob whose own payload holds pile records aligned to the cut is classed as corruption: the safe
+ * mistake, reported instead of truncated.)
  */
 export function isTornTail(bytes: Uint8Array, badAt: number, end: number): boolean {
-  for (let at = badAt + HEADER_LEN; at + HEADER_LEN <= end; at += HEADER_LEN) {
-    if (recordKindAt(bytes, at) === 0) continue;
-    if (scanRecords(bytes, at, end, ignore).ok) return false;
+  const doomed = new Uint8Array(Math.floor((end - badAt) / HEADER_LEN) + 1);
+  for (let start = badAt + HEADER_LEN; start + HEADER_LEN <= end; start += HEADER_LEN) {
+    let at = start;
+    while (at < end) {
+      const slot = (at - badAt) / HEADER_LEN;
+      if (doomed[slot] === 1) break;
+      doomed[slot] = 1;
+      const size = recordSizeAt(bytes, at, end);
+      if (size < 0) break;
+      at += size;
+    }
+    if (at === end) return false;
   }
   return true;
 }

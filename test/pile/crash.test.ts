@@ -7,7 +7,7 @@ import { appendFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { diagnosePile } from "../../src/pile/diagnose.ts";
 import { Pile } from "../../src/pile/pile.ts";
-import { tempDir, utf8 } from "./helpers.ts";
+import { concat, handBlob, tempDir, utf8 } from "./helpers.ts";
 
 let tmp = tempDir();
 afterEach(() => {
@@ -83,6 +83,25 @@ describe("cutting a pile at every byte of its last records", () => {
     again.close();
   }, 10_000);
 });
+
+test("a torn blob whose payload is itself a pile: classified in linear time", () => {
+  const inner = concat(Array.from({ length: 20_000 }, (_, i) => handBlob(utf8(`inner ${i}`))));
+  const base = handBlob(utf8("base"));
+  const outer = handBlob(inner);
+  // Cut mid-payload off the inner grid: nothing valid reaches EOF, so it is a torn tail.
+  const offGrid = base.length + 64 + 1000 * 128 + 17;
+  writeFileSync(tmp.path("nested.pile"), concat([base, outer]).subarray(0, offGrid));
+  const t0 = performance.now();
+  Pile.open(tmp.path("nested.pile")).close();
+  expect(statSync(tmp.path("nested.pile")).size).toBe(base.length);
+  // Cut exactly on an inner record boundary: inner records reach EOF, so it looks like a damaged
+  // middle — reported, not truncated (the documented safe mistake).
+  const onGrid = base.length + 64 + 1000 * 128;
+  writeFileSync(tmp.path("nested.pile"), concat([base, outer]).subarray(0, onGrid));
+  expect(() => Pile.open(tmp.path("nested.pile"))).toThrow(`offset ${base.length}`);
+  expect(statSync(tmp.path("nested.pile")).size).toBe(onGrid);
+  expect(performance.now() - t0).toBeLessThan(3000);
+}, 30_000);
 
 test("a writer killed with SIGKILL mid-stream loses nothing it acknowledged", async () => {
   const path = tmp.path("killed.pile");

@@ -149,6 +149,24 @@ describe("duplicates and damaged payloads", () => {
   }, 10_000);
 });
 
+describe("records over the atomic-write limit", () => {
+  test("are written under the exclusive lock as header, payload, padding; dedupe still applies", () => {
+    const path = tmp.path("huge.pile");
+    const pile = Pile.open(path, { atomicWriteLimit: 1024 });
+    const small = utf8("small");
+    const big = new Uint8Array(5000).map((_, i) => i & 255);
+    const [hs, hb] = pile.putMany([small, big, small]);
+    expect(statSync(path).size).toBe(128 + 64 + 5056);
+    pile.put(big); // already present and valid: nothing written
+    expect(statSync(path).size).toBe(128 + 64 + 5056);
+    const other = Pile.open(path);
+    expect(other.reader().get(hb!)).toEqual(big);
+    expect(other.reader().get(hs!)).toEqual(small);
+    other.close();
+    pile.close();
+  }, 10_000);
+});
+
 describe("corruption", () => {
   const three = () => concat([handBlob(utf8("one")), handBlob(utf8("two")), handBlob(utf8("three"))]);
 
