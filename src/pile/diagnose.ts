@@ -2,12 +2,13 @@
  * Full check of a pile file, independent of the Pile's index: walks every record, verifies every
  * blob's hash, and reports counts, sizes, branches and any corruption with its offset. Never writes.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { hash as blake3 } from "../core/blake3.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import { BranchTable } from "./branch-table.ts";
 import { PileError } from "./errors.ts";
+import { withLock } from "./flock.ts";
 import { HEADER_LEN } from "./format.ts";
 import { isTornTail, scanRecords } from "./scan.ts";
 
@@ -33,9 +34,26 @@ export interface DiagnoseReport {
   ok: boolean;
 }
 
-/** Reads the file at `path` (a private mapping, or a copy) and checks every record. */
+/**
+ * Checks every record of the file at `path`. Holds the shared lock while it reads, so no other
+ * process can truncate a torn tail out from under the mapping.
+ */
 export function diagnosePile(path: string): DiagnoseReport {
-  const bytes = readWhole(path);
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PileError(path, code === "ENOENT" ? "no such pile" : `cannot open (${code ?? String(err)})`);
+  }
+  try {
+    return withLock(fd, false, () => check(path, readWhole(path, fd)));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function check(path: string, bytes: Uint8Array): DiagnoseReport {
   const report: DiagnoseReport = {
     path,
     fileBytes: bytes.length,
@@ -83,30 +101,12 @@ export function diagnosePile(path: string): DiagnoseReport {
   return report;
 }
 
-function readWhole(path: string): Uint8Array {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new PileError(path, code === "ENOENT" ? "no such pile" : `cannot open (${code ?? String(err)})`);
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new PileError(path, "not a regular file");
-    if (stat.size === 0) return new Uint8Array(0);
-    const mapped = Bun.mmap(`/proc/self/fd/${fd}`, { shared: false });
-    if (mapped.length === stat.size) return mapped;
-    // The file changed size between fstat and mmap: check a stable copy of what fstat saw.
-    const copy = new Uint8Array(stat.size);
-    let got = 0;
-    while (got < copy.length) {
-      const n = readSync(fd, copy, got, copy.length - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return copy.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
+function readWhole(path: string, fd: number): Uint8Array {
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) throw new PileError(path, "not a regular file");
+  if (stat.size === 0) return new Uint8Array(0);
+  const mapped = Bun.mmap(`/proc/self/fd/${fd}`, { shared: false });
+  if (mapped.length === stat.size) return mapped;
+  // The file grew between fstat and mmap (an append under the shared lock): check what fstat saw.
+  return mapped.subarray(0, Math.min(mapped.length, stat.size));
 }
