@@ -1,16 +1,16 @@
 /** The pile commands, run as a real child process against real files. */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { tempDir } from "../pile/helpers.ts";
 
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
-let tmp = tempDir("tribles-cli-");
-afterEach(() => {
-  tmp.cleanup();
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
   tmp = tempDir("tribles-cli-");
 });
+afterEach(() => tmp.cleanup());
 
 interface Run {
   code: number;

@@ -2,18 +2,18 @@
  * Crash safety: a pile cut at any byte recovers every complete record before the cut, loses
  * nothing acknowledged, and accepts appends afterwards; a SIGKILLed writer leaves a valid pile.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { appendFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { diagnosePile } from "../../src/pile/diagnose.ts";
 import { Pile } from "../../src/pile/pile.ts";
 import { concat, handBlob, tempDir, utf8 } from "./helpers.ts";
 
-let tmp = tempDir();
-afterEach(() => {
-  tmp.cleanup();
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
   tmp = tempDir();
 });
+afterEach(() => tmp.cleanup());
 
 /**
  * Writes `full` cut at `cut`, opens it and checks the outcome: the file is truncated to the last

@@ -1,5 +1,5 @@
 /** Byte compatibility with FORMATS §6 and the §10.3 examples, both directions. */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { toHex } from "../../src/core/bytes.ts";
 import { Pile } from "../../src/pile/pile.ts";
@@ -17,11 +17,11 @@ import {
 } from "./helpers.ts";
 
 const EMPTY_HASH = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
-let tmp = tempDir();
-afterEach(() => {
-  tmp.cleanup();
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
   tmp = tempDir();
 });
+afterEach(() => tmp.cleanup());
 
 describe("reading piles built by hand", () => {
   test("§10.3: empty blob, 'data' blob, branch head and tombstone", () => {

@@ -1,5 +1,5 @@
 /** Pile behaviour: snapshots, refresh, duplicates, damaged payloads, corruption, branches, errors. */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toHex } from "../../src/core/bytes.ts";
@@ -8,11 +8,11 @@ import { TAIL_MAX } from "../../src/pile/file-view.ts";
 import { Pile } from "../../src/pile/pile.ts";
 import { concat, handBlob, handBranch, independentHash, tempDir, utf8 } from "./helpers.ts";
 
-let tmp = tempDir();
-afterEach(() => {
-  tmp.cleanup();
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
   tmp = tempDir();
 });
+afterEach(() => tmp.cleanup());
 
 describe("snapshots and refresh", () => {
   test("a snapshot never sees later appends; duplicate puts write nothing", () => {
