@@ -17,7 +17,7 @@ import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
 import type { Host } from "./host.ts";
 import { peerPublicKey } from "./host.ts";
-import { MISSING_LEN, ProtocolError, StreamReader, sendAll, u32, u64 } from "./stream-io.ts";
+import { BufferedWriter, MISSING_LEN, ProtocolError, StreamReader, sendAll, u32, u64 } from "./stream-io.ts";
 
 export const PROTOCOL_V4 = "/triblespace/pile-sync/4";
 export const PROTOCOL_V5 = "/tribles/pile-sync/5";
@@ -131,16 +131,19 @@ export class SyncServer {
     const scope = this.scopes.get(conn.id);
     if (!scope) return; // unauthenticated: close with no response bytes
     const snapshot = this.store.reader();
-    if (op === OP_GET_BLOB) await this.sendBlob(stream, snapshot, scope, target);
+    const out = new BufferedWriter(stream);
+    if (op === OP_GET_BLOB) await this.sendBlob(out, snapshot, scope, target);
     else if (op === OP_CHILDREN) {
-      for (const child of childrenOf(snapshot, scope, target, false)) await sendAll(stream, child);
-      await sendAll(stream, new Uint8Array(32));
+      for (const child of childrenOf(snapshot, scope, target, false)) await out.write(child);
+      await out.write(new Uint8Array(32));
     }
+    await out.flush();
     // Unknown ops (including the retired 0x01 and 0x04): no response bytes.
   }
 
   private async serveV5(stream: Stream, conn: Connection): Promise<void> {
     const reader = new StreamReader(stream);
+    const out = new BufferedWriter(stream);
     while (!(await reader.atEnd())) {
       const op = await reader.readU8();
       if (op === OP_AUTH) {
@@ -160,7 +163,8 @@ export class SyncServer {
       if (op === OP_HEADS) {
         const scope = this.scopes.get(conn.id);
         if (!scope) throw new ProtocolError("request before a successful AUTH");
-        await this.sendHeads(stream, scope);
+        await this.sendHeads(out, scope);
+        await out.flush();
         continue;
       }
       if (op !== OP_GET_BLOBS && op !== OP_CHILDREN_MANY) throw new ProtocolError(`unknown operation 0x${op.toString(16)}`);
@@ -172,32 +176,33 @@ export class SyncServer {
       const snapshot = this.store.reader();
       for (let i = 0; i < count; i++) {
         const target = hashes.subarray(i * 32, i * 32 + 32);
-        if (op === OP_GET_BLOBS) await this.sendBlob(stream, snapshot, scope, target);
+        if (op === OP_GET_BLOBS) await this.sendBlob(out, snapshot, scope, target);
         else {
           const children = childrenOf(snapshot, scope, target, true);
-          await sendAll(stream, u32(children.length));
-          for (const child of children) await sendAll(stream, child);
+          await out.write(u32(children.length));
+          for (const child of children) await out.write(child);
         }
       }
+      await out.flush();
     }
   }
 
-  private async sendHeads(stream: Stream, scope: Scope): Promise<void> {
+  private async sendHeads(out: BufferedWriter, scope: Scope): Promise<void> {
     const snapshot = this.store.reader();
     const heads: Uint8Array[] = [];
     for (const id of this.store.branches()) {
       const head = this.store.head(id);
       if (head && snapshot.has(head) && scope.inScope(head, snapshot)) heads.push(id, head);
     }
-    await sendAll(stream, u32(heads.length / 2));
-    for (const part of heads) await sendAll(stream, part);
+    await out.write(u32(heads.length / 2));
+    for (const part of heads) await out.write(part);
   }
 
-  private async sendBlob(stream: Stream, snapshot: BlobReader, scope: Scope, target: Hash): Promise<void> {
+  private async sendBlob(out: BufferedWriter, snapshot: BlobReader, scope: Scope, target: Hash): Promise<void> {
     const bytes = snapshot.has(target) && scope.inScope(target, snapshot) ? snapshot.get(target) : undefined;
-    if (!bytes) return sendAll(stream, MISSING_LEN);
-    await sendAll(stream, u64(bytes.length));
-    if (bytes.length) await sendAll(stream, bytes);
+    if (!bytes) return out.write(MISSING_LEN);
+    await out.write(u64(bytes.length));
+    if (bytes.length) await out.write(bytes);
   }
 }
 

@@ -101,6 +101,43 @@ export async function sendAll(stream: Stream, data: Uint8Array): Promise<void> {
   if (!stream.send(data)) await stream.onDrain();
 }
 
+/**
+ * Coalesces many small writes into large sends: every `send` becomes at least one encrypted,
+ * framed message, so thousands of tiny sends cost far more than a few 256 KiB ones.
+ */
+export class BufferedWriter {
+  private parts: Uint8Array[] = [];
+  private size = 0;
+
+  constructor(
+    private readonly stream: Stream,
+    private readonly flushAt = 256 * 1024,
+  ) {}
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (bytes.length >= this.flushAt) {
+      await this.flush();
+      return sendAll(this.stream, bytes);
+    }
+    this.parts.push(bytes);
+    this.size += bytes.length;
+    if (this.size >= this.flushAt) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.size === 0) return;
+    const out = new Uint8Array(this.size);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    this.parts = [];
+    this.size = 0;
+    await sendAll(this.stream, out);
+  }
+}
+
 export function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n);

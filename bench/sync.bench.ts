@@ -1,0 +1,197 @@
+/**
+ * Sync benchmarks on the anchors lab's workloads (W1 20,000 × 1 KiB under one head, W2 64 × 1 MiB,
+ * W3 100 × 1 KiB committed on a live peer), over QUIC and TCP on loopback, with rsync (daemon, one
+ * concatenated file) and git (daemon, `clone --bare`) run on the same bytes in the same run.
+ * Sender and receiver are separate processes. Run: `npm run bench -- sync`.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BenchRow, median, report } from "./lib.ts";
+import { WORKLOADS, type WorkloadName, workloadBlobs } from "./fixtures/workload.ts";
+
+const RUNS = Number(process.env.RUNS ?? 3);
+const root = mkdtempSync(join(tmpdir(), "tribles-syncbench-"));
+const rows: BenchRow[] = [];
+const bun = process.execPath;
+const fixture = (f: string) => join(import.meta.dir, "fixtures", f);
+const MB = 1e6;
+
+async function lines(stream: ReadableStream<Uint8Array>, onLine: (l: string) => void): Promise<void> {
+  let buf = "";
+  for await (const chunk of stream) {
+    buf += new TextDecoder().decode(chunk);
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+      onLine(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  }
+}
+
+function startSender(workload: WorkloadName, transport: "quic" | "tcp", tag: string) {
+  const listen = transport === "quic" ? "/ip4/127.0.0.1/udp/0/quic-v1" : "/ip4/127.0.0.1/tcp/0";
+  const proc = Bun.spawn([bun, fixture("sync-peer.ts"), join(root, `${tag}-sender.pile`), workload, listen, "11".repeat(32)], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const queue: Record<string, unknown>[] = [];
+  const waiters: ((v: Record<string, unknown>) => void)[] = [];
+  void lines(proc.stdout, (l) => {
+    const v = JSON.parse(l);
+    const w = waiters.shift();
+    if (w) w(v);
+    else queue.push(v);
+  });
+  const next = () => new Promise<Record<string, unknown>>((resolve) => (queue.length ? resolve(queue.shift()!) : waiters.push(resolve)));
+  return { proc, next };
+}
+
+async function ours(workload: "W1" | "W2", transport: "quic" | "tcp"): Promise<void> {
+  const bytes = WORKLOADS[workload].count * WORKLOADS[workload].size;
+  const walls: number[] = [];
+  const procs: number[] = [];
+  let last: Record<string, number> = {};
+  for (let run = 0; run < RUNS; run++) {
+    const tag = `${workload}-${transport}-${run}`;
+    const sender = startSender(workload, transport, tag);
+    const ready = await sender.next();
+    const addr = (ready.addrs as string[])[0]!;
+    const t0 = performance.timeOrigin + performance.now();
+    const recv = Bun.spawn([bun, fixture("sync-receiver.ts"), "fetch", join(root, `${tag}-recv.pile`), addr], { stdout: "pipe", stderr: "inherit" });
+    const out = JSON.parse(await new Response(recv.stdout).text());
+    procs.push(performance.timeOrigin + performance.now() - t0);
+    walls.push(out.ms);
+    last = out;
+    sender.proc.stdin.write("stop\n");
+    await sender.proc.exited;
+  }
+  const wall = median(walls);
+  const name = `${workload} sync (${transport})`;
+  rows.push({ name: `${workload} wall s`, impl: `tribles ${transport}`, value: wall / 1000, unit: "s", higherIsBetter: false, referenceImpl: "rsync -a", ...(workload === "W1" ? { target: "< rsync" } : {}) });
+  rows.push({ name: `${workload} MB/s`, impl: `tribles ${transport}`, value: bytes / MB / (wall / 1000), unit: "MB/s", referenceImpl: "rsync -a", ...(workload === "W2" ? { target: "≥ 300 MB/s" } : {}) });
+  rows.push({ name: `${workload} process s`, impl: `tribles ${transport}`, value: median(procs) / 1000, unit: "s", higherIsBetter: false, referenceImpl: "rsync -a" });
+  rows.push({ name: `${workload} round trips`, impl: `tribles ${transport}`, value: last.requests!, unit: "requests" });
+  rows.push({ name: `${workload} peak RSS`, impl: `tribles ${transport}`, value: last.maxRssKiB! / 1024, unit: "MiB", higherIsBetter: false });
+  console.error(`${name}: ${JSON.stringify(last)}`);
+}
+
+async function w3(transport: "quic" | "tcp"): Promise<void> {
+  const latencies: number[] = [];
+  const sender = startSender("W1", transport, `W3-${transport}`);
+  const ready = await sender.next();
+  const addr = (ready.addrs as string[])[0]!;
+  const recv = Bun.spawn([bun, fixture("sync-receiver.ts"), "live", join(root, `W3-${transport}-recv.pile`), addr], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const applied: Record<string, unknown>[] = [];
+  const waiters: ((v: Record<string, unknown>) => void)[] = [];
+  void lines(recv.stdout, (l) => {
+    const v = JSON.parse(l);
+    const w = waiters.shift();
+    if (w) w(v);
+    else applied.push(v);
+  });
+  const nextApplied = () => new Promise<Record<string, unknown>>((resolve) => (applied.length ? resolve(applied.shift()!) : waiters.push(resolve)));
+  await nextApplied(); // W1 arrived
+  for (let run = 0; run < RUNS + 2; run++) {
+    sender.proc.stdin.write("append W3\n");
+    const committed = await sender.next();
+    let got = await nextApplied();
+    while (got.head !== committed.head) got = await nextApplied();
+    if (run >= 2) latencies.push((got.appliedAt as number) - (committed.committedAt as number)); // first rounds warm up
+  }
+  rows.push({ name: "W3 commit → tracking branch", impl: `tribles ${transport}`, value: median(latencies), unit: "ms", higherIsBetter: false, referenceImpl: "rsync -a", target: "≤ 10 ms" });
+  recv.stdin.write("stop\n");
+  sender.proc.stdin.write("stop\n");
+  await Promise.all([recv.exited, sender.proc.exited]);
+}
+
+/** rsync daemon on 127.0.0.1 serving each workload as one concatenated file. */
+async function rsyncRows(): Promise<void> {
+  if (!Bun.which("rsync")) return console.error("rsync not installed: skipping its rows (apt-get install rsync)");
+  const dir = join(root, "rsync");
+  mkdirSync(join(dir, "src"), { recursive: true });
+  for (const w of ["W1", "W2"] as const) writeFileSync(join(dir, "src", `${w}.bin`), Buffer.concat(workloadBlobs(w)));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(join(dir, "rsyncd.conf"), `use chroot = no\nport = ${port}\naddress = 127.0.0.1\npid file = ${dir}/rsyncd.pid\n[m]\npath = ${dir}/src\nread only = yes\n`);
+  const daemon = Bun.spawn(["rsync", "--daemon", "--no-detach", `--config=${join(dir, "rsyncd.conf")}`], { stdout: "ignore", stderr: "inherit" });
+  await Bun.sleep(300);
+  try {
+    for (const w of ["W1", "W2"] as const) {
+      const times: number[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        const dest = join(dir, `dst-${w}-${run}`);
+        mkdirSync(dest);
+        const t0 = performance.now();
+        const p = Bun.spawnSync(["rsync", "-a", `rsync://127.0.0.1:${port}/m/${w}.bin`, `${dest}/`]);
+        times.push(performance.now() - t0);
+        if (p.exitCode !== 0) throw new Error(`rsync failed: ${p.stderr}`);
+      }
+      const s = median(times) / 1000;
+      const bytes = WORKLOADS[w].count * WORKLOADS[w].size;
+      rows.push({ name: `${w} wall s`, impl: "rsync -a", value: s, unit: "s", higherIsBetter: false });
+      rows.push({ name: `${w} process s`, impl: "rsync -a", value: s, unit: "s", higherIsBetter: false });
+      rows.push({ name: `${w} MB/s`, impl: "rsync -a", value: bytes / MB / s, unit: "MB/s" });
+    }
+    // W3 for rsync: append 100 KiB to W1's file and pull again (delta against the previous copy).
+    const dest = join(dir, "dst-W1-0");
+    const times: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const extra = Buffer.concat(workloadBlobs("W3", run + 2));
+      Bun.spawnSync(["sh", "-c", `cat >> ${join(dir, "src", "W1.bin")}`], { stdin: extra });
+      const t0 = performance.now();
+      Bun.spawnSync(["rsync", "-a", `rsync://127.0.0.1:${port}/m/W1.bin`, `${dest}/`]);
+      times.push(performance.now() - t0);
+    }
+    rows.push({ name: "W3 commit → tracking branch", impl: "rsync -a", value: median(times), unit: "ms", higherIsBetter: false });
+  } finally {
+    daemon.kill();
+    await daemon.exited;
+  }
+}
+
+/** git daemon on 127.0.0.1; W1/W2 committed as files; `git clone --bare` (transfer + index-pack). */
+async function gitRows(): Promise<void> {
+  if (!Bun.which("git")) return console.error("git not installed: skipping its rows");
+  const dir = join(root, "git");
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const env = { ...process.env, GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@b", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@b" };
+  for (const w of ["W1", "W2"] as const) {
+    const work = join(dir, `${w}-work`);
+    mkdirSync(work, { recursive: true });
+    workloadBlobs(w).forEach((b, i) => writeFileSync(join(work, `b${i}`), b));
+    for (const cmd of [["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", w], ["git", "clone", "-q", "--bare", work, join(dir, `${w}.git`)]]) {
+      Bun.spawnSync(cmd, { cwd: work, env });
+    }
+  }
+  const daemon = Bun.spawn(["git", "daemon", "--export-all", `--base-path=${dir}`, "--listen=127.0.0.1", `--port=${port}`, "--reuseaddr", dir], { stdout: "ignore", stderr: "ignore" });
+  await Bun.sleep(400);
+  try {
+    for (const w of ["W1", "W2"] as const) {
+      const times: number[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        const t0 = performance.now();
+        const p = Bun.spawnSync(["git", "clone", "-q", "--bare", `git://127.0.0.1:${port}/${w}.git`, join(dir, `clone-${w}-${run}`)]);
+        times.push(performance.now() - t0);
+        if (p.exitCode !== 0) throw new Error(`git clone failed: ${p.stderr}`);
+      }
+      const s = median(times) / 1000;
+      const bytes = WORKLOADS[w].count * WORKLOADS[w].size;
+      rows.push({ name: `${w} wall s`, impl: "git clone --bare", value: s, unit: "s", higherIsBetter: false, referenceImpl: "rsync -a" });
+      rows.push({ name: `${w} MB/s`, impl: "git clone --bare", value: bytes / MB / s, unit: "MB/s", referenceImpl: "rsync -a" });
+    }
+  } finally {
+    daemon.kill();
+    await daemon.exited;
+  }
+}
+
+try {
+  await rsyncRows();
+  await gitRows();
+  for (const transport of ["quic", "tcp"] as const) {
+    await ours("W1", transport);
+    await ours("W2", transport);
+    await w3(transport);
+  }
+  const order = ["W1 wall s", "W1 process s", "W1 MB/s", "W1 round trips", "W1 peak RSS", "W2 wall s", "W2 process s", "W2 MB/s", "W2 round trips", "W2 peak RSS", "W3 commit → tracking branch"];
+  rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  report("sync", rows);
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
