@@ -77,7 +77,7 @@ async function w3(transport: "quic" | "tcp"): Promise<void> {
   const sender = startSender("W1", transport, `W3-${transport}`);
   const ready = await sender.next();
   const addr = (ready.addrs as string[])[0]!;
-  const recv = Bun.spawn([bun, fixture("sync-receiver.ts"), "live", join(root, `W3-${transport}-recv.pile`), addr], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const recv = Bun.spawn([bun, fixture("sync-receiver.ts"), "live", join(root, `W3-${transport}-recv.pile`), addr, String(ready.teamRoot)], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   const applied: Record<string, unknown>[] = [];
   const waiters: ((v: Record<string, unknown>) => void)[] = [];
   void lines(recv.stdout, (l) => {

@@ -92,7 +92,8 @@ export class SyncClient {
     return this.batched(hashes, OP_GET_BLOBS, async () => {
       const len = await this.reader.readU64Length(LIMITS.maxBlobBytes);
       if (len < 0) return null;
-      return (await this.reader.readExactly(len)).slice();
+      // The reader's chunks are private copies, so the returned view is ours to keep.
+      return this.reader.readExactly(len);
     });
   }
 

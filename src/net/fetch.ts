@@ -48,8 +48,10 @@ export interface FetchSummary {
 }
 
 export interface FetchOptions {
-  /** Hashes per GET_BLOBS request. */
+  /** Most hashes per GET_BLOBS request. */
   batch?: number;
+  /** Aim for about this many bytes per GET_BLOBS request. */
+  batchBytes?: number;
   /** GET_BLOBS requests in flight at once. */
   window?: number;
   onProgress?: (p: FetchProgress) => void;
@@ -88,17 +90,23 @@ export async function fetchClosure(client: SyncClient, head: Hash, store: BlobSt
   }
 
   const order = postOrder(children, nodes.size);
-  const batch = opts.batch ?? 512;
+  // Batches are sized by bytes seen so far (about 1 MiB each), so small blobs travel many to a
+  // request and large ones few, and storing one batch overlaps with receiving the next.
+  const targetBatchBytes = opts.batchBytes ?? 1 << 20;
   const window = opts.window ?? 8;
-  const batches: Hash[][] = [];
-  for (let i = 0; i < order.length; i += batch) batches.push(order.slice(i, i + batch).map((e) => nodes.keyAt(e).slice()));
-  // Keep `window` requests in flight; store each batch as it arrives, in order.
-  const inFlight: Promise<(Uint8Array | null)[]>[] = [];
-  let sent = 0;
-  for (let b = 0; b < batches.length; b++) {
-    while (sent < batches.length && sent < b + window) inFlight.push(client.getBlobs(batches[sent++]!));
-    const blobs = await inFlight[b]!;
-    const wanted = batches[b]!;
+  let next = 0;
+  let avgSize = 64 * 1024; // unknown until the first reply: start with a small batch
+  const inFlight: { hashes: Hash[]; reply: Promise<(Uint8Array | null)[]> }[] = [];
+  const request = () => {
+    const size = Math.max(1, Math.min(opts.batch ?? 1024, Math.floor(targetBatchBytes / avgSize)));
+    const hashes = order.slice(next, next + size).map((e) => nodes.keyAt(e).slice());
+    next += hashes.length;
+    inFlight.push({ hashes, reply: client.getBlobs(hashes) });
+  };
+  while (next < order.length || inFlight.length) {
+    while (next < order.length && inFlight.length < window) request();
+    const { hashes: wanted, reply } = inFlight.shift()!;
+    const blobs = await reply;
     const present: Uint8Array[] = [];
     for (let i = 0; i < wanted.length; i++) {
       const blob = blobs[i];
@@ -108,7 +116,10 @@ export async function fetchClosure(client: SyncClient, head: Hash, store: BlobSt
     const hashes = hashMany(present);
     for (let i = 0; i < wanted.length; i++) if (!bytesEqual(hashes[i]!, wanted[i]!)) throw new BadDataError(client.peer, wanted[i]!);
     store.putMany(present);
-    for (const blob of present) summary.bytes += blob.length;
+    let batchBytes = 0;
+    for (const blob of present) batchBytes += blob.length;
+    avgSize = Math.max(64, batchBytes / Math.max(1, present.length));
+    summary.bytes += batchBytes;
     summary.blobs += present.length;
     progress.stored = summary.blobs;
     progress.bytes = summary.bytes;
