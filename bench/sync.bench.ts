@@ -154,7 +154,7 @@ async function gitRows(): Promise<void> {
   for (const w of ["W1", "W2"] as const) {
     const work = join(dir, `${w}-work`);
     mkdirSync(work, { recursive: true });
-    workloadBlobs(w).forEach((b, i) => writeFileSync(join(work, `b${i}`), b));
+    for (const [i, b] of workloadBlobs(w).entries()) writeFileSync(join(work, `b${i}`), b);
     for (const cmd of [["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", w], ["git", "clone", "-q", "--bare", work, join(dir, `${w}.git`)]]) {
       Bun.spawnSync(cmd, { cwd: work, env });
     }
