@@ -66,6 +66,9 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery: opts.mdns ? [mdns()] : [],
+    // libp2p refuses more than 5 inbound connections per second from one address by default; peers
+    // on one machine or behind one NAT share an address, so allow more before treating it as abuse.
+    connectionManager: { inboundConnectionThreshold: 50 },
     services,
   });
   await node.start();

@@ -1,0 +1,192 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { multiaddr } from "@multiformats/multiaddr";
+import { hash } from "../../src/core/blake3.ts";
+import { bytesEqual } from "../../src/core/bytes.ts";
+import { SigningKey } from "../../src/core/ed25519.ts";
+import { MemoryStore } from "../../src/core/memory-store.ts";
+import type { BlobReader, Hash } from "../../src/core/store.ts";
+import { SyncClient } from "../../src/net/client.ts";
+import { BadDataError, fetchClosure } from "../../src/net/fetch.ts";
+import { createHost, type Host } from "../../src/net/host.ts";
+import { type AccessPolicy, OP_AUTH, OP_CHILDREN, OP_GET_BLOB, openPolicy, PROTOCOL_V4, PROTOCOL_V5, SyncServer } from "../../src/net/protocol.ts";
+import { StreamReader } from "../../src/net/stream-io.ts";
+
+const hosts: Host[] = [];
+afterEach(async () => {
+  await Promise.all(hosts.splice(0).map((h) => h.stop()));
+});
+
+async function host(key = SigningKey.generate()): Promise<Host> {
+  const h = await createHost({ key, listen: ["/ip4/127.0.0.1/tcp/0"], dht: false });
+  hosts.push(h);
+  return h;
+}
+
+/** A DAG: `fanout` leaves per inner node, `depth` levels; returns the root. */
+function buildDag(store: MemoryStore, depth: number, fanout: number, salt = 0): Hash {
+  let level = Array.from({ length: fanout ** depth }, (_, i) => store.put(new TextEncoder().encode(`leaf ${salt} ${i} ${"x".repeat(200)}`)));
+  while (level.length > 1) {
+    const next: Hash[] = [];
+    for (let i = 0; i < level.length; i += fanout) {
+      const buf = new Uint8Array(fanout * 32);
+      level.slice(i, i + fanout).forEach((h, j) => {
+        buf.set(h, j * 32);
+      });
+      next.push(store.put(buf));
+    }
+    level = next;
+  }
+  return level[0]!;
+}
+
+const none = { capHandle: new Uint8Array(32), chain: [] };
+const addrOf = (h: Host) => multiaddr(h.getMultiaddrs()[0]!.toString());
+
+async function rawOp(client: Host, server: Host, protocol: string, request: Uint8Array): Promise<Uint8Array> {
+  const stream = await client.dialProtocol(addrOf(server), protocol);
+  stream.send(request);
+  await stream.close();
+  const parts: Uint8Array[] = [];
+  for await (const chunk of stream) parts.push(chunk instanceof Uint8Array ? new Uint8Array(chunk) : new Uint8Array(chunk.subarray()));
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+describe("pile-sync protocol", () => {
+  test("the reference's v4 forms are byte-exact and AUTH comes first", async () => {
+    const store = new MemoryStore();
+    const data = new TextEncoder().encode("data");
+    const h = store.put(data);
+    const parent = new Uint8Array(96);
+    parent.set(h, 0);
+    parent.set(h, 64);
+    const p = store.put(parent);
+    const server = await host();
+    await new SyncServer(server, store, openPolicy).start();
+    const client = await host();
+    const op = (code: number, target: Uint8Array) => new Uint8Array([code, ...target]);
+    // Before AUTH: no response bytes at all.
+    expect(await rawOp(client, server, PROTOCOL_V4, op(OP_GET_BLOB, h))).toEqual(new Uint8Array(0));
+    expect(await rawOp(client, server, PROTOCOL_V4, op(OP_AUTH, new Uint8Array(32)))).toEqual(new Uint8Array([0]));
+    const blob = await rawOp(client, server, PROTOCOL_V4, op(OP_GET_BLOB, h));
+    expect(blob).toEqual(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 4, ...data]));
+    expect(await rawOp(client, server, PROTOCOL_V4, op(OP_GET_BLOB, hash(new Uint8Array([9]))))).toEqual(new Uint8Array(8).fill(0xff));
+    // CHILDREN: every matching chunk in order, no de-duplication, then 32 zero bytes.
+    expect(await rawOp(client, server, PROTOCOL_V4, op(OP_CHILDREN, p))).toEqual(new Uint8Array([...h, ...h, ...new Uint8Array(32)]));
+    expect(await rawOp(client, server, PROTOCOL_V4, new Uint8Array([0x04, ...h]))).toEqual(new Uint8Array(0));
+  }, 20_000);
+
+  test("malformed or oversized frames close that stream; the server keeps serving", async () => {
+    const store = new MemoryStore();
+    const root = buildDag(store, 2, 4);
+    const server = await host();
+    await new SyncServer(server, store, openPolicy).start();
+    const auth = new Uint8Array([OP_AUTH, ...new Uint8Array(32), 0, 0, 0, 0]);
+    for (const bad of [
+      new Uint8Array([...auth, 0x7f]), // unknown op
+      new Uint8Array([...auth, 0x12, 0xff, 0xff, 0xff, 0xff]), // 4 billion hashes
+      new Uint8Array([OP_AUTH, ...new Uint8Array(32), 0xff, 0xff, 0xff, 0xff]), // 4 billion AUTH blobs
+      new Uint8Array([OP_AUTH, ...new Uint8Array(32), 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff]), // 4 GiB AUTH blob
+      new Uint8Array([0x12, 0, 0, 0, 1, ...new Uint8Array(32)]), // request before AUTH
+      new Uint8Array([...auth, 0x12, 0, 0, 0, 2, 1, 2, 3]), // truncated
+    ]) {
+      // A fresh connection each time: AUTH state is per connection.
+      const client = await host();
+      const stream = await client.dialProtocol(addrOf(server), PROTOCOL_V5);
+      stream.send(bad);
+      await stream.close().catch(() => undefined);
+      const reader = new StreamReader(stream);
+      let received = 0;
+      try {
+        while (!(await reader.atEnd())) received += (await reader.readExactly(1)).length;
+      } catch {}
+      expect(received).toBeLessThanOrEqual(1); // at most the AUTH status byte
+    }
+    const ok = await SyncClient.connect(await host(), addrOf(server), none);
+    const target = new MemoryStore();
+    const summary = await fetchClosure(ok, root, target);
+    expect(summary.blobs).toBe(21);
+  }, 20_000);
+
+  test("out-of-scope blobs look missing; a rejecting policy gives nothing", async () => {
+    const store = new MemoryStore();
+    const secret = store.put(new TextEncoder().encode("secret"));
+    const open = store.put(new TextEncoder().encode("open"));
+    const scoped: AccessPolicy = { authorize: () => ({ inScope: (h: Hash) => bytesEqual(h, open) }) };
+    const server = await host();
+    await new SyncServer(server, store, scoped).start();
+    const client = await SyncClient.connect(await host(), addrOf(server), none);
+    expect(await client.getBlobs([secret, open])).toEqual([null, new TextEncoder().encode("open")]);
+
+    const refusing = await host();
+    await new SyncServer(refusing, store, { authorize: () => null }).start();
+    await expect(SyncClient.connect(await host(), addrOf(refusing), none)).rejects.toThrow("rejected our capability");
+  }, 20_000);
+
+  test("a peer serving corrupted bytes is dropped and nothing bad is stored", async () => {
+    const store = new MemoryStore();
+    const root = buildDag(store, 2, 8);
+    // A malicious peer: serves every leaf with one byte flipped.
+    const corrupt = {
+      reader(): BlobReader {
+        const inner = store.reader();
+        return {
+          len: inner.len,
+          has: (h) => inner.has(h),
+          list: () => inner.list(),
+          get: (h) => {
+            const b = inner.get(h);
+            if (!b || b.length % 32 === 0) return b;
+            const bad = b.slice();
+            bad[0]! ^= 1;
+            return bad;
+          },
+        };
+      },
+      branches: () => [],
+      head: () => null,
+      update: () => ({ ok: false as const, current: null }),
+    };
+    const server = await host();
+    await new SyncServer(server, corrupt, openPolicy).start();
+    const target = new MemoryStore();
+    const client = await SyncClient.connect(await host(), addrOf(server), none);
+    await expect(fetchClosure(client, root, target)).rejects.toThrow(BadDataError);
+    const reader = target.reader();
+    for (const h of reader.list()) expect(hash(reader.get(h)!)).toEqual(h);
+    expect(reader.has(root)).toBe(false);
+  }, 20_000);
+
+  test("a fetch killed midway resumes without refetching what was stored", async () => {
+    const store = new MemoryStore();
+    const root = buildDag(store, 3, 10); // 1,111 blobs
+    const key = SigningKey.generate();
+    let server = await host(key);
+    await new SyncServer(server, store, openPolicy).start();
+    const target = new MemoryStore();
+    const clientHost = await host();
+    const client = await SyncClient.connect(clientHost, addrOf(server), none);
+    let stoppedAt = 0;
+    const first = fetchClosure(client, root, target, {
+      batch: 50,
+      window: 1,
+      onProgress: (p) => {
+        if (p.stored >= 300 && stoppedAt === 0) {
+          stoppedAt = p.stored;
+          void server.stop();
+        }
+      },
+    });
+    await expect(first).rejects.toThrow();
+    const kept = target.reader().len;
+    expect(kept).toBeGreaterThanOrEqual(300);
+    expect(kept).toBeLessThan(1111);
+    expect(target.reader().has(root)).toBe(false);
+    // Restart the sender (same identity) and fetch again.
+    server = await host(key);
+    await new SyncServer(server, store, openPolicy).start();
+    const again = await SyncClient.connect(clientHost, addrOf(server), none);
+    const summary = await fetchClosure(again, root, target);
+    expect(summary.blobs).toBe(1111 - kept);
+    expect(target.reader().len).toBe(1111);
+  }, 30_000);
+});
