@@ -52,11 +52,11 @@ describe("capability chains", () => {
   test("the cap blob layout follows the spec: one signed entity, issuer and subject", () => {
     const [c] = chain(1);
     const set = decodeSimpleArchive(c!.blob);
-    expect(set.find({ a: CAP_SUBJECT })[0]!.slice(32)).toEqual(keys[0]!.publicKey);
-    expect(set.find({ a: CAP_ISSUER })[0]!.slice(32)).toEqual(root.publicKey);
+    expect(set.find({ a: CAP_SUBJECT })[0]!.slice(32)).toEqual(new Uint8Array(keys[0]!.publicKey));
+    expect(set.find({ a: CAP_ISSUER })[0]!.slice(32)).toEqual(new Uint8Array(root.publicKey));
     const sig = decodeSimpleArchive(c!.sigBlob);
     expect(sig.size).toBe(4);
-    expect(sig.find({ a: SIG_SIGNS })[0]!.slice(32)).toEqual(hash(c!.blob));
+    expect(sig.find({ a: SIG_SIGNS })[0]!.slice(32)).toEqual(new Uint8Array(hash(c!.blob)));
   });
 
   test("expired, not yet valid, wrong subject and too deep are refused", () => {
