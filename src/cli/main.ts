@@ -6,7 +6,7 @@
  */
 import { cac } from "cac";
 import pkg from "../../package.json" with { type: "json" };
-import { PROTOCOL_V4, PROTOCOL_V5 } from "../net/protocol.ts";
+import { PROTOCOL_V4, PROTOCOL_V5 } from "../net/versions.ts";
 import { registerCommands } from "./commands.ts";
 import { CliError } from "./errors.ts";
 

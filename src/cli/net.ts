@@ -1,36 +1,10 @@
-/** `tribles pile net …`: identity, long-running sync, one-shot pull. */
-import { watch } from "node:fs";
-import { multiaddr } from "@multiformats/multiaddr";
+/**
+ * `tribles pile net …`: identity, long-running sync, one-shot pull. Only the command definitions
+ * live here; the implementations load on use, so `--help` does not pay for libp2p.
+ */
 import type { CAC } from "cac";
-import { TeamPolicy } from "../auth/policy.ts";
-import { toHex } from "../core/bytes.ts";
-import { parseBranchMeta } from "../repo/branch-meta.ts";
-import { decodeLongString } from "../core/longstring.ts";
-import { loadKey } from "../repo/keyfile.ts";
-import { Repository } from "../repo/repository.ts";
-import { applyRemoteHead } from "../repo/tracking.ts";
-import { AuthRejectedError, SyncClient } from "../net/client.ts";
-import { fetchClosure } from "../net/fetch.ts";
-import { createHost, peerIdFromKey, peerPublicKey } from "../net/host.ts";
-import type { SyncDirection } from "../net/peer.ts";
-import { type SyncEvent, SyncNode } from "../net/sync.ts";
-import { asList, openPile, signingKey } from "./common.ts";
-import { CliError } from "./errors.ts";
-import { credentialsOf, type TeamOptions, teamRootOf } from "./team-context.ts";
-
-interface SyncOptions extends TeamOptions {
-  peers?: string | string[];
-  listen?: string | string[];
-  branch?: string | string[];
-  direction: string;
-  key?: string;
-  json?: boolean;
-  republish: number;
-  mdns?: boolean;
-  merge: boolean;
-}
-
-const DIRECTIONS: SyncDirection[] = ["bidirectional", "readonly", "writeonly"];
+import type { SyncOptions } from "./net-actions.ts";
+import type { TeamOptions } from "./team-context.ts";
 
 export function register(cli: CAC): void {
   cli
@@ -38,17 +12,7 @@ export function register(cli: CAC): void {
     .option("--key <file>", "Key file (default: $TRIBLESPACE_KEY, then ./self.key)")
     .option("--create", "Create the key file if it does not exist (mode 0600)")
     .option("--json", "Print JSON")
-    .action(async (opts: { key?: string; create?: boolean; json?: boolean }) => {
-      let loaded: ReturnType<typeof loadKey>;
-      try {
-        loaded = loadKey({ ...(opts.key ? { path: opts.key } : {}), create: opts.create ?? false });
-      } catch (err) {
-        throw new CliError((err as Error).message);
-      }
-      const info = { peerId: peerIdFromKey(loaded.key.publicKey).toString(), publicKey: toHex(loaded.key.publicKey), keyFile: loaded.path, created: loaded.created };
-      if (opts.json) console.log(JSON.stringify(info));
-      else console.log(`${loaded.created ? `created ${info.keyFile}\n` : ""}peer id     ${info.peerId}\npublic key  ${info.publicKey}`);
-    });
+    .action(async (opts: { key?: string; create?: boolean; json?: boolean }) => (await import("./net-actions.ts")).runIdentity(opts));
 
   cli
     .command("pile net sync <pile>", "Sync a pile with peers until interrupted (Ctrl-C stops cleanly)")
@@ -63,7 +27,7 @@ export function register(cli: CAC): void {
     .option("--mdns", "Discover peers on the local network with mDNS")
     .option("--no-merge", "Keep received branches as tracking branches only (do not merge into local branches)")
     .option("--json", "Print one JSON event per line")
-    .action((path: string, opts: SyncOptions) => runSync(path, opts));
+    .action(async (path: string, opts: SyncOptions) => (await import("./net-actions.ts")).runSync(path, opts));
 
   cli
     .command("pile net pull <pile> <remote>", "Fetch one branch from a peer (multiaddr with /p2p/ id), update its tracking branch, exit")
@@ -72,214 +36,8 @@ export function register(cli: CAC): void {
     .option("--cap <hex>", "Your capability handle")
     .option("--key <file>", "Key file")
     .option("--json", "Print a JSON summary")
-    .action((path: string, remote: string, opts: TeamOptions & { branch: string; key?: string; json?: boolean }) => runPull(path, remote, opts));
+    .action(async (path: string, remote: string, opts: TeamOptions & { branch: string; key?: string; json?: boolean }) =>
+      (await import("./net-actions.ts")).runPull(path, remote, opts),
+    );
 }
 
-async function runSync(path: string, opts: SyncOptions): Promise<number> {
-  const direction = opts.direction as SyncDirection;
-  if (!DIRECTIONS.includes(direction)) throw new CliError(`--direction must be one of ${DIRECTIONS.join(", ")}`);
-  const republishSeconds = Number(opts.republish);
-  if (!(republishSeconds > 0)) throw new CliError("--republish must be a positive number of seconds");
-  const pile = openPile(path);
-  const key = signingKey(opts, path);
-  const teamRoot = teamRootOf(opts, key);
-  const policy = new TeamPolicy(pile, teamRoot);
-  const wantedBranches = new Set(asList(opts.branch));
-  const log = (event: Record<string, unknown>, text: string) => {
-    if (opts.json) console.log(JSON.stringify({ time: Date.now(), ...event }));
-    else console.log(text);
-  };
-  const repo = new Repository(pile, key);
-  const names = new Map<string, string>();
-
-  const node = await SyncNode.start({
-    store: pile,
-    key,
-    teamRoot,
-    credentials: credentialsOf(opts, pile.reader()),
-    policy: { authorize: (r) => policy.authorize(r) },
-    admit: (frame) => waitFor(() => policy.admits(frame.publisher, frame.branchId), 5000),
-    direction,
-    listen: asList(opts.listen).length ? asList(opts.listen) : undefined!,
-    peers: asList(opts.peers),
-    mdns: opts.mdns ?? false,
-    republishMs: republishSeconds * 1000,
-    onEvent: (e: SyncEvent) => logEvent(e, log, policy),
-    peerEvents: {
-      onPublished(branchId, head) {
-        const name = branchName(repo, head) ?? toHex(branchId);
-        names.set(toHex(branchId), name);
-        log({ event: "published", branch: name, branchId: toHex(branchId), head: toHex(head) }, `published ${name} (${toHex(head).slice(0, 16)}…)`);
-      },
-      onApplied(remote, result) {
-        const publisher = peerIdFromKey(remote.publisher).toString();
-        if (result.status === "rejected") {
-          log({ event: "rejected", publisher, reason: result.reason }, `rejected head from ${publisher}: ${result.reason}`);
-          return;
-        }
-        if (result.status !== "applied") return;
-        if (wantedBranches.size && !wantedBranches.has(result.name)) return;
-        const blobs = pile.reader().len;
-        log(
-          { event: "received", branch: result.name, publisher, tracking: toHex(result.trackingId), head: result.head ? toHex(result.head) : null, blobs, latencyMs: Date.now() - remote.receivedAt },
-          `received ${result.name} from ${publisher.slice(0, 16)}… → tracking ${toHex(result.trackingId).slice(0, 12)}… head ${result.head ? toHex(result.head).slice(0, 16) : "(empty)"}… (${blobs} blobs in pile)`,
-        );
-        if (opts.merge !== false && direction !== "writeonly" && result.head) {
-          try {
-            const merged = repo.integrate(result.name, result.head);
-            if (merged.kind !== "up-to-date") log({ event: "merged", branch: result.name, kind: merged.kind, head: toHex(merged.head) }, `merged into local ${result.name}: ${merged.kind}`);
-          } catch (err) {
-            log({ event: "merge-failed", branch: result.name, error: (err as Error).message }, `could not merge ${result.name}: ${(err as Error).message}`);
-          }
-        }
-      },
-    },
-  });
-
-  // Every read through the Peer drains delivered heads and publishes local changes.
-  let scheduled = false;
-  const tick = () => {
-    if (scheduled) return;
-    scheduled = true;
-    queueMicrotask(() => {
-      scheduled = false;
-      try {
-        node.peer.refresh();
-        pile.flush();
-      } catch (err) {
-        log({ event: "error", error: (err as Error).message }, `error: ${(err as Error).message}`);
-      }
-    });
-  };
-  node.onDelivered(tick);
-  const watcher = watch(path, tick);
-  const timer = setInterval(tick, 1000);
-  tick();
-
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
-  watcher.close();
-  clearInterval(timer);
-  await node.stop();
-  pile.flush();
-  pile.close();
-  log({ event: "stopped" }, "stopped");
-  return 0;
-}
-
-function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: string) => void, policy: TeamPolicy): void {
-  switch (e.type) {
-    case "listening":
-      log({ event: "listening", peerId: e.peerId, addrs: e.addrs }, `listening as ${e.peerId}\n${e.addrs.map((a) => `  ${a}`).join("\n")}`);
-      break;
-    case "fetched":
-      log({ event: "fetched", ...e.summary, publisher: e.publisher, head: e.head }, `fetched ${e.summary.blobs} blobs (${e.summary.bytes} bytes) from ${e.publisher.slice(0, 16)}… in ${e.summary.ms.toFixed(1)} ms`);
-      break;
-    case "fetch-failed":
-      log({ event: "fetch-failed", publisher: e.publisher, error: e.error }, `fetch from ${e.publisher} failed: ${e.error}`);
-      break;
-    case "dial-failed":
-      log({ event: "dial-failed", addr: e.addr, error: e.error }, `could not reach ${e.addr}: ${e.error}`);
-      break;
-    case "auth": {
-      const reason = e.accepted ? "" : (policy.rejections.get(toHex(peerPublicKey(peerIdFromKeyString(e.peer)) ?? new Uint8Array())) ?? "");
-      log({ event: "auth", peer: e.peer, accepted: e.accepted, reason }, `${e.accepted ? "accepted" : "rejected"} capability of ${e.peer}${reason ? ` (${reason})` : ""}`);
-      break;
-    }
-    case "gossip-dropped":
-      log({ event: "gossip-dropped", reason: e.reason }, `dropped a head announcement: ${e.reason}`);
-      break;
-    case "warning":
-      log({ event: "warning", message: e.message }, `warning: ${e.message}`);
-      break;
-  }
-}
-
-import { peerIdFromString as peerIdFromKeyString } from "@libp2p/peer-id";
-
-/** Resolves true as soon as `check` passes, false after `ms`. */
-async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(20);
-  }
-  return true;
-}
-
-function branchName(repo: Repository, metaHandle: Uint8Array): string | undefined {
-  const reader = repo.store.reader();
-  const bytes = reader.get(metaHandle);
-  if (!bytes) return undefined;
-  try {
-    const meta = parseBranchMeta(bytes);
-    const nameBytes = meta.name ? reader.get(meta.name) : undefined;
-    return nameBytes ? decodeLongString(nameBytes) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function runPull(path: string, remote: string, opts: TeamOptions & { branch: string; key?: string; json?: boolean }): Promise<number> {
-  let addr: ReturnType<typeof multiaddr>;
-  try {
-    addr = multiaddr(remote);
-  } catch {
-    throw new CliError(`invalid multiaddr "${remote}"`);
-  }
-  const peerIdText = addr.getComponents().find((c) => c.name === "p2p")?.value;
-  if (!peerIdText) throw new CliError(`${remote}: the address must end in /p2p/<peer id> so the peer can be authenticated`);
-  const remoteKey = peerPublicKey(peerIdFromKeyString(peerIdText));
-  if (!remoteKey) throw new CliError(`${remote}: not an Ed25519 peer id`);
-  const pile = openPile(path);
-  const key = signingKey(opts, path);
-  const host = await createHost({ key, listen: [], dht: false });
-  const tty = process.stderr.isTTY && !opts.json;
-  try {
-    let client: SyncClient;
-    try {
-      client = await SyncClient.connect(host, addr, credentialsOf(opts, pile.reader()), AbortSignal.timeout(10_000));
-    } catch (err) {
-      if (err instanceof AuthRejectedError) throw new CliError(`${peerIdText} rejected our capability (set --cap / TRIBLE_TEAM_CAP to a capability issued by its team)`);
-      throw new CliError(`cannot reach ${remote}: ${(err as Error).message}`);
-    }
-    const heads = await client.heads();
-    // Find the branch by name: fetch each head's metadata and name blobs.
-    let match: { branchId: Uint8Array; head: Uint8Array } | undefined;
-    for (const h of heads) {
-      const [meta] = await client.getBlobs([h.head]);
-      if (!meta) continue;
-      try {
-        const parsed = parseBranchMeta(meta);
-        if (parsed.tracking || !parsed.name) continue;
-        const [name] = await client.getBlobs([parsed.name]);
-        if (name && decodeLongString(name) === opts.branch) match = h;
-      } catch {}
-      if (match) break;
-    }
-    if (!match) throw new CliError(`${peerIdText} has no branch "${opts.branch}" that we may read`);
-    const started = performance.now();
-    const summary = await fetchClosure(client, match.head, pile, {
-      onProgress: (p) => {
-        if (!tty) return;
-        const secs = (performance.now() - started) / 1000;
-        process.stderr.write(`\r${p.stored}/${p.discovered} blobs, ${(p.bytes / 1e6).toFixed(1)} MB, ${(p.bytes / 1e6 / Math.max(secs, 1e-3)).toFixed(1)} MB/s   `);
-      },
-    });
-    if (tty) process.stderr.write("\n");
-    const result = applyRemoteHead(pile, remoteKey, match.head);
-    pile.flush();
-    await client.close();
-    if (result.status === "rejected") throw new CliError(`bad data from ${peerIdText}: ${result.reason}`);
-    const out = { branch: opts.branch, status: result.status, tracking: toHex(result.trackingId), blobs: summary.blobs, bytes: summary.bytes, requests: summary.requests, ms: Math.round(summary.ms) };
-    if (opts.json) console.log(JSON.stringify(out));
-    else console.log(`pulled ${opts.branch}: ${summary.blobs} blobs (${summary.bytes} bytes) in ${out.ms} ms; tracking branch ${out.tracking} ${result.status}`);
-    return 0;
-  } finally {
-    await host.stop();
-    pile.close();
-  }
-}

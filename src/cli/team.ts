@@ -1,7 +1,6 @@
 /** `tribles team …`: create a team, invite members, revoke keys, inspect capabilities. */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { peerIdFromString } from "@libp2p/peer-id";
 import type { CAC } from "cac";
 import { CAP_ISSUER, CAP_SUBJECT, PERM_ADMIN, PERM_READ, PERM_WRITE, type Permission, SIG_SIGNS } from "../auth/attributes.ts";
 import { DAY_NS, issueCapability, issueRevocation, RevocationSet, collectRevocations, verifyChain } from "../auth/capability.ts";
@@ -19,10 +18,11 @@ import { capHandleOf, type TeamOptions, teamRootOf } from "./team-context.ts";
 
 const PERMS: Permission[] = ["read", "write", "admin"];
 
-/** A peer's key given as 64 hex characters or as a libp2p PeerId. */
-function parsePeerKey(text: string): Uint8Array {
+/** A peer's key given as 64 hex characters or as a libp2p PeerId (libp2p loads only in that case). */
+async function parsePeerKey(text: string): Promise<Uint8Array> {
   if (/^[0-9a-fA-F]{64}$/.test(text)) return fromHex(text);
   try {
+    const { peerIdFromString } = await import("@libp2p/peer-id");
     const id = peerIdFromString(text);
     if (id.type === "Ed25519") return id.publicKey.raw;
   } catch {}
@@ -147,7 +147,7 @@ export function register(cli: CAC): void {
       if (!opts.pile) throw new CliError("team invite needs --pile PILE");
       const perm = opts.perm as Permission;
       if (!PERMS.includes(perm)) throw new CliError(`--perm must be one of ${PERMS.join(", ")}`);
-      const subject = parsePeerKey(peerKey);
+      const subject = await parsePeerKey(peerKey);
       const me = signingKey(opts, opts.pile);
       const teamRoot = teamRootOf(opts, me);
       const ttl = parseDuration(opts.expires);
@@ -183,7 +183,7 @@ export function register(cli: CAC): void {
     .option("--root-key <file>", "Team root key file (default $TRIBLE_TEAM_ROOT_SECRET)")
     .action(async (peerKey: string, opts: { pile?: string; rootKey?: string }) => {
       if (!opts.pile) throw new CliError("team revoke needs --pile PILE");
-      const target = parsePeerKey(peerKey);
+      const target = await parsePeerKey(peerKey);
       const root = rootKeyFrom(opts);
       const rev = issueRevocation(root, target);
       await withPile(opts.pile, (pile) => pile.putMany([rev.blob, rev.sigBlob]));

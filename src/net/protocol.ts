@@ -19,8 +19,9 @@ import type { Host } from "./host.ts";
 import { peerPublicKey } from "./host.ts";
 import { BufferedWriter, MISSING_LEN, ProtocolError, StreamReader, sendAll, u32, u64 } from "./stream-io.ts";
 
-export const PROTOCOL_V4 = "/triblespace/pile-sync/4";
-export const PROTOCOL_V5 = "/tribles/pile-sync/5";
+import { PROTOCOL_V4, PROTOCOL_V5 } from "./versions.ts";
+
+export { PROTOCOL_V4, PROTOCOL_V5 };
 
 export const OP_GET_BLOB = 0x02;
 export const OP_CHILDREN = 0x03;
