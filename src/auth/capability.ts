@@ -219,17 +219,26 @@ export class VerifiedCapability {
 
 /** Parent scope covers child scope (FORMATS §8.3). */
 function scopeSubsumes(parent: CapFields, child: CapFields): boolean {
+  return permsSubsume(parent.perms, parent.branches, child.perms, child.branches);
+}
+
+/** Whether a capability holder may issue a capability with these permissions and branches. */
+export function mayDelegate(holder: VerifiedCapability, perms: Uint8Array[], branches: Id[]): boolean {
+  return permsSubsume(holder.perms, holder.branches, perms, branches);
+}
+
+function permsSubsume(parentPerms: Uint8Array[], parentBranches: Id[], childPerms: Uint8Array[], childBranches: Id[]): boolean {
   const has = (perms: Uint8Array[], tag: Uint8Array) => perms.some((p) => bytesEqual(p, tag));
-  if (has(parent.perms, PERM_ADMIN)) return true;
-  for (const perm of child.perms) {
+  if (has(parentPerms, PERM_ADMIN)) return true;
+  for (const perm of childPerms) {
     if (bytesEqual(perm, PERM_READ)) {
-      if (!has(parent.perms, PERM_READ) && !has(parent.perms, PERM_WRITE)) return false;
+      if (!has(parentPerms, PERM_READ) && !has(parentPerms, PERM_WRITE)) return false;
     } else if (bytesEqual(perm, PERM_WRITE)) {
-      if (!has(parent.perms, PERM_WRITE)) return false;
+      if (!has(parentPerms, PERM_WRITE)) return false;
     } else return false;
   }
-  if (parent.branches.length === 0) return true;
-  return child.branches.length > 0 && child.branches.every((b) => parent.branches.some((p) => bytesEqual(p, b)));
+  if (parentBranches.length === 0) return true;
+  return childBranches.length > 0 && childBranches.every((b) => parentBranches.some((p) => bytesEqual(p, b)));
 }
 
 export interface BlobSource {

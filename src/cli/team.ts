@@ -2,8 +2,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { CAC } from "cac";
-import { CAP_ISSUER, CAP_SUBJECT, PERM_ADMIN, PERM_READ, PERM_WRITE, type Permission, SIG_SIGNS } from "../auth/attributes.ts";
-import { DAY_NS, issueCapability, issueRevocation, RevocationSet, collectRevocations, verifyChain } from "../auth/capability.ts";
+import { CAP_ISSUER, CAP_SUBJECT, PERM_ADMIN, PERMISSION_TAGS, PERM_READ, PERM_WRITE, type Permission, SIG_SIGNS } from "../auth/attributes.ts";
+import { DAY_NS, issueCapability, mayDelegate, issueRevocation, RevocationSet, collectRevocations, verifyChain } from "../auth/capability.ts";
 import { decodeSimpleArchive } from "../core/archive.ts";
 import { bytesEqual, fromHex, toHex } from "../core/bytes.ts";
 import { SigningKey } from "../core/ed25519.ts";
@@ -160,10 +160,14 @@ export function register(cli: CAC): void {
           const myCap = capHandleOf(opts);
           if (!myCap) throw new CliError("you are not the team root: give your own capability with --cap or $TRIBLE_TEAM_CAP");
           // Only a capability that verifies for us may be delegated.
+          let mine: ReturnType<typeof verifyChain>;
           try {
-            verifyChain(teamRoot, myCap, me.publicKey, collectRevocations(reader, [teamRoot]), reader);
+            mine = verifyChain(teamRoot, myCap, me.publicKey, collectRevocations(reader, [teamRoot]), reader);
           } catch (err) {
             throw new CliError(`your capability does not verify: ${(err as Error).message}`);
+          }
+          if (!mayDelegate(mine, [PERMISSION_TAGS[perm]], branches)) {
+            throw new CliError(`your capability does not cover --perm ${perm}${branches.length ? " on those branches" : ""}; you can only grant what you hold`);
           }
           const sigBlob = reader.get(myCap)!;
           const capHandle = decodeSimpleArchive(sigBlob).find({ a: SIG_SIGNS })[0]!.slice(32, 64);

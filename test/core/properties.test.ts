@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { ArchiveError, decodeSimpleArchive, encodeSimpleArchive } from "../../src/core/archive.ts";
+import { type ArchiveError, decodeSimpleArchive, encodeSimpleArchive } from "../../src/core/archive.ts";
 import { intrinsicId } from "../../src/core/entity.ts";
 import { decodeLongString, encodeLongString } from "../../src/core/longstring.ts";
 import { booleanFromValue, booleanValue, durationFromValue, durationValue, genIdFromValue, genIdValue, intervalFromValue, intervalValue, shortStringFromValue, shortStringValue, signatureFromValues, signatureRValue, signatureSValue } from "../../src/core/schemas.ts";
