@@ -17,30 +17,30 @@ const bun = process.execPath;
 const fixture = (f: string) => join(import.meta.dir, "fixtures", f);
 const MB = 1e6;
 
-async function lines(stream: ReadableStream<Uint8Array>, onLine: (l: string) => void): Promise<void> {
-  let buf = "";
-  for await (const chunk of stream) {
-    buf += new TextDecoder().decode(chunk);
-    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-      onLine(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
+/** Parses a child's stdout as JSON lines; `next()` resolves with each line's value in order. */
+function jsonLines(stream: ReadableStream<Uint8Array>): () => Promise<Record<string, unknown>> {
+  const queue: Record<string, unknown>[] = [];
+  const waiters: ((v: Record<string, unknown>) => void)[] = [];
+  void (async () => {
+    let buf = "";
+    for await (const chunk of stream) {
+      buf += new TextDecoder().decode(chunk);
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        const value = JSON.parse(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        const waiter = waiters.shift();
+        if (waiter) waiter(value);
+        else queue.push(value);
+      }
     }
-  }
+  })();
+  return () => new Promise((resolve) => (queue.length ? resolve(queue.shift()!) : waiters.push(resolve)));
 }
 
 function startSender(workload: WorkloadName, transport: "quic" | "tcp", tag: string) {
   const listen = transport === "quic" ? "/ip4/127.0.0.1/udp/0/quic-v1" : "/ip4/127.0.0.1/tcp/0";
   const proc = Bun.spawn([bun, fixture("sync-peer.ts"), join(root, `${tag}-sender.pile`), workload, listen, "11".repeat(32)], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-  const queue: Record<string, unknown>[] = [];
-  const waiters: ((v: Record<string, unknown>) => void)[] = [];
-  void lines(proc.stdout, (l) => {
-    const v = JSON.parse(l);
-    const w = waiters.shift();
-    if (w) w(v);
-    else queue.push(v);
-  });
-  const next = () => new Promise<Record<string, unknown>>((resolve) => (queue.length ? resolve(queue.shift()!) : waiters.push(resolve)));
-  return { proc, next };
+  return { proc, next: jsonLines(proc.stdout) };
 }
 
 async function ours(workload: "W1" | "W2", transport: "quic" | "tcp"): Promise<void> {
@@ -78,15 +78,7 @@ async function w3(transport: "quic" | "tcp"): Promise<void> {
   const ready = await sender.next();
   const addr = (ready.addrs as string[])[0]!;
   const recv = Bun.spawn([bun, fixture("sync-receiver.ts"), "live", join(root, `W3-${transport}-recv.pile`), addr, String(ready.teamRoot)], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-  const applied: Record<string, unknown>[] = [];
-  const waiters: ((v: Record<string, unknown>) => void)[] = [];
-  void lines(recv.stdout, (l) => {
-    const v = JSON.parse(l);
-    const w = waiters.shift();
-    if (w) w(v);
-    else applied.push(v);
-  });
-  const nextApplied = () => new Promise<Record<string, unknown>>((resolve) => (applied.length ? resolve(applied.shift()!) : waiters.push(resolve)));
+  const nextApplied = jsonLines(recv.stdout);
   await nextApplied(); // W1 arrived
   for (let run = 0; run < RUNS + 2; run++) {
     sender.proc.stdin.write("append W3\n");

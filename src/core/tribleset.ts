@@ -127,6 +127,16 @@ export class TribleSet {
     return this.find({ e, a }).map((t) => t.subarray(32, 64));
   }
 
+  /**
+   * The single value of (e, a), a copy, or undefined if there is none; several values are an error
+   * (`context` prefixes its message, e.g. "bad branch metadata").
+   */
+  optionalValue(e: Id, a: Id, what: string, context: string): Uint8Array | undefined {
+    const vs = this.values(e, a);
+    if (vs.length > 1) throw new Error(`${context}: ${vs.length} ${what} values`);
+    return vs[0]?.slice();
+  }
+
   /** Distinct entities that have attribute `a` (with value `v`, if given). */
   entitiesWith(a: Id, v?: Uint8Array): Id[] {
     const out: Id[] = [];

@@ -88,11 +88,7 @@ export function parseBranchMeta(bytes: Uint8Array): BranchMeta {
   const entities = set.entitiesWith(REPO_BRANCH);
   if (entities.length !== 1) throw new Error(`bad branch metadata: expected one branch entity, found ${entities.length}`);
   const e = entities[0]!;
-  const one = (attr: Uint8Array, what: string): Uint8Array | undefined => {
-    const vs = set.values(e, attr);
-    if (vs.length > 1) throw new Error(`bad branch metadata: ${vs.length} ${what} values`);
-    return vs[0]?.slice();
-  };
+  const one = (attr: Uint8Array, what: string) => set.optionalValue(e, attr, what, "bad branch metadata");
   const meta: BranchMeta = { branchId: genIdFromValue(one(REPO_BRANCH, "branch")!) };
   const name = one(METADATA_NAME, "name");
   const head = one(REPO_HEAD, "head");

@@ -83,11 +83,7 @@ export function parseCommit(bytes: Uint8Array): CommitInfo {
   for (const t of set) entities.add(String.fromCharCode(...t.subarray(0, 16)));
   if (entities.size !== 1) throw new Error(`not a commit: expected one entity, found ${entities.size}`);
   const first = set.bytes().subarray(0, 16);
-  const one = (attr: Uint8Array, what: string): Uint8Array | undefined => {
-    const vs = set.values(first, attr);
-    if (vs.length > 1) throw new Error(`not a commit: ${vs.length} ${what} values`);
-    return vs[0]?.slice();
-  };
+  const one = (attr: Uint8Array, what: string) => set.optionalValue(first, attr, what, "not a commit");
   const created = one(METADATA_CREATED_AT, "created_at");
   const info: CommitInfo = { parents: set.values(first, REPO_PARENT).map((v) => v.slice()) };
   const content = one(REPO_CONTENT, "content");
