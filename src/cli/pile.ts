@@ -102,6 +102,15 @@ export function register(cli: CAC): void {
   });
 
   cli
+    .command("pile branch rename <pile> <from> <to>", "Rename a branch (same id and history)")
+    .option("--key <file>", "Signing key file (a branch with commits is re-signed)")
+    .action(async (path: string, from: string, to: string, opts: { key?: string }) => {
+      const key = signingKey(opts, path);
+      await withPile(path, (pile) => new Repository(pile, key).renameBranch(from, to));
+      console.log(`renamed ${from} to ${to}`);
+    });
+
+  cli
     .command("pile branch show <pile> <name>", "Show a branch: id, head commit, author, time, message")
     .option("--json", "Print JSON")
     .action(async (path: string, name: string, opts: { json?: boolean }) => {

@@ -92,6 +92,25 @@ export class Repository {
     return this.requireBranch(name);
   }
 
+  /**
+   * Renames a branch: same id and head, new metadata blob with the new name (re-signed when the
+   * branch has a head). Peers see it as an update of the same branch.
+   */
+  renameBranch(from: string, to: string): BranchInfo {
+    const b = this.requireBranch(from);
+    if (this.lookupBranch(to)) throw new RepoError(`branch "${to}" already exists`);
+    const reader = this.store.reader();
+    const head = b.meta.head;
+    const meta = buildBranchMeta({
+      branchId: b.id,
+      name: to,
+      ...(head ? { head: { handle: head, bytes: this.blob(reader, head, "commit") }, key: this.requireKey() } : {}),
+    });
+    this.store.putMany(meta.blobs);
+    if (!this.store.update(b.id, b.metaHandle, meta.handle).ok) throw new RepoError(`branch "${from}" changed while renaming it; try again`);
+    return this.requireBranch(to);
+  }
+
   /** Deletes a branch (a tombstone in a pile). */
   deleteBranch(name: string): void {
     const b = this.requireBranch(name);

@@ -87,6 +87,12 @@ describe("repository", () => {
       toHex(repo.requireBranch("feature").meta.head!),
     ]);
     expect(() => repo.requireBranch("nope")).toThrow('unknown branch "nope"');
+    const before = repo.requireBranch("feature");
+    const renamed = repo.renameBranch("feature", "topic");
+    expect(renamed.id).toEqual(before.id);
+    expect(renamed.meta.head).toEqual(before.meta.head!);
+    expect(repo.lookupBranch("feature")).toBeNull();
+    expect(() => repo.renameBranch("topic", "main")).toThrow("already exists");
   });
 
   test("tracking branches apply verified heads and drop stale updates", () => {
