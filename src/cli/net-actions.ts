@@ -10,7 +10,7 @@ import { Repository } from "../repo/repository.ts";
 import { applyRemoteHead } from "../repo/tracking.ts";
 import { AuthRejectedError, SyncClient } from "../net/client.ts";
 import { fetchClosure } from "../net/fetch.ts";
-import { createHost, peerIdFromKey, peerPublicKey } from "../net/host.ts";
+import { createHost, peerIdFromKey, peerIdFromString, peerPublicKey } from "../net/host.ts";
 import type { SyncDirection } from "../net/peer.ts";
 import { type SyncEvent, SyncNode } from "../net/sync.ts";
 import { asList, openPile, signingKey } from "./common.ts";
@@ -153,7 +153,7 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
       log({ event: "dial-failed", addr: e.addr, error: e.error }, `could not reach ${e.addr}: ${e.error}`);
       break;
     case "auth": {
-      const reason = e.accepted ? "" : (policy.rejections.get(toHex(peerPublicKey(peerIdFromKeyString(e.peer)) ?? new Uint8Array())) ?? "");
+      const reason = e.accepted ? "" : (policy.rejections.get(toHex(e.remoteKey)) ?? "");
       log({ event: "auth", peer: e.peer, accepted: e.accepted, reason }, `${e.accepted ? "accepted" : "rejected"} capability of ${e.peer}${reason ? ` (${reason})` : ""}`);
       break;
     }
@@ -165,8 +165,6 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
       break;
   }
 }
-
-import { peerIdFromString as peerIdFromKeyString } from "@libp2p/peer-id";
 
 /** Resolves true as soon as `check` passes, false after `ms`. */
 async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
@@ -200,7 +198,7 @@ export async function runPull(path: string, remote: string, opts: TeamOptions & 
   }
   const peerIdText = addr.getComponents().find((c) => c.name === "p2p")?.value;
   if (!peerIdText) throw new CliError(`${remote}: the address must end in /p2p/<peer id> so the peer can be authenticated`);
-  const remoteKey = peerPublicKey(peerIdFromKeyString(peerIdText));
+  const remoteKey = peerPublicKey(peerIdFromString(peerIdText));
   if (!remoteKey) throw new CliError(`${remote}: not an Ed25519 peer id`);
   const pile = openPile(path);
   const key = signingKey(opts, path);

@@ -23,7 +23,7 @@ export type SyncEvent =
   | { type: "fetch-failed"; publisher: string; branchId: string; error: string }
   | { type: "dial-failed"; addr: string; error: string }
   | { type: "gossip-dropped"; reason: string }
-  | { type: "auth"; peer: string; accepted: boolean }
+  | { type: "auth"; peer: string; remoteKey: Uint8Array; accepted: boolean }
   | { type: "warning"; message: string };
 
 export interface SyncNodeOptions {
@@ -74,7 +74,7 @@ export class SyncNode implements PeerNetwork {
     });
     const node = new SyncNode(host, opts);
     node.server = new SyncServer(host, opts.store, opts.policy, {
-      onAuth: (remoteKey, accepted) => opts.onEvent?.({ type: "auth", peer: peerIdFromKey(remoteKey).toString(), accepted }),
+      onAuth: (remoteKey, accepted) => opts.onEvent?.({ type: "auth", peer: peerIdFromKey(remoteKey).toString(), remoteKey, accepted }),
     });
     await node.server.start();
     node.gossip = new HeadGossip({
