@@ -11,6 +11,10 @@ export const SIMPLE_ARCHIVE_SCHEMA = fromHex("8F4A27C8581DADCBA1ADA8BA228069B6")
 export const LONG_STRING_SCHEMA = fromHex("8B173C65B7DB601A11E8A190BD774A79");
 export const UNKNOWN_BLOB_SCHEMA = fromHex("EAB14005141181B0C10C4B5DD7985F8D");
 export const RAW_BYTES_SCHEMA = fromHex("4C1BA1EB2FDCC637C2F269A46FCA2398");
+/** Compressed indexed archive; only the optional `repo::rollup` attribute uses it (not decoded here). */
+export const SUCCINCT_ARCHIVE_SCHEMA = fromHex("8FAD1D4C7F884B51BAA5D6C56B873E41");
+/** A WebAssembly module (only `metadata::value_formatter` points at one). */
+export const WASM_CODE_SCHEMA = fromHex("DEE50FAD0CFFA4F8FD542DD18D9B7E52");
 
 export type ArchiveErrorKind = "BadArchive" | "BadTrible" | "BadCanonicalizationRedundancy" | "BadCanonicalizationOrdering";
 

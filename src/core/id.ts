@@ -24,18 +24,24 @@ export function ufoId(nowMs: number = Date.now()): Id {
   return id;
 }
 
-let fucidSalt: bigint | undefined;
+// fucid state: a random 128-bit salt drawn once per process and a counter from 0.
+let fucidSalt: Uint8Array | undefined;
 let fucidCounter = 0n;
 
 /** Per-process random salt XOR an incrementing counter, as a big-endian u128: unique, cheap, unordered. */
 export function fucId(): Id {
   if (fucidSalt === undefined) {
-    const salt = new Uint8Array(ID_LEN);
-    randomFillSync(salt);
-    fucidSalt = BigInt(`0x${toHex(salt)}`);
+    fucidSalt = new Uint8Array(ID_LEN);
+    randomFillSync(fucidSalt);
   }
-  const value = (fucidCounter++ ^ fucidSalt) & ((1n << 128n) - 1n);
-  return fromHex(value.toString(16).padStart(32, "0"));
+  const id = fucidSalt.slice();
+  // XOR the counter into the low (last) bytes, big-endian.
+  let c = fucidCounter++;
+  for (let i = ID_LEN - 1; c > 0n; i--) {
+    id[i]! ^= Number(c & 0xffn);
+    c >>= 8n;
+  }
+  return id;
 }
 
 export function isNilId(id: Id): boolean {
@@ -44,9 +50,26 @@ export function isNilId(id: Id): boolean {
 
 /** Parses 32 hex characters (either case); rejects the nil id. */
 export function idFromHex(hex: string): Id {
-  const id = fromHex(hex.trim(), ID_LEN);
+  const text = hex.trim();
+  if (text.length !== ID_LEN * 2) throw new Error(`invalid id "${short(text)}": expected ${ID_LEN * 2} hex characters, got ${text.length}`);
+  let id: Id;
+  try {
+    id = fromHex(text, ID_LEN);
+  } catch (err) {
+    throw new Error(`invalid id "${short(text)}": ${(err as Error).message}`);
+  }
   if (isZero(id)) throw new Error("invalid id: the nil id (all zeros) is not allowed");
   return id;
+}
+
+/** Keeps error messages readable when someone pastes a whole paragraph as an id. */
+function short(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+/** Upper-case hex of an id, as the reference's `{:X}` / source literals write it. */
+export function idToHexUpper(id: Id): string {
+  return toHex(id).toUpperCase();
 }
 
 /** Lower-case hex of an id. */

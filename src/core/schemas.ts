@@ -11,6 +11,20 @@ export const ED25519_PUBLIC_KEY_SCHEMA = fromHex("69A872254E01B4C1ED36E08E40445E
 export const ED25519_R_SCHEMA = fromHex("995A86FFC83DB95ECEAA17E226208897");
 export const ED25519_S_SCHEMA = fromHex("10D35B0B628E9E409C549D8EC1FB3598");
 export const BOOLEAN_SCHEMA = fromHex("73B414A3E25B0C0F9E4D6B0694DC33C5");
+export const U256BE_SCHEMA = fromHex("DC3CFB719B05F019FB8101A6F471A982");
+export const U256LE_SCHEMA = fromHex("49E70B4DBD84DC7A3E0BDDABEC8A8C6E");
+export const I256BE_SCHEMA = fromHex("CE3A7839231F1EB390E9E8E13DAED782");
+export const I256LE_SCHEMA = fromHex("DB94325A37D96037CBFC6941A4C3B66D");
+export const UNKNOWN_INLINE_SCHEMA = fromHex("4EC697E8599AC79D667C722E2C8BEBF4");
+
+/**
+ * Schema ids of `Handle<T>` values (a blob's BLAKE3 hash, typed by the blob's encoding). They are
+ * intrinsic ids (FORMATS §5.2) of {blob_encoding: T, hash_schema: Blake3, tag: KIND_INLINE_ENCODING};
+ * test/core/vectors.test.ts re-derives them.
+ */
+export const HANDLE_SIMPLE_ARCHIVE_SCHEMA = fromHex("FF4C729BA012C2BB5595690B6200026F");
+export const HANDLE_LONG_STRING_SCHEMA = fromHex("C7F6BEDB2BB70DCD769EA439A43FB75B");
+export const HANDLE_SUCCINCT_ARCHIVE_SCHEMA = fromHex("BB8F108ADBC91A273F0008243B57D0CC");
 
 const VALUE_LEN = 32;
 
@@ -109,11 +123,15 @@ export function taiNsFromUnixMs(ms: number): bigint {
   return BigInt(Math.floor(ms)) * 1_000_000n + UNIX_TO_TAI_1900_NS;
 }
 
+/** Whole unix milliseconds, rounded down (also before 1970, where BigInt division would round up). */
 export function unixMsFromTaiNs(ns: bigint): number {
-  return Number((ns - UNIX_TO_TAI_1900_NS) / 1_000_000n);
+  const unixNs = ns - UNIX_TO_TAI_1900_NS;
+  let ms = unixNs / 1_000_000n;
+  if (unixNs < 0n && ms * 1_000_000n !== unixNs) ms -= 1n;
+  return Number(ms);
 }
 
-/** Now, as TAI nanoseconds since 1900 (the reference's `Epoch::now()`), at millisecond resolution plus a sub-ms part. */
+/** Now, as TAI nanoseconds since 1900 (the reference's `Epoch::now()`), at sub-millisecond resolution. */
 export function nowTaiNs(): bigint {
   const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
   return ns + UNIX_TO_TAI_1900_NS;
