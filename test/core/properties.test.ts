@@ -44,7 +44,7 @@ describe("value encodings round-trip", () => {
     expect(() => decodeLongString(new Uint8Array([0xff, 0xfe]))).toThrow("not valid UTF-8");
     expect(() => shortStringValue("x".repeat(33))).toThrow("too long");
     expect(() => intervalValue(2n, 1n)).toThrow();
-  });
+  }, 10_000);
 });
 
 describe("SimpleArchive", () => {
@@ -60,7 +60,7 @@ describe("SimpleArchive", () => {
         expect(bytes.length).toBe(64 * a.size);
       }),
     );
-  });
+  }, 10_000);
 
   test("non-canonical or malformed bytes are rejected with the right kind", () => {
     const kind = (bytes: Uint8Array) => {
@@ -81,7 +81,7 @@ describe("SimpleArchive", () => {
     expect(kind(new Uint8Array([...bytes.subarray(64), ...bytes.subarray(0, 64)]))).toBe("BadCanonicalizationOrdering");
     expect(kind(new Uint8Array(64))).toBe("BadTrible");
     expect(kind(new Uint8Array(0))).toBe("ok");
-  });
+  }, 1_000);
 });
 
 describe("set algebra", () => {
@@ -101,7 +101,7 @@ describe("set algebra", () => {
         expect(inPlace.equals(a.union(b))).toBe(true);
       }),
     );
-  });
+  }, 10_000);
 
   test("intrinsic ids ignore pair order and duplicates", () => {
     fc.assert(
@@ -110,5 +110,5 @@ describe("set algebra", () => {
         expect(intrinsicId([...reversed, pairs[0]!])).toEqual(intrinsicId(pairs));
       }),
     );
-  });
+  }, 5_000);
 });
