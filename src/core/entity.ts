@@ -5,14 +5,15 @@
  */
 import { hash } from "./blake3.ts";
 import { compareBytes } from "./bytes.ts";
-import type { Id } from "./id.ts";
+import { assertId, type Id } from "./id.ts";
 import { TribleSet } from "./tribleset.ts";
 
 export type Pair = readonly [attr: Id, value: Uint8Array];
 
 function canonicalPairs(pairs: ReadonlyArray<Pair>): Pair[] {
   for (const [a, v] of pairs) {
-    if (a.length !== 16 || v.length !== 32) throw new Error("entity pair needs a 16-byte attribute and a 32-byte value");
+    assertId(a, "entity attribute");
+    if (v.length !== 32) throw new Error(`entity value must be 32 bytes, got ${v.length}`);
   }
   const sorted = [...pairs].sort((x, y) => compareBytes(x[0], y[0]) || compareBytes(x[1], y[1]));
   return sorted.filter((p, i) => i === 0 || compareBytes(p[0], sorted[i - 1]![0]) !== 0 || compareBytes(p[1], sorted[i - 1]![1]) !== 0);

@@ -3,6 +3,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function encodeLongString(s: string): Uint8Array {
+  // TextEncoder would silently turn a lone surrogate into U+FFFD and store different text.
+  if (!s.isWellFormed()) throw new Error("LongString must be well-formed Unicode (it has a lone surrogate)");
   return encoder.encode(s);
 }
 

@@ -52,6 +52,8 @@ const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** ShortString: up to 32 UTF-8 bytes, zero padded, no interior NUL. */
 export function shortStringValue(s: string): Uint8Array {
+  // TextEncoder would silently turn a lone surrogate into U+FFFD and store different text.
+  if (!s.isWellFormed()) throw new Error("ShortString must be well-formed Unicode (it has a lone surrogate)");
   const bytes = utf8.encode(s);
   if (bytes.length > VALUE_LEN) throw new Error(`ShortString too long: ${bytes.length} bytes (max ${VALUE_LEN})`);
   if (bytes.includes(0)) throw new Error("ShortString must not contain NUL");

@@ -57,6 +57,7 @@ describe("ShortString values", () => {
     expect(() => shortStringFromValue(value(0xed, 0xa0, 0x80))).toThrow("not UTF-8"); // a UTF-16 surrogate
     expect(() => shortStringFromValue(new Uint8Array(33))).toThrow("must be 32 bytes");
     expect(() => shortStringValue("a\0b")).toThrow("NUL");
+    expect(() => shortStringValue("a\ud800")).toThrow("lone surrogate");
   }, 1_000);
 
   test("any string of at most 32 UTF-8 bytes without NUL round-trips", () => {
@@ -110,6 +111,7 @@ describe("other values", () => {
     expect(toHex(encodeLongString("main"))).toBe("6d61696e");
     expect(decodeLongString(new Uint8Array([0xef, 0xbb, 0xbf, 0x61]))).toBe("\ufeffa"); // a BOM is kept, not stripped
     expect(() => decodeLongString(new Uint8Array([0x61, 0x80]))).toThrow("LongString blob is not valid UTF-8");
+    expect(() => encodeLongString("\udc00x")).toThrow("lone surrogate");
   }, 1_000);
 });
 
@@ -189,6 +191,7 @@ describe("intrinsic entities (FORMATS §5.2)", () => {
     expect(id).toEqual(intrinsicId([...pairs].reverse()));
     expect(set.size).toBe(3);
     expect(set.entities()).toEqual([id]);
-    expect(() => intrinsicId([[a1, new Uint8Array(31)]])).toThrow("32-byte value");
+    expect(() => intrinsicId([[a1, new Uint8Array(31)]])).toThrow("entity value must be 32 bytes, got 31");
+    expect(() => intrinsicId([[new Uint8Array(16), value(1)]])).toThrow("entity attribute must not be the nil id");
   }, 1_000);
 });
