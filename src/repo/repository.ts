@@ -46,10 +46,12 @@ export class Repository {
 
   /** Every branch whose metadata can be read, with its name. */
   listBranches(): BranchInfo[] {
+    // Read the heads first, then take the snapshot: a head moved by another process in between
+    // then points at a metadata blob the snapshot already holds (blobs are written before heads).
+    const heads = this.store.branches().map((id) => ({ id, metaHandle: this.store.head(id) }));
     const reader = this.store.reader();
     const out: BranchInfo[] = [];
-    for (const id of this.store.branches()) {
-      const metaHandle = this.store.head(id);
+    for (const { id, metaHandle } of heads) {
       if (!metaHandle) continue;
       const bytes = reader.get(metaHandle);
       if (!bytes) continue;
