@@ -3,7 +3,7 @@
  * it names the branch, its head commit, when it was updated, and who signed the head. Tracking
  * branches (local mirrors of a remote branch) use the same blob shape with remote attributes.
  */
-import { decodeSimpleArchive, encodeSimpleArchive } from "../core/archive.ts";
+import { encodeSimpleArchive } from "../core/archive.ts";
 import { hash } from "../core/blake3.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import { intrinsicEntity, type Pair } from "../core/entity.ts";
@@ -12,19 +12,26 @@ import { encodeLongString } from "../core/longstring.ts";
 import { METADATA_NAME, METADATA_UPDATED_AT } from "../core/metadata.ts";
 import { genIdFromValue, genIdValue, intervalFromValue, nowTaiNs, pointInterval, signatureRValue, signatureSValue } from "../core/schemas.ts";
 import type { Hash } from "../core/store.ts";
+import type { TribleSet } from "../core/tribleset.ts";
 import { REPO_BRANCH, REPO_HEAD, REPO_SIGNATURE_R, REPO_SIGNATURE_S, REPO_SIGNED_BY, TRACKING_PEER, TRACKING_REMOTE_BRANCH, TRACKING_REMOTE_NAME } from "./attributes.ts";
+import { decodeArchive, parseOrThrow } from "./archive-read.ts";
+import { RepoError } from "./errors.ts";
 import { verifyAnchoredSignature } from "./signature.ts";
 
 export interface BuiltMeta {
   handle: Hash;
   bytes: Uint8Array;
-  /** Blobs to store: the name blob (if new) and the metadata blob. */
+  /** Blobs to store: the name blob (when built from a name string) and the metadata blob. */
   blobs: Uint8Array[];
 }
 
 export interface BranchMetaOptions {
   branchId: Id;
-  name: string;
+  /**
+   * The branch name, or the handle of its LongString blob when it is already stored (pushes reuse
+   * the handle from the previous metadata, as the reference does, instead of re-encoding text).
+   */
+  name: string | { handle: Hash };
   /** Head commit and its bytes (the signature covers them). Absent for an empty branch. */
   head?: { handle: Hash; bytes: Uint8Array };
   /** Signs the head; required when `head` is given. */
@@ -32,11 +39,16 @@ export interface BranchMetaOptions {
   timestampNs?: bigint;
 }
 
+/**
+ * Branch metadata: signed (`branch_metadata`) when it has a head, else the unsigned form
+ * (`branch_unsigned`) — the reference produces identical bytes for both when there is no head.
+ */
 export function buildBranchMeta(opts: BranchMetaOptions): BuiltMeta {
-  const nameBytes = encodeLongString(opts.name);
+  const nameBytes = typeof opts.name === "string" ? encodeLongString(opts.name) : undefined;
+  const nameHandle = nameBytes ? hash(nameBytes) : (opts.name as { handle: Hash }).handle;
   const pairs: Pair[] = [
     [REPO_BRANCH, genIdValue(opts.branchId)],
-    [METADATA_NAME, hash(nameBytes)],
+    [METADATA_NAME, nameHandle],
     [METADATA_UPDATED_AT, pointInterval(opts.timestampNs ?? nowTaiNs())],
   ];
   if (opts.head) {
@@ -45,9 +57,10 @@ export function buildBranchMeta(opts: BranchMetaOptions): BuiltMeta {
     pairs.push([REPO_HEAD, opts.head.handle], [REPO_SIGNED_BY, opts.key.publicKey], [REPO_SIGNATURE_R, signatureRValue(sig)], [REPO_SIGNATURE_S, signatureSValue(sig)]);
   }
   const bytes = encodeSimpleArchive(intrinsicEntity(pairs).set);
-  return { handle: hash(bytes), bytes, blobs: [nameBytes, bytes] };
+  return { handle: hash(bytes), bytes, blobs: nameBytes ? [nameBytes, bytes] : [bytes] };
 }
 
+/** Options of a tracking branch's metadata (FORMATS §7.5); the reference writes the same pairs. */
 export interface TrackingMetaOptions {
   trackingId: Id;
   remoteBranch: Id;
@@ -82,11 +95,15 @@ export interface BranchMeta {
   tracking?: { remoteBranch: Id; remotePeer: Uint8Array; remoteName: Hash };
 }
 
-/** Parses a branch-metadata blob; throws a clear error for anything malformed. */
+/** Parses a branch-metadata blob; anything malformed is a clear "bad-blob" RepoError. */
 export function parseBranchMeta(bytes: Uint8Array): BranchMeta {
-  const set = decodeSimpleArchive(bytes);
+  const set = decodeArchive(bytes, "bad branch metadata");
+  return parseOrThrow("bad branch metadata", () => parseMetaSet(set));
+}
+
+function parseMetaSet(set: TribleSet): BranchMeta {
   const entities = set.entitiesWith(REPO_BRANCH);
-  if (entities.length !== 1) throw new Error(`bad branch metadata: expected one branch entity, found ${entities.length}`);
+  if (entities.length !== 1) throw new Error(`expected one branch entity, found ${entities.length}`);
   const e = entities[0]!;
   const one = (attr: Uint8Array, what: string) => set.optionalValue(e, attr, what, "bad branch metadata");
   const meta: BranchMeta = { branchId: genIdFromValue(one(REPO_BRANCH, "branch")!) };
@@ -102,7 +119,7 @@ export function parseBranchMeta(bytes: Uint8Array): BranchMeta {
   if (remoteBranch) {
     const peer = one(TRACKING_PEER, "tracking_peer");
     const remoteName = one(TRACKING_REMOTE_NAME, "remote_name");
-    if (!peer || !remoteName) throw new Error("bad tracking metadata: missing peer or remote name");
+    if (!peer || !remoteName) throw new Error("tracking metadata without a peer or remote name");
     meta.tracking = { remoteBranch: genIdFromValue(remoteBranch), remotePeer: peer, remoteName };
   }
   return meta;
@@ -111,6 +128,19 @@ export function parseBranchMeta(bytes: Uint8Array): BranchMeta {
 /** Verifies the head signature of branch metadata over the head commit's bytes; returns the signer. */
 export function verifyBranchMeta(metaBytes: Uint8Array, headCommitBytes: Uint8Array): Uint8Array {
   const meta = parseBranchMeta(metaBytes);
-  if (!meta.head) throw new Error("branch metadata has no head to verify");
-  return verifyAnchoredSignature(decodeSimpleArchive(metaBytes), REPO_HEAD, meta.head, headCommitBytes, "branch metadata");
+  if (!meta.head) throw new RepoError("branch metadata has no head to verify", "bad-blob");
+  return verifyAnchoredSignature(decodeArchive(metaBytes, "bad branch metadata"), REPO_HEAD, meta.head, headCommitBytes, "branch metadata");
+}
+
+/**
+ * True when a metadata blob describes a tracking branch (it has a `tracking_remote_branch`
+ * triple, as the reference tests). Tracking branches are local state: never publish them.
+ * Unreadable bytes are not a tracking branch.
+ */
+export function isTrackingMeta(metaBytes: Uint8Array): boolean {
+  try {
+    return decodeArchive(metaBytes, "branch metadata").find({ a: TRACKING_REMOTE_BRANCH }).length > 0;
+  } catch {
+    return false;
+  }
 }

@@ -1,252 +1,309 @@
 /**
- * The repository over any store: named branches, signed commits pushed with compare-and-swap,
- * merges, and history. Every write goes through the store interfaces, so a Pile, a MemoryStore and
- * a network Peer are interchangeable here.
+ * The repository over any store: named branches, workspaces pushed with compare-and-swap (merging
+ * and retrying on conflict), merges and history. Every write goes through the store interfaces,
+ * so a Pile, a MemoryStore and a network Peer are interchangeable here.
  */
-import { decodeSimpleArchive } from "../core/archive.ts";
-import { bytesEqual, toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
-import { genId, type Id } from "../core/id.ts";
+import { genId } from "../core/id.ts";
 import { decodeLongString } from "../core/longstring.ts";
+import { nowTaiNs } from "../core/schemas.ts";
 import type { BlobReader, BranchId, Hash, Store } from "../core/store.ts";
-import { TribleSet } from "../core/tribleset.ts";
-import { type BranchMeta, buildBranchMeta, parseBranchMeta } from "./branch-meta.ts";
-import { buildCommit, buildMergeCommit, type CommitInfo, parseCommit } from "./commit.ts";
+import type { TribleSet } from "../core/tribleset.ts";
+import { requireBlob } from "./archive-read.ts";
+import { type BranchMeta, buildBranchMeta, parseBranchMeta, verifyBranchMeta } from "./branch-meta.ts";
+import type { CommitInfo } from "./commit.ts";
+import { RepoError } from "./errors.ts";
+import { ancestors, checkoutRange, commonAncestors, isAncestor, readCommit, type VerifiedCommit, verifyHistory } from "./history.ts";
+import { type MergeKind, Workspace } from "./workspace.ts";
 
+export { RepoError } from "./errors.ts";
+
+/** Conflicts a push absorbs (merge, retry) before it gives up with a "conflict" error. */
 export const DEFAULT_PUSH_RETRIES = 16;
 
 export interface BranchInfo {
   id: BranchId;
-  /** Handle of the branch-metadata blob (the pile's branch head). */
+  /** Handle of the branch-metadata blob (the store's branch head). */
   metaHandle: Hash;
   meta: BranchMeta;
-  /** Name (for tracking branches, the remote's name). */
+  /** The branch name (for tracking branches, the remote's name); "" when unreadable. */
   name: string;
   tracking: boolean;
 }
 
-export class RepoError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "RepoError";
-  }
+export interface RepositoryOptions {
+  /** TAI nanoseconds for created_at / updated_at; tests inject a fixed clock. */
+  clock?: () => bigint;
+  /** Commit-metadata set attached to every commit (the reference's default is the empty set). */
+  commitMetadata?: TribleSet;
 }
 
 export class Repository {
+  private readonly clock: () => bigint;
+
   constructor(
     readonly store: Store,
     readonly key?: SigningKey,
-  ) {}
-
-  private blob(reader: BlobReader, h: Hash, what: string): Uint8Array {
-    const bytes = reader.get(h);
-    if (!bytes) throw new RepoError(`${what} ${toHex(h)} is missing from the store`);
-    return bytes;
+    private readonly options: RepositoryOptions = {},
+  ) {
+    this.clock = options.clock ?? nowTaiNs;
   }
 
-  /** Every branch whose metadata can be read, with its name. */
+  // ── Branches ────────────────────────────────────────────────────────────────────────────────
+
+  /** Every branch whose metadata can be read (unreadable ones are skipped), with its name. */
   listBranches(): BranchInfo[] {
-    // Read the heads first, then take the snapshot: a head moved by another process in between
-    // then points at a metadata blob the snapshot already holds (blobs are written before heads).
-    const heads = this.store.branches().map((id) => ({ id, metaHandle: this.store.head(id) }));
     const reader = this.store.reader();
     const out: BranchInfo[] = [];
-    for (const { id, metaHandle } of heads) {
+    for (const id of this.store.branches()) {
+      const metaHandle = this.store.head(id);
       if (!metaHandle) continue;
-      const bytes = reader.get(metaHandle);
-      if (!bytes) continue;
-      let meta: BranchMeta;
-      try {
-        meta = parseBranchMeta(bytes);
-      } catch {
-        continue;
-      }
-      const nameHandle = meta.tracking?.remoteName ?? meta.name;
-      const nameBytes = nameHandle ? reader.get(nameHandle) : undefined;
-      const name = nameBytes ? decodeLongString(nameBytes) : "";
-      out.push({ id, metaHandle, meta, name, tracking: meta.tracking !== undefined });
+      const info = readBranch(reader, id, metaHandle);
+      if (info) out.push(info);
     }
     return out;
   }
 
-  /** The one local (non-tracking) branch with this name, or null; several ⇒ error. */
+  /** The branch with this id, or null if it does not exist or its metadata is unreadable. */
+  branchById(id: BranchId): BranchInfo | null {
+    const metaHandle = this.store.head(id);
+    return metaHandle ? readBranch(this.store.reader(), id, metaHandle) : null;
+  }
+
+  /** The one local (non-tracking) branch with this name, or null; several ⇒ "ambiguous-branch". */
   lookupBranch(name: string): BranchInfo | null {
     const matches = this.listBranches().filter((b) => !b.tracking && b.name === name);
-    if (matches.length > 1) throw new RepoError(`branch name "${name}" is ambiguous (${matches.length} branches)`);
+    if (matches.length > 1) throw new RepoError(`branch name "${name}" is ambiguous (${matches.length} branches have it)`, "ambiguous-branch");
     return matches[0] ?? null;
   }
 
-  /** Like lookupBranch, but a missing branch is an error. */
+  /** Like lookupBranch, but a missing branch is an "unknown-branch" error. */
   requireBranch(name: string): BranchInfo {
     const b = this.lookupBranch(name);
-    if (!b) throw new RepoError(`unknown branch "${name}"`);
+    if (!b) throw new RepoError(`unknown branch "${name}"`, "unknown-branch");
     return b;
   }
 
-  /** Creates an empty named branch (unsigned metadata, no head). */
-  createBranch(name: string): BranchInfo {
-    if (this.lookupBranch(name)) throw new RepoError(`branch "${name}" already exists`);
+  /**
+   * Creates a named branch with a fresh random id: empty (unsigned metadata) or, given `head`,
+   * pointing at that commit (signed with the repository key).
+   */
+  createBranch(name: string, head?: Hash): BranchInfo {
+    if (this.lookupBranch(name)) throw new RepoError(`branch "${name}" already exists`, "branch-exists");
     const id = genId();
-    const meta = buildBranchMeta({ branchId: id, name });
+    const meta = buildBranchMeta({ branchId: id, name, timestampNs: this.clock(), ...this.signedHead(head) });
     this.store.putMany(meta.blobs);
-    const result = this.store.update(id, null, meta.handle);
-    if (!result.ok) throw new RepoError(`could not create branch "${name}"`);
-    return this.requireBranch(name);
+    if (!this.store.update(id, null, meta.handle).ok) throw new RepoError(`could not create branch "${name}"`, "conflict");
+    return this.branchById(id)!;
+  }
+
+  /** The branch with this name, created empty if there is none. */
+  ensureBranch(name: string): BranchInfo {
+    return this.lookupBranch(name) ?? this.createBranch(name);
   }
 
   /**
-   * Renames a branch: same id and head, new metadata blob with the new name (re-signed when the
-   * branch has a head). Peers see it as an update of the same branch.
+   * Renames a branch: same id and head, new metadata with the new name (re-signed when the branch
+   * has a head), as the reference's `pile branch rename` does. Peers see an update of the branch.
    */
   renameBranch(from: string, to: string): BranchInfo {
-    const b = this.requireBranch(from);
-    if (this.lookupBranch(to)) throw new RepoError(`branch "${to}" already exists`);
-    const reader = this.store.reader();
-    const head = b.meta.head;
-    const meta = buildBranchMeta({
-      branchId: b.id,
-      name: to,
-      ...(head ? { head: { handle: head, bytes: this.blob(reader, head, "commit") }, key: this.requireKey() } : {}),
-    });
-    this.store.putMany(meta.blobs);
-    if (!this.store.update(b.id, b.metaHandle, meta.handle).ok) throw new RepoError(`branch "${from}" changed while renaming it; try again`);
-    return this.requireBranch(to);
+    if (this.lookupBranch(to)) throw new RepoError(`branch "${to}" already exists`, "branch-exists");
+    let b = this.requireBranch(from);
+    for (let attempt = 0; attempt <= DEFAULT_PUSH_RETRIES; attempt++) {
+      const meta = buildBranchMeta({ branchId: b.id, name: to, timestampNs: this.nextUpdatedAt(b.meta), ...this.signedHead(b.meta.head) });
+      this.store.putMany(meta.blobs);
+      const result = this.store.update(b.id, b.metaHandle, meta.handle);
+      if (result.ok) return this.branchById(b.id)!;
+      if (!result.current) break;
+      const now = readBranch(this.store.reader(), b.id, result.current);
+      if (!now) break;
+      b = now;
+    }
+    throw new RepoError(`branch "${from}" changed or vanished while renaming it; try again`, "conflict");
   }
 
-  /** Deletes a branch (a tombstone in a pile). */
+  /** Deletes a branch (a tombstone in a pile); its blobs stay. */
   deleteBranch(name: string): void {
     const b = this.requireBranch(name);
-    const result = this.store.update(b.id, b.metaHandle, null);
-    if (!result.ok) throw new RepoError(`branch "${name}" changed while deleting it; try again`);
+    if (!this.store.update(b.id, b.metaHandle, null).ok) throw new RepoError(`branch "${name}" changed while deleting it; try again`, "conflict");
   }
 
-  /** Head commit handle of a branch, or null if it has none. */
-  headCommit(branch: BranchInfo): Hash | null {
-    return branch.meta.head ?? null;
-  }
+  // ── Workspaces, commits and pushes ─────────────────────────────────────────────────────────────
 
-  commitInfo(handle: Hash, reader = this.store.reader()): CommitInfo {
-    return parseCommit(this.blob(reader, handle, "commit"));
+  /** Checks out a branch (by name or id) into a workspace. */
+  pull(branch: string | BranchId): Workspace {
+    const b = typeof branch === "string" ? this.requireBranch(branch) : this.branchById(branch);
+    if (!b) throw new RepoError("unknown branch id", "unknown-branch");
+    return new Workspace(this.store, b.id, b.metaHandle, b.meta.head ?? null, this.key, this.clock, this.options.commitMetadata);
   }
 
   /**
-   * Commits `content` on branch `name` (created if absent) and pushes it with compare-and-swap.
-   * On conflict it merges with the branch's new head and retries, up to `retries` times.
+   * One push attempt: uploads the staged blobs, then moves the branch from the workspace's base
+   * metadata to new signed metadata naming the workspace head. Returns null on success, or a
+   * workspace at the branch's current head when someone else pushed first.
    */
-  commit(name: string, content: TribleSet, message: string, extraBlobs: Uint8Array[] = [], retries = DEFAULT_PUSH_RETRIES): Hash {
-    const key = this.requireKey();
-    if (extraBlobs.length) this.store.putMany(extraBlobs);
-    const branch = this.lookupBranch(name) ?? this.createBranch(name);
-    const parents = branch.meta.head ? [branch.meta.head] : [];
-    const commit = buildCommit({ key, content, parents, message });
-    this.store.putMany(commit.blobs);
-    this.pushHead(branch, commit.handle, retries);
-    return commit.handle;
-  }
-
-  /** Moves `branch` to a head containing `commitHandle`, merging with concurrent pushes. */
-  private pushHead(branch: BranchInfo, commitHandle: Hash, retries: number): void {
-    const key = this.requireKey();
-    let base = branch.metaHandle;
-    let head = commitHandle;
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      const reader = this.store.reader();
-      const meta = buildBranchMeta({ branchId: branch.id, name: branch.name, head: { handle: head, bytes: this.blob(reader, head, "commit") }, key });
-      this.store.putMany(meta.blobs);
-      const result = this.store.update(branch.id, base, meta.handle);
-      if (result.ok) return;
-      if (!result.current) throw new RepoError(`branch "${branch.name}" was deleted while pushing`);
-      base = result.current;
-      const theirs = parseBranchMeta(this.blob(this.store.reader(), base, "branch metadata")).head;
-      if (theirs) head = this.mergeHeads(head, theirs);
+  tryPush(ws: Workspace): Workspace | null {
+    const staged = ws.stagedBlobs();
+    if (staged.length) this.store.putMany(staged);
+    if (!ws.changed || !ws.head) {
+      ws.markPushed(ws.baseMeta);
+      return null;
     }
-    throw new RepoError(`push to "${branch.name}" kept conflicting after ${retries} retries; try again`);
+    const reader = this.store.reader();
+    const base = parseBranchMeta(requireBlob(reader, ws.baseMeta, "branch metadata"));
+    if (base.tracking || !base.name) throw new RepoError("cannot push to a tracking branch or a branch without a name", "not-pushable");
+    const key = this.requireKey();
+    const meta = buildBranchMeta({
+      branchId: ws.branchId,
+      name: { handle: base.name },
+      head: { handle: ws.head, bytes: requireBlob(reader, ws.head, "head commit") },
+      key,
+      timestampNs: this.nextUpdatedAt(base),
+    });
+    this.store.putMany(meta.blobs);
+    const result = this.store.update(ws.branchId, ws.baseMeta, meta.handle);
+    if (result.ok) {
+      ws.markPushed(meta.handle);
+      return null;
+    }
+    if (!result.current) throw new RepoError("the branch was deleted while pushing", "unknown-branch");
+    const theirs = parseBranchMeta(requireBlob(this.store.reader(), result.current, "branch metadata"));
+    return new Workspace(this.store, ws.branchId, result.current, theirs.head ?? null, this.key, this.clock, this.options.commitMetadata);
   }
 
-  /** Merges `from` into `into` (fast-forward when possible) and pushes. Returns the new head. */
-  merge(into: string, from: string): { head: Hash | null; kind: "up-to-date" | "fast-forward" | "merge" } {
-    const target = this.requireBranch(into);
+  /**
+   * Pushes with compare-and-swap; on conflict merges the workspace into the branch's new head and
+   * retries, at most `retries` times, then fails with a "conflict" error (nothing is lost: the
+   * commits stay in the store and the workspace still holds its head).
+   */
+  push(ws: Workspace, retries = DEFAULT_PUSH_RETRIES): void {
+    for (let conflicts = 0; ; conflicts++) {
+      const theirs = this.tryPush(ws);
+      if (!theirs) return;
+      if (conflicts >= retries) throw new RepoError(`push kept conflicting after ${retries} retries (others are pushing to the same branch); try again`, "conflict");
+      theirs.merge(ws);
+      ws.adopt(theirs);
+    }
+  }
+
+  /** Commits `content` to branch `name` (created if absent), with `blobs` it references, and pushes. */
+  commit(name: string, content: TribleSet, message: string, blobs: readonly Uint8Array[] = [], retries = DEFAULT_PUSH_RETRIES): Hash {
+    this.requireKey();
+    const ws = this.pull(this.ensureBranch(name).id);
+    ws.putMany(blobs);
+    const handle = ws.commit(content, message);
+    this.push(ws, retries);
+    return handle;
+  }
+
+  /** Merges branch `from` into branch `into` (fast-forward when possible) and pushes. */
+  merge(into: string, from: string): { head: Hash | null; kind: MergeKind } {
     const source = this.requireBranch(from);
-    const theirs = source.meta.head;
-    const ours = target.meta.head;
-    if (!theirs) return { head: ours ?? null, kind: "up-to-date" };
-    const merged = ours ? this.mergeHeads(ours, theirs) : theirs;
-    if (ours && bytesEqual(merged, ours)) return { head: ours, kind: "up-to-date" };
-    this.pushHead(target, merged, DEFAULT_PUSH_RETRIES);
-    return { head: merged, kind: ours && !bytesEqual(merged, theirs) ? "merge" : "fast-forward" };
+    const target = this.requireBranch(into);
+    if (!source.meta.head) return { head: target.meta.head ?? null, kind: "up-to-date" };
+    return this.mergeInto(target, source.meta.head);
   }
 
   /**
    * Brings commit `head` (e.g. a tracking branch's head) into local branch `name`, creating the
    * branch if needed; fast-forwards when possible, else makes a merge commit, and pushes.
    */
-  integrate(name: string, head: Hash): { head: Hash; kind: "up-to-date" | "fast-forward" | "merge" | "created" } {
+  integrate(name: string, head: Hash): { head: Hash; kind: MergeKind | "created" } {
     const existing = this.lookupBranch(name);
-    const target = existing ?? this.createBranch(name);
-    const ours = target.meta.head;
-    const merged = ours ? this.mergeHeads(ours, head) : head;
-    if (ours && bytesEqual(merged, ours)) return { head: ours, kind: "up-to-date" };
-    this.pushHead(target, merged, DEFAULT_PUSH_RETRIES);
-    return { head: merged, kind: !existing ? "created" : bytesEqual(merged, head) ? "fast-forward" : "merge" };
+    const result = this.mergeInto(existing ?? this.createBranch(name), head);
+    return { head: result.head!, kind: existing ? result.kind : "created" };
   }
 
-  /** The commit that contains both heads: one of them if it is an ancestor of the other, else a merge commit. */
-  mergeHeads(ours: Hash, theirs: Hash): Hash {
-    if (bytesEqual(ours, theirs) || this.isAncestor(theirs, ours)) return ours;
-    if (this.isAncestor(ours, theirs)) return theirs;
-    const merge = buildMergeCommit([ours, theirs]);
-    this.store.putMany(merge.blobs);
-    return merge.handle;
+  private mergeInto(target: BranchInfo, head: Hash): { head: Hash | null; kind: MergeKind } {
+    const ws = this.pull(target.id);
+    const kind = ws.mergeCommit(head);
+    if (kind !== "up-to-date") this.push(ws);
+    return { head: ws.head, kind };
   }
 
-  /** True when `ancestor` is reachable from `descendant` through parent links (or equal). */
+  // ── History ─────────────────────────────────────────────────────────────────────────────────
+
+  commitInfo(handle: Hash, reader: BlobReader = this.store.reader()): CommitInfo {
+    return readCommit(reader, handle);
+  }
+
+  /** `start` and all its ancestors, breadth-first, each once. */
+  ancestors(start: Hash): Generator<Hash> {
+    return ancestors(this.store.reader(), start);
+  }
+
   isAncestor(ancestor: Hash, descendant: Hash): boolean {
-    for (const h of this.ancestors(descendant)) if (bytesEqual(h, ancestor)) return true;
-    return false;
+    return isAncestor(this.store.reader(), ancestor, descendant);
   }
 
-  /** Walks `start` and all its ancestors breadth-first, each once. */
-  *ancestors(start: Hash): Generator<Hash> {
-    const reader = this.store.reader();
-    const seen = new Set<string>();
-    const queue: Hash[] = [start];
-    while (queue.length) {
-      const h = queue.shift()!;
-      const key = toHex(h);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      yield h;
-      queue.push(...this.commitInfo(h, reader).parents);
-    }
-  }
-
-  /** Commits reachable from both heads that are not ancestors of another such commit. */
   commonAncestors(a: Hash, b: Hash): Hash[] {
-    const fromA = new Set([...this.ancestors(a)].map(toHex));
-    const common = [...this.ancestors(b)].filter((h) => fromA.has(toHex(h)));
-    return common.filter((c) => !common.some((other) => !bytesEqual(other, c) && this.isAncestor(c, other)));
+    return commonAncestors(this.store.reader(), a, b);
   }
 
-  /** Union of the content of `head` and its ancestors, stopping at (excluding) `since` and its ancestors. */
+  /** Union of the content of `head` and its ancestors, excluding `since` and its ancestors. */
   checkout(head: Hash, since?: Hash): TribleSet {
-    const reader = this.store.reader();
-    const excluded = new Set(since ? [...this.ancestors(since)].map(toHex) : []);
-    const out = new TribleSet();
-    for (const h of this.ancestors(head)) {
-      if (excluded.has(toHex(h))) continue;
-      const info = this.commitInfo(h, reader);
-      if (info.content) out.unionInPlace(decodeSimpleArchive(this.blob(reader, info.content, "commit content")));
-    }
-    return out;
+    return checkoutRange(this.store.reader(), head, since);
   }
+
+  /**
+   * Verifies a branch: its metadata signature over the head commit, then every authored commit of
+   * its history. Returns the metadata signer and the verified commits; throws on the first failure.
+   */
+  verifyBranch(branch: BranchInfo): { signer: Uint8Array | null; commits: VerifiedCommit[] } {
+    if (!branch.meta.head) return { signer: null, commits: [] };
+    const reader = this.store.reader();
+    const metaBytes = requireBlob(reader, branch.metaHandle, "branch metadata");
+    const signer = verifyBranchMeta(metaBytes, requireBlob(reader, branch.meta.head, "head commit"));
+    return { signer, commits: verifyHistory(reader, branch.meta.head) };
+  }
+
+  // ── Helpers ─────────────────────────────────────────────────────────────────────────────────
 
   private requireKey(): SigningKey {
-    if (!this.key) throw new RepoError("no signing key: create one with `tribles pile net identity --create`");
+    if (!this.key) throw new RepoError("no signing key: commits and branch heads must be signed", "no-key");
     return this.key;
+  }
+
+  /** Head and key for signed metadata, or nothing for an empty branch. */
+  private signedHead(head: Hash | undefined): { head?: { handle: Hash; bytes: Uint8Array }; key?: SigningKey } {
+    if (!head) return {};
+    return { head: { handle: head, bytes: requireBlob(this.store.reader(), head, "head commit") }, key: this.requireKey() };
+  }
+
+  /**
+   * updated_at for the next metadata of a branch: now, but strictly after the previous value, so
+   * peers (which drop updates that are not strictly newer, §7.4) never discard a real update even
+   * when two pushes share a clock tick or the previous writer's clock ran ahead.
+   */
+  private nextUpdatedAt(previous: BranchMeta): bigint {
+    const now = this.clock();
+    const floor = previous.updatedAt ? previous.updatedAt.lower + 1n : now;
+    return now > floor ? now : floor;
   }
 }
 
+/** Reads one branch's metadata and name; null when unreadable (it is then not listed). */
+function readBranch(reader: BlobReader, id: BranchId, metaHandle: Hash): BranchInfo | null {
+  try {
+    const meta = parseBranchMeta(requireBlob(reader, metaHandle, "branch metadata"));
+    const nameHandle = meta.tracking?.remoteName ?? meta.name;
+    const nameBytes = nameHandle ? reader.get(nameHandle) : undefined;
+    const name = nameBytes ? decodeLongString(nameBytes) : "";
+    return { id, metaHandle, meta, name, tracking: meta.tracking !== undefined };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Makes an empty named branch through branch metadata (for `tribles pile branch create`):
+ * a fresh random id, unsigned metadata with the name and no head. Fails if the name is taken.
+ */
+export function createNamedBranch(store: Store, name: string, key?: SigningKey): BranchInfo {
+  return new Repository(store, key).createBranch(name);
+}
+
 /** Convenience for callers that only have an id. */
-export function branchById(repo: Repository, id: Id): BranchInfo | undefined {
-  return repo.listBranches().find((b) => bytesEqual(b.id, id));
+export function branchById(repo: Repository, id: BranchId): BranchInfo | undefined {
+  return repo.branchById(id) ?? undefined;
 }

@@ -1,0 +1,23 @@
+/**
+ * One error type for the repository layer. `code` lets callers (CLI, network) react without
+ * matching message text; the message is written for a person and names the branch or blob.
+ */
+export type RepoErrorCode =
+  | "unknown-branch"
+  | "branch-exists"
+  | "ambiguous-branch"
+  | "missing-blob"
+  | "bad-blob"
+  | "no-key"
+  | "conflict"
+  | "not-pushable";
+
+export class RepoError extends Error {
+  constructor(
+    message: string,
+    readonly code: RepoErrorCode,
+  ) {
+    super(message);
+    this.name = "RepoError";
+  }
+}
