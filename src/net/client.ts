@@ -7,8 +7,11 @@ import type { PeerId, Stream } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Hash } from "../core/store.ts";
 import type { Host } from "./host.ts";
-import { AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_GET_BLOBS, OP_HEADS, PROTOCOL_V5 } from "./protocol.ts";
-import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
+import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_GET_BLOBS, OP_HEADS, PROTOCOL_V5 } from "./protocol.ts";
+import { decodeLength, decodeU32, ProtocolError, StreamReader, u32 } from "./stream-io.ts";
+
+/** A value now, or later: response parsers stay synchronous while the bytes are already buffered. */
+type Maybe<T> = T | Promise<T>;
 
 export class AuthRejectedError extends Error {
   constructor(peer: string) {
@@ -62,15 +65,21 @@ export class SyncClient {
     return result;
   }
 
-  /** Children (present, in-scope 32-byte references) of each parent, in order. */
-  children(parents: Hash[]): Promise<Hash[][]> {
-    return this.batched(parents, OP_CHILDREN_MANY, async () => {
-      const n = await this.reader.readU32();
-      if (n > LIMITS.maxBatch * 8) throw new ProtocolError(`peer ${this.peer} sent ${n} children for one blob`);
-      const bytes = await this.reader.readExactly(n * 32);
-      const out: Hash[] = [];
-      for (let i = 0; i < n; i++) out.push(bytes.slice(i * 32, i * 32 + 32));
-      return out;
+  /**
+   * Children (present, in-scope 32-byte references, de-duplicated) of each parent, in order; null
+   * where the peer lacks the parent or may not share it.
+   */
+  children(parents: Hash[]): Promise<(Hash[] | null)[]> {
+    const reader = this.reader;
+    const list = (n: number): Maybe<Hash[] | null> => {
+      if (n === ABSENT_PARENT) return null;
+      if (n > LIMITS.maxChildren) throw new ProtocolError(`peer ${this.peer} sent ${n} children for one blob`);
+      const bytes = reader.take(n * 32);
+      return bytes ? split(bytes, n) : reader.readExactly(n * 32).then((b) => split(b, n));
+    };
+    return this.batched(parents, OP_CHILDREN_MANY, () => {
+      const head = reader.take(4);
+      return head ? list(decodeU32(head)) : reader.readU32().then(list);
     });
   }
 
@@ -89,15 +98,16 @@ export class SyncClient {
 
   /** Bytes of each blob, or null where the peer does not have it (or may not share it). Unverified. */
   getBlobs(hashes: Hash[]): Promise<(Uint8Array | null)[]> {
-    return this.batched(hashes, OP_GET_BLOBS, async () => {
-      const len = await this.reader.readU64Length(LIMITS.maxBlobBytes);
-      if (len < 0) return null;
-      // The reader's chunks are private copies, so the returned view is ours to keep.
-      return this.reader.readExactly(len);
+    const reader = this.reader;
+    // The reader's chunks are private copies, so the returned views are ours to keep.
+    const body = (len: number): Maybe<Uint8Array | null> => (len < 0 ? null : (reader.take(len) ?? reader.readExactly(len)));
+    return this.batched(hashes, OP_GET_BLOBS, () => {
+      const head = reader.take(8);
+      return head ? body(decodeLength(head, LIMITS.maxBlobBytes)) : reader.readU64Length(LIMITS.maxBlobBytes).then(body);
     });
   }
 
-  private async batched<T>(hashes: Hash[], op: number, parseOne: () => Promise<T>): Promise<T[]> {
+  private async batched<T>(hashes: Hash[], op: number, parseOne: () => Maybe<T>): Promise<T[]> {
     const parts: Promise<T[]>[] = [];
     for (let start = 0; start < hashes.length; start += LIMITS.maxBatch) {
       const slice = hashes.slice(start, start + LIMITS.maxBatch);
@@ -109,7 +119,10 @@ export class SyncClient {
       parts.push(
         this.enqueue(async () => {
           const out: T[] = [];
-          for (let i = 0; i < slice.length; i++) out.push(await parseOne());
+          for (let i = 0; i < slice.length; i++) {
+            const next = parseOne();
+            out.push(next instanceof Promise ? await next : next);
+          }
           return out;
         }),
       );
@@ -128,6 +141,12 @@ export class SyncClient {
   abort(reason: string): void {
     this.stream.abort(new Error(reason));
   }
+}
+
+function split(bytes: Uint8Array, n: number): Hash[] {
+  const out: Hash[] = [];
+  for (let i = 0; i < n; i++) out.push(bytes.slice(i * 32, i * 32 + 32));
+  return out;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -1,20 +1,25 @@
 /**
- * Fetches the missing part of a head's closure from a peer.
+ * Fetches the missing part of a head's closure from one or more peers.
  *
- * 1. Discover: walk CHILDREN level by level (one pipelined request per level, so round trips grow
- *    with the DAG's depth, not its size), skipping blobs we already hold: a stored blob implies
- *    its whole closure is stored.
- * 2. Download in post-order (children before parents), pipelined in batches; verify every blob's
- *    BLAKE3 before storing it. An interrupted fetch therefore leaves only complete sub-closures
- *    behind and the next fetch resumes where it stopped.
- * A peer that sends bytes not matching their hash is dropped for this fetch; nothing of its bad
- * data is stored.
+ * 1. Discover: walk CHILDREN level by level (one pipelined request per level and peer, so round
+ *    trips grow with the DAG's depth, not its size), skipping blobs we already hold: a stored blob
+ *    implies its whole closure is stored.
+ * 2. Download in post-order (children before parents) in batches spread over the peers, several
+ *    requests in flight per peer; verify every blob's BLAKE3 before storing it, and store batches
+ *    strictly in post-order. An interrupted fetch therefore leaves only complete sub-closures
+ *    behind, and the next fetch resumes where it stopped.
+ * A peer that sends bytes not matching their hash, breaks the protocol or stalls is dropped for
+ * this fetch (nothing of its bad data is stored) and its work goes to the others. A blob that a
+ * peer lacks is asked of the other peers.
  */
+import type { PeerId } from "@libp2p/interface";
+import type { Multiaddr } from "@multiformats/multiaddr";
 import { hashMany } from "../core/blake3.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
-import type { BlobStore, BlobStorePut, Hash } from "../core/store.ts";
-import type { SyncClient } from "./client.ts";
+import type { BlobReader, BlobStore, BlobStorePut, Hash } from "../core/store.ts";
+import { type Credentials, SyncClient } from "./client.ts";
+import type { Host } from "./host.ts";
 
 export class BadDataError extends Error {
   constructor(peer: string, hash: Hash) {
@@ -24,9 +29,27 @@ export class BadDataError extends Error {
 }
 
 export class MissingBlobError extends Error {
-  constructor(peer: string, hash: Hash) {
-    super(`peer ${peer} does not have (or will not share) blob ${toHex(hash)}`);
+  constructor(
+    peers: string,
+    readonly hash: Hash,
+  ) {
+    super(`${peers} does not have (or will not share) blob ${toHex(hash)}`);
     this.name = "MissingBlobError";
+  }
+}
+
+export class StalledPeerError extends Error {
+  constructor(peer: string, ms: number) {
+    super(`peer ${peer} sent nothing for ${ms} ms; dropped it for this fetch`);
+    this.name = "StalledPeerError";
+  }
+}
+
+/** Every peer of a multi-peer fetch failed; `errors` says why, one per peer. */
+export class FetchFailedError extends Error {
+  constructor(readonly errors: { peer: string; error: Error }[]) {
+    super(`no peer could serve the fetch: ${errors.map((e) => `${e.peer}: ${e.error.message}`).join("; ")}`);
+    this.name = "FetchFailedError";
   }
 }
 
@@ -45,6 +68,10 @@ export interface FetchSummary {
   /** Depth of the missing part of the DAG (CHILDREN round trips). */
   depth: number;
   ms: number;
+  /** Peers that served (or were asked to serve) this fetch. */
+  peers: number;
+  /** Peers dropped during the fetch, with the reason. */
+  dropped: { peer: string; error: string }[];
 }
 
 export interface FetchOptions {
@@ -52,85 +79,340 @@ export interface FetchOptions {
   batch?: number;
   /** Aim for about this many bytes per GET_BLOBS request. */
   batchBytes?: number;
-  /** GET_BLOBS requests in flight at once. */
+  /** GET_BLOBS requests in flight at once, per peer. */
   window?: number;
+  /** Drop a peer that leaves a request unanswered this long (default 30 s). */
+  stallMs?: number;
+  signal?: AbortSignal;
   onProgress?: (p: FetchProgress) => void;
+  onPeerDropped?: (peer: string, error: Error) => void;
 }
 
-export async function fetchClosure(client: SyncClient, head: Hash, store: BlobStore & BlobStorePut, opts: FetchOptions = {}): Promise<FetchSummary> {
-  const started = performance.now();
-  const requestsBefore = client.requests;
-  const local = store.reader();
-  const summary: FetchSummary = { blobs: 0, bytes: 0, requests: 0, depth: 0, ms: 0 };
-  if (local.has(head)) return finish();
+/** Fetches from one connected, authenticated peer (the client stays open). */
+export function fetchClosure(client: SyncClient, head: Hash, store: BlobStore & BlobStorePut, opts: FetchOptions = {}): Promise<FetchSummary> {
+  return new Fetch([client], store, opts).run(head);
+}
 
-  // Discover the missing DAG; entries are numbered in discovery order, children kept per entry.
-  const nodes = new HashIndex(1024);
-  const children: number[][] = [];
-  nodes.insert(head);
-  let frontier: number[] = [0];
-  const progress: FetchProgress = { discovered: 1, stored: 0, bytes: 0 };
-  while (frontier.length) {
-    summary.depth++;
-    const lists = await client.children(frontier.map((e) => nodes.keyAt(e).slice()));
-    const next: number[] = [];
-    frontier.forEach((parent, i) => {
-      const kids: number[] = [];
-      for (const child of lists[i]!) {
-        if (local.has(child)) continue;
-        const { entry, added } = nodes.insert(child);
-        kids.push(entry);
-        if (added) next.push(entry);
-      }
-      children[parent] = kids;
-    });
-    frontier = next;
-    progress.discovered = nodes.size;
-    opts.onProgress?.(progress);
-  }
+export interface PeerFetchRequest extends FetchOptions {
+  host: Host;
+  /** Peers believed to hold the closure (see `providersFor`); tried in parallel. */
+  providers: (PeerId | Multiaddr)[];
+  credentials: Credentials;
+  head: Hash;
+  store: BlobStore & BlobStorePut;
+  /** Give up on connecting to a provider after this long (default 10 s). */
+  connectTimeoutMs?: number;
+}
 
-  const order = postOrder(children, nodes.size);
-  // Batches are sized by bytes seen so far (about 1 MiB each), so small blobs travel many to a
-  // request and large ones few, and storing one batch overlaps with receiving the next.
-  const targetBatchBytes = opts.batchBytes ?? 1 << 20;
-  const window = opts.window ?? 8;
-  let next = 0;
-  let avgSize = 64 * 1024; // unknown until the first reply: start with a small batch
-  const inFlight: { hashes: Hash[]; reply: Promise<(Uint8Array | null)[]> }[] = [];
-  const request = () => {
-    const size = Math.max(1, Math.min(opts.batch ?? 1024, Math.floor(targetBatchBytes / avgSize)));
-    const hashes = order.slice(next, next + size).map((e) => nodes.keyAt(e).slice());
-    next += hashes.length;
-    inFlight.push({ hashes, reply: client.getBlobs(hashes) });
-  };
-  while (next < order.length || inFlight.length) {
-    while (next < order.length && inFlight.length < window) request();
-    const { hashes: wanted, reply } = inFlight.shift()!;
-    const blobs = await reply;
-    const present: Uint8Array[] = [];
-    for (let i = 0; i < wanted.length; i++) {
-      const blob = blobs[i];
-      if (!blob) throw new MissingBlobError(client.peer, wanted[i]!);
-      present.push(blob);
+/** Connects to every provider, fetches from all that accept us, then closes those connections. */
+export async function fetchFromPeers(req: PeerFetchRequest): Promise<FetchSummary> {
+  if (req.store.reader().has(req.head)) return new Fetch([], req.store, req).run(req.head);
+  const timeout = AbortSignal.timeout(req.connectTimeoutMs ?? 10_000);
+  const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+  const attempts = await Promise.allSettled(req.providers.map((p) => SyncClient.connect(req.host, p, req.credentials, signal)));
+  const clients: SyncClient[] = [];
+  const errors: { peer: string; error: Error }[] = [];
+  attempts.forEach((a, i) => {
+    if (a.status === "fulfilled") clients.push(a.value);
+    else {
+      const error = a.reason instanceof Error ? a.reason : new Error(String(a.reason));
+      errors.push({ peer: req.providers[i]!.toString(), error });
+      req.onPeerDropped?.(req.providers[i]!.toString(), error);
     }
-    const hashes = hashMany(present);
-    for (let i = 0; i < wanted.length; i++) if (!bytesEqual(hashes[i]!, wanted[i]!)) throw new BadDataError(client.peer, wanted[i]!);
-    store.putMany(present);
-    let batchBytes = 0;
-    for (const blob of present) batchBytes += blob.length;
-    avgSize = Math.max(64, batchBytes / Math.max(1, present.length));
-    summary.bytes += batchBytes;
-    summary.blobs += present.length;
-    progress.stored = summary.blobs;
-    progress.bytes = summary.bytes;
-    opts.onProgress?.(progress);
-  }
-  return finish();
-
-  function finish(): FetchSummary {
-    summary.requests = client.requests - requestsBefore;
-    summary.ms = performance.now() - started;
+  });
+  if (clients.length === 0) throw new FetchFailedError(errors);
+  try {
+    const summary = await new Fetch(clients, req.store, req).run(req.head);
+    summary.dropped.unshift(...errors.map((e) => ({ peer: e.peer, error: e.error.message })));
     return summary;
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+/** One peer taking part in a fetch. */
+interface Source {
+  client: SyncClient;
+  requestsBefore: number;
+  dropped: boolean;
+  /** GET_BLOBS requests awaiting a reply. */
+  inFlight: number;
+}
+
+/** A run of consecutive blobs of the post-order, requested together. */
+interface Batch {
+  hashes: Hash[];
+  blobs: (Uint8Array | null)[];
+  /** Indices not received yet. */
+  missing: number[];
+  /** Peers that answered "missing" for some of them. */
+  tried: Set<Source>;
+  busy: Source | null;
+}
+
+class Fetch {
+  private readonly sources: Source[];
+  private readonly errors: { peer: string; error: Error }[] = [];
+  private readonly started = performance.now();
+  private readonly local: BlobReader;
+  private readonly progress: FetchProgress = { discovered: 0, stored: 0, bytes: 0 };
+  private readonly summary: FetchSummary = { blobs: 0, bytes: 0, requests: 0, depth: 0, ms: 0, peers: 0, dropped: [] };
+
+  constructor(
+    clients: SyncClient[],
+    private readonly store: BlobStore & BlobStorePut,
+    private readonly opts: FetchOptions,
+  ) {
+    this.sources = clients.map((client) => ({ client, requestsBefore: client.requests, dropped: false, inFlight: 0 }));
+    this.summary.peers = clients.length;
+    this.local = store.reader();
+  }
+
+  async run(head: Hash): Promise<FetchSummary> {
+    if (!this.local.has(head)) {
+      await this.download(await this.discover(head));
+    }
+    for (const s of this.sources) this.summary.requests += s.client.requests - s.requestsBefore;
+    this.summary.ms = performance.now() - this.started;
+    this.summary.dropped = this.errors.map((e) => ({ peer: e.peer, error: e.error.message }));
+    return this.summary;
+  }
+
+  private live(): Source[] {
+    return this.sources.filter((s) => !s.dropped);
+  }
+
+  private drop(source: Source, error: Error): void {
+    if (source.dropped) return;
+    source.dropped = true;
+    source.inFlight = 0;
+    this.errors.push({ peer: source.client.peer, error });
+    this.opts.onPeerDropped?.(source.client.peer, error);
+    source.client.abort(error.message);
+  }
+
+  /** The error to raise once no peer is left: the peer's own error when there was only one. */
+  private exhausted(): Error {
+    if (this.opts.signal?.aborted) return new Error("fetch aborted");
+    if (this.errors.length === 1) return this.errors[0]!.error;
+    return new FetchFailedError(this.errors);
+  }
+
+  /** Resolves with the reply, or drops the peer when it stalls (and rejects). */
+  private deadline<T>(source: Source, reply: Promise<T>): Promise<T> {
+    const ms = this.opts.stallMs ?? 30_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StalledPeerError(source.client.peer, ms)), ms);
+    });
+    return Promise.race([reply, stalled]).finally(() => clearTimeout(timer));
+  }
+
+  /** Walks the missing DAG breadth-first; returns its entries' hashes in post-order. */
+  private async discover(head: Hash): Promise<Hash[]> {
+    const nodes = new HashIndex(1024);
+    const children: number[][] = [];
+    nodes.insert(head);
+    let frontier: number[] = [0];
+    while (frontier.length) {
+      this.summary.depth++;
+      const lists = await this.childrenFromAny(frontier.map((e) => nodes.keyAt(e).slice()));
+      const next: number[] = [];
+      frontier.forEach((parent, i) => {
+        const kids: number[] = [];
+        // A parent no peer has stays childless here; the download then reports it missing.
+        for (const child of lists[i] ?? []) {
+          if (this.local.has(child)) continue;
+          const { entry, added } = nodes.insert(child);
+          kids.push(entry);
+          if (added) next.push(entry);
+        }
+        children[parent] = kids;
+      });
+      frontier = next;
+      this.progress.discovered = nodes.size;
+      this.opts.onProgress?.(this.progress);
+    }
+    // Views into the index's key table (it no longer grows), not copies.
+    return postOrder(children, nodes.size).map((e) => nodes.keyAt(e));
+  }
+
+  /**
+   * Children of each parent, asking the live peers in parallel (contiguous shares of the list).
+   * A parent a peer lacks is asked of another; null where no peer has it.
+   */
+  private async childrenFromAny(parents: Hash[]): Promise<(Hash[] | null)[]> {
+    const result: (Hash[] | null)[] = new Array(parents.length).fill(null);
+    const askedWithout = new Map<number, Set<Source>>();
+    let todo = parents.map((_, i) => i);
+    while (todo.length) {
+      const live = this.live();
+      if (this.opts.signal?.aborted || live.length === 0) throw this.exhausted();
+      const shares = new Map<Source, number[]>();
+      todo.forEach((index, j) => {
+        const refused = askedWithout.get(index);
+        const candidates = refused ? live.filter((s) => !refused.has(s)) : live;
+        const source = candidates[Math.floor((j * candidates.length) / todo.length)];
+        if (!source) return; // every live peer lacks it
+        const share = shares.get(source);
+        if (share) share.push(index);
+        else shares.set(source, [index]);
+      });
+      const retry: number[] = [];
+      await Promise.all(
+        [...shares].map(async ([source, indices]) => {
+          try {
+            const lists = await this.deadline(source, source.client.children(indices.map((i) => parents[i]!)));
+            indices.forEach((index, k) => {
+              const list = lists[k] ?? null;
+              if (list) result[index] = list;
+              else {
+                const refused = askedWithout.get(index);
+                if (refused) refused.add(source);
+                else askedWithout.set(index, new Set([source]));
+                retry.push(index);
+              }
+            });
+          } catch (err) {
+            this.drop(source, err instanceof Error ? err : new Error(String(err)));
+            retry.push(...indices);
+          }
+        }),
+      );
+      todo = retry;
+    }
+    return result;
+  }
+
+  /** Downloads `order` (post-order hashes) and stores it batch by batch, in order. */
+  private download(order: Hash[]): Promise<void> {
+    const targetBatchBytes = this.opts.batchBytes ?? 1 << 20;
+    const maxBatch = this.opts.batch ?? 1024;
+    const window = this.opts.window ?? 8;
+    const maxAhead = window * Math.max(1, this.sources.length) * 2; // bounds the reorder buffer
+    // Batches from the oldest unstored one on; they are stored strictly front to back.
+    const pending: Batch[] = [];
+    let next = 0;
+    let avgSize = 64 * 1024; // unknown until the first reply: start with a small batch
+    let settled = false;
+
+    return new Promise<void>((resolve, reject) => {
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        this.opts.signal?.removeEventListener("abort", onAbort);
+        reject(err);
+      };
+      const onAbort = () => fail(this.exhausted());
+      this.opts.signal?.addEventListener("abort", onAbort);
+
+      const pick = (source: Source): Batch | undefined => {
+        for (const b of pending) if (!b.busy && b.missing.length && !b.tried.has(source)) return b;
+        if (next >= order.length || pending.length >= maxAhead) return undefined;
+        // Size batches by the bytes seen so far (about 1 MiB each), so small blobs travel many to a
+        // request and large ones few, and storing one batch overlaps with receiving the next.
+        const size = Math.max(1, Math.min(maxBatch, Math.floor(targetBatchBytes / avgSize)));
+        const hashes = order.slice(next, next + size);
+        next += hashes.length;
+        const batch: Batch = { hashes, blobs: hashes.map(() => null), missing: hashes.map((_, i) => i), tried: new Set(), busy: null };
+        pending.push(batch);
+        return batch;
+      };
+
+      // Drops a peer and hands its unanswered batches to the others.
+      const dropPeer = (source: Source, err: unknown) => {
+        this.drop(source, err instanceof Error ? err : new Error(String(err)));
+        for (const b of pending) if (b.busy === source) b.busy = null;
+      };
+
+      const issue = (source: Source, batch: Batch) => {
+        batch.busy = source;
+        source.inFlight++;
+        const asked = batch.missing.slice();
+        this.deadline(source, source.client.getBlobs(asked.map((i) => batch.hashes[i]!))).then(
+          (reply) => received(source, batch, asked, reply),
+          (err) => {
+            dropPeer(source, err);
+            pump();
+          },
+        );
+      };
+
+      const received = (source: Source, batch: Batch, asked: number[], reply: (Uint8Array | null)[]) => {
+        if (settled || source.dropped) return; // the batch was released when the peer was dropped
+        source.inFlight--;
+        batch.busy = null;
+        const got: number[] = [];
+        const blobs: Uint8Array[] = [];
+        const missing: number[] = [];
+        asked.forEach((index, k) => {
+          const blob = reply[k];
+          if (blob) {
+            got.push(index);
+            blobs.push(blob);
+          } else missing.push(index);
+        });
+        const hashes = hashMany(blobs);
+        const bad = got.findIndex((index, k) => !bytesEqual(hashes[k]!, batch.hashes[index]!));
+        if (bad >= 0) {
+          dropPeer(source, new BadDataError(source.client.peer, batch.hashes[got[bad]!]!));
+          return pump();
+        }
+        let bytes = 0;
+        got.forEach((index, k) => {
+          batch.blobs[index] = blobs[k]!;
+          bytes += blobs[k]!.length;
+        });
+        if (got.length) avgSize = Math.max(64, bytes / got.length);
+        batch.missing = missing;
+        if (missing.length) batch.tried.add(source);
+        try {
+          storeReady();
+        } catch (err) {
+          return fail(err instanceof Error ? err : new Error(String(err)));
+        }
+        pump();
+      };
+
+      // Stores complete batches from the front, so a stored blob always has its closure stored.
+      const storeReady = () => {
+        while (pending[0] && !pending[0].busy && pending[0].missing.length === 0) {
+          const batch = pending.shift()!;
+          this.store.putMany(batch.blobs as Uint8Array[]);
+          for (const b of batch.blobs) this.summary.bytes += b!.length;
+          this.summary.blobs += batch.blobs.length;
+          this.progress.stored = this.summary.blobs;
+          this.progress.bytes = this.summary.bytes;
+          this.opts.onProgress?.(this.progress);
+        }
+      };
+
+      const pump = () => {
+        if (settled) return;
+        if (pending.length === 0 && next >= order.length) {
+          settled = true;
+          this.opts.signal?.removeEventListener("abort", onAbort);
+          return resolve();
+        }
+        if (this.opts.signal?.aborted) return fail(this.exhausted());
+        const live = this.live();
+        if (live.length === 0) return fail(this.exhausted());
+        for (const source of live) {
+          while (source.inFlight < window) {
+            const batch = pick(source);
+            if (!batch) break;
+            issue(source, batch);
+          }
+        }
+        // Nothing in flight yet work remains: the front batch holds blobs every live peer lacks.
+        if (live.every((s) => s.inFlight === 0)) {
+          const front = pending[0]!;
+          const peers = live.length === 1 ? `peer ${live[0]!.client.peer}` : `none of ${live.length} peers`;
+          fail(new MissingBlobError(peers, front.hashes[front.missing[0]!]!.slice()));
+        }
+      };
+      pump();
+    });
   }
 }
 

@@ -7,6 +7,14 @@
  *   batched frames (many hashes per request, responses streamed back in request order). Its AUTH
  *   also carries the capability chain's blobs, so a server can verify a peer it has never synced with.
  *
+ * v5 frames (client → server; integers big-endian):
+ *   AUTH        0x05 cap[32] count:u32 (len:u32 bytes)*count     → status:u8
+ *   GET_BLOBS   0x12 count:u32 hash[32]*count                     → per hash: len:u64 bytes (all-ones = missing)
+ *   CHILDREN_MANY 0x13 count:u32 hash[32]*count                   → per hash: n:u32 child[32]*n (all-ones = parent absent)
+ *   HEADS       0x14                                              → n:u32 (branch[16] head[32])*n
+ * CHILDREN_MANY tells an absent (or out-of-scope) parent apart from a leaf, so a client fetching
+ * from several peers never mistakes "this peer lacks it" for "it has no children".
+ *
  * AUTH binds a read scope to the connection; every later request is checked against it. Every
  * length is bounded before use; a malformed frame aborts that stream, never the process.
  */
@@ -30,6 +38,8 @@ export const OP_GET_BLOBS = 0x12;
 export const OP_CHILDREN_MANY = 0x13;
 /** v5: list (branch id, branch-metadata handle) of every branch whose head the peer may read. */
 export const OP_HEADS = 0x14;
+/** CHILDREN_MANY count meaning "this peer lacks the parent (or may not share it)". */
+export const ABSENT_PARENT = 0xffffffff;
 export const AUTH_OK = 0x00;
 export const AUTH_REJECTED = 0x01;
 
@@ -42,6 +52,8 @@ export const LIMITS = {
   maxAuthBlobBytes: 1 << 20,
   /** Largest blob a client accepts in a response. */
   maxBlobBytes: 2 ** 32,
+  /** Most children a client accepts for one parent (a 64 MiB blob of distinct references). */
+  maxChildren: 1 << 21,
 };
 
 /** What an authenticated peer may read. `inScope` is only asked about blobs that are present. */
@@ -68,6 +80,8 @@ export const openPolicy: AccessPolicy = { authorize: () => ({ inScope: () => tru
 export interface ServerEvents {
   onAuth?(remoteKey: Uint8Array, accepted: boolean): void;
   onError?(remote: string, error: Error): void;
+  /** After each authorized request: its op and how many hashes it named (1 for v4 ops). */
+  onRequest?(op: number, hashes: number): void;
 }
 
 export class SyncServer {
@@ -135,11 +149,11 @@ export class SyncServer {
     const out = new BufferedWriter(stream);
     if (op === OP_GET_BLOB) await this.sendBlob(out, snapshot, scope, target);
     else if (op === OP_CHILDREN) {
-      for (const child of childrenOf(snapshot, scope, target, false)) await out.write(child);
+      for (const child of childrenOf(snapshot, scope, target, false) ?? []) await out.write(child);
       await out.write(new Uint8Array(32));
-    }
+    } else return; // unknown ops (including the retired 0x01 and 0x04): no response bytes
     await out.flush();
-    // Unknown ops (including the retired 0x01 and 0x04): no response bytes.
+    this.events.onRequest?.(op, 1);
   }
 
   private async serveV5(stream: Stream, conn: Connection): Promise<void> {
@@ -180,11 +194,12 @@ export class SyncServer {
         if (op === OP_GET_BLOBS) await this.sendBlob(out, snapshot, scope, target);
         else {
           const children = childrenOf(snapshot, scope, target, true);
-          await out.write(u32(children.length));
-          for (const child of children) await out.write(child);
+          await out.write(u32(children ? children.length : ABSENT_PARENT));
+          for (const child of children ?? []) await out.write(child);
         }
       }
       await out.flush();
+      this.events.onRequest?.(op, count);
     }
   }
 
@@ -209,10 +224,10 @@ export class SyncServer {
 
 /**
  * Children of a blob: every 32-byte chunk at offsets 0, 32, 64, … that is the hash of a present,
- * in-scope blob (the reference's rule). An absent or out-of-scope parent has no children.
+ * in-scope blob (the reference's rule). Null when the parent is absent or out of scope.
  */
-export function childrenOf(snapshot: BlobReader, scope: Scope, parent: Hash, dedupe: boolean): Uint8Array[] {
-  if (!snapshot.has(parent) || !scope.inScope(parent, snapshot)) return [];
+export function childrenOf(snapshot: BlobReader, scope: Scope, parent: Hash, dedupe: boolean): Uint8Array[] | null {
+  if (!snapshot.has(parent) || !scope.inScope(parent, snapshot)) return null;
   const bytes = snapshot.get(parent)!;
   const out: Uint8Array[] = [];
   const seen = dedupe ? new HashIndex(64) : null;

@@ -47,10 +47,10 @@ export class StreamReader {
     }
   }
 
-  async readExactly(n: number): Promise<Uint8Array> {
+  /** Exactly `n` bytes if they are already buffered (consumed), else undefined (nothing consumed). */
+  take(n: number): Uint8Array | undefined {
     if (n === 0) return new Uint8Array(0);
-    await this.fill(n);
-    if (this.buffered < n) throw new ProtocolError(`stream ended: wanted ${n} bytes, got ${this.buffered}`);
+    if (this.buffered < n) return undefined;
     const first = this.chunks[0]!;
     if (first.length >= n) {
       // Fast path: the whole read lies in the first chunk.
@@ -74,26 +74,40 @@ export class StreamReader {
     return out;
   }
 
+  async readExactly(n: number): Promise<Uint8Array> {
+    const ready = this.take(n);
+    if (ready) return ready;
+    await this.fill(n);
+    if (this.buffered < n) throw new ProtocolError(`stream ended: wanted ${n} bytes, got ${this.buffered}`);
+    return this.take(n)!;
+  }
+
   async readU8(): Promise<number> {
     return (await this.readExactly(1))[0]!;
   }
 
   async readU32(): Promise<number> {
-    const b = await this.readExactly(4);
-    return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+    return decodeU32(this.take(4) ?? (await this.readExactly(4)));
   }
 
   /** Reads a u64 BE; returns -1 for the all-ones "missing" marker, throws above `max`. */
   async readU64Length(max: number): Promise<number> {
-    const b = await this.readExactly(8);
-    const view = new DataView(b.buffer, b.byteOffset, 8);
-    const hi = view.getUint32(0);
-    const lo = view.getUint32(4);
-    if (hi === 0xffffffff && lo === 0xffffffff) return -1;
-    const n = hi * 2 ** 32 + lo;
-    if (n > max) throw new ProtocolError(`length ${n} exceeds the limit of ${max} bytes`);
-    return n;
+    return decodeLength(this.take(8) ?? (await this.readExactly(8)), max);
   }
+}
+
+export function decodeU32(b: Uint8Array): number {
+  return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+}
+
+/** A u64 BE length: -1 for the all-ones "missing" marker; throws above `max`. */
+export function decodeLength(b: Uint8Array, max: number): number {
+  const hi = decodeU32(b);
+  const lo = decodeU32(b.subarray(4));
+  if (hi === 0xffffffff && lo === 0xffffffff) return -1;
+  const n = hi * 2 ** 32 + lo;
+  if (n > max) throw new ProtocolError(`length ${n} exceeds the limit of ${max} bytes`);
+  return n;
 }
 
 /** Sends bytes, waiting when the stream's buffer is full. */
