@@ -2,10 +2,12 @@
 import type { CAC } from "cac";
 import { register as registerNet } from "./net.ts";
 import { register as registerPile } from "./pile.ts";
+import { register as registerRepo } from "./repo.ts";
 import { register as registerTeam } from "./team.ts";
 
 export function registerCommands(cli: CAC): void {
   registerPile(cli);
+  registerRepo(cli);
   registerNet(cli);
   registerTeam(cli);
   cli

@@ -214,7 +214,8 @@ export class Repository {
     return { head: result.head!, kind: existing ? result.kind : "created" };
   }
 
-  private mergeInto(target: BranchInfo, head: Hash): { head: Hash | null; kind: MergeKind } {
+  /** Merges commit `head` into branch `target` (no-op, fast-forward or merge commit) and pushes. */
+  mergeInto(target: BranchInfo, head: Hash): { head: Hash | null; kind: MergeKind } {
     const ws = this.pull(target.id);
     const kind = ws.mergeCommit(head);
     if (kind !== "up-to-date") this.push(ws);
