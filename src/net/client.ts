@@ -3,7 +3,7 @@
  * responses parsed strictly in request order. Every received length is bounded, every blob is
  * checked against its hash by the caller before it is stored.
  */
-import type { PeerId, Stream } from "@libp2p/interface";
+import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Hash } from "../core/store.ts";
 import type { Host } from "./host.ts";
@@ -32,17 +32,22 @@ export class SyncClient {
   private readonly reader: StreamReader;
   private responses: Promise<unknown> = Promise.resolve();
 
+  /** The remote's PeerId, as text (for messages). */
+  readonly peer: string;
+
   private constructor(
+    private readonly connection: Connection,
     private readonly stream: Stream,
-    readonly peer: string,
   ) {
+    this.peer = connection.remotePeer.toString();
     this.reader = new StreamReader(stream);
   }
 
   /** Opens the sync stream and authenticates; throws AuthRejectedError if the peer refuses. */
   static async connect(node: Host, peer: PeerId | Multiaddr, credentials: Credentials, signal?: AbortSignal): Promise<SyncClient> {
-    const stream = await node.dialProtocol(peer, PROTOCOL_V5, signal ? { signal } : {});
-    const client = new SyncClient(stream, peer.toString());
+    const options = signal ? { signal } : {};
+    const connection = await node.dial(peer, options);
+    const client = new SyncClient(connection, await connection.newStream(PROTOCOL_V5, options));
     const frame = [new Uint8Array([OP_AUTH]), credentials.capHandle, u32(credentials.chain.length)];
     for (const blob of credentials.chain) frame.push(u32(blob.length), blob);
     client.send(concat(frame));
@@ -138,8 +143,10 @@ export class SyncClient {
     }
   }
 
-  abort(reason: string): void {
+  /** Aborts the sync stream; with `wholeConnection`, the connection too (a peer that went silent). */
+  abort(reason: string, wholeConnection = false): void {
     this.stream.abort(new Error(reason));
+    if (wholeConnection) this.connection.abort(new Error(reason));
   }
 }
 

@@ -188,7 +188,8 @@ class Fetch {
     source.inFlight = 0;
     this.errors.push({ peer: source.client.peer, error });
     this.opts.onPeerDropped?.(source.client.peer, error);
-    source.client.abort(error.message);
+    // A silent peer's connection is likely dead: close it too, so the next dial makes a fresh one.
+    source.client.abort(error.message, error instanceof StalledPeerError);
   }
 
   /** The error to raise once no peer is left: the peer's own error when there was only one. */

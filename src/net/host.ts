@@ -58,7 +58,17 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     ping: ping(),
     pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, heartbeatInterval: 200 }),
   };
-  if (opts.dht !== false) services.dht = kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, peerInfoMapper: (p) => p });
+  if (opts.dht !== false) {
+    services.dht = kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: false,
+      // Keep loopback and LAN addresses: our peers are given or discovered, often on one machine.
+      peerInfoMapper: (p) => p,
+      // Otherwise every lookup waits for a first self-query scheduled a second after start; with
+      // no peers yet a lookup simply finds nothing and callers fall back to the publisher.
+      allowQueryWithZeroPeers: true,
+    });
+  }
   const node = await createLibp2p({
     privateKey,
     addresses: { listen },
