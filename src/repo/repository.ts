@@ -53,11 +53,16 @@ export class Repository {
 
   /** Every branch whose metadata can be read (unreadable ones are skipped), with its name. */
   listBranches(): BranchInfo[] {
-    const reader = this.store.reader();
-    const out: BranchInfo[] = [];
+    const heads: [BranchId, Hash][] = [];
     for (const id of this.store.branches()) {
       const metaHandle = this.store.head(id);
-      if (!metaHandle) continue;
+      if (metaHandle) heads.push([id, metaHandle]);
+    }
+    // The snapshot is taken after the heads are read: a writer stores metadata before it moves a
+    // head, so this snapshot holds every blob those heads name (an earlier one might not).
+    const reader = this.store.reader();
+    const out: BranchInfo[] = [];
+    for (const [id, metaHandle] of heads) {
       const info = readBranch(reader, id, metaHandle);
       if (info) out.push(info);
     }
@@ -99,7 +104,15 @@ export class Repository {
 
   /** The branch with this name, created empty if there is none. */
   ensureBranch(name: string): BranchInfo {
-    return this.lookupBranch(name) ?? this.createBranch(name);
+    const existing = this.lookupBranch(name);
+    if (existing) return existing;
+    try {
+      return this.createBranch(name);
+    } catch (err) {
+      // Another writer created it between our lookup and our create.
+      if (err instanceof RepoError && err.code === "branch-exists") return this.requireBranch(name);
+      throw err;
+    }
   }
 
   /**

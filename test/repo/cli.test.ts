@@ -1,0 +1,142 @@
+/** `tribles pile commit | log | branch show | merge`, run as real child processes on real piles. */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { encodeSimpleArchive } from "../../src/core/archive.ts";
+import { hash } from "../../src/core/blake3.ts";
+import { fromHex, toHex } from "../../src/core/bytes.ts";
+import { SigningKey } from "../../src/core/ed25519.ts";
+import { decodeLongString } from "../../src/core/longstring.ts";
+import { TribleSet } from "../../src/core/tribleset.ts";
+import { Pile } from "../../src/pile/pile.ts";
+import { REPO_SIGNATURE_S } from "../../src/repo/attributes.ts";
+import { buildBranchMeta } from "../../src/repo/branch-meta.ts";
+import { buildCommit } from "../../src/repo/commit.ts";
+import { filesInContent } from "../../src/repo/files.ts";
+import { Repository } from "../../src/repo/repository.ts";
+import { tempDir } from "../pile/helpers.ts";
+
+const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  tmp = tempDir("tribles-repo-cli-");
+});
+afterEach(() => tmp.cleanup());
+
+async function tribles(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const env: Record<string, string | undefined> = { ...process.env, TRIBLES_DEBUG: "" };
+  delete env.TRIBLESPACE_KEY;
+  const proc = Bun.spawn([process.execPath, MAIN, ...args], { cwd: tmp.dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", env });
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  return { code: await proc.exited, out, err };
+}
+
+function expectError(r: { code: number; err: string }, mention: string): void {
+  expect(r.code).not.toBe(0);
+  expect(r.err.trim().split("\n").length).toBe(1);
+  expect(r.err).toStartWith("error: ");
+  expect(r.err).toContain(mention);
+}
+
+describe("tribles pile commit / log / branch show / merge", () => {
+  test("commit files with a created key, then read them back through the pile", async () => {
+    expect((await tribles("pile", "create", "r.pile")).code).toBe(0);
+    writeFileSync(tmp.path("a.txt"), "alpha");
+    writeFileSync(tmp.path("b.bin"), new Uint8Array([1, 2, 3]));
+    // No key yet: a clear error that says how to make one, and the pile is untouched.
+    const noKey = await tribles("pile", "commit", "r.pile", "-m", "first", "a.txt");
+    expectError(noKey, "--create-key");
+    expect(statSync(tmp.path("r.pile")).size).toBe(0);
+    expectError(await tribles("pile", "commit", "r.pile", "a.txt"), "needs a message");
+    expectError(await tribles("pile", "commit", "r.pile", "-m", "x", "missing.txt", "--create-key"), "missing.txt");
+
+    const r = await tribles("pile", "commit", "r.pile", "-m", "first", "a.txt", "b.bin", "--create-key", "--json");
+    expect(r.code).toBe(0);
+    const { commit } = JSON.parse(r.out) as { commit: string };
+    expect(statSync(tmp.path("self.key")).mode & 0o777).toBe(0o600);
+    const key = SigningKey.fromSeed(fromHex(readFileSync(tmp.path("self.key"), "utf8")));
+
+    const pile = Pile.open(tmp.path("r.pile"));
+    try {
+      const repo = new Repository(pile);
+      const main = repo.requireBranch("main");
+      expect(toHex(main.meta.head!)).toBe(commit);
+      expect(repo.verifyBranch(main).signer).toEqual(key.publicKey);
+      const reader = pile.reader();
+      const files = filesInContent(repo.checkout(main.meta.head!));
+      const byName = new Map(files.map((f) => [decodeLongString(reader.get(f.nameHandle)!), reader.get(f.contentHandle)!]));
+      expect(new TextDecoder().decode(byName.get("a.txt")!)).toBe("alpha");
+      expect([...byName.get("b.bin")!]).toEqual([1, 2, 3]);
+    } finally {
+      pile.close();
+    }
+  }, 30_000);
+
+  test("log, branch show, and merges (fast-forward, merge commit, up to date)", async () => {
+    await tribles("pile", "create", "r.pile");
+    expect((await tribles("pile", "commit", "r.pile", "-m", "one", "--create-key")).code).toBe(0);
+    expect((await tribles("pile", "commit", "r.pile", "--branch", "feature", "-m", "on feature")).code).toBe(0);
+    const first = await tribles("pile", "merge", "r.pile", "--into", "feature", "--from", "main", "--json");
+    expect(JSON.parse(first.out).kind).toBe("merge");
+    expect((await tribles("pile", "commit", "r.pile", "-m", "two")).code).toBe(0);
+    const merged = await tribles("pile", "merge", "r.pile", "--into", "main", "--from", "feature");
+    expect(merged.code).toBe(0);
+    expect(merged.out).toContain("main merged feature: merge commit");
+    expect((await tribles("pile", "merge", "r.pile", "--into", "main", "--from", "feature")).out).toContain("already up to date");
+    expect((await tribles("pile", "merge", "r.pile", "--into", "feature", "--from", "main")).out).toContain("feature fast-forwarded to");
+
+    const log = await tribles("pile", "log", "r.pile", "--json");
+    expect(log.code).toBe(0);
+    const commits = JSON.parse(log.out) as { hash: string; merge: boolean; message: string | null; signature: string }[];
+    expect(commits[0]!.merge).toBe(true);
+    expect(commits.filter((c) => !c.merge).map((c) => c.message).sort()).toEqual(["on feature", "one", "two"]);
+    expect(commits.every((c) => c.signature !== "bad")).toBe(true);
+    const text = await tribles("pile", "log", "r.pile", "-n", "2");
+    expect(text.out.match(/^commit /gm)?.length).toBe(2);
+    const show = await tribles("pile", "branch", "show", "r.pile", "main");
+    expect(show.code).toBe(0);
+    expect(show.out).toContain(`head ${commits[0]!.hash}`);
+    expect(show.out).toContain("verified");
+
+    expectError(await tribles("pile", "log", "r.pile", "--branch", "nope"), 'unknown branch "nope"');
+    expectError(await tribles("pile", "branch", "show", "r.pile", "nope"), 'unknown branch "nope"');
+    expectError(await tribles("pile", "merge", "r.pile", "--into", "main"), "--from");
+    expectError(await tribles("pile", "merge", "r.pile", "--into", "nope", "--from", "main"), 'unknown branch "nope"');
+  }, 60_000);
+
+  test("a bad signature is reported by log and branch show", async () => {
+    await tribles("pile", "create", "r.pile");
+    expect((await tribles("pile", "commit", "r.pile", "-m", "good", "--create-key")).code).toBe(0);
+    // Append a commit whose signature was altered, under branch metadata validly signed over it.
+    const key = SigningKey.fromSeed(fromHex(readFileSync(tmp.path("self.key"), "utf8")));
+    const pile = Pile.open(tmp.path("r.pile"));
+    try {
+      const repo = new Repository(pile, key);
+      const main = repo.requireBranch("main");
+      const c = buildCommit({ key, content: new TribleSet(), parents: [main.meta.head!], message: "forged" });
+      const tribles = [...TribleSet.fromTribles(chunks(c.bytes))].map((t) => t.slice());
+      for (const t of tribles) if (toHex(t.subarray(16, 32)) === toHex(REPO_SIGNATURE_S)) t[40]! ^= 1;
+      const forged = encodeSimpleArchive(TribleSet.fromTribles(tribles));
+      pile.putMany([...c.blobs.slice(0, -1), forged]);
+      const meta = buildBranchMeta({ branchId: main.id, name: "main", head: { handle: hash(forged), bytes: forged }, key });
+      pile.putMany(meta.blobs);
+      expect(pile.update(main.id, main.metaHandle, meta.handle).ok).toBe(true);
+      pile.flush();
+    } finally {
+      pile.close();
+    }
+    const log = await tribles("pile", "log", "r.pile");
+    expect(log.code).not.toBe(0);
+    expect(log.out).toContain("BAD SIGNATURE");
+    expect(log.err).toContain("1 commit has a bad signature");
+    const show = await tribles("pile", "branch", "show", "r.pile", "main");
+    expect(show.code).not.toBe(0);
+    expect(show.err).toContain("bad signature");
+  }, 30_000);
+});
+
+function chunks(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += 64) out.push(bytes.subarray(at, at + 64));
+  return out;
+}
