@@ -316,8 +316,3 @@ function readBranch(reader: BlobReader, id: BranchId, metaHandle: Hash): BranchI
 export function createNamedBranch(store: Store, name: string, key?: SigningKey): BranchInfo {
   return new Repository(store, key).createBranch(name);
 }
-
-/** Convenience for callers that only have an id. */
-export function branchById(repo: Repository, id: BranchId): BranchInfo | undefined {
-  return repo.branchById(id) ?? undefined;
-}

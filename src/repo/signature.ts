@@ -38,6 +38,3 @@ export function verifyAnchoredSignature(set: TribleSet, anchor: Id, signedHandle
   if (!verify(signer, signedBytes, signatureFromValues(rs[0]!, ss[0]!))) throw new SignatureError(`${what} has a bad signature`);
   return signer;
 }
-
-/** True when two 32-byte keys are equal (readability helper). */
-export const sameKey = (a: Uint8Array, b: Uint8Array): boolean => bytesEqual(a, b);
