@@ -98,16 +98,20 @@ interface KeyOptions {
 /** The signing key for a pile command; a missing key says how to make one. */
 function repoKey(opts: KeyOptions, pilePath: string): SigningKey {
   if (opts.key === true) throw new CliError("--key needs a file path");
+  let loaded: ReturnType<typeof loadKey>;
   try {
-    return loadKey({
+    loaded = loadKey({
       ...(opts.key !== undefined ? { path: String(opts.key) } : {}),
       dir: dirname(resolve(pilePath)),
       create: opts.createKey === true,
       missingHint: "pass --create-key to create it, or name another with --key FILE or $TRIBLESPACE_KEY",
-    }).key;
+    });
   } catch (err) {
     throw new CliError((err as Error).message);
   }
+  // Only the public half is ever shown.
+  if (loaded.created) console.error(`created key file ${loaded.path} (public key ${toHex(loaded.key.publicKey)})`);
+  return loaded.key;
 }
 
 function readInputFile(file: string): { name: string; bytes: Uint8Array } {

@@ -54,7 +54,11 @@ describe("tribles pile commit / log / branch show / merge", () => {
     expect(r.code).toBe(0);
     const { commit } = JSON.parse(r.out) as { commit: string };
     expect(statSync(tmp.path("self.key")).mode & 0o777).toBe(0o600);
-    const key = SigningKey.fromSeed(fromHex(readFileSync(tmp.path("self.key"), "utf8")));
+    const seedHex = readFileSync(tmp.path("self.key"), "utf8");
+    const key = SigningKey.fromSeed(fromHex(seedHex));
+    // The new key is announced by its public half only.
+    expect(r.err).toContain(`public key ${toHex(key.publicKey)}`);
+    expect(r.err + r.out).not.toContain(seedHex);
 
     const pile = Pile.open(tmp.path("r.pile"));
     try {
