@@ -222,6 +222,10 @@ export class SyncServer {
   }
 }
 
+/** Reused probe for `childrenOf`: most chunks are not hashes, so no view is made until one hits. */
+const probe = new Uint8Array(32);
+const probeWords = new Uint32Array(probe.buffer);
+
 /**
  * Children of a blob: every 32-byte chunk at offsets 0, 32, 64, … that is the hash of a present,
  * in-scope blob (the reference's rule). Null when the parent is absent or out of scope.
@@ -230,11 +234,22 @@ export function childrenOf(snapshot: BlobReader, scope: Scope, parent: Hash, ded
   if (!snapshot.has(parent) || !scope.inScope(parent, snapshot)) return null;
   const bytes = snapshot.get(parent)!;
   const out: Uint8Array[] = [];
-  const seen = dedupe ? new HashIndex(64) : null;
+  let seen: HashIndex | null = null;
+  // Copy each chunk into the probe as eight words when the blob is 4-byte aligned (it usually is).
+  const words = bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2) : null;
   for (let at = 0; at + 32 <= bytes.length; at += 32) {
+    if (words) for (let k = 0, w = at >>> 2; k < 8; k++) probeWords[k] = words[w + k]!;
+    else probe.set(bytes.subarray(at, at + 32));
+    if (!snapshot.has(probe)) continue;
     const chunk = bytes.subarray(at, at + 32);
-    if (!snapshot.has(chunk) || !scope.inScope(chunk, snapshot)) continue;
-    if (seen && !seen.insert(chunk).added) continue;
+    if (!scope.inScope(chunk, snapshot)) continue;
+    if (dedupe && out.length > 0) {
+      if (!seen) {
+        seen = new HashIndex(16);
+        for (const c of out) seen.insert(c);
+      }
+      if (!seen.insert(chunk).added) continue;
+    }
     out.push(chunk);
   }
   return out;
