@@ -88,9 +88,17 @@ export interface FetchOptions {
   onPeerDropped?: (peer: string, error: Error) => void;
 }
 
-/** Fetches from one connected, authenticated peer (the client stays open). */
-export function fetchClosure(client: SyncClient, head: Hash, store: BlobStore & BlobStorePut, opts: FetchOptions = {}): Promise<FetchSummary> {
-  return new Fetch([client], store, opts).run(head);
+/**
+ * Fetches from connected, authenticated peers (one, or several in parallel); the clients stay open.
+ * A dropped peer's client is aborted (see `FetchSummary.dropped`).
+ */
+export function fetchClosure(
+  clients: SyncClient | readonly SyncClient[],
+  head: Hash,
+  store: BlobStore & BlobStorePut,
+  opts: FetchOptions = {},
+): Promise<FetchSummary> {
+  return new Fetch(Array.isArray(clients) ? [...clients] : [clients as SyncClient], store, opts).run(head);
 }
 
 export interface PeerFetchRequest extends FetchOptions {

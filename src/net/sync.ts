@@ -16,6 +16,7 @@ import { type HeadFrame, HeadGossip } from "./gossip.ts";
 import { createHost, dialAll, type Host, peerIdFromKey, peerIdFromString } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
 import { type AccessPolicy, SyncServer } from "./protocol.ts";
+import { announceProvider, providersFor } from "./providers.ts";
 
 export type SyncEvent =
   | { type: "listening"; peerId: string; addrs: string[] }
@@ -24,6 +25,7 @@ export type SyncEvent =
   | { type: "dial-failed"; addr: string; error: string }
   | { type: "gossip-dropped"; reason: string }
   | { type: "auth"; peer: string; remoteKey: Uint8Array; accepted: boolean }
+  | { type: "provide-failed"; head: string; error: string }
   | { type: "warning"; message: string };
 
 export interface SyncNodeOptions {
@@ -41,6 +43,8 @@ export interface SyncNodeOptions {
   peers?: string[];
   mdns?: boolean;
   republishMs?: number;
+  /** How long a fetch waits for DHT provider records before starting with what it has (default 1 s). */
+  providerLookupMs?: number;
   onEvent?: (event: SyncEvent) => void;
   peerEvents?: PeerEvents;
 }
@@ -57,6 +61,8 @@ export class SyncNode implements PeerNetwork {
   private gossip!: HeadGossip;
   private server!: SyncServer;
   private stopped = false;
+  /** Aborts DHT operations still running at stop. */
+  private readonly lifetime = new AbortController();
 
   private constructor(
     readonly host: Host,
@@ -81,7 +87,7 @@ export class SyncNode implements PeerNetwork {
       pubsub: host.services.pubsub,
       teamRoot: opts.teamRoot,
       self: opts.key.publicKey,
-      ...(opts.admit ? { admit: opts.admit } : {}),
+      admit: (frame) => node.admit(frame),
       onHead: (frame) => node.onRemoteHead(frame),
       onDrop: (reason) => opts.onEvent?.({ type: "gossip-dropped", reason }),
       ...(opts.republishMs ? { republishMs: opts.republishMs } : {}),
@@ -110,11 +116,32 @@ export class SyncNode implements PeerNetwork {
 
   publishHead(branchId: BranchId, head: Hash): void {
     void this.gossip.publish(branchId, head);
+    this.provide(head);
   }
 
   announce(_hashes: Hash[]): void {
-    // Provider records are announced for branch heads only (see publishHead); announcing every blob
-    // to the DHT costs a network operation per blob and buys nothing while the publisher serves them.
+    // Provider records are placed for branch heads only (see `provide`): a stored head implies its
+    // whole closure is stored, so one record per head says everything a fetch needs, while a record
+    // per blob would cost a DHT operation per blob.
+  }
+
+  /** Records in the DHT that this node serves `head` and its closure (best effort, in the background). */
+  private provide(head: Hash): void {
+    if (!this.host.services.dht || this.stopped) return;
+    announceProvider(this.host, head, this.lifetime.signal).catch((err) => {
+      if (!this.stopped) this.opts.onEvent?.({ type: "provide-failed", head: toHex(head), error: err instanceof Error ? err.message : String(err) });
+    });
+  }
+
+  /**
+   * A gossiped head may have been relayed by peers we share a mesh with while its publisher is not
+   * connected to us: contact the publisher (found through the DHT when we have no address), so the
+   * two sides authenticate and learn each other's capability, then apply the caller's check.
+   */
+  private admit(frame: HeadFrame): boolean | Promise<boolean> {
+    const publisher = peerIdFromKey(frame.publisher);
+    if (!this.stopped && this.host.getConnections(publisher).length === 0) void this.clientFor(publisher).catch(() => undefined);
+    return this.opts.admit ? this.opts.admit(frame) : true;
   }
 
   private onRemoteHead(frame: HeadFrame): void {
@@ -131,9 +158,11 @@ export class SyncNode implements PeerNetwork {
         this.wanted.delete(key);
         const publisher = peerIdFromKey(remote.publisher);
         try {
-          const client = await this.clientFor(publisher);
-          const summary = await fetchClosure(client, remote.head, this.opts.store);
+          const clients = await this.providerClients(remote.head, publisher);
+          const summary = await fetchClosure(clients, remote.head, this.opts.store);
+          for (const dropped of summary.dropped) this.clients.delete(dropped.peer);
           this.delivered.push(remote);
+          this.provide(remote.head);
           this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary });
           this.deliveredListener?.();
         } catch (err) {
@@ -145,6 +174,20 @@ export class SyncNode implements PeerNetwork {
     } finally {
       this.running.delete(key);
     }
+  }
+
+  /**
+   * Authenticated clients for every peer that can serve `head`: DHT providers found within the
+   * lookup budget, and the publisher. The publisher's connection is opened while the DHT is asked.
+   */
+  private async providerClients(head: Hash, publisher: PeerId): Promise<SyncClient[]> {
+    const toPublisher = this.clientFor(publisher);
+    toPublisher.catch(() => undefined);
+    const providers = await providersFor(this.host, head, publisher, { timeoutMs: this.opts.providerLookupMs ?? 1000, limit: 4 });
+    const settled = await Promise.allSettled(providers.map((p) => (p.equals(publisher) ? toPublisher : this.clientFor(p))));
+    const clients = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+    if (clients.length === 0) await toPublisher; // throws the publisher's own error
+    return clients;
   }
 
   private clientFor(peer: PeerId): Promise<SyncClient> {
@@ -190,7 +233,6 @@ export class SyncNode implements PeerNetwork {
     for (const id of retry) void this.clientFor(peerIdFromString(id)).catch(() => undefined);
   }
 
-
   /** Connected peers' ids. */
   connectedPeers(): string[] {
     return this.host.getPeers().map(String);
@@ -198,6 +240,7 @@ export class SyncNode implements PeerNetwork {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.lifetime.abort();
     this.gossip.stop();
     for (const client of this.clients.values()) void client.then((c) => c.close()).catch(() => undefined);
     await this.server.stop();
