@@ -34,7 +34,7 @@ export interface HostOptions {
   mdns?: boolean;
   /** Start the DHT service (default true). */
   dht?: boolean;
-  /** Called once if QUIC cannot load and the node runs on TCP only. */
+  /** Called with warnings: QUIC could not load (the node runs on TCP only), a discovered peer could not be dialed. */
   onWarning?: (message: string) => void;
 }
 
@@ -82,6 +82,16 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     services,
   });
   await node.start();
+  // libp2p no longer dials what discovery finds; a discovered peer on the LAN is one we want.
+  if (opts.mdns) {
+    node.addEventListener("peer:discovery", (evt) => {
+      const peer = evt.detail;
+      if (peer.id.equals(node.peerId) || node.getConnections(peer.id).length > 0) return;
+      node.dial(peer.multiaddrs.length ? peer.multiaddrs : peer.id).catch((err: unknown) => {
+        opts.onWarning?.(`could not dial discovered peer ${peer.id}: ${err instanceof Error ? err.message : String(err)}`);
+      });
+    });
+  }
   return node;
 }
 

@@ -26,7 +26,8 @@ export interface Team {
   root: string;
   members: Record<string, Member>;
   cleanup(): Promise<void>;
-  sync(member: string, extra?: string[]): SyncProcess;
+  /** Starts `pile net sync` for a member; `wrap` prefixes the command (e.g. `ip netns exec NS`). */
+  sync(member: string, extra?: string[], wrap?: string[]): SyncProcess;
   commit(member: string, message: string, files: Record<string, string>): Promise<string>;
 }
 
@@ -60,10 +61,10 @@ export async function makeTeam(names: string[], opts: { perm?: string; outsiders
       await Promise.all(processes.map((p) => p.stop()));
       tmp.cleanup();
     },
-    sync(member, extra = []) {
+    sync(member, extra = [], wrap = []) {
       const m = members[member]!;
       const args = [m.pile, "--key", m.key, "--team-root", team.teamRoot, ...(m.cap ? ["--cap", m.cap] : []), ...extra];
-      const p = startSyncProcess(CLI, args, dir, member);
+      const p = startSyncProcess([...wrap, ...CLI], args, dir, member);
       processes.push(p);
       return p;
     },
