@@ -12,6 +12,12 @@ import type { BranchId, Hash } from "../core/store.ts";
 export const HEAD_FRAME_LEN = 81;
 export const HEAD_FRAME_TAG = 0x01;
 export const DEFAULT_REPUBLISH_MS = 30_000;
+/**
+ * When a peer joins the topic we re-send at once and again after these delays: gossipsub silently
+ * drops messages to a peer whose outbound stream is still opening, which it often is when its
+ * subscription arrives.
+ */
+const WELCOME_RESENDS_MS = [150, 600, 2000];
 
 export interface HeadFrame {
   branchId: BranchId;
@@ -84,6 +90,7 @@ export class HeadGossip {
   /** Last frame published per branch (keyed by the branch id's bytes, 16 chars latin1). */
   private readonly lastPublished = new Map<string, Uint8Array>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly welcomeTimers = new Set<ReturnType<typeof setTimeout>>();
   private readonly listener = (evt: CustomEvent<GossipMessage>) => void this.receive(evt.detail);
 
   constructor(private readonly opts: HeadGossipOptions) {
@@ -100,6 +107,8 @@ export class HeadGossip {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    for (const t of this.welcomeTimers) clearTimeout(t);
+    this.welcomeTimers.clear();
     this.opts.pubsub.removeEventListener("message", this.listener);
     this.opts.pubsub.unsubscribe(this.topic);
   }
@@ -114,6 +123,20 @@ export class HeadGossip {
   /** Stops re-sending a branch (e.g. it was deleted). */
   forget(branchId: BranchId): void {
     this.lastPublished.delete(Buffer.from(branchId).toString("latin1"));
+  }
+
+  /** A peer joined the topic: re-send our heads now and a few times shortly after (see WELCOME_RESENDS_MS). */
+  welcome(): void {
+    void this.republish();
+    if (this.welcomeTimers.size > 0) return;
+    for (const ms of WELCOME_RESENDS_MS) {
+      const t = setTimeout(() => {
+        this.welcomeTimers.delete(t);
+        void this.republish();
+      }, ms);
+      t.unref?.();
+      this.welcomeTimers.add(t);
+    }
   }
 
   /** Re-sends the last frame of every branch we published. */

@@ -98,7 +98,7 @@ export class SyncNode implements PeerNetwork {
     // before gossip arrives (gossip is admitted only from peers with a verified capability).
     host.addEventListener("peer:connect", (evt: CustomEvent<PeerId>) => void node.clientFor(evt.detail).catch(() => undefined));
     // New subscribers get our heads right away rather than at the next periodic republish.
-    host.services.pubsub.addEventListener("subscription-change", () => void node.gossip.republish());
+    host.services.pubsub.addEventListener("subscription-change", () => node.gossip.welcome());
     for (const failure of await dialAll(host, opts.peers ?? [])) opts.onEvent?.({ type: "dial-failed", ...failure });
     return node;
   }

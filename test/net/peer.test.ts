@@ -1,0 +1,171 @@
+/**
+ * `Peer` through two in-process sync nodes on real TCP sockets (127.0.0.1): reads drain what the
+ * network delivered into tracking branches, writes are published, tracking branches are never
+ * re-published, `republishAll` re-sends, and a released Peer stops syncing its inner store.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { bytesEqual } from "../../src/core/bytes.ts";
+import { SigningKey } from "../../src/core/ed25519.ts";
+import { MemoryStore } from "../../src/core/memory-store.ts";
+import type { BranchId, Hash } from "../../src/core/store.ts";
+import { TribleSet } from "../../src/core/tribleset.ts";
+import type { RemoteHead, SyncDirection } from "../../src/net/peer.ts";
+import { openPolicy } from "../../src/net/protocol.ts";
+import { SyncNode } from "../../src/net/sync.ts";
+import { Repository } from "../../src/repo/repository.ts";
+import type { TrackingResult } from "../../src/repo/tracking.ts";
+
+const TCP = ["/ip4/127.0.0.1/tcp/0"];
+const teamRoot = SigningKey.generate().publicKey;
+const noCapability = { capHandle: new Uint8Array(32), chain: [] };
+
+interface Side {
+  node: SyncNode;
+  key: SigningKey;
+  store: MemoryStore;
+  published: { branchId: BranchId; head: Hash }[];
+  applied: { remote: RemoteHead; result: TrackingResult }[];
+  /** Resolves when the next remote head's closure has been stored. */
+  nextDelivery(): Promise<void>;
+}
+
+const nodes: SyncNode[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.stop()));
+});
+
+async function side(peers: string[] = [], direction: SyncDirection = "bidirectional"): Promise<Side> {
+  const key = SigningKey.generate();
+  const store = new MemoryStore();
+  const published: Side["published"] = [];
+  const applied: Side["applied"] = [];
+  const node = await SyncNode.start({
+    store,
+    key,
+    teamRoot,
+    credentials: { ...noCapability },
+    policy: openPolicy,
+    direction,
+    listen: TCP,
+    peers,
+    peerEvents: {
+      onPublished: (branchId, head) => published.push({ branchId, head }),
+      onApplied: (remote, result) => applied.push({ remote, result }),
+    },
+  });
+  nodes.push(node);
+  let waiters: (() => void)[] = [];
+  node.onDelivered(() => {
+    const ready = waiters;
+    waiters = [];
+    for (const w of ready) w();
+  });
+  const nextDelivery = () => new Promise<void>((resolve) => waiters.push(resolve));
+  return { node, key, store, published, applied, nextDelivery };
+}
+
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await Bun.sleep(10);
+  }
+}
+
+const address = (s: Side) => s.node.host.getMultiaddrs().map(String)[0]!;
+
+test("reads drain delivered heads into tracking branches; writes publish; tracking branches are not re-published", async () => {
+  const a = await side();
+  const b = await side([address(a)]);
+  await until(() => a.node.connectedPeers().length === 1);
+  const delivered = b.nextDelivery();
+  const repoA = new Repository(a.node.peer, a.key);
+  const commit = repoA.commit("main", new TribleSet(), "through the peer");
+  // Creating the branch and pushing the commit each moved its head: both were published at once.
+  const mainId = repoA.requireBranch("main").id;
+  expect(a.published.length).toBeGreaterThan(0);
+  expect(bytesEqual(a.published.at(-1)!.head, a.store.head(mainId)!)).toBe(true);
+  await delivered;
+
+  // Nothing is applied until something reads through B's Peer.
+  expect(b.applied).toHaveLength(0);
+  expect(b.node.peer.lastEventAt).toBeNull();
+  let branches = new Repository(b.node.peer).listBranches();
+  expect(b.applied.length).toBeGreaterThan(0);
+  expect(b.applied[0]!.result.status).toBe("applied");
+  expect(b.node.peer.lastEventAt).not.toBeNull();
+  // The branch's creation and its commit may arrive as two heads: read until the commit is there.
+  await until(() => {
+    branches = new Repository(b.node.peer).listBranches();
+    const head = branches.find((x) => x.tracking)?.meta.head;
+    return head !== undefined && bytesEqual(head, commit);
+  });
+  const tracking = branches.filter((x) => x.tracking);
+  expect(tracking).toHaveLength(1);
+  expect(tracking[0]!.name).toBe("main");
+  expect(bytesEqual(tracking[0]!.meta.head!, commit)).toBe(true);
+  // B's tracking branch moved in B's store, but B never gossips it back.
+  expect(b.published).toHaveLength(0);
+  expect(b.store.reader().has(commit)).toBe(true);
+
+  b.node.peer.republishAll();
+  expect(b.published).toHaveLength(0);
+  const before = a.published.length;
+  a.node.peer.republishAll();
+  expect(a.published).toHaveLength(before + 1);
+}, 30_000);
+
+test("a released Peer hands back its store and no longer applies what arrives", async () => {
+  const a = await side();
+  const b = await side([address(a)]);
+  await until(() => a.node.connectedPeers().length === 1);
+  const repoA = new Repository(a.node.peer, a.key);
+
+  const first = repoA.commit("main", new TribleSet(), "first");
+  const trackingHead = () => new Repository(b.store).listBranches().find((x) => x.tracking)?.meta.head;
+  await until(() => {
+    b.node.peer.branches();
+    const head = trackingHead();
+    return head !== undefined && bytesEqual(head, first);
+  });
+  const appliedBefore = b.applied.length;
+
+  const inner = b.node.peer.release();
+  expect(inner).toBe(b.store);
+  const second = repoA.commit("main", new TribleSet(), "second");
+  await until(() => b.store.reader().has(second));
+  // The blobs arrived in the store, but the released Peer moves no tracking branch on reads.
+  b.node.peer.branches();
+  expect(b.applied).toHaveLength(appliedBefore);
+  expect(bytesEqual(trackingHead()!, first)).toBe(true);
+}, 30_000);
+
+test("readonly never publishes; writeonly never applies", async () => {
+  const a = await side();
+  const reader = await side([address(a)], "readonly");
+  const writer = await side([address(a)], "writeonly");
+  await until(() => a.node.connectedPeers().length === 2);
+
+  const delivered = reader.nextDelivery();
+  new Repository(a.node.peer, a.key).commit("main", new TribleSet(), "from a");
+  await delivered;
+  reader.node.peer.branches();
+  writer.node.peer.branches();
+  expect(reader.applied.map((x) => x.result.status)).toEqual(["applied"]);
+
+  new Repository(reader.node.peer, reader.key).commit("mine", new TribleSet(), "kept local");
+  new Repository(writer.node.peer, writer.key).commit("theirs", new TribleSet(), "published");
+  expect(reader.published).toHaveLength(0);
+  expect(writer.published.length).toBeGreaterThan(0);
+  await until(() => {
+    a.node.peer.branches();
+    return a.applied.some((x) => x.result.status === "applied" && x.result.name === "theirs");
+  });
+  await Bun.sleep(500);
+  a.node.peer.branches();
+  writer.node.peer.branches();
+  const namesAtA = new Set(a.applied.map((x) => (x.result.status === "rejected" ? "(rejected)" : x.result.name)));
+  expect([...namesAtA]).toEqual(["theirs"]);
+  expect(writer.applied).toHaveLength(0);
+  expect(new Repository(writer.store).listBranches().filter((x) => x.tracking)).toHaveLength(0);
+}, 30_000);
