@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { blake3 } from "@noble/hashes/blake3.js";
+import { toHex } from "../../src/core/bytes.ts";
 import { firstAddr, listenFor, makeTeam, run, type Team } from "./e2e-helpers.ts";
 
 let team: Team | undefined;
@@ -62,6 +64,30 @@ describe("access and direction", () => {
     const eveBlobs = await run(team.dir, "pile", "blob", "list", "eve.pile", "--json");
     expect(JSON.parse(eveBlobs)).toEqual([]);
     expect(secret).toHaveLength(64);
+  }, 60_000);
+
+  test("a peer whose capability covers one branch gets that branch's blobs and nothing of the others", async () => {
+    team = await makeTeam(["a", "r"], { outsiders: ["r"] });
+    const shared = await team.commit("a", "shared", { "open.txt": "for everyone" });
+    await Bun.write(`${team.dir}/plan.txt`, "classified plan");
+    await run(team.dir, "pile", "commit", "a.pile", "--branch", "secret", "-m", "secret", "--key", "a.key", "plan.txt");
+    const a = team.members.a!;
+    const invite = JSON.parse(
+      await run(team.dir, "team", "invite", team.members.r!.publicKey, "--perm", "read", "--branch", "main", "--pile", a.pile, "--key", a.key, "--team-root", team.root, "--cap", a.cap!, "--json"),
+    );
+    team.members.r!.cap = invite.cap;
+
+    const aProc = team.sync("a", listenFor("tcp"));
+    const aAddr = firstAddr(await aProc.waitFor((e) => e.event === "listening"));
+    const r = team.sync("r", [...listenFor("tcp"), "--peers", aAddr]);
+    await r.waitFor(received(shared));
+    // Give the secret branch's head every chance to arrive (it is gossiped; its blobs are out of scope).
+    await Bun.sleep(1500);
+    await Promise.all([aProc.stop(), r.stop()]);
+    expect(r.events.filter((e) => e.event === "received").map((e) => e.branch)).toEqual(["main"]);
+    const rBlobs: string[] = JSON.parse(await run(team.dir, "pile", "blob", "list", "r.pile", "--json")).map((b: { hash: string } | string) => (typeof b === "string" ? b : b.hash));
+    expect(rBlobs).toContain(toHex(blake3(new TextEncoder().encode("for everyone"))));
+    expect(rBlobs).not.toContain(toHex(blake3(new TextEncoder().encode("classified plan"))));
   }, 60_000);
 
   test("readonly receives but never publishes; writeonly publishes but never applies", async () => {
