@@ -10,8 +10,10 @@ const root = join(import.meta.dir, "..");
 const outfile = join(root, "dist", "tribles");
 mkdirSync(join(root, "dist"), { recursive: true });
 
-const args = [process.execPath, "build", "--compile", "--minify", "--sourcemap=none", join(root, "src/cli/main.ts"), "--outfile", outfile];
-if (process.argv.includes("--bytecode")) args.splice(3, 0, "--bytecode");
+// Bytecode (kept as ESM, which our top-level awaits need) spares the runtime parsing the ~10 MB
+// bundle at every start: `tribles --help` starts about 2-3x faster. `--no-bytecode` turns it off.
+const args = [process.execPath, "build", "--compile", "--minify", "--sourcemap=none", "--format=esm", join(root, "src/cli/main.ts"), "--outfile", outfile];
+if (!process.argv.includes("--no-bytecode")) args.splice(3, 0, "--bytecode");
 const started = performance.now();
 const proc = Bun.spawnSync(args, { cwd: root, stdout: "inherit", stderr: "inherit" });
 if (proc.exitCode !== 0) {

@@ -1,22 +1,11 @@
 /**
- * `tribles pile commit | log | branch show | merge`: the repository commands. Keys come from
- * `--key`, then $TRIBLESPACE_KEY, then `self.key` beside the pile. A pile is flushed only when the
- * whole command succeeded; signatures are checked whenever history is shown.
+ * `tribles pile commit | log | branch show | merge` definitions (the actions live in repo-actions.ts).
+ * Keys come from `--key`, then $TRIBLESPACE_KEY, then `self.key` beside the pile.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
 import type { CAC } from "cac";
-import { toHex } from "../core/bytes.ts";
-import type { SigningKey } from "../core/ed25519.ts";
-import { decodeLongString } from "../core/longstring.ts";
-import { unixMsFromTaiNs } from "../core/schemas.ts";
-import type { BlobReader, Hash } from "../core/store.ts";
-import { filesToContent } from "../repo/files.ts";
-import { ancestors, readCommit, verifyOne } from "../repo/history.ts";
-import { loadKey } from "../repo/keyfile.ts";
-import { type BranchInfo, Repository } from "../repo/repository.ts";
-import { output, withPile } from "./common.ts";
-import { CliError } from "./errors.ts";
+import { lazy } from "./lazy.ts";
+
+const load = () => import("./repo-actions.ts");
 
 export function register(cli: CAC): void {
   cli
@@ -26,45 +15,19 @@ export function register(cli: CAC): void {
     .option("--key <file>", "Signing key file (default: $TRIBLESPACE_KEY, then self.key beside the pile)")
     .option("--create-key", "Create the key file if it does not exist")
     .option("--json", "Print JSON")
-    .action(async (path: string, files: string[], opts: KeyOptions & { branch: unknown; message?: unknown; json?: boolean }) => {
-      if (opts.message === undefined || opts.message === true) throw new CliError("a commit needs a message: -m MSG");
-      const branch = String(opts.branch);
-      const entries = files.map(readInputFile);
-      const key = repoKey(opts, path);
-      const { content, blobs } = filesToContent(entries);
-      const handle = await withPile(path, (pile) => new Repository(pile, key).commit(branch, content, String(opts.message), blobs));
-      output(opts.json, { commit: toHex(handle), branch, files: entries.map((e) => ({ name: e.name, bytes: e.bytes.length })) }, () => `committed ${toHex(handle)} to ${branch} (${entries.length} file${entries.length === 1 ? "" : "s"})`);
-    });
+    .action(lazy(load, "pileCommit"));
 
   cli
     .command("pile log <pile>", "A branch's history, newest first: hash, author, time, message (signatures checked)")
     .option("--branch <name>", "Branch (a local name, a tracking branch's remote name, or a branch id)", { default: "main" })
     .option("-n, --limit <count>", "Show at most this many commits")
     .option("--json", "Print JSON")
-    .action(async (path: string, opts: { branch: unknown; limit?: unknown; json?: boolean }) => {
-      const limit = opts.limit === undefined ? Number.POSITIVE_INFINITY : Number(opts.limit);
-      if (!(limit >= 0)) throw new CliError(`--limit must be a number, got "${opts.limit}"`);
-      const commits = await withPile(path, (pile) => {
-        const repo = new Repository(pile);
-        const b = resolveBranch(repo, String(opts.branch));
-        return b.meta.head ? history(pile.reader(), b.meta.head, limit) : [];
-      });
-      output(opts.json, commits, () => commits.map(formatCommit).join("\n\n"));
-      const bad = commits.filter((c) => c.signature === "bad").length;
-      if (bad) throw new CliError(`${bad} commit${bad === 1 ? " has a bad signature" : "s have bad signatures"} (marked BAD above)`);
-    });
+    .action(lazy(load, "pileLog"));
 
   cli
     .command("pile branch show <pile> <name>", "A branch: id, head, who signed it, and its head commit (signatures checked)")
     .option("--json", "Print JSON")
-    .action(async (path: string, name: string, opts: { json?: boolean }) => {
-      const info = await withPile(path, (pile) => {
-        const repo = new Repository(pile);
-        return describeBranch(repo, resolveBranch(repo, String(name)));
-      });
-      output(opts.json, info, () => formatBranch(info));
-      if (info.signature === "bad") throw new CliError(`branch "${info.name}": ${info.signatureError}`);
-    });
+    .action(lazy(load, "pileBranchShow"));
 
   cli
     .command("pile merge <pile>", "Merge one branch into another: fast-forward when possible, else a merge commit")
@@ -73,184 +36,5 @@ export function register(cli: CAC): void {
     .option("--key <file>", "Signing key file (the moved branch head is signed)")
     .option("--create-key", "Create the key file if it does not exist")
     .option("--json", "Print JSON")
-    .action(async (path: string, opts: KeyOptions & { into?: unknown; from?: unknown; json?: boolean }) => {
-      if (typeof opts.into !== "string" || typeof opts.from !== "string") throw new CliError("merge needs --into NAME and --from NAME");
-      const [into, from] = [opts.into, opts.from];
-      const key = repoKey(opts, path);
-      const result = await withPile(path, (pile) => {
-        const repo = new Repository(pile, key);
-        const source = resolveBranch(repo, from);
-        const target = repo.requireBranch(into);
-        if (!source.meta.head) return { head: target.meta.head ?? null, kind: "up-to-date" as const };
-        return repo.mergeInto(target, source.meta.head);
-      });
-      const head = result.head ? toHex(result.head) : null;
-      const text = { "up-to-date": `${into} is already up to date`, "fast-forward": `${into} fast-forwarded to ${head}`, merge: `${into} merged ${from}: merge commit ${head}` };
-      output(opts.json, { into, from, kind: result.kind, head }, () => text[result.kind]);
-    });
-}
-
-interface KeyOptions {
-  key?: unknown;
-  createKey?: boolean;
-}
-
-/** The signing key for a pile command; a missing key says how to make one. */
-function repoKey(opts: KeyOptions, pilePath: string): SigningKey {
-  if (opts.key === true) throw new CliError("--key needs a file path");
-  let loaded: ReturnType<typeof loadKey>;
-  try {
-    loaded = loadKey({
-      ...(opts.key !== undefined ? { path: String(opts.key) } : {}),
-      dir: dirname(resolve(pilePath)),
-      create: opts.createKey === true,
-      missingHint: "pass --create-key to create it, or name another with --key FILE or $TRIBLESPACE_KEY",
-    });
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
-  // Only the public half is ever shown.
-  if (loaded.created) console.error(`created key file ${loaded.path} (public key ${toHex(loaded.key.publicKey)})`);
-  return loaded.key;
-}
-
-function readInputFile(file: string): { name: string; bytes: Uint8Array } {
-  if (!existsSync(file)) throw new CliError(`${file}: no such file`);
-  if (!statSync(file).isFile()) throw new CliError(`${file}: not a regular file`);
-  return { name: file, bytes: new Uint8Array(readFileSync(file)) };
-}
-
-/**
- * A branch by local name; else the one tracking branch with that remote name; else a branch id
- * in hex. Several tracking branches with the name (from different peers) must be named by id.
- */
-function resolveBranch(repo: Repository, name: string): BranchInfo {
-  const local = repo.lookupBranch(name);
-  if (local) return local;
-  const tracking = repo.listBranches().filter((b) => b.tracking && b.name === name);
-  if (tracking.length === 1) return tracking[0]!;
-  if (tracking.length > 1) throw new CliError(`"${name}" names ${tracking.length} tracking branches; use a branch id: ${tracking.map((b) => toHex(b.id)).join(", ")}`);
-  if (/^[0-9a-fA-F]{32}$/.test(name)) {
-    const byId = repo.listBranches().find((b) => toHex(b.id) === name.toLowerCase());
-    if (byId) return byId;
-  }
-  throw new CliError(`unknown branch "${name}" (see \`tribles pile branch list\`)`);
-}
-
-interface CommitSummary {
-  hash: string;
-  /** Absent when the commit is not in this pile (history fetched only in part). */
-  missing?: true;
-  merge: boolean;
-  author: string | null;
-  time: string | null;
-  message: string | null;
-  parents: string[];
-  /** "ok", "bad", or "unsigned" (merge commits are unsigned by design). */
-  signature: "ok" | "bad" | "unsigned";
-  signatureError?: string;
-}
-
-function history(reader: BlobReader, head: Hash, limit: number): CommitSummary[] {
-  const out: CommitSummary[] = [];
-  for (const h of ancestors(reader, head, true)) {
-    if (out.length >= limit) break;
-    out.push(summarize(reader, h));
-  }
-  return out;
-}
-
-function summarize(reader: BlobReader, h: Hash): CommitSummary {
-  const hash = toHex(h);
-  let info: ReturnType<typeof readCommit>;
-  try {
-    info = readCommit(reader, h);
-  } catch (err) {
-    return { hash, missing: true, merge: false, author: null, time: null, message: null, parents: [], signature: "bad", signatureError: (err as Error).message };
-  }
-  const summary: CommitSummary = {
-    hash,
-    merge: !info.content,
-    author: info.author ? toHex(info.author) : null,
-    time: info.createdAt !== undefined ? new Date(unixMsFromTaiNs(info.createdAt)).toISOString() : null,
-    message: readMessage(reader, info.message),
-    parents: info.parents.map(toHex),
-    signature: info.content ? "ok" : "unsigned",
-  };
-  try {
-    verifyOne(reader, h);
-  } catch (err) {
-    summary.signature = "bad";
-    summary.signatureError = (err as Error).message;
-  }
-  return summary;
-}
-
-function readMessage(reader: BlobReader, h: Hash | undefined): string | null {
-  if (!h) return null;
-  try {
-    const bytes = reader.get(h);
-    return bytes ? decodeLongString(bytes) : null;
-  } catch {
-    return null;
-  }
-}
-
-function formatCommit(c: CommitSummary): string {
-  if (c.missing) return `commit ${c.hash}\n    (not readable in this pile: ${c.signatureError})`;
-  const sig = c.signature === "bad" ? `\nBAD SIGNATURE: ${c.signatureError}` : "";
-  if (c.merge) return `commit ${c.hash} (merge)\nmerge of ${c.parents.join(" ")}${sig}`;
-  return `commit ${c.hash}\nauthor ${c.author}\ndate   ${c.time}${sig}\n\n    ${(c.message ?? "").split("\n").join("\n    ")}`;
-}
-
-interface BranchSummary {
-  id: string;
-  name: string;
-  tracking: boolean;
-  meta: string;
-  head: string | null;
-  updatedAt: string | null;
-  signedBy: string | null;
-  signature: "ok" | "bad" | "unsigned";
-  signatureError?: string;
-  remotePeer?: string;
-  remoteBranch?: string;
-  commit: CommitSummary | null;
-}
-
-function describeBranch(repo: Repository, b: BranchInfo): BranchSummary {
-  const reader = repo.store.reader();
-  const summary: BranchSummary = {
-    id: toHex(b.id),
-    name: b.name,
-    tracking: b.tracking,
-    meta: toHex(b.metaHandle),
-    head: b.meta.head ? toHex(b.meta.head) : null,
-    updatedAt: b.meta.updatedAt ? new Date(unixMsFromTaiNs(b.meta.updatedAt.lower)).toISOString() : null,
-    signedBy: b.meta.signedBy ? toHex(b.meta.signedBy) : null,
-    signature: "unsigned",
-    ...(b.meta.tracking ? { remotePeer: toHex(b.meta.tracking.remotePeer), remoteBranch: toHex(b.meta.tracking.remoteBranch) } : {}),
-    commit: b.meta.head ? summarize(reader, b.meta.head) : null,
-  };
-  // Tracking metadata is written locally and unsigned; its head was verified when it moved.
-  if (b.meta.head && !b.tracking) {
-    try {
-      repo.verifyBranch(b);
-      summary.signature = "ok";
-    } catch (err) {
-      summary.signature = "bad";
-      summary.signatureError = (err as Error).message;
-    }
-  }
-  return summary;
-}
-
-function formatBranch(b: BranchSummary): string {
-  const lines = [`branch ${b.name} (${b.id})${b.tracking ? ` tracking ${b.remoteBranch} of peer ${b.remotePeer}` : ""}`, `metadata ${b.meta}`];
-  if (b.updatedAt) lines.push(`updated ${b.updatedAt}`);
-  lines.push(`head ${b.head ?? "(empty)"}`);
-  if (b.signature === "ok") lines.push(`signed by ${b.signedBy} (verified, with the whole history)`);
-  if (b.signature === "bad") lines.push(`BAD SIGNATURE: ${b.signatureError}`);
-  if (b.commit) lines.push("", formatCommit(b.commit));
-  return lines.join("\n");
+    .action(lazy(load, "pileMerge"));
 }

@@ -3,7 +3,14 @@
  * than @noble/ed25519 here); tests cross-check it against @noble/ed25519. Keys are raw 32-byte
  * seeds and 32-byte public keys; signatures are 64 bytes (R ‖ S).
  */
-import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign as nodeSign, verify as nodeVerify } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+
+/**
+ * node:crypto, loaded on first use: importing it costs ~13 ms of start-up, which commands that never
+ * sign or verify (e.g. `--help`) should not pay.
+ */
+let nodeCrypto: typeof import("node:crypto") | undefined;
+const native = (): typeof import("node:crypto") => (nodeCrypto ??= process.getBuiltinModule("node:crypto"));
 
 const PKCS8_SEED_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 const SPKI_PUBLIC_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
@@ -19,8 +26,8 @@ export class SigningKey {
 
   private constructor(seed: Uint8Array) {
     if (seed.length !== SEED_LEN) throw new Error(`ed25519 seed must be ${SEED_LEN} bytes, got ${seed.length}`);
-    this.privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_SEED_PREFIX, seed]), format: "der", type: "pkcs8" });
-    const jwk = createPublicKey(this.privateKey).export({ format: "jwk" });
+    this.privateKey = native().createPrivateKey({ key: Buffer.concat([PKCS8_SEED_PREFIX, seed]), format: "der", type: "pkcs8" });
+    const jwk = native().createPublicKey(this.privateKey).export({ format: "jwk" });
     this.publicKey = new Uint8Array(Buffer.from(jwk.x!, "base64url"));
     this.seedBytes = seed.slice();
   }
@@ -32,7 +39,7 @@ export class SigningKey {
   }
 
   static generate(): SigningKey {
-    return new SigningKey(new Uint8Array(randomBytes(SEED_LEN)));
+    return new SigningKey(crypto.getRandomValues(new Uint8Array(SEED_LEN)));
   }
 
   /** The secret seed. Handle with care: never print or log it. */
@@ -41,7 +48,7 @@ export class SigningKey {
   }
 
   sign(message: Uint8Array): Uint8Array {
-    return new Uint8Array(nodeSign(null, message, this.privateKey));
+    return new Uint8Array(native().sign(null, message, this.privateKey));
   }
 }
 
@@ -53,7 +60,7 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject | null {
   let key = publicKeyCache.get(cacheKey);
   if (key === undefined) {
     try {
-      key = createPublicKey({ key: Buffer.concat([SPKI_PUBLIC_PREFIX, publicKey]), format: "der", type: "spki" });
+      key = native().createPublicKey({ key: Buffer.concat([SPKI_PUBLIC_PREFIX, publicKey]), format: "der", type: "spki" });
     } catch {
       key = null; // not a valid curve point
     }
@@ -69,7 +76,7 @@ export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Ui
   const key = publicKeyObject(publicKey);
   if (key === null) return false;
   try {
-    return nodeVerify(null, message, key, signature);
+    return native().verify(null, message, key, signature);
   } catch {
     return false;
   }

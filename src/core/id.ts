@@ -1,5 +1,4 @@
 /** 16-byte identifiers (FORMATS §1): random (genid), time-prefixed (ufoid) and counter (fucid) kinds. */
-import { randomFillSync } from "node:crypto";
 import { fromHex, isZero, toHex } from "./bytes.ts";
 
 /** A 16-byte id. The all-zero (nil) id is never a valid entity, attribute or branch. */
@@ -11,7 +10,7 @@ export const NIL_ID: Id = new Uint8Array(ID_LEN);
 /** 16 bytes from the CSPRNG. */
 export function genId(): Id {
   const id = new Uint8Array(ID_LEN);
-  do randomFillSync(id);
+  do crypto.getRandomValues(id);
   while (isZero(id));
   return id;
 }
@@ -19,7 +18,7 @@ export function genId(): Id {
 /** Bytes 0..4: unix milliseconds mod 2^32, big-endian; bytes 4..16: random. Sorts roughly by creation time. */
 export function ufoId(nowMs: number = Date.now()): Id {
   const id = new Uint8Array(ID_LEN);
-  randomFillSync(id, 4);
+  crypto.getRandomValues(id.subarray(4));
   new DataView(id.buffer).setUint32(0, Math.floor(nowMs) % 2 ** 32);
   return id;
 }
@@ -32,7 +31,7 @@ let fucidCounter = 0n;
 export function fucId(): Id {
   if (fucidSalt === undefined) {
     fucidSalt = new Uint8Array(ID_LEN);
-    randomFillSync(fucidSalt);
+    crypto.getRandomValues(fucidSalt);
   }
   const id = fucidSalt.slice();
   // XOR the counter into the low (last) bytes, big-endian.

@@ -1,0 +1,89 @@
+/** Actions of `tribles pile …` (piles, blobs, branches); loaded only when one of them runs. */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { toHex } from "../core/bytes.ts";
+import { diagnosePile } from "../pile/diagnose.ts";
+import { type BranchInfo, Repository } from "../repo/repository.ts";
+import { output, parseHash, signingKey, withPile } from "./common.ts";
+import { CliError } from "./errors.ts";
+
+function describeBranch(b: BranchInfo) {
+  return {
+    id: toHex(b.id),
+    name: b.name,
+    tracking: b.tracking,
+    head: b.meta.head ? toHex(b.meta.head) : null,
+    meta: toHex(b.metaHandle),
+    ...(b.meta.tracking ? { remotePeer: toHex(b.meta.tracking.remotePeer), remoteBranch: toHex(b.meta.tracking.remoteBranch) } : {}),
+  };
+}
+
+async function readInput(file: string | undefined): Promise<Uint8Array> {
+  if (file === undefined || file === "-") return new Uint8Array(await Bun.stdin.arrayBuffer());
+  if (!existsSync(file)) throw new CliError(`${file}: no such file`);
+  return new Uint8Array(readFileSync(file));
+}
+
+export async function pileCreate(path: string) {
+  if (existsSync(path)) throw new CliError(`${path} already exists`);
+  await withPile(path, () => undefined, { create: true });
+  console.log(`created ${path}`);
+}
+
+export function pileDiagnose(path: string, opts: { json?: boolean }) {
+  if (!existsSync(path)) throw new CliError(`${path}: no such pile`);
+  const r = diagnosePile(path);
+  output(opts.json, r, () =>
+    [
+      `${r.path}: ${r.fileBytes} bytes, ${r.validBytes} valid`,
+      `blobs: ${r.blobRecords} records, ${r.distinctBlobs} distinct, ${r.blobBytes} payload bytes`,
+      `branches: ${r.branches.length} live (${r.branchRecords} updates, ${r.tombstones} deletions)`,
+      ...r.badBlobs.map((b) => `BAD blob at offset ${b.offset}: payload does not hash to ${b.hash}`),
+      ...(r.corruption ? [`CORRUPT at offset ${r.corruption.offset}: ${r.corruption.reason}${r.corruption.tornTail ? " (torn tail: opening the pile truncates it)" : ""}`] : []),
+      r.ok ? "ok" : "problems found",
+    ].join("\n"),
+  );
+  return r.ok ? 0 : 1;
+}
+
+export async function pileBlobPut(path: string, file: string | undefined, opts: { json?: boolean }) {
+  const bytes = await readInput(file);
+  const h = await withPile(path, (pile) => pile.put(bytes));
+  output(opts.json, { hash: toHex(h), bytes: bytes.length }, () => toHex(h));
+}
+
+export async function pileBlobGet(path: string, hex: string, opts: { output?: string }) {
+  const h = parseHash(hex);
+  const bytes = await withPile(path, (pile) => pile.reader().get(h)?.slice());
+  if (!bytes) throw new CliError(`blob ${toHex(h)} is not in ${path}`);
+  if (opts.output) writeFileSync(opts.output, bytes);
+  else await Bun.write(Bun.stdout, bytes);
+}
+
+export async function pileBlobList(path: string, opts: { json?: boolean }) {
+  const hashes = await withPile(path, (pile) => [...pile.reader().list()].map(toHex));
+  output(opts.json, hashes, () => hashes.join("\n"));
+}
+
+export async function pileBranchList(path: string, opts: { json?: boolean }) {
+  const branches = await withPile(path, (pile) => new Repository(pile).listBranches().map(describeBranch));
+  output(opts.json, branches, () =>
+    branches.map((b) => `${b.id}  ${b.tracking ? `${b.name} (tracking ${b.remotePeer?.slice(0, 12)}…)` : b.name}  head ${b.head ?? "(empty)"}`).join("\n"),
+  );
+}
+
+export async function pileBranchCreate(path: string, name: string) {
+  const b = await withPile(path, (pile) => describeBranch(new Repository(pile).createBranch(name)));
+  console.log(`created branch ${name} (${b.id})`);
+}
+
+export async function pileBranchDelete(path: string, name: string) {
+  await withPile(path, (pile) => new Repository(pile).deleteBranch(name));
+  console.log(`deleted branch ${name}`);
+}
+
+export async function pileBranchRename(path: string, from: string, to: string, opts: { key?: string }) {
+  const key = signingKey(opts, path);
+  await withPile(path, (pile) => new Repository(pile, key).renameBranch(from, to));
+  console.log(`renamed ${from} to ${to}`);
+}
+
