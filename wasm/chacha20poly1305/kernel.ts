@@ -35,9 +35,9 @@ function rotl(v: string, n: number): string {
 }
 
 /** Four quarter rounds side by side, step by step (independent chains interleaved). */
-function quarterRounds(qs: [number, number, number, number][]): void {
+function quarterRounds(qs: [number, number, number, number][], out: string[]): void {
   const step = (f: (q: [number, number, number, number]) => string) => {
-    for (const q of qs) emit(f(q));
+    for (const q of qs) out.push(f(q));
   };
   const add = (a: number, b: number) => `(local.set ${x(a)} (i32x4.add (local.get ${x(a)}) (local.get ${x(b)})))`;
   const xor = (a: number, b: number) => `(local.set ${x(a)} (v128.xor (local.get ${x(a)}) (local.get ${x(b)})))`;
@@ -54,6 +54,30 @@ function quarterRounds(qs: [number, number, number, number][]): void {
   }
 }
 
+/** One double round (a column round, then a diagonal round) on the 16 state vectors. */
+function doubleRound(): string[] {
+  const out: string[] = [];
+  quarterRounds(
+    [
+      [0, 4, 8, 12],
+      [1, 5, 9, 13],
+      [2, 6, 10, 14],
+      [3, 7, 11, 15],
+    ],
+    out,
+  );
+  quarterRounds(
+    [
+      [0, 5, 10, 15],
+      [1, 6, 11, 12],
+      [2, 7, 8, 13],
+      [3, 4, 9, 14],
+    ],
+    out,
+  );
+  return out;
+}
+
 /** Initial value of state word i for the four blocks (counter in $ctr, lanes ctr..ctr+3). */
 function initWord(i: number): string {
   if (i < 4) return `(v128.const i32x4 ${SIGMA[i]} ${SIGMA[i]} ${SIGMA[i]} ${SIGMA[i]})`;
@@ -62,33 +86,16 @@ function initWord(i: number): string {
   return `(v128.load32_splat offset=${NONCE + 4 * (i - 13)} (i32.const 0))`;
 }
 
-/**
- * `$chacha4(ctr, out, in)`: four ChaCha20 blocks with counters ctr..ctr+3; writes
- * in[0..256) XOR keystream to out[0..256). With in = a zero page it yields the raw keystream.
- */
-function chacha4(): void {
-  emit(`(func $chacha4 (param $ctr i32) (param $out i32) (param $in i32) (local $round i32)`);
-  for (let i = 0; i < 16; i++) emit(`(local ${x(i)} v128)`);
-  emit(`(local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)`);
+const V128_LOCALS = `${Array.from({ length: 16 }, (_, i) => `(local ${x(i)} v128)`).join(" ")} (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)`;
+
+function chachaInit(): void {
   for (let i = 0; i < 16; i++) emit(`(local.set ${x(i)} ${initWord(i)})`);
-  emit(`(local.set $round (i32.const 10))`);
-  emit(`(loop $rounds`);
-  quarterRounds([
-    [0, 4, 8, 12],
-    [1, 5, 9, 13],
-    [2, 6, 10, 14],
-    [3, 7, 11, 15],
-  ]);
-  quarterRounds([
-    [0, 5, 10, 15],
-    [1, 6, 11, 12],
-    [2, 7, 8, 13],
-    [3, 4, 9, 14],
-  ]);
-  emit(`(br_if $rounds (local.tee $round (i32.sub (local.get $round) (i32.const 1))))`);
-  emit(`)`);
+}
+
+/** Adds the input state, transposes each group of four words so lane j (block j) becomes 16
+ * contiguous bytes, and stores in XOR keystream to out (both i32 locals / expressions). */
+function chachaFinish(out: string, input: string): void {
   for (let i = 0; i < 16; i++) emit(`(local.set ${x(i)} (i32x4.add (local.get ${x(i)}) ${initWord(i)}))`);
-  // Transpose each group of four words so lane j (block j) becomes 16 contiguous bytes.
   for (let g = 0; g < 4; g++) {
     const [a, b, c, d] = [x(4 * g), x(4 * g + 1), x(4 * g + 2), x(4 * g + 3)];
     emit(`(local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get ${a}) (local.get ${b})))`);
@@ -105,11 +112,24 @@ function chacha4(): void {
     ];
     for (const [blk, pat, p, q] of parts) {
       const off = 64 * blk + 16 * g;
-      emit(
-        `(v128.store offset=${off} (local.get $out) (v128.xor (v128.load offset=${off} (local.get $in)) (i8x16.shuffle ${pat} (local.get ${p}) (local.get ${q}))))`,
-      );
+      emit(`(v128.store offset=${off} ${out} (v128.xor (v128.load offset=${off} ${input}) (i8x16.shuffle ${pat} (local.get ${p}) (local.get ${q}))))`);
     }
   }
+}
+
+/**
+ * `$chacha4(ctr, out, in)`: four ChaCha20 blocks with counters ctr..ctr+3; writes
+ * in[0..256) XOR keystream to out[0..256). With in = zeros it yields the raw keystream.
+ */
+function chacha4(): void {
+  emit(`(func $chacha4 (param $ctr i32) (param $out i32) (param $in i32) (local $round i32) ${V128_LOCALS}`);
+  chachaInit();
+  emit(`(local.set $round (i32.const 10))`);
+  emit(`(loop $rounds`);
+  for (const st of doubleRound()) emit(st);
+  emit(`(br_if $rounds (local.tee $round (i32.sub (local.get $round) (i32.const 1))))`);
+  emit(`)`);
+  chachaFinish("(local.get $out)", "(local.get $in)");
   emit(`)`);
 }
 
@@ -172,24 +192,35 @@ function polyInit(): void {
   emit(`)`);
 }
 
-/** `$poly_blocks(p, n, hibit)`: absorbs n 16-byte blocks at p; hibit is 1<<24 for full blocks. */
-function polyBlocks(): void {
-  emit(`(func $poly_blocks (param $p i32) (param $n i32) (param $hibit i64)`);
-  emit(`(local $lo i64) (local $hi i64) (local $c i64)`);
-  for (let i = 0; i < 5; i++) emit(`(local $h${i} i64) (local $r${i} i64) (local $d${i} i64)`);
-  for (let i = 1; i < 5; i++) emit(`(local $s${i} i64)`);
-  for (let i = 0; i < 5; i++) emit(`(local.set ${h(i)} (global.get $gh${i})) (local.set $r${i} (global.get $gr${i}))`);
+const POLY_LOCALS = [
+  "(local $lo i64) (local $hi i64) (local $c i64)",
+  ...Array.from({ length: 5 }, (_, i) => `(local $h${i} i64) (local $r${i} i64) (local $d${i} i64)`),
+  "(local $s1 i64) (local $s2 i64) (local $s3 i64) (local $s4 i64)",
+].join(" ");
+
+/** Loads h, r and s = 5·r from the globals into locals. */
+function polyLoad(): void {
+  for (let i = 0; i < 5; i++) emit(`(local.set ${h(i)} (global.get $gh${i}))`);
+  for (let i = 0; i < 5; i++) emit(`(local.set $r${i} (global.get $gr${i}))`);
   for (let i = 1; i < 5; i++) emit(`(local.set $s${i} (i64.mul (local.get $r${i}) (i64.const 5)))`);
-  emit(`(block $done (loop $blocks`);
-  emit(`(br_if $done (i32.eqz (local.get $n)))`);
-  emit(`(local.set $lo (i64.load (local.get $p))) (local.set $hi (i64.load offset=8 (local.get $p)))`);
-  const addTo = (i: number, v: string) => emit(`(local.set ${h(i)} (i64.add (local.get ${h(i)}) ${v}))`);
+}
+
+function polyStore(): void {
+  for (let i = 0; i < 5; i++) emit(`(global.set $gh${i} (local.get ${h(i)}))`);
+}
+
+/** Statements absorbing the 16-byte block at ptr+offset into h: h = (h + m + hibit·2^128)·r mod 2^130-5. */
+function polyBlock(ptr: string, offset: number, hibit: string): string[] {
+  const out: string[] = [];
+  out.push(`(local.set $lo (i64.load offset=${offset} ${ptr}))`, `(local.set $hi (i64.load offset=${offset + 8} ${ptr}))`);
+  const addTo = (i: number, v: string) => out.push(`(local.set ${h(i)} (i64.add (local.get ${h(i)}) ${v}))`);
   addTo(0, `(i64.and (local.get $lo) ${M26})`);
   addTo(1, `(i64.and (i64.shr_u (local.get $lo) (i64.const 26)) ${M26})`);
   addTo(2, `(i64.and (i64.or (i64.shr_u (local.get $lo) (i64.const 52)) (i64.shl (local.get $hi) (i64.const 12))) ${M26})`);
   addTo(3, `(i64.and (i64.shr_u (local.get $hi) (i64.const 14)) ${M26})`);
-  addTo(4, `(i64.or (i64.shr_u (local.get $hi) (i64.const 40)) (local.get $hibit))`);
-  // d_k = Σ_{i+j=k} h_i·r_j + Σ_{i+j=k+5} h_i·5·r_j   (2^130 ≡ 5 mod p)
+  addTo(4, `(i64.or (i64.shr_u (local.get $hi) (i64.const 40)) ${hibit})`);
+  // d_k = Σ_{i+j=k} h_i·r_j + Σ_{i+j=k+5} h_i·5·r_j (2^130 ≡ 5 mod p), plus the carry out of
+  // d_{k-1}: each d_k is summed right where it is used, so few products are live at once.
   for (let k = 0; k < 5; k++) {
     const terms: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -197,23 +228,33 @@ function polyBlocks(): void {
       const rj = j >= 0 ? `$r${j}` : `$s${j + 5}`;
       terms.push(`(i64.mul (local.get ${h(i)}) (local.get ${rj}))`);
     }
-    const sum = `(i64.add (i64.add (i64.add ${terms[0]} ${terms[1]}) (i64.add ${terms[2]} ${terms[3]})) ${terms[4]})`;
-    emit(`(local.set $d${k} ${sum})`);
+    let sum = `(i64.add (i64.add (i64.add ${terms[0]} ${terms[1]}) (i64.add ${terms[2]} ${terms[3]})) ${terms[4]})`;
+    if (k > 0) sum = `(i64.add ${sum} (i64.shr_u (local.get $d${k - 1}) (i64.const 26)))`;
+    out.push(`(local.set $d${k} ${sum})`);
   }
-  // Partial carry: every limb back under ~2^26 (h0 may exceed it slightly; the next product tolerates it).
-  for (let k = 0; k < 4; k++) {
-    emit(`(local.set $d${k + 1} (i64.add (local.get $d${k + 1}) (i64.shr_u (local.get $d${k}) (i64.const 26))))`);
-    emit(`(local.set ${h(k)} (i64.and (local.get $d${k}) ${M26}))`);
-  }
-  emit(`(local.set $c (i64.shr_u (local.get $d4) (i64.const 26)))`);
-  emit(`(local.set ${h(4)} (i64.and (local.get $d4) ${M26}))`);
-  emit(`(local.set ${h(0)} (i64.add (local.get ${h(0)}) (i64.mul (local.get $c) (i64.const 5))))`);
-  emit(`(local.set ${h(1)} (i64.add (local.get ${h(1)}) (i64.shr_u (local.get ${h(0)}) (i64.const 26))))`);
-  emit(`(local.set ${h(0)} (i64.and (local.get ${h(0)}) ${M26}))`);
+  for (let k = 0; k < 5; k++) out.push(`(local.set ${h(k)} (i64.and (local.get $d${k}) ${M26}))`);
+  // h0 += 5·(d4 >> 26); one more carry into h1 (which may then exceed 2^26 slightly; the next
+  // block's products tolerate it).
+  out.push(`(local.set $c (i64.shr_u (local.get $d4) (i64.const 26)))`);
+  out.push(`(local.set ${h(0)} (i64.add (local.get ${h(0)}) (i64.add (local.get $c) (i64.shl (local.get $c) (i64.const 2)))))`);
+  out.push(`(local.set ${h(1)} (i64.add (local.get ${h(1)}) (i64.shr_u (local.get ${h(0)}) (i64.const 26))))`);
+  out.push(`(local.set ${h(0)} (i64.and (local.get ${h(0)}) ${M26}))`);
+  return out;
+}
+
+const HIBIT = "(i64.const 0x1000000)";
+
+/** `$poly_blocks(p, n, hibit)`: absorbs n 16-byte blocks at p; hibit is 1<<24 for full blocks. */
+function polyBlocks(): void {
+  emit(`(func $poly_blocks (param $p i32) (param $n i32) (param $hibit i64) ${POLY_LOCALS}`);
+  polyLoad();
+  emit(`(block $done (loop $blocks`);
+  emit(`(br_if $done (i32.eqz (local.get $n)))`);
+  for (const st of polyBlock("(local.get $p)", 0, "(local.get $hibit)")) emit(st);
   emit(`(local.set $p (i32.add (local.get $p) (i32.const 16)))`);
   emit(`(local.set $n (i32.sub (local.get $n) (i32.const 1)))`);
   emit(`(br $blocks)))`);
-  for (let i = 0; i < 5; i++) emit(`(global.set $gh${i} (local.get ${h(i)}))`);
+  polyStore();
   emit(`)`);
 }
 
@@ -281,48 +322,53 @@ function polyFinish(): void {
 // ---------------------------------------------------------------- AEAD entry points
 
 function aead(): void {
-  // One-time Poly1305 key from block 0; blocks 1..3 of the same call encrypt the first 192 bytes.
-  emit(`(func $begin (param $p i32) (param $len i32) (local $n i32)`);
+  // One-time Poly1305 key from block 0 (RFC 8439 §2.6); the same call leaves blocks 1..3 in
+  // SCRATCH+64, the keystream of the first 192 bytes.
+  emit(`(func $keygen`);
   emit(`(call $zero_scratch)`);
   emit(`(call $chacha4 (i32.const 0) (i32.const ${SCRATCH}) (i32.const ${SCRATCH}))`);
   emit(`(memory.copy (i32.const ${POLYKEY}) (i32.const ${SCRATCH}) (i32.const 32))`);
-  emit(`(call $poly_init (i32.const ${POLYKEY}))`);
-  emit(`(local.set $n (select (local.get $len) (i32.const 192) (i32.lt_u (local.get $len) (i32.const 192))))`);
-  emit(`(call $xor_bytes (local.get $p) (i32.const ${SCRATCH + 64}) (local.get $n))`);
-  emit(`)`);
-  emit(`(func $crypt_rest (param $p i32) (param $len i32)`);
-  emit(`(if (i32.gt_u (local.get $len) (i32.const 192)) (then`);
-  emit(`  (call $xor_stream (i32.add (local.get $p) (i32.const 192)) (i32.sub (local.get $len) (i32.const 192)) (i32.const 4))))`);
-  emit(`)`);
-  emit(`(func $mac (param $ad i32) (param $adLen i32) (param $p i32) (param $len i32) (param $out i32)`);
-  emit(`(call $poly_padded (local.get $ad) (local.get $adLen))`);
-  emit(`(call $poly_padded (local.get $p) (local.get $len))`);
+  emit(`(call $poly_init (i32.const ${POLYKEY})))`);
+  // Absorbs le64(adLen) ‖ le64(len) and writes the tag to out.
+  emit(`(func $finish (param $adLen i32) (param $len i32) (param $out i32)`);
   emit(`(i64.store (i32.const ${PADBUF}) (i64.extend_i32_u (local.get $adLen)))`);
   emit(`(i64.store (i32.const ${PADBUF + 8}) (i64.extend_i32_u (local.get $len)))`);
-  emit(`(call $poly_blocks (i32.const ${PADBUF}) (i32.const 1) (i64.const 0x1000000))`);
-  emit(`(call $poly_finish (i32.const ${POLYKEY + 16}) (local.get $out))`);
-  emit(`)`);
-  // seal: encrypts data[0..len) in place and writes the tag at data+len.
+  emit(`(call $poly_blocks (i32.const ${PADBUF}) (i32.const 1) ${HIBIT})`);
+  emit(`(call $poly_finish (i32.const ${POLYKEY + 16}) (local.get $out)))`);
+  const min192 = "(select (local.get $len) (i32.const 192) (i32.lt_u (local.get $len) (i32.const 192)))";
+  const set = (v: string, e: string) => emit(`(local.set $${v} ${e})`);
+  const get = (v: string) => `(local.get $${v})`;
+  const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
+  const c = (n: number) => `(i32.const ${n})`;
+
+  // Decrypts or encrypts p[0..len) in place: the first 192 bytes with the keystream $keygen left
+  // in SCRATCH+64, the rest from block 4 on.
+  emit(`(func $crypt (param $p i32) (param $len i32)`);
+  emit(`(call $xor_bytes ${get("p")} ${c(SCRATCH + 64)} ${min192})`);
+  emit(`(if (i32.gt_u ${get("len")} ${c(192)}) (then`);
+  emit(`(call $xor_stream ${add(get("p"), c(192))} (i32.sub ${get("len")} ${c(192)}) ${c(4)}))))`);
+
+  // seal: encrypts p[0..len) in place and writes the tag at p+len.
   emit(`(func (export "seal") (param $ad i32) (param $adLen i32) (param $p i32) (param $len i32)`);
-  emit(`(call $begin (local.get $p) (local.get $len))`);
-  emit(`(call $crypt_rest (local.get $p) (local.get $len))`);
-  emit(`(call $mac (local.get $ad) (local.get $adLen) (local.get $p) (local.get $len) (i32.add (local.get $p) (local.get $len)))`);
-  emit(`)`);
-  // open: checks the tag at data+len (constant time); on success decrypts in place and returns 1.
+  emit(`(call $keygen)`);
+  emit(`(call $crypt ${get("p")} ${get("len")})`);
+  emit(`(call $poly_padded ${get("ad")} ${get("adLen")})`);
+  emit(`(call $poly_padded ${get("p")} ${get("len")})`);
+  emit(`(call $finish ${get("adLen")} ${get("len")} ${add(get("p"), get("len"))}))`);
+
+  // open: checks the tag at p+len against the computed one in constant time; only when it matches
+  // decrypts p[0..len) in place and returns 1 (else 0, leaving the ciphertext as it was).
   emit(`(func (export "open") (param $ad i32) (param $adLen i32) (param $p i32) (param $len i32) (result i32) (local $t i32)`);
-  emit(`(call $zero_scratch)`);
-  emit(`(call $chacha4 (i32.const 0) (i32.const ${SCRATCH}) (i32.const ${SCRATCH}))`);
-  emit(`(memory.copy (i32.const ${POLYKEY}) (i32.const ${SCRATCH}) (i32.const 32))`);
-  emit(`(call $poly_init (i32.const ${POLYKEY}))`);
-  emit(`(call $mac (local.get $ad) (local.get $adLen) (local.get $p) (local.get $len) (i32.const ${TAG}))`);
-  emit(`(local.set $t (i32.add (local.get $p) (local.get $len)))`);
+  emit(`(call $keygen)`);
+  emit(`(call $poly_padded ${get("ad")} ${get("adLen")})`);
+  emit(`(call $poly_padded ${get("p")} ${get("len")})`);
+  emit(`(call $finish ${get("adLen")} ${get("len")} ${c(TAG)})`);
+  set("t", add(get("p"), get("len")));
   emit(
-    `(if (i64.ne (i64.or (i64.xor (i64.load (i32.const ${TAG})) (i64.load (local.get $t))) (i64.xor (i64.load (i32.const ${TAG + 8})) (i64.load offset=8 (local.get $t)))) (i64.const 0)) (then (return (i32.const 0))))`,
+    `(if (i64.ne (i64.or (i64.xor (i64.load ${c(TAG)}) (i64.load ${get("t")})) (i64.xor (i64.load ${c(TAG + 8)}) (i64.load offset=8 ${get("t")}))) (i64.const 0)) (then (return ${c(0)})))`,
   );
-  emit(`(call $xor_bytes (local.get $p) (i32.const ${SCRATCH + 64}) (select (local.get $len) (i32.const 192) (i32.lt_u (local.get $len) (i32.const 192))))`);
-  emit(`(call $crypt_rest (local.get $p) (local.get $len))`);
-  emit(`(i32.const 1)`);
-  emit(`)`);
+  emit(`(call $crypt ${get("p")} ${get("len")})`);
+  emit(`${c(1)})`);
   // Raw primitives, for the RFC 8439 test vectors.
   emit(`(func (export "chacha20_xor") (param $p i32) (param $len i32) (param $ctr i32)`);
   emit(`(call $xor_stream (local.get $p) (local.get $len) (local.get $ctr)))`);
