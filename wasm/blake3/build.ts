@@ -31,6 +31,13 @@ const G_INDICES: [number, number, number, number][] = [
   [2, 7, 8, 13],
   [3, 4, 9, 14],
 ];
+/**
+ * The transposed message (16 × v128) and the state (16 × v128) of the compressions in flight live
+ * at these offsets from \`cv\`. Addressing them from a parameter (not absolute constants) lets
+ * JavaScriptCore fold the offsets into the instructions instead of materialising every address.
+ */
+const MSG_OFFSET = 128;
+const ST_OFFSET = 384;
 const ROTR16_BYTES = "2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13";
 const ROTR8_BYTES = "1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12";
 
@@ -53,17 +60,17 @@ function rotr(v: string, n: number): string[] {
 }
 
 /**
- * One G application. The state lives in memory (ST) and each G loads and stores its four words:
+ * One G application. The state lives in memory (cv + ST_OFFSET) and each G loads and stores its four words:
  * sixteen state vectors plus temporaries do not fit x86's sixteen vector registers, and explicit
- * loads/stores beat the register allocator's spills. The message words come from MSG.
+ * loads/stores beat the register allocator's spills. The message words come from cv + MSG_OFFSET.
  */
 function g([ia, ib, ic, id]: [number, number, number, number], x: number, y: number): string[] {
-  const m = (i: number) => `v128.load(MSG, ${16 * i})`;
+  const m = (i: number) => `v128.load(cv, ${MSG_OFFSET + 16 * i})`;
   return [
-    `a = v128.load(ST, ${16 * ia});`,
-    `b = v128.load(ST, ${16 * ib});`,
-    `c = v128.load(ST, ${16 * ic});`,
-    `d = v128.load(ST, ${16 * id});`,
+    `a = v128.load(cv, ${ST_OFFSET + 16 * ia});`,
+    `b = v128.load(cv, ${ST_OFFSET + 16 * ib});`,
+    `c = v128.load(cv, ${ST_OFFSET + 16 * ic});`,
+    `d = v128.load(cv, ${ST_OFFSET + 16 * id});`,
     `a = i32x4.add(i32x4.add(a, b), ${m(x)});`,
     "d = v128.xor(d, a);",
     ...rotr("d", 16),
@@ -76,16 +83,16 @@ function g([ia, ib, ic, id]: [number, number, number, number], x: number, y: num
     "c = i32x4.add(c, d);",
     "b = v128.xor(b, c);",
     ...rotr("b", 7),
-    `v128.store(ST, a, ${16 * ia});`,
-    `v128.store(ST, b, ${16 * ib});`,
-    `v128.store(ST, c, ${16 * ic});`,
-    `v128.store(ST, d, ${16 * id});`,
+    `v128.store(cv, a, ${ST_OFFSET + 16 * ia});`,
+    `v128.store(cv, b, ${ST_OFFSET + 16 * ib});`,
+    `v128.store(cv, c, ${ST_OFFSET + 16 * ic});`,
+    `v128.store(cv, d, ${ST_OFFSET + 16 * id});`,
   ];
 }
 
 function generateCompress(): string {
   const body: string[] = [];
-  // Transpose: lane k's block is 64 bytes at p_k; word w of lane k goes to lane k of MSG word w.
+  // Transpose: lane k's block is 64 bytes at p_k; word w of lane k goes to lane k of message word w.
   for (let j = 0; j < 4; j++) {
     body.push(
       `a = v128.load(p0, ${16 * j});`,
@@ -96,15 +103,15 @@ function generateCompress(): string {
       "hiAB = i32x4.shuffle(a, b, 2, 6, 3, 7);",
       "loCD = i32x4.shuffle(c, d, 0, 4, 1, 5);",
       "hiCD = i32x4.shuffle(c, d, 2, 6, 3, 7);",
-      `v128.store(MSG, i32x4.shuffle(loAB, loCD, 0, 1, 4, 5), ${16 * (4 * j)});`,
-      `v128.store(MSG, i32x4.shuffle(loAB, loCD, 2, 3, 6, 7), ${16 * (4 * j + 1)});`,
-      `v128.store(MSG, i32x4.shuffle(hiAB, hiCD, 0, 1, 4, 5), ${16 * (4 * j + 2)});`,
-      `v128.store(MSG, i32x4.shuffle(hiAB, hiCD, 2, 3, 6, 7), ${16 * (4 * j + 3)});`,
+      `v128.store(cv, i32x4.shuffle(loAB, loCD, 0, 1, 4, 5), ${MSG_OFFSET + 16 * (4 * j)});`,
+      `v128.store(cv, i32x4.shuffle(loAB, loCD, 2, 3, 6, 7), ${MSG_OFFSET + 16 * (4 * j + 1)});`,
+      `v128.store(cv, i32x4.shuffle(hiAB, hiCD, 0, 1, 4, 5), ${MSG_OFFSET + 16 * (4 * j + 2)});`,
+      `v128.store(cv, i32x4.shuffle(hiAB, hiCD, 2, 3, 6, 7), ${MSG_OFFSET + 16 * (4 * j + 3)});`,
     );
   }
-  for (let i = 0; i < 8; i++) body.push(`v128.store(ST, v128.load(cv, ${16 * i}), ${16 * i});`);
-  for (let i = 0; i < 4; i++) body.push(`v128.store(ST, i32x4.splat(IV${i}), ${16 * (8 + i)});`);
-  body.push("v128.store(ST, counterLo, 192);", "v128.store(ST, counterHi, 208);", "v128.store(ST, blockLen, 224);", "v128.store(ST, flags, 240);");
+  for (let i = 0; i < 8; i++) body.push(`v128.store(cv, v128.load(cv, ${16 * i}), ${ST_OFFSET + 16 * i});`);
+  for (let i = 0; i < 4; i++) body.push(`v128.store(cv, i32x4.splat(IV${i}), ${ST_OFFSET + 16 * (8 + i)});`);
+  for (const [i, v] of ["counterLo", "counterHi", "blockLen", "flags"].entries()) body.push(`v128.store(cv, ${v}, ${ST_OFFSET + 16 * (12 + i)});`);
   let schedule = Array.from({ length: 16 }, (_, i) => i);
   for (let r = 0; r < ROUNDS; r++) {
     body.push(`// round ${r}`);
@@ -114,13 +121,13 @@ function generateCompress(): string {
   // Output chaining value: first half of the state xor second half; lanes outside `mask` keep theirs.
   for (let i = 0; i < 8; i++) {
     body.push(
-      `v128.store(cv, v128.bitselect(v128.xor(v128.load(ST, ${16 * i}), v128.load(ST, ${16 * (i + 8)})), v128.load(cv, ${16 * i}), mask), ${16 * i});`,
+      `v128.store(cv, v128.bitselect(v128.xor(v128.load(cv, ${ST_OFFSET + 16 * i}), v128.load(cv, ${ST_OFFSET + 16 * (i + 8)})), v128.load(cv, ${16 * i}), mask), ${16 * i});`,
     );
   }
   return `// @ts-nocheck: AssemblyScript source (compiled by asc, not tsc)
 // GENERATED by wasm/blake3/build.ts — do not edit by hand.
 import { IV0, IV1, IV2, IV3 } from "./constants";
-import { MSG, ST } from "./layout";
+
 
 /**
  * Four BLAKE3 compressions at once, one per i32x4 lane. Lane k compresses the 64-byte block at

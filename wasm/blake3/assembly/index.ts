@@ -21,6 +21,7 @@ import {
   B_MASK,
   B_PTR,
   CV,
+  CV_ADDR,
   DUMMY,
   KEY,
   L_BLOCKS,
@@ -38,6 +39,13 @@ import {
 } from "./layout";
 
 export { INPUT, KEY, RESULT, STACK, STATE } from "./layout";
+
+store<u32>(CV_ADDR, <u32>CV);
+
+/** CV, read from memory (see CV_ADDR). */
+function cvBase(): usize {
+  return <usize>load<u32>(CV_ADDR);
+}
 
 function mode(): u32 {
   return load<u32>(STATE, 4);
@@ -113,6 +121,32 @@ function runLanes(active: i32): void {
   }
   const counterLo = v128.load(L_CTR_LO);
   const counterHi = v128.load(L_CTR_HI);
+  // Fast path: four inputs of the same non-zero length in whole blocks (e.g. a batch of 1 KiB or
+  // 64-byte blobs): no padding, no masks, flags shared by all lanes except ROOT.
+  const len0 = load<i32>(L_LEN, 0);
+  if (
+    active === 4 &&
+    len0 > 0 &&
+    (len0 & 63) === 0 &&
+    load<i32>(L_LEN, 4) === len0 &&
+    load<i32>(L_LEN, 8) === len0 &&
+    load<i32>(L_LEN, 12) === len0
+  ) {
+    const p0 = <usize>load<u32>(L_PTR, 0);
+    const p1 = <usize>load<u32>(L_PTR, 4);
+    const p2 = <usize>load<u32>(L_PTR, 8);
+    const p3 = <usize>load<u32>(L_PTR, 12);
+    const blockLen = i32x4.splat(64);
+    const all = i32x4.splat(-1);
+    const last = <usize>(maxBlocks - 1) << 6;
+    for (let at: usize = 0; at <= last; at += 64) {
+      let flags = i32x4.splat(flagsMode | (at === 0 ? CHUNK_START : 0) | (at === last ? CHUNK_END : 0));
+      if (at === last) flags = v128.or(flags, v128.load(L_ROOT));
+      compress4(cvBase(), p0 + at, p1 + at, p2 + at, p3 + at, counterLo, counterHi, blockLen, flags, all);
+    }
+    storeLanes(load<u32>(L_OUT, 0), load<u32>(L_OUT, 4), load<u32>(L_OUT, 8), load<u32>(L_OUT, 12));
+    return;
+  }
   for (let b = 0; b < maxBlocks; b++) {
     for (let k: usize = 0; k < 4; k++) {
       const at = k << 2;
@@ -143,7 +177,7 @@ function runLanes(active: i32): void {
       store<i32>(B_MASK + at, mask);
     }
     compress4(
-      CV,
+      cvBase(),
       load<u32>(B_PTR, 0),
       load<u32>(B_PTR, 4),
       load<u32>(B_PTR, 8),
@@ -172,11 +206,11 @@ function chunks4(ptr: usize, counter: u64, out: usize): void {
   counterHi = i32x4.replace_lane(counterHi, 3, <i32>((counter + 3) >> 32));
   const blockLen = i32x4.splat(64);
   const all = i32x4.splat(-1);
-  compress4(CV, ptr, ptr + 1024, ptr + 2048, ptr + 3072, counterLo, counterHi, blockLen, i32x4.splat(flagsMode | CHUNK_START), all);
+  compress4(cvBase(), ptr, ptr + 1024, ptr + 2048, ptr + 3072, counterLo, counterHi, blockLen, i32x4.splat(flagsMode | CHUNK_START), all);
   for (let b: usize = 64; b < 960; b += 64) {
-    compress4(CV, ptr + b, ptr + 1024 + b, ptr + 2048 + b, ptr + 3072 + b, counterLo, counterHi, blockLen, i32x4.splat(flagsMode), all);
+    compress4(cvBase(), ptr + b, ptr + 1024 + b, ptr + 2048 + b, ptr + 3072 + b, counterLo, counterHi, blockLen, i32x4.splat(flagsMode), all);
   }
-  compress4(CV, ptr + 960, ptr + 1984, ptr + 3008, ptr + 4032, counterLo, counterHi, blockLen, i32x4.splat(flagsMode | CHUNK_END), all);
+  compress4(cvBase(), ptr + 960, ptr + 1984, ptr + 3008, ptr + 4032, counterLo, counterHi, blockLen, i32x4.splat(flagsMode | CHUNK_END), all);
   storeLanes(out, out + 32, out + 64, out + 96);
 }
 
@@ -188,7 +222,7 @@ function parents4(inp: usize, out: usize, n: i32, root: u32): void {
   initCV();
   const zero = i32x4.splat(0);
   compress4(
-    CV,
+    cvBase(),
     inp,
     n > 1 ? inp + 64 : inp,
     n > 2 ? inp + 128 : inp,

@@ -4,8 +4,6 @@
 
 /** 8 little-endian words: the key (the IV in plain hash mode, the context key in derive mode). */
 export const KEY: usize = 4096;
-/** Chaining values of the four lanes, transposed: word w of every lane = 16 bytes at CV + 16w. */
-export const CV: usize = 4160;
 /** Zero-padded copies of each lane's final partial block (4 × 64). */
 export const PAD: usize = 4288;
 /** Where outputs of unused lanes go (4 × 32). */
@@ -27,12 +25,19 @@ export const B_FLAGS: usize = 4848;
 export const B_MASK: usize = 4864;
 /** One-shot output (32 bytes). */
 export const RESULT: usize = 4896;
+/**
+ * Holds the address CV, written at instantiation. compress4 gets its base address from here: an
+ * address the optimiser cannot see as a constant stays a register, and JavaScriptCore then folds
+ * every scratch offset into the instructions instead of materialising each absolute address.
+ */
+export const CV_ADDR: usize = 5056;
 /** Chaining-value stack: one entry (32 bytes) per complete subtree, oldest first; 64 entries. */
 export const STACK: usize = 5120;
-/** The transposed message of the block being compressed (16 × v128). */
-export const MSG: usize = 7168;
-/** The 16-word state of the four compressions in flight (16 × v128). */
-export const ST: usize = 7424;
+/**
+ * Chaining values of the four lanes, transposed: word w of every lane = 16 bytes at CV + 16w;
+ * then compress4's scratch (the transposed message and the state, 512 bytes) up to CV + 640.
+ */
+export const CV: usize = 7168;
 /** Chaining values of the subtree being reduced (MAX_SUBTREE × 32 bytes). */
 export const SUB: usize = 8192;
 export const MAX_SUBTREE: i32 = 128;
