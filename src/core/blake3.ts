@@ -72,13 +72,54 @@ function loadKey(key: Uint8Array, mode: number): void {
   loadedMode = mode;
 }
 
+/**
+ * A fresh copy of the 32 bytes at `from[at]`. Written out byte by byte: under JavaScriptCore this
+ * is several times faster than `slice`/`subarray`, which dominate small-input batches otherwise.
+ */
+function take32(from: Uint8Array, at: number): Uint8Array {
+  const out = new Uint8Array(32);
+  out[0] = from[at]!;
+  out[1] = from[at + 1]!;
+  out[2] = from[at + 2]!;
+  out[3] = from[at + 3]!;
+  out[4] = from[at + 4]!;
+  out[5] = from[at + 5]!;
+  out[6] = from[at + 6]!;
+  out[7] = from[at + 7]!;
+  out[8] = from[at + 8]!;
+  out[9] = from[at + 9]!;
+  out[10] = from[at + 10]!;
+  out[11] = from[at + 11]!;
+  out[12] = from[at + 12]!;
+  out[13] = from[at + 13]!;
+  out[14] = from[at + 14]!;
+  out[15] = from[at + 15]!;
+  out[16] = from[at + 16]!;
+  out[17] = from[at + 17]!;
+  out[18] = from[at + 18]!;
+  out[19] = from[at + 19]!;
+  out[20] = from[at + 20]!;
+  out[21] = from[at + 21]!;
+  out[22] = from[at + 22]!;
+  out[23] = from[at + 23]!;
+  out[24] = from[at + 24]!;
+  out[25] = from[at + 25]!;
+  out[26] = from[at + 26]!;
+  out[27] = from[at + 27]!;
+  out[28] = from[at + 28]!;
+  out[29] = from[at + 29]!;
+  out[30] = from[at + 30]!;
+  out[31] = from[at + 31]!;
+  return out;
+}
+
 function hashWith(key: Uint8Array, mode: number, bytes: Uint8Array): Uint8Array {
   if (bytes.length > SLICE) return new Blake3Hasher(key, mode).update(bytes).digest();
   reserve(INPUT + bytes.length);
   loadKey(key, mode);
   mem.set(bytes, INPUT);
   kernel.hashOne(INPUT, bytes.length, RESULT);
-  return mem.slice(RESULT, RESULT + 32);
+  return take32(mem, RESULT);
 }
 
 /** BLAKE3-256 of `bytes`. */
@@ -133,8 +174,7 @@ export function hashMany(list: readonly Uint8Array[]): Uint8Array[] {
       at += (input.length + 7) & ~7;
     }
     kernel.hashBatch(table, n, results);
-    const copy = mem.slice(results, results + n * 32);
-    for (let k = 0; k < n; k++) out[i + k] = copy.slice(k * 32, k * 32 + 32);
+    for (let k = 0; k < n; k++) out[i + k] = take32(mem, results + k * 32);
     i = end;
   }
   return out;
@@ -204,6 +244,6 @@ export class Blake3Hasher {
     this.load();
     mem.set(this.tail.subarray(0, this.tailLen), INPUT);
     kernel.finish(INPUT, this.tailLen, RESULT);
-    return mem.slice(RESULT, RESULT + 32);
+    return take32(mem, RESULT);
   }
 }
