@@ -38,12 +38,16 @@ export class StreamReader {
         this.ended = true;
         break;
       }
-      // Copy into a plain Uint8Array: transports hand out Node Buffers from pools they reuse once we
-      // yield (and Buffer#slice is a view, not a copy), while we keep chunks across awaits.
-      const chunk = new Uint8Array(next.value instanceof Uint8Array ? next.value : next.value.subarray());
-      if (chunk.length === 0) continue;
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
+      // Copy into plain Uint8Arrays: transports hand out Node Buffers from pools they reuse once we
+      // yield (and Buffer#slice is a view, not a copy), while we keep chunks across awaits. A list of
+      // buffers is copied piece by piece (its subarray() would concatenate first: two copies).
+      const value = next.value as Chunk & { bufs?: Uint8Array[] };
+      const pieces = value instanceof Uint8Array ? [value] : Array.isArray(value.bufs) ? value.bufs : [value.subarray()];
+      for (const piece of pieces) {
+        if (piece.length === 0) continue;
+        this.chunks.push(new Uint8Array(piece));
+        this.buffered += piece.length;
+      }
     }
   }
 
