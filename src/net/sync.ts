@@ -18,6 +18,11 @@ import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDire
 import { type AccessPolicy, SyncServer } from "./protocol.ts";
 import { announceProvider, providersFor } from "./providers.ts";
 
+/** A branch's provider record is placed once it has been quiet this long… */
+const PROVIDE_QUIET_MS = 500;
+/** …or at the latest this long after its first unannounced change. */
+const PROVIDE_MAX_WAIT_MS = 5000;
+
 export type SyncEvent =
   | { type: "listening"; peerId: string; addrs: string[] }
   | { type: "fetched"; publisher: string; branchId: string; head: string; summary: FetchSummary }
@@ -63,6 +68,10 @@ export class SyncNode implements PeerNetwork {
   private stopped = false;
   /** Aborts DHT operations still running at stop. */
   private readonly lifetime = new AbortController();
+  /** Newest head per branch (hex id) waiting for its provider record; see `provide`. */
+  private readonly pendingProvides = new Map<string, Hash>();
+  private firstPendingAt: number | undefined;
+  private provideTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(
     readonly host: Host,
@@ -116,7 +125,7 @@ export class SyncNode implements PeerNetwork {
 
   publishHead(branchId: BranchId, head: Hash): void {
     void this.gossip.publish(branchId, head);
-    this.provide(head);
+    this.provide(branchId, head);
   }
 
   announce(_hashes: Hash[]): void {
@@ -125,12 +134,31 @@ export class SyncNode implements PeerNetwork {
     // per blob would cost a DHT operation per blob.
   }
 
-  /** Records in the DHT that this node serves `head` and its closure (best effort, in the background). */
-  private provide(head: Hash): void {
+  /**
+   * Records in the DHT that this node serves `head` and its closure. Records are placed once a
+   * branch has been quiet for PROVIDE_QUIET_MS (at most PROVIDE_MAX_WAIT_MS after its first
+   * change), for its newest head only: a DHT operation costs milliseconds of CPU that would
+   * otherwise sit between a commit and its arrival at the other peers.
+   */
+  private provide(branchId: BranchId, head: Hash): void {
     if (!this.host.services.dht || this.stopped) return;
-    announceProvider(this.host, head, this.lifetime.signal).catch((err) => {
-      if (!this.stopped) this.opts.onEvent?.({ type: "provide-failed", head: toHex(head), error: err instanceof Error ? err.message : String(err) });
-    });
+    this.pendingProvides.set(toHex(branchId), head);
+    this.firstPendingAt ??= Date.now();
+    clearTimeout(this.provideTimer);
+    const wait = Math.min(PROVIDE_QUIET_MS, Math.max(0, this.firstPendingAt + PROVIDE_MAX_WAIT_MS - Date.now()));
+    this.provideTimer = setTimeout(() => this.flushProvides(), wait);
+    this.provideTimer.unref?.();
+  }
+
+  private flushProvides(): void {
+    const heads = [...this.pendingProvides.values()];
+    this.pendingProvides.clear();
+    this.firstPendingAt = undefined;
+    for (const head of heads) {
+      announceProvider(this.host, head, this.lifetime.signal).catch((err) => {
+        if (!this.stopped) this.opts.onEvent?.({ type: "provide-failed", head: toHex(head), error: err instanceof Error ? err.message : String(err) });
+      });
+    }
   }
 
   /**
@@ -162,7 +190,7 @@ export class SyncNode implements PeerNetwork {
           const summary = await fetchClosure(clients, remote.head, this.opts.store);
           for (const dropped of summary.dropped) this.clients.delete(dropped.peer);
           this.delivered.push(remote);
-          this.provide(remote.head);
+          this.provide(remote.branchId, remote.head);
           this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary });
           this.deliveredListener?.();
         } catch (err) {
@@ -177,12 +205,16 @@ export class SyncNode implements PeerNetwork {
   }
 
   /**
-   * Authenticated clients for every peer that can serve `head`: DHT providers found within the
-   * lookup budget, and the publisher. The publisher's connection is opened while the DHT is asked.
+   * Authenticated clients for the peers that can serve `head`: the publisher when it is connected;
+   * otherwise DHT providers found within the lookup budget, and the publisher (dialled while the
+   * DHT is asked).
    */
   private async providerClients(head: Hash, publisher: PeerId): Promise<SyncClient[]> {
     const toPublisher = this.clientFor(publisher);
     toPublisher.catch(() => undefined);
+    // A connected publisher serves at once: a DHT lookup would add tens of milliseconds to every
+    // small update (the common case). The DHT is asked when the publisher is not connected to us.
+    if (this.host.getConnections(publisher).length > 0) return [await toPublisher];
     const providers = await providersFor(this.host, head, publisher, { timeoutMs: this.opts.providerLookupMs ?? 1000, limit: 4 });
     const settled = await Promise.allSettled(providers.map((p) => (p.equals(publisher) ? toPublisher : this.clientFor(p))));
     const clients = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
@@ -240,6 +272,7 @@ export class SyncNode implements PeerNetwork {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.provideTimer);
     this.lifetime.abort();
     this.gossip.stop();
     for (const client of this.clients.values()) void client.then((c) => c.close()).catch(() => undefined);
