@@ -57,8 +57,8 @@ export class BlobIndex {
 
   /** Entry of the hash `key[keyAt..+32]`, or -1. `bytes` must cover every indexed record. */
   find(key: Uint8Array, keyAt: number, bytes: Bytes): number {
-    const head = wordAt(key, keyAt) & (FILTER_BITS - 1);
-    if ((this.filter[head >>> 5]! & (1 << (head & 31))) === 0) return -1;
+    const bit = filterBit(key, keyAt);
+    if ((this.filter[bit >>> 5]! & (1 << (bit & 31))) === 0) return -1;
     const fingerprint = mix(key, keyAt);
     let slot = fingerprint & this.mask;
     for (;;) {
@@ -83,8 +83,8 @@ export class BlobIndex {
       slot = (slot + 1) & this.mask;
     }
     const entry = this.count++;
-    const head = wordAt(key, keyAt) & (FILTER_BITS - 1);
-    this.filter[head >>> 5] = this.filter[head >>> 5]! | (1 << (head & 31));
+    const bit = filterBit(key, keyAt);
+    this.filter[bit >>> 5] = this.filter[bit >>> 5]! | (1 << (bit & 31));
     if (entry >= this.offsets.length) this.offsets = grownOffsets(this.offsets);
     this.offsets[entry] = offset;
     this.slots[2 * slot] = entry + 1;
@@ -132,6 +132,9 @@ function grownOffsets(old: Float64Array): Float64Array<ArrayBuffer> {
   out.set(old);
   return out;
 }
+
+/** The presence-filter bit of the key `b[at..+32]`: its first 21 bits. */
+const filterBit = (b: Uint8Array, at: number): number => wordAt(b, at) & (FILTER_BITS - 1);
 
 function wordAt(b: Uint8Array, at: number): number {
   return b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);

@@ -5,9 +5,16 @@ import { tempDir } from "../pile/helpers.ts";
 
 export const CLI = [process.execPath, join(import.meta.dir, "../../src/cli/main.ts")];
 
-export async function run(cwd: string, ...args: string[]): Promise<string> {
+/** Runs the CLI and returns its exit code and output, whatever the exit code. */
+export async function attempt(cwd: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const proc = Bun.spawn([...CLI, ...args], { cwd, stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, out, err };
+}
+
+/** Runs the CLI and returns its trimmed stdout; a non-zero exit throws with its stderr. */
+export async function run(cwd: string, ...args: string[]): Promise<string> {
+  const { code, out, err } = await attempt(cwd, ...args);
   if (code !== 0) throw new Error(`tribles ${args.join(" ")} exited ${code}: ${err}`);
   return out.trim();
 }

@@ -1,19 +1,12 @@
 /** `tribles pile net pull`: one-shot fetch of a named branch from a running peer, through the real CLI. */
 import { afterEach, expect, test } from "bun:test";
-import { CLI, firstAddr, listenFor, makeTeam, run, type Team } from "./e2e-helpers.ts";
+import { attempt, firstAddr, listenFor, makeTeam, run, type Team } from "./e2e-helpers.ts";
 
 let team: Team | undefined;
 afterEach(async () => {
   await team?.cleanup();
   team = undefined;
 });
-
-/** Runs the CLI and returns its exit code and output instead of throwing. */
-async function attempt(cwd: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const proc = Bun.spawn([...CLI, ...args], { cwd, stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, out, err };
-}
 
 test("pull fetches a branch into a tracking branch, then finds nothing new; clear errors otherwise", async () => {
   team = await makeTeam(["a", "b", "eve"], { outsiders: ["eve"] });
