@@ -135,6 +135,11 @@ export class SyncClient {
     return (await Promise.all(parts)).flat();
   }
 
+  /** Whether requests can still be sent: the connection and the sync stream are both open. */
+  get isOpen(): boolean {
+    return this.connection.status === "open" && this.stream.status === "open" && this.stream.writeStatus === "writable";
+  }
+
   async close(): Promise<void> {
     try {
       await this.stream.close();

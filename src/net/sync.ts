@@ -22,6 +22,11 @@ import { announceProvider, providersFor } from "./providers.ts";
 const PROVIDE_QUIET_MS = 500;
 /** …or at the latest this long after its first unannounced change. */
 const PROVIDE_MAX_WAIT_MS = 5000;
+/**
+ * A failed fetch is tried again after these delays (unless a newer head arrives first): a
+ * connection that drops mid-fetch should not leave a head missing until the next republish.
+ */
+const RETRY_DELAYS_MS = [250, 1000, 4000];
 
 export type SyncEvent =
   | { type: "listening"; peerId: string; addrs: string[] }
@@ -58,6 +63,10 @@ export class SyncNode implements PeerNetwork {
   readonly peer: Peer;
   private delivered: RemoteHead[] = [];
   private readonly clients = new Map<string, Promise<SyncClient>>();
+  /** The clients of `clients` that have connected, to tell a live one from one whose connection closed. */
+  private readonly connected = new Map<string, SyncClient>();
+  /** Failed fetches retried so far, per (publisher, branch) key; see RETRY_DELAYS_MS. */
+  private readonly retries = new Map<string, number>();
   private readonly authFailed = new Set<string>();
   /** Latest wanted head per (publisher, branch); fetches run one at a time per branch. */
   private readonly wanted = new Map<string, RemoteHead>();
@@ -106,6 +115,8 @@ export class SyncNode implements PeerNetwork {
     // Authenticate to every peer as soon as it connects, so each side knows the other's capability
     // before gossip arrives (gossip is admitted only from peers with a verified capability).
     host.addEventListener("peer:connect", (evt: CustomEvent<PeerId>) => void node.clientFor(evt.detail).catch(() => undefined));
+    // A client lives on its connection: once that closes, the next request must open a new one.
+    host.addEventListener("peer:disconnect", (evt: CustomEvent<PeerId>) => node.forgetClient(evt.detail.toString()));
     // New subscribers get our heads right away rather than at the next periodic republish.
     host.services.pubsub.addEventListener("subscription-change", () => node.gossip.welcome());
     for (const failure of await dialAll(host, opts.peers ?? [])) opts.onEvent?.({ type: "dial-failed", ...failure });
@@ -185,23 +196,50 @@ export class SyncNode implements PeerNetwork {
       for (let remote = this.wanted.get(key); remote && !this.stopped; remote = this.wanted.get(key)) {
         this.wanted.delete(key);
         const publisher = peerIdFromKey(remote.publisher);
+        // A head we hold already has its closure here (blobs are stored closure first): nothing to
+        // fetch, and no event (heads are re-sent on every new subscription and republish).
+        if (this.opts.store.reader().has(remote.head)) {
+          this.retries.delete(key);
+          this.delivered.push(remote);
+          this.deliveredListener?.();
+          continue;
+        }
         try {
           const clients = await this.providerClients(remote.head, publisher);
           const summary = await fetchClosure(clients, remote.head, this.opts.store);
-          for (const dropped of summary.dropped) this.clients.delete(dropped.peer);
+          this.retries.delete(key);
+          for (const dropped of summary.dropped) this.forgetClient(dropped.peer);
           this.delivered.push(remote);
           this.provide(remote.branchId, remote.head);
           this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary });
           this.deliveredListener?.();
         } catch (err) {
-          this.clients.delete(publisher.toString());
+          this.forgetClient(publisher.toString());
           const error = err instanceof Error ? err.message : String(err);
           this.opts.onEvent?.({ type: "fetch-failed", publisher: publisher.toString(), branchId: toHex(remote.branchId), error });
+          this.retryLater(key, remote);
         }
       }
     } finally {
       this.running.delete(key);
     }
+  }
+
+  /** Fetches `remote` again after the next retry delay, unless a newer head is wanted by then. */
+  private retryLater(key: string, remote: RemoteHead): void {
+    const attempt = this.retries.get(key) ?? 0;
+    const delay = RETRY_DELAYS_MS[attempt];
+    if (delay === undefined) {
+      this.retries.delete(key);
+      return;
+    }
+    this.retries.set(key, attempt + 1);
+    const timer = setTimeout(() => {
+      if (this.stopped || this.wanted.has(key)) return;
+      this.wanted.set(key, remote);
+      if (!this.running.has(key)) void this.fetchLoop(key);
+    }, delay);
+    timer.unref?.();
   }
 
   /**
@@ -224,19 +262,31 @@ export class SyncNode implements PeerNetwork {
 
   private clientFor(peer: PeerId): Promise<SyncClient> {
     const id = peer.toString();
+    const live = this.connected.get(id);
+    if (live && !live.isOpen) this.forgetClient(id);
     let client = this.clients.get(id);
     if (!client) {
-      client = SyncClient.connect(this.host, peer, this.opts.credentials).then(async (c) => {
+      const connecting = SyncClient.connect(this.host, peer, this.opts.credentials).then(async (c) => {
         await this.completeOwnChain(c);
+        if (this.clients.get(id) === connecting) this.connected.set(id, c);
         return c;
       });
-      this.clients.set(id, client);
-      client.catch(() => {
-        this.clients.delete(id);
+      client = connecting;
+      this.clients.set(id, connecting);
+      connecting.catch(() => {
+        if (this.clients.get(id) === connecting) this.clients.delete(id);
         this.authFailed.add(id);
       });
     }
     return client;
+  }
+
+  /** Drops the cached client of a peer (closing it), so the next request connects afresh. */
+  private forgetClient(id: string): void {
+    const live = this.connected.get(id);
+    this.connected.delete(id);
+    this.clients.delete(id);
+    if (live) void live.close().catch(() => undefined);
   }
 
   /**

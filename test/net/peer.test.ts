@@ -4,14 +4,15 @@
  * re-published, `republishAll` re-sends, and a released Peer stops syncing its inner store.
  */
 import { afterEach, expect, test } from "bun:test";
-import { bytesEqual } from "../../src/core/bytes.ts";
+import { hash } from "../../src/core/blake3.ts";
+import { bytesEqual, toHex } from "../../src/core/bytes.ts";
 import { SigningKey } from "../../src/core/ed25519.ts";
 import { MemoryStore } from "../../src/core/memory-store.ts";
 import type { BranchId, Hash } from "../../src/core/store.ts";
 import { TribleSet } from "../../src/core/tribleset.ts";
 import type { RemoteHead, SyncDirection } from "../../src/net/peer.ts";
 import { openPolicy } from "../../src/net/protocol.ts";
-import { SyncNode } from "../../src/net/sync.ts";
+import { type SyncEvent, SyncNode } from "../../src/net/sync.ts";
 import { Repository } from "../../src/repo/repository.ts";
 import type { TrackingResult } from "../../src/repo/tracking.ts";
 
@@ -25,6 +26,7 @@ interface Side {
   store: MemoryStore;
   published: { branchId: BranchId; head: Hash }[];
   applied: { remote: RemoteHead; result: TrackingResult }[];
+  events: SyncEvent[];
   /** Resolves when the next remote head's closure has been stored. */
   nextDelivery(): Promise<void>;
 }
@@ -39,6 +41,7 @@ async function side(peers: string[] = [], direction: SyncDirection = "bidirectio
   const store = new MemoryStore();
   const published: Side["published"] = [];
   const applied: Side["applied"] = [];
+  const events: SyncEvent[] = [];
   const node = await SyncNode.start({
     store,
     key,
@@ -48,6 +51,7 @@ async function side(peers: string[] = [], direction: SyncDirection = "bidirectio
     direction,
     listen: TCP,
     peers,
+    onEvent: (event) => events.push(event),
     peerEvents: {
       onPublished: (branchId, head) => published.push({ branchId, head }),
       onApplied: (remote, result) => applied.push({ remote, result }),
@@ -61,7 +65,7 @@ async function side(peers: string[] = [], direction: SyncDirection = "bidirectio
     for (const w of ready) w();
   });
   const nextDelivery = () => new Promise<void>((resolve) => waiters.push(resolve));
-  return { node, key, store, published, applied, nextDelivery };
+  return { node, key, store, published, applied, events, nextDelivery };
 }
 
 async function until(check: () => boolean, ms = 10_000): Promise<void> {
@@ -168,4 +172,45 @@ test("readonly never publishes; writeonly never applies", async () => {
   expect([...namesAtA]).toEqual(["theirs"]);
   expect(writer.applied).toHaveLength(0);
   expect(new Repository(writer.store).listBranches().filter((x) => x.tracking)).toHaveLength(0);
+}, 30_000);
+
+test("after a peer disconnects and reconnects, its heads are fetched over the new connection", async () => {
+  const a = await side();
+  const b = await side([address(a)]);
+  await until(() => a.node.connectedPeers().length === 1);
+  const repoA = new Repository(a.node.peer, a.key);
+  const first = repoA.commit("main", new TribleSet(), "first");
+  await until(() => b.store.reader().has(first));
+
+  // The connection drops (a laptop sleeps, a network changes) and comes back.
+  await b.node.host.hangUp(a.node.host.peerId);
+  await until(() => b.node.connectedPeers().length === 0);
+  await b.node.host.dial(a.node.host.getMultiaddrs()[0]!);
+  await until(() => a.node.connectedPeers().length === 1 && b.node.connectedPeers().length === 1);
+  await Bun.sleep(300); // let the gossip mesh form again
+
+  const second = repoA.commit("main", new TribleSet(), "second");
+  await until(() => b.store.reader().has(second));
+  // Every fetch used a live connection: none failed on a client left over from the first one.
+  expect(b.events.filter((e) => e.type === "fetch-failed")).toEqual([]);
+}, 30_000);
+
+test("a fetch that fails is retried without waiting for the head to be gossiped again", async () => {
+  const a = await side();
+  const b = await side([address(a)]);
+  await until(() => a.node.connectedPeers().length === 1);
+  // Past the re-sends of heads that follow a new subscription (gossip.ts `welcome`), so only a
+  // retry can fetch the head again.
+  await Bun.sleep(2_500);
+
+  // A publishes a head whose blob it does not hold yet: B's fetch of it fails.
+  const blob = new TextEncoder().encode("arrives late");
+  const head = hash(blob);
+  const branch = crypto.getRandomValues(new Uint8Array(16));
+  expect(a.node.peer.update(branch, null, head).ok).toBe(true);
+  await until(() => b.events.some((e) => e.type === "fetch-failed"));
+  // The blob appears at A without any new gossip (A's inner store, not through its Peer).
+  a.store.put(blob);
+  await until(() => b.store.reader().has(head), 5_000);
+  expect(b.events.some((e) => e.type === "fetched" && e.head === toHex(head))).toBe(true);
 }, 30_000);
