@@ -12,6 +12,7 @@
  *   SCRATCH  256 four keystream blocks (256 bytes)
  *   HEAP     1024
  */
+import { COLUMNS_THEN_DIAGONALS, type Quad } from "../arx.ts";
 
 export const LAYOUT = { KEY: 0, NONCE: 32, POLYKEY: 64, TAG: 96, PADBUF: 112, SCRATCH: 256, HEAP: 1024 } as const;
 const { KEY, NONCE, POLYKEY, TAG, PADBUF, SCRATCH } = LAYOUT;
@@ -39,7 +40,7 @@ function rotl(v: string, n: number): string {
  * one after another rather than step-interleaved: the engine keeps fewer vectors live (fewer
  * spills) and the core overlaps the independent quarter rounds anyway.
  */
-function quarterRound([a, b, c, d]: [number, number, number, number], out: string[]): void {
+function quarterRound([a, b, c, d]: Quad, out: string[]): void {
   const add = (p: number, q: number) => `(local.set ${x(p)} (i32x4.add (local.get ${x(p)}) (local.get ${x(q)})))`;
   const xor = (p: number, q: number) => `(local.set ${x(p)} (v128.xor (local.get ${x(p)}) (local.get ${x(q)})))`;
   out.push(add(a, b), xor(d, a), rotl(x(d), 16));
@@ -51,17 +52,7 @@ function quarterRound([a, b, c, d]: [number, number, number, number], out: strin
 /** One double round (a column round, then a diagonal round) on the 16 state vectors. */
 function doubleRound(): string[] {
   const out: string[] = [];
-  const quarters: [number, number, number, number][] = [
-    [0, 4, 8, 12],
-    [1, 5, 9, 13],
-    [2, 6, 10, 14],
-    [3, 7, 11, 15],
-    [0, 5, 10, 15],
-    [1, 6, 11, 12],
-    [2, 7, 8, 13],
-    [3, 4, 9, 14],
-  ];
-  for (const q of quarters) quarterRound(q, out);
+  for (const q of COLUMNS_THEN_DIAGONALS) quarterRound(q, out);
   return out;
 }
 
