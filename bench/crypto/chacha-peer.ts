@@ -11,7 +11,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { SigningKey } from "../../src/core/ed25519.ts";
 import { createHost } from "../../src/net/host.ts";
 import { noiseCrypto } from "../../src/net/noise-crypto.ts";
-import { StreamReader } from "../../src/net/stream-io.ts";
+import { readDigestReply, receiveDigests } from "../../test/net/fixtures/digest-receiver.ts";
 
 const PROTOCOL = "/tribles-bench/chacha/1";
 const [mode, ...args] = process.argv.slice(2);
@@ -29,22 +29,7 @@ if (impl === "as") {
 }
 
 if (mode === "recv") {
-  const host = await createHost({ key: SigningKey.generate(), listen: ["/ip4/127.0.0.1/tcp/0"], dht: false });
-  await host.handle(PROTOCOL, async (stream) => {
-    const sha = new Bun.CryptoHasher("sha256");
-    let bytes = 0;
-    for await (const chunk of stream) {
-      const b = chunk instanceof Uint8Array ? chunk : chunk.subarray();
-      sha.update(b);
-      bytes += b.length;
-    }
-    const reply = new Uint8Array(40);
-    new DataView(reply.buffer).setBigUint64(0, BigInt(bytes));
-    reply.set(sha.digest() as Uint8Array, 8);
-    stream.send(reply);
-    await stream.close();
-  });
-  process.stdout.write(`${host.getMultiaddrs()[0]!.toString()}\n`);
+  process.stdout.write(`${await receiveDigests(PROTOCOL)}\n`);
 } else if (mode === "transfer") {
   const [total, runs] = [Number(args[0]), Number(args[1])];
   const recv = Bun.spawn([process.execPath, import.meta.path, "recv", impl!], { stdout: "pipe", stderr: "inherit" });
@@ -73,10 +58,9 @@ if (mode === "recv") {
       }
     }
     await stream.close();
-    const reply = await new StreamReader(stream).readExactly(40);
+    const reply = await readDigestReply(stream);
     mbps.push(total / 1e6 / ((performance.now() - t0) / 1000));
-    const bytes = Number(new DataView(reply.buffer, reply.byteOffset).getBigUint64(0));
-    ok &&= bytes === total && Buffer.from(reply.subarray(8)).toString("hex") === want;
+    ok &&= reply.bytes === total && Buffer.from(reply.sha256).toString("hex") === want;
   }
   process.stdout.write(`${JSON.stringify({ mbps, ok })}\n`);
   recv.kill("SIGKILL");
