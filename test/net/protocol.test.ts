@@ -4,12 +4,13 @@ import { hash } from "../../src/core/blake3.ts";
 import { bytesEqual } from "../../src/core/bytes.ts";
 import { SigningKey } from "../../src/core/ed25519.ts";
 import { MemoryStore } from "../../src/core/memory-store.ts";
-import type { BlobReader, Hash } from "../../src/core/store.ts";
+import type { Hash } from "../../src/core/store.ts";
 import { SyncClient } from "../../src/net/client.ts";
 import { BadDataError, fetchClosure } from "../../src/net/fetch.ts";
 import { createHost, type Host } from "../../src/net/host.ts";
 import { type AccessPolicy, OP_AUTH, OP_CHILDREN, OP_GET_BLOB, openPolicy, PROTOCOL_V4, PROTOCOL_V5, SyncServer } from "../../src/net/protocol.ts";
 import { StreamReader } from "../../src/net/stream-io.ts";
+import { corruptingStore } from "./corrupt-store.ts";
 
 const hosts: Host[] = [];
 afterEach(async () => {
@@ -126,26 +127,7 @@ describe("pile-sync protocol", () => {
     const store = new MemoryStore();
     const root = buildDag(store, 2, 8);
     // A malicious peer: serves every leaf with one byte flipped.
-    const corrupt = {
-      reader(): BlobReader {
-        const inner = store.reader();
-        return {
-          len: inner.len,
-          has: (h) => inner.has(h),
-          list: () => inner.list(),
-          get: (h) => {
-            const b = inner.get(h);
-            if (!b || b.length % 32 === 0) return b;
-            const bad = b.slice();
-            bad[0]! ^= 1;
-            return bad;
-          },
-        };
-      },
-      branches: () => [],
-      head: () => null,
-      update: () => ({ ok: false as const, current: null }),
-    };
+    const corrupt = corruptingStore(store, (_, b) => b.length % 32 !== 0);
     const server = await host();
     await new SyncServer(server, corrupt, openPolicy).start();
     const target = new MemoryStore();
