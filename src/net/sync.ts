@@ -11,7 +11,7 @@ import { bytesEqual, isZero, toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import type { BranchId, Hash, Store } from "../core/store.ts";
 import { type Credentials, SyncClient } from "./client.ts";
-import { fetchClosure, type FetchSummary } from "./fetch.ts";
+import { fetchClosure, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { type HeadFrame, HeadGossip } from "./gossip.ts";
 import { createHost, dialAll, type Host, peerIdFromKey, peerIdFromString } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
@@ -214,10 +214,14 @@ export class SyncNode implements PeerNetwork {
           this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary });
           this.deliveredListener?.();
         } catch (err) {
-          this.forgetClient(publisher.toString());
+          // A peer that lacks a blob (or may not share it) answered cleanly: its client stays, as
+          // other fetches may be using it. Only a client whose connection died is replaced.
+          this.forgetClientIfClosed(publisher.toString());
           const error = err instanceof Error ? err.message : String(err);
           this.opts.onEvent?.({ type: "fetch-failed", publisher: publisher.toString(), branchId: toHex(remote.branchId), error });
-          this.retryLater(key, remote);
+          // A peer that answered it lacks a blob, or may not share it with us, will answer the
+          // same again; anything else (a dropped connection, a stall, a refused stream) may pass.
+          if (!(err instanceof MissingBlobError)) this.retryLater(key, remote);
         }
       }
     } finally {
@@ -262,8 +266,7 @@ export class SyncNode implements PeerNetwork {
 
   private clientFor(peer: PeerId): Promise<SyncClient> {
     const id = peer.toString();
-    const live = this.connected.get(id);
-    if (live && !live.isOpen) this.forgetClient(id);
+    this.forgetClientIfClosed(id);
     let client = this.clients.get(id);
     if (!client) {
       const connecting = SyncClient.connect(this.host, peer, this.opts.credentials).then(async (c) => {
@@ -279,6 +282,11 @@ export class SyncNode implements PeerNetwork {
       });
     }
     return client;
+  }
+
+  private forgetClientIfClosed(id: string): void {
+    const live = this.connected.get(id);
+    if (live && !live.isOpen) this.forgetClient(id);
   }
 
   /** Drops the cached client of a peer (closing it), so the next request connects afresh. */
