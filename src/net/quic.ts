@@ -54,6 +54,9 @@ async function load(): Promise<QuicLoad> {
  */
 export const QUIC_READ_BYTES = 64 * 1024;
 
+/** Whether `widenReads` took effect (false when the addon is not the one it knows). */
+export let quicReadsWidened = false;
+
 type NativeStreamClass = { prototype: { read(size: number): Promise<unknown>; widened?: true } };
 
 /**
@@ -70,10 +73,15 @@ function widenReads(addon: string): void {
     return;
   }
   const proto = Stream?.prototype;
-  if (!proto || typeof proto.read !== "function" || proto.widened) return;
+  if (!proto || typeof proto.read !== "function") return;
+  if (proto.widened) {
+    quicReadsWidened = true;
+    return;
+  }
   const read = proto.read;
   proto.read = function (this: unknown, size: number) {
     return read.call(this, Math.max(size, QUIC_READ_BYTES));
   };
   proto.widened = true;
+  quicReadsWidened = true;
 }
