@@ -8,6 +8,10 @@
  *    requests in flight per peer; verify every blob's BLAKE3 before storing it, and store batches
  *    strictly in post-order. An interrupted fetch therefore leaves only complete sub-closures
  *    behind, and the next fetch resumes where it stopped.
+ * Small levels of the DAG (at most SPECULATE_MAX_HASHES missing blobs) are also downloaded while
+ * they are discovered, in the same round trip as their CHILDREN request: a small update (a commit
+ * of a few blobs) then needs no download round after discovery. Those blobs are stored only if the
+ * whole closure arrived that way; otherwise step 2 downloads everything as usual.
  * A peer that sends bytes not matching their hash, breaks the protocol or stalls is dropped for
  * this fetch (nothing of its bad data is stored) and its work goes to the others. A blob that a
  * peer lacks is asked of the other peers.
@@ -20,6 +24,11 @@ import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BlobStore, BlobStorePut, Hash } from "../core/store.ts";
 import { type Credentials, SyncClient } from "./client.ts";
 import type { Host } from "./host.ts";
+
+/** Levels with at most this many missing blobs are downloaded during discovery (see above)… */
+const SPECULATE_MAX_HASHES = 128;
+/** …until this many bytes have arrived that way in one fetch. */
+const SPECULATE_MAX_BYTES = 16 << 20;
 
 export class BadDataError extends Error {
   constructor(peer: string, hash: Hash) {
@@ -178,7 +187,9 @@ class Fetch {
 
   async run(head: Hash): Promise<FetchSummary> {
     if (!this.local.has(head)) {
-      await this.download(await this.discover(head));
+      const { order, prefetched } = await this.discover(head);
+      if (prefetched.every((b) => b !== undefined)) this.storeAll(prefetched as Uint8Array[]);
+      else await this.download(order, prefetched);
     }
     for (const s of this.sources) this.summary.requests += s.client.requests - s.requestsBefore;
     this.summary.ms = performance.now() - this.started;
@@ -217,33 +228,92 @@ class Fetch {
     return Promise.race([reply, stalled]).finally(() => clearTimeout(timer));
   }
 
-  /** Walks the missing DAG breadth-first; returns its entries' hashes in post-order. */
-  private async discover(head: Hash): Promise<Hash[]> {
+  /**
+   * Walks the missing DAG breadth-first; returns its entries' hashes in post-order, and in the same
+   * order the bytes of those that arrived (verified) during the walk.
+   */
+  private async discover(head: Hash): Promise<{ order: Hash[]; prefetched: (Uint8Array | undefined)[] }> {
     const nodes = new HashIndex(1024);
     const children: number[][] = [];
     nodes.insert(head);
     let frontier: number[] = [0];
+    const blobs: (Uint8Array | undefined)[] = [];
+    const speculations: Promise<void>[] = [];
+    let speculating = true;
+    let speculativeBytes = 0;
     while (frontier.length) {
       this.summary.depth++;
-      const lists = await this.childrenFromAny(frontier.map((e) => nodes.keyAt(e).slice()));
-      const next: number[] = [];
-      frontier.forEach((parent, i) => {
-        const kids: number[] = [];
-        // A parent no peer has stays childless here; the download then reports it missing.
-        for (const child of lists[i] ?? []) {
-          if (this.local.has(child)) continue;
-          const { entry, added } = nodes.insert(child);
-          kids.push(entry);
-          if (added) next.push(entry);
-        }
-        children[parent] = kids;
-      });
-      frontier = next;
+      const parents = frontier.map((e) => nodes.keyAt(e).slice());
+      // The CHILDREN request goes first, so its reply is not queued behind the blobs.
+      const lists = this.childrenFromAny(parents);
+      speculating &&= frontier.length <= SPECULATE_MAX_HASHES && speculativeBytes < SPECULATE_MAX_BYTES;
+      if (speculating) {
+        const entries = frontier;
+        speculations.push(
+          this.speculate(parents).then((got) => {
+            got.forEach((blob, i) => {
+              if (!blob) return;
+              blobs[entries[i]!] = blob;
+              speculativeBytes += blob.length;
+            });
+          }),
+        );
+      }
+      frontier = this.addLevel(await lists, frontier, nodes, children);
       this.progress.discovered = nodes.size;
       this.opts.onProgress?.(this.progress);
     }
+    const entries = postOrder(children, nodes.size);
     // Views into the index's key table (it no longer grows), not copies.
-    return postOrder(children, nodes.size).map((e) => nodes.keyAt(e));
+    const order = entries.map((e) => nodes.keyAt(e));
+    await Promise.all(speculations);
+    return { order, prefetched: entries.map((e) => blobs[e]) };
+  }
+
+  /** Records one level's children (skipping blobs held already); returns the next level. */
+  private addLevel(lists: (Hash[] | null)[], frontier: number[], nodes: HashIndex, children: number[][]): number[] {
+    const next: number[] = [];
+    frontier.forEach((parent, i) => {
+      const kids: number[] = [];
+      // A parent no peer has stays childless here; the download then reports it missing.
+      for (const child of lists[i] ?? []) {
+        if (this.local.has(child)) continue;
+        const { entry, added } = nodes.insert(child);
+        kids.push(entry);
+        if (added) next.push(entry);
+      }
+      children[parent] = kids;
+    });
+    return next;
+  }
+
+  /**
+   * The blobs of `hashes` from the first live peer, each verified (null where it lacks one or sent
+   * bytes that do not match). Never rejects: a failure leaves the blobs to the download step, and
+   * a broken peer is dealt with by the discovery's own requests.
+   */
+  private async speculate(hashes: Hash[]): Promise<(Uint8Array | null)[]> {
+    const source = this.live()[0];
+    if (!source) return hashes.map(() => null);
+    try {
+      const reply = await this.deadline(source, source.client.getBlobs(hashes));
+      const present = reply.flatMap((b) => (b ? [b] : []));
+      const digests = hashMany(present);
+      let k = 0;
+      return reply.map((blob, i) => (blob && bytesEqual(digests[k++]!, hashes[i]!) ? blob : null));
+    } catch {
+      return hashes.map(() => null);
+    }
+  }
+
+  /** Stores a whole closure that arrived during discovery (post-order, already verified). */
+  private storeAll(blobs: Uint8Array[]): void {
+    this.store.putMany(blobs);
+    for (const b of blobs) this.summary.bytes += b.length;
+    this.summary.blobs += blobs.length;
+    this.progress.stored = this.summary.blobs;
+    this.progress.bytes = this.summary.bytes;
+    this.opts.onProgress?.(this.progress);
   }
 
   /**
@@ -293,8 +363,11 @@ class Fetch {
     return result;
   }
 
-  /** Downloads `order` (post-order hashes) and stores it batch by batch, in order. */
-  private download(order: Hash[]): Promise<void> {
+  /**
+   * Downloads `order` (post-order hashes) and stores it batch by batch, in order; `prefetched[i]`,
+   * when present, is blob i already received (it is stored in its place, not asked again).
+   */
+  private download(order: Hash[], prefetched: (Uint8Array | undefined)[]): Promise<void> {
     const targetBatchBytes = this.opts.batchBytes ?? 1 << 20;
     const maxBatch = this.opts.batch ?? 1024;
     const window = this.opts.window ?? 8;
@@ -322,8 +395,10 @@ class Fetch {
         // request and large ones few, and storing one batch overlaps with receiving the next.
         const size = Math.max(1, Math.min(maxBatch, Math.floor(targetBatchBytes / avgSize)));
         const hashes = order.slice(next, next + size);
+        const blobs = prefetched.slice(next, next + size).map((b) => b ?? null);
         next += hashes.length;
-        const batch: Batch = { hashes, blobs: hashes.map(() => null), missing: hashes.map((_, i) => i), tried: new Set(), busy: null };
+        const missing = blobs.flatMap((b, i) => (b ? [] : [i]));
+        const batch: Batch = { hashes, blobs, missing, tried: new Set(), busy: null };
         pending.push(batch);
         return batch;
       };
@@ -397,21 +472,32 @@ class Fetch {
       };
 
       const pump = () => {
-        if (settled) return;
-        if (pending.length === 0 && next >= order.length) {
-          settled = true;
-          this.opts.signal?.removeEventListener("abort", onAbort);
-          return resolve();
-        }
-        if (this.opts.signal?.aborted) return fail(this.exhausted());
-        const live = this.live();
-        if (live.length === 0) return fail(this.exhausted());
-        for (const source of live) {
-          while (source.inFlight < window) {
-            const batch = pick(source);
-            if (!batch) break;
-            issue(source, batch);
+        let live: Source[];
+        for (;;) {
+          if (settled) return;
+          if (pending.length === 0 && next >= order.length) {
+            settled = true;
+            this.opts.signal?.removeEventListener("abort", onAbort);
+            return resolve();
           }
+          if (this.opts.signal?.aborted) return fail(this.exhausted());
+          live = this.live();
+          if (live.length === 0) return fail(this.exhausted());
+          for (const source of live) {
+            while (source.inFlight < window) {
+              const batch = pick(source);
+              if (!batch) break;
+              if (batch.missing.length) issue(source, batch); // else it was prefetched whole
+            }
+          }
+          // Batches prefetched whole are stored here; storing may make room for more batches.
+          const before = pending.length;
+          try {
+            storeReady();
+          } catch (err) {
+            return fail(err instanceof Error ? err : new Error(String(err)));
+          }
+          if (pending.length === before) break;
         }
         // Nothing in flight yet work remains: the front batch holds blobs every live peer lacks.
         if (live.every((s) => s.inFlight === 0)) {

@@ -97,6 +97,22 @@ describe("fetch from a server process", () => {
     }, 30_000);
   }
 
+  test("a small closure is downloaded while it is discovered, with no download round after it", async () => {
+    const small: DagShape = { depth: 2, fanout: 5, salt: 7 }; // levels of 1, 5 and 25 blobs
+    const server = await startServer({ seed: seed(9), listen: TCP, dag: small });
+    const { dag } = expected(small);
+    const client = await SyncClient.connect(await clientHost(), server.addr, none);
+    const target = new MemoryStore();
+    const summary = await fetchClosure(client, dag.root, target);
+    expect(summary.blobs).toBe(31);
+    for (const h of dag.hashes) expect(bytesEqual(hash(target.reader().get(h)!), h)).toBe(true);
+    // Each level is one pipelined round: its CHILDREN request and its GET_BLOBS request.
+    expect(summary.depth).toBe(3);
+    expect(summary.requests).toBe(2 * summary.depth);
+    expect((await server.stats())[OP_GET_BLOBS]).toBe(31); // nothing asked twice
+    await client.close();
+  }, 30_000);
+
   test("nothing before AUTH; a refusing policy gives nothing", async () => {
     const server = await startServer({ seed: seed(2), listen: QUIC, dag: SHAPE });
     const { dag } = expected();
