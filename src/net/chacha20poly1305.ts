@@ -52,6 +52,16 @@ function put(src: AeadInput, at: number): void {
   }
 }
 
+/**
+ * A fresh copy of mem[at, at + n), for the caller to keep. Allocated without zero-filling (every
+ * byte is overwritten at once): twice as fast as `slice` for 64 KiB frames, one per noise message.
+ */
+function copyOut(at: number, n: number): Uint8Array {
+  const out = Buffer.allocUnsafe(n);
+  out.set(mem.subarray(at, at + n));
+  return new Uint8Array(out.buffer, out.byteOffset, n);
+}
+
 /** Where the data goes: after the AAD, 16-byte aligned. */
 const dataAt = (adLen: number) => HEAP + ((adLen + 15) & ~15);
 
@@ -64,7 +74,7 @@ export function seal(key: Uint8Array, nonce: Uint8Array, plaintext: AeadInput, a
   mem.set(ad, HEAP);
   put(plaintext, at);
   kernel.seal(HEAP, ad.length, at, len);
-  return mem.slice(at, at + len + TAG_LENGTH);
+  return copyOut(at, len + TAG_LENGTH);
 }
 
 /**
@@ -80,7 +90,7 @@ export function open(key: Uint8Array, nonce: Uint8Array, sealed: AeadInput, ad: 
   mem.set(ad, HEAP);
   put(sealed, at);
   if (kernel.open(HEAP, ad.length, at, len) !== 1) return null;
-  if (!dst) return mem.slice(at, at + len);
+  if (!dst) return copyOut(at, len);
   if (dst.length < len) throw new RangeError("chacha20poly1305: dst too small");
   dst.set(mem.subarray(at, at + len));
   return dst.length === len ? dst : dst.subarray(0, len);
