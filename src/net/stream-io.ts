@@ -156,16 +156,28 @@ export class BufferedWriter {
   }
 }
 
+// Big-endian length fields, written byte by byte: one is made per blob sent, and a DataView (or a
+// BigInt) per call costs more than the blob's own bookkeeping under JavaScriptCore.
+
 export function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n);
+  putU32(b, 0, n);
   return b;
 }
 
+/** `n` must be a safe integer (lengths are). */
 export function u64(n: number): Uint8Array {
   const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  putU32(b, 0, Math.floor(n / 2 ** 32));
+  putU32(b, 4, n >>> 0);
   return b;
+}
+
+function putU32(b: Uint8Array, at: number, n: number): void {
+  b[at] = n >>> 24;
+  b[at + 1] = n >>> 16;
+  b[at + 2] = n >>> 8;
+  b[at + 3] = n;
 }
 
 export const MISSING_LEN = new Uint8Array(8).fill(0xff);

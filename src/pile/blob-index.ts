@@ -106,9 +106,7 @@ export class BlobIndex {
   }
 
   private keyEquals(entry: number, key: Uint8Array, keyAt: number, bytes: Bytes): boolean {
-    const stored = this.keyOf(entry, bytes);
-    for (let i = 0; i < 32; i++) if (stored[i] !== key[keyAt + i]) return false;
-    return true;
+    return bytes.equals32(this.offsets[entry]! + 32, key, keyAt);
   }
 
   /** Doubles the slot table, re-placing every entry by its stored mix. */

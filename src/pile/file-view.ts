@@ -34,6 +34,15 @@ export class Bytes {
     return this.tail.subarray(at, at + length);
   }
 
+  /** Whether the 32 bytes at file offset `offset` equal `key[keyAt..+32]` (no view is made). */
+  equals32(offset: number, key: Uint8Array, keyAt: number): boolean {
+    const inMap = offset < this.tailStart;
+    const b = inMap ? this.map : this.tail;
+    const at = inMap ? offset : offset - this.tailStart;
+    for (let i = 0; i < 32; i++) if (b[at + i] !== key[keyAt + i]) return false;
+    return true;
+  }
+
   /** The unpadded payload length of the blob record at `offset` (already bounded by the scan). */
   blobLength(offset: number): number {
     const b = offset < this.tailStart ? this.map : this.tail;
