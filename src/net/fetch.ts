@@ -10,8 +10,8 @@
  *    behind, and the next fetch resumes where it stopped.
  * Small levels of the DAG (at most SPECULATE_MAX_HASHES missing blobs) are also downloaded while
  * they are discovered, in the same round trip as their CHILDREN request: a small update (a commit
- * of a few blobs) then needs no download round after discovery. Those blobs are stored only if the
- * whole closure arrived that way; otherwise step 2 downloads everything as usual.
+ * of a few blobs) then needs no download round after discovery. Blobs that arrived that way are
+ * stored in their place in step 2 (all at once when the whole closure did), never asked again.
  * A peer that sends bytes not matching their hash, breaks the protocol or stalls is dropped for
  * this fetch (nothing of its bad data is stored) and its work goes to the others. A blob that a
  * peer lacks is asked of the other peers.
@@ -188,7 +188,7 @@ class Fetch {
   async run(head: Hash): Promise<FetchSummary> {
     if (!this.local.has(head)) {
       const { order, prefetched } = await this.discover(head);
-      if (prefetched.every((b) => b !== undefined)) this.storeAll(prefetched as Uint8Array[]);
+      if (prefetched.every((b) => b !== undefined)) this.storeBatch(prefetched as Uint8Array[]);
       else await this.download(order, prefetched);
     }
     for (const s of this.sources) this.summary.requests += s.client.requests - s.requestsBefore;
@@ -306,8 +306,8 @@ class Fetch {
     }
   }
 
-  /** Stores a whole closure that arrived during discovery (post-order, already verified). */
-  private storeAll(blobs: Uint8Array[]): void {
+  /** Stores verified blobs (in post-order: each one's closure is stored already, or among them). */
+  private storeBatch(blobs: Uint8Array[]): void {
     this.store.putMany(blobs);
     for (const b of blobs) this.summary.bytes += b.length;
     this.summary.blobs += blobs.length;
@@ -461,13 +461,7 @@ class Fetch {
       // Stores complete batches from the front, so a stored blob always has its closure stored.
       const storeReady = () => {
         while (pending[0] && !pending[0].busy && pending[0].missing.length === 0) {
-          const batch = pending.shift()!;
-          this.store.putMany(batch.blobs as Uint8Array[]);
-          for (const b of batch.blobs) this.summary.bytes += b!.length;
-          this.summary.blobs += batch.blobs.length;
-          this.progress.stored = this.summary.blobs;
-          this.progress.bytes = this.summary.bytes;
-          this.opts.onProgress?.(this.progress);
+          this.storeBatch(pending.shift()!.blobs as Uint8Array[]);
         }
       };
 

@@ -214,8 +214,7 @@ export class SyncNode implements PeerNetwork {
           this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary });
           this.deliveredListener?.();
         } catch (err) {
-          // A peer that lacks a blob (or may not share it) answered cleanly: its client stays, as
-          // other fetches may be using it. Only a client whose connection died is replaced.
+          // Only a client whose connection died is replaced: other fetches may be using this one.
           this.forgetClientIfClosed(publisher.toString());
           const error = err instanceof Error ? err.message : String(err);
           this.opts.onEvent?.({ type: "fetch-failed", publisher: publisher.toString(), branchId: toHex(remote.branchId), error });
@@ -284,6 +283,7 @@ export class SyncNode implements PeerNetwork {
     return client;
   }
 
+  /** Drops the cached client of a peer if its connection or stream has closed. */
   private forgetClientIfClosed(id: string): void {
     const live = this.connected.get(id);
     if (live && !live.isOpen) this.forgetClient(id);
