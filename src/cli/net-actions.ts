@@ -147,7 +147,10 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
       log({ event: "fetched", ...e.summary, publisher: e.publisher, head: e.head }, `fetched ${e.summary.blobs} blobs (${e.summary.bytes} bytes) from ${e.publisher.slice(0, 16)}… in ${e.summary.ms.toFixed(1)} ms`);
       break;
     case "fetch-failed":
-      log({ event: "fetch-failed", publisher: e.publisher, error: e.error }, `fetch from ${e.publisher} failed: ${e.error}`);
+      log(
+        { event: "fetch-failed", publisher: e.publisher, error: e.error, retryInMs: e.retryInMs ?? null },
+        `fetch from ${e.publisher} failed: ${e.error}${e.retryInMs === undefined ? "" : ` (trying again in ${e.retryInMs / 1000} s)`}`,
+      );
       break;
     case "dial-failed":
       log({ event: "dial-failed", addr: e.addr, error: e.error }, `could not reach ${e.addr}: ${e.error}`);

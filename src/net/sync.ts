@@ -31,7 +31,8 @@ const RETRY_DELAYS_MS = [250, 1000, 4000];
 export type SyncEvent =
   | { type: "listening"; peerId: string; addrs: string[] }
   | { type: "fetched"; publisher: string; branchId: string; head: string; summary: FetchSummary }
-  | { type: "fetch-failed"; publisher: string; branchId: string; error: string }
+  /** `retryInMs`: when the fetch will be tried again (absent: not until the head is announced again). */
+  | { type: "fetch-failed"; publisher: string; branchId: string; error: string; retryInMs?: number }
   | { type: "dial-failed"; addr: string; error: string }
   | { type: "gossip-dropped"; reason: string }
   | { type: "auth"; peer: string; remoteKey: Uint8Array; accepted: boolean }
@@ -217,10 +218,11 @@ export class SyncNode implements PeerNetwork {
           // Only a client whose connection died is replaced: other fetches may be using this one.
           this.forgetClientIfClosed(publisher.toString());
           const error = err instanceof Error ? err.message : String(err);
-          this.opts.onEvent?.({ type: "fetch-failed", publisher: publisher.toString(), branchId: toHex(remote.branchId), error });
           // A peer that answered it lacks a blob, or may not share it with us, will answer the
           // same again; anything else (a dropped connection, a stall, a refused stream) may pass.
-          if (!(err instanceof MissingBlobError)) this.retryLater(key, remote);
+          const retryInMs = err instanceof MissingBlobError ? undefined : this.retryLater(key, remote);
+          const failed = { type: "fetch-failed", publisher: publisher.toString(), branchId: toHex(remote.branchId), error } as const;
+          this.opts.onEvent?.(retryInMs === undefined ? failed : { ...failed, retryInMs });
         }
       }
     } finally {
@@ -228,13 +230,16 @@ export class SyncNode implements PeerNetwork {
     }
   }
 
-  /** Fetches `remote` again after the next retry delay, unless a newer head is wanted by then. */
-  private retryLater(key: string, remote: RemoteHead): void {
+  /**
+   * Fetches `remote` again after the next retry delay (returned), unless a newer head is wanted by
+   * then; undefined once the retries are used up.
+   */
+  private retryLater(key: string, remote: RemoteHead): number | undefined {
     const attempt = this.retries.get(key) ?? 0;
     const delay = RETRY_DELAYS_MS[attempt];
     if (delay === undefined) {
       this.retries.delete(key);
-      return;
+      return undefined;
     }
     this.retries.set(key, attempt + 1);
     const timer = setTimeout(() => {
@@ -243,6 +248,7 @@ export class SyncNode implements PeerNetwork {
       if (!this.running.has(key)) void this.fetchLoop(key);
     }, delay);
     timer.unref?.();
+    return delay;
   }
 
   /**

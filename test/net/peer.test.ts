@@ -211,4 +211,6 @@ test("a fetch that fails while the peer's sync service is down is retried withou
   await server.start();
   await until(() => b.store.reader().has(head), 8_000);
   expect(b.events.some((e) => e.type === "fetched")).toBe(true);
+  const failed = b.events.find((e) => e.type === "fetch-failed");
+  expect(failed).toMatchObject({ type: "fetch-failed", retryInMs: 250 });
 }, 30_000);
