@@ -77,10 +77,16 @@ async function until(check: () => boolean, ms = 10_000): Promise<void> {
 
 const address = (s: Side) => s.node.host.getMultiaddrs().map(String)[0]!;
 
-test("reads drain delivered heads into tracking branches; writes publish; tracking branches are not re-published", async () => {
+/** Two sides, B dialling A, once A sees the connection. */
+async function connectedPair(): Promise<[Side, Side]> {
   const a = await side();
   const b = await side([address(a)]);
   await until(() => a.node.connectedPeers().length === 1);
+  return [a, b];
+}
+
+test("reads drain delivered heads into tracking branches; writes publish; tracking branches are not re-published", async () => {
+  const [a, b] = await connectedPair();
   const delivered = b.nextDelivery();
   const repoA = new Repository(a.node.peer, a.key);
   const commit = repoA.commit("main", new TribleSet(), "through the peer");
@@ -119,9 +125,7 @@ test("reads drain delivered heads into tracking branches; writes publish; tracki
 }, 30_000);
 
 test("a released Peer hands back its store and no longer applies what arrives", async () => {
-  const a = await side();
-  const b = await side([address(a)]);
-  await until(() => a.node.connectedPeers().length === 1);
+  const [a, b] = await connectedPair();
   const repoA = new Repository(a.node.peer, a.key);
 
   const first = repoA.commit("main", new TribleSet(), "first");
@@ -174,9 +178,7 @@ test("readonly never publishes; writeonly never applies", async () => {
 }, 30_000);
 
 test("after a peer disconnects and reconnects, its heads are fetched over the new connection", async () => {
-  const a = await side();
-  const b = await side([address(a)]);
-  await until(() => a.node.connectedPeers().length === 1);
+  const [a, b] = await connectedPair();
   const repoA = new Repository(a.node.peer, a.key);
   const first = repoA.commit("main", new TribleSet(), "first");
   await until(() => b.store.reader().has(first));
@@ -195,9 +197,7 @@ test("after a peer disconnects and reconnects, its heads are fetched over the ne
 }, 30_000);
 
 test("a fetch that fails while the peer's sync service is down is retried without new gossip", async () => {
-  const a = await side();
-  const b = await side([address(a)]);
-  await until(() => a.node.connectedPeers().length === 1);
+  const [a, b] = await connectedPair();
   // Past the re-sends of heads that follow a new subscription (gossip.ts \`welcome\`), so only a
   // retry can fetch the head again.
   await Bun.sleep(2_500);
