@@ -24,6 +24,13 @@ export class MemoryStore implements Store {
     return blobs.map((b) => this.put(b));
   }
 
+  /** Unlike the pile, memory keeps no record to check later, so the hashes are checked here. */
+  putVerified(blobs: readonly Uint8Array[], hashes: readonly Hash[]): void {
+    if (hashes.length !== blobs.length) throw new Error(`putVerified: ${blobs.length} blobs but ${hashes.length} hashes`);
+    if (blobs.some((b, i) => !bytesEqual(blake3(b), hashes[i]!))) throw new Error("putVerified: a hash does not match its blob; nothing stored");
+    for (const b of blobs) this.put(b);
+  }
+
   branches(): BranchId[] {
     return [...this.heads.values()].map((b) => b.id.slice());
   }

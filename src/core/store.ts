@@ -34,6 +34,13 @@ export interface BlobStorePut {
   put(bytes: Uint8Array): Hash;
   /** Stores many blobs in one batch (one write, one hashing call). */
   putMany(blobs: readonly Uint8Array[]): Hash[];
+  /**
+   * Stores blobs whose hashes the caller computed already (a fetch checks every received blob
+   * against the hash it asked for), without hashing them again. `hashes[i]` must be the BLAKE3
+   * hash of `blobs[i]`; a store never serves a blob under a wrong hash (the pile verifies such a
+   * record when it is first read, and reports it as damaged).
+   */
+  putVerified(blobs: readonly Uint8Array[], hashes: readonly Hash[]): void;
 }
 
 /** Outcome of a branch compare-and-swap. On conflict, `current` is the head the store actually holds. */

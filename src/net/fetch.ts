@@ -188,7 +188,7 @@ class Fetch {
   async run(head: Hash): Promise<FetchSummary> {
     if (!this.local.has(head)) {
       const { order, prefetched } = await this.discover(head);
-      if (prefetched.every((b) => b !== undefined)) this.storeBatch(prefetched as Uint8Array[]);
+      if (prefetched.every((b) => b !== undefined)) this.storeBatch(prefetched as Uint8Array[], order);
       else await this.download(order, prefetched);
     }
     for (const s of this.sources) this.summary.requests += s.client.requests - s.requestsBefore;
@@ -306,9 +306,12 @@ class Fetch {
     }
   }
 
-  /** Stores verified blobs (in post-order: each one's closure is stored already, or among them). */
-  private storeBatch(blobs: Uint8Array[]): void {
-    this.store.putMany(blobs);
+  /**
+   * Stores blobs verified against `hashes` (in post-order: each one's closure is stored already,
+   * or among them), without hashing them a second time.
+   */
+  private storeBatch(blobs: Uint8Array[], hashes: readonly Hash[]): void {
+    this.store.putVerified(blobs, hashes);
     for (const b of blobs) this.summary.bytes += b.length;
     this.summary.blobs += blobs.length;
     this.progress.stored = this.summary.blobs;
@@ -461,7 +464,8 @@ class Fetch {
       // Stores complete batches from the front, so a stored blob always has its closure stored.
       const storeReady = () => {
         while (pending[0] && !pending[0].busy && pending[0].missing.length === 0) {
-          this.storeBatch(pending.shift()!.blobs as Uint8Array[]);
+          const batch = pending.shift()!;
+          this.storeBatch(batch.blobs as Uint8Array[], batch.hashes);
         }
       };
 

@@ -168,6 +168,11 @@ export class Peer implements Store {
     return hashes;
   }
 
+  putVerified(blobs: readonly Uint8Array[], hashes: readonly Hash[]): void {
+    this.innerStore.putVerified(blobs, hashes);
+    this.publishChanges();
+  }
+
   branches(): BranchId[] {
     this.refresh();
     return this.innerStore.branches();

@@ -299,6 +299,23 @@ export class Pile implements Store {
   putMany(blobs: readonly Uint8Array[]): Hash[] {
     this.checkOpen();
     const hashes = hashMany(blobs);
+    this.append(blobs, hashes);
+    return hashes;
+  }
+
+  /**
+   * Stores blobs under hashes the caller computed (see BlobStorePut.putVerified). The hashes are
+   * written as given and not trusted further: each record is still verified when first read.
+   */
+  putVerified(blobs: readonly Uint8Array[], hashes: readonly Hash[]): void {
+    this.checkOpen();
+    if (hashes.length !== blobs.length) throw new Error(`putVerified: ${blobs.length} blobs but ${hashes.length} hashes`);
+    for (const h of hashes) if (h.length !== 32) throw new Error("putVerified: every hash must be 32 bytes");
+    this.append(blobs, hashes);
+  }
+
+  /** Appends the blobs that have no valid record yet, under the given hashes. */
+  private append(blobs: readonly Uint8Array[], hashes: readonly Hash[]): void {
     const normal: number[] = [];
     const huge: number[] = [];
     for (let i = 0; i < blobs.length; i++) (recordSize(blobs[i]!.length) > this.atomicWriteLimit ? huge : normal).push(i);
@@ -323,11 +340,10 @@ export class Pile implements Store {
         this.applyOwnAppend();
       });
     }
-    return hashes;
   }
 
   /** Indices (of `candidates`) whose hash has no valid record yet, first occurrence only. */
-  private missing(candidates: number[], hashes: Hash[]): number[] {
+  private missing(candidates: number[], hashes: readonly Hash[]): number[] {
     const bytes = this.view.current();
     const out: number[] = [];
     for (const i of candidates) {
@@ -343,7 +359,7 @@ export class Pile implements Store {
     if (!outcome.ok && !outcome.incomplete) throw new PileCorruptError(this.path, outcome.offset, outcome.reason);
   }
 
-  private appendBlobs(order: number[], blobs: readonly Uint8Array[], hashes: Hash[]): void {
+  private appendBlobs(order: number[], blobs: readonly Uint8Array[], hashes: readonly Hash[]): void {
     const now = Date.now();
     this.dirty = true;
     let start = 0;
@@ -483,7 +499,7 @@ export class PileReader implements BlobReader {
 }
 
 /** Drops later repeats of a hash within one batch (open addressing over indices into `hashes`). */
-function firstOccurrences(order: number[], hashes: Hash[]): number[] {
+function firstOccurrences(order: number[], hashes: readonly Hash[]): number[] {
   let size = 16;
   while (size < order.length * 2) size *= 2;
   const slots = new Int32Array(size).fill(-1);

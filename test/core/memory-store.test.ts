@@ -31,6 +31,16 @@ describe("MemoryStore", () => {
     expect(new TextDecoder().decode(store.reader().get(b)!)).toBe("b");
   });
 
+  test("putVerified stores blobs whose hashes match, and nothing of a batch with a wrong one", () => {
+    const store = new MemoryStore();
+    const blobs = [enc.encode("p"), enc.encode("q")];
+    store.putVerified(blobs, blobs.map((b) => hash(b)));
+    expect(store.reader().len).toBe(2);
+    expect(() => store.putVerified([enc.encode("r"), enc.encode("s")], [hash(enc.encode("r")), hash(enc.encode("not s"))])).toThrow("does not match");
+    expect(store.reader().has(hash(enc.encode("r")))).toBe(false);
+    expect(() => store.putVerified(blobs, [])).toThrow("2 blobs but 0 hashes");
+  });
+
   test("branch compare-and-swap reports the current head on conflict", () => {
     const store = new MemoryStore();
     const id = new Uint8Array(16).fill(1);

@@ -149,6 +149,43 @@ describe("duplicates and damaged payloads", () => {
   }, 10_000);
 });
 
+
+describe("putVerified (hashes computed by the caller)", () => {
+  test("stores under the given hashes, skips what is held, and rejects malformed arguments", () => {
+    const pile = Pile.open(tmp.path("v.pile"));
+    const blobs = [utf8("x"), utf8("y"), new Uint8Array(5000).fill(7)];
+    const hashes = blobs.map(independentHash);
+    pile.put(blobs[0]!);
+    const size = statSync(tmp.path("v.pile")).size;
+    pile.putVerified(blobs, hashes);
+    expect(statSync(tmp.path("v.pile")).size).toBe(size + 128 + 5120); // "x" was held already
+    const r = pile.reader();
+    blobs.forEach((b, i) => expect(r.get(hashes[i]!)).toEqual(b));
+    expect(() => pile.putVerified(blobs, hashes.slice(1))).toThrow("3 blobs but 2 hashes");
+    expect(() => pile.putVerified([utf8("z")], [new Uint8Array(31)])).toThrow("32 bytes");
+    expect(statSync(tmp.path("v.pile")).size).toBe(size + 128 + 5120);
+    pile.close();
+    // Another handle reads the same records.
+    const again = Pile.open(tmp.path("v.pile"));
+    expect(again.reader().get(hashes[2]!)).toEqual(blobs[2]);
+    again.close();
+  }, 10_000);
+
+  test("a wrong hash is never served: the record reads as damaged, in this handle and the next", () => {
+    const pile = Pile.open(tmp.path("w.pile"));
+    const claimed = independentHash(utf8("what was asked for"));
+    pile.putVerified([utf8("what arrived instead")], [claimed]);
+    expect(pile.reader().has(claimed)).toBe(true); // presence is by header; reading verifies
+    expect(() => pile.reader().get(claimed)).toThrow(PileIntegrityError);
+    // A correct copy put later is served (the §6.2 rule: the first valid record wins).
+    pile.put(utf8("what was asked for"));
+    expect(pile.reader().get(claimed)).toEqual(utf8("what was asked for"));
+    pile.close();
+    const again = Pile.open(tmp.path("w.pile"));
+    expect(again.reader().get(claimed)).toEqual(utf8("what was asked for"));
+    again.close();
+  }, 10_000);
+});
 describe("records over the atomic-write limit", () => {
   test("are written under the exclusive lock as header, payload, padding; dedupe still applies", () => {
     const path = tmp.path("huge.pile");
