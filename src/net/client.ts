@@ -8,7 +8,7 @@ import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Hash } from "../core/store.ts";
 import type { Host } from "./host.ts";
 import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_GET_BLOBS, OP_HEADS, PROTOCOL_V5 } from "./protocol.ts";
-import { decodeLength, decodeU32, ProtocolError, StreamReader, u32 } from "./stream-io.ts";
+import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
 
 /** A value now, or later: response parsers stay synchronous while the bytes are already buffered. */
 type Maybe<T> = T | Promise<T>;
@@ -83,8 +83,8 @@ export class SyncClient {
       return bytes ? split(bytes, n) : reader.readExactly(n * 32).then((b) => split(b, n));
     };
     return this.batched(parents, OP_CHILDREN_MANY, () => {
-      const head = reader.take(4);
-      return head ? list(decodeU32(head)) : reader.readU32().then(list);
+      const n = reader.takeU32();
+      return n === undefined ? reader.readU32().then(list) : list(n);
     });
   }
 
@@ -107,8 +107,8 @@ export class SyncClient {
     // The reader's chunks are private copies, so the returned views are ours to keep.
     const body = (len: number): Maybe<Uint8Array | null> => (len < 0 ? null : (reader.take(len) ?? reader.readExactly(len)));
     return this.batched(hashes, OP_GET_BLOBS, () => {
-      const head = reader.take(8);
-      return head ? body(decodeLength(head, LIMITS.maxBlobBytes)) : reader.readU64Length(LIMITS.maxBlobBytes).then(body);
+      const len = reader.takeLength(LIMITS.maxBlobBytes);
+      return len === undefined ? reader.readU64Length(LIMITS.maxBlobBytes).then(body) : body(len);
     });
   }
 

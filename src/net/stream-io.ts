@@ -17,6 +17,8 @@ export class ProtocolError extends Error {
 export class StreamReader {
   private readonly source: AsyncIterator<Chunk>;
   private chunks: Uint8Array[] = [];
+  /** Bytes of chunks[0] already consumed: reads advance it instead of re-slicing the chunk. */
+  private pos = 0;
   private buffered = 0;
   private ended = false;
 
@@ -51,31 +53,61 @@ export class StreamReader {
     }
   }
 
+  /** Consumes `n` bytes that lie in chunks[0] from `pos` on. */
+  private advance(n: number): void {
+    this.pos += n;
+    this.buffered -= n;
+    if (this.pos === this.chunks[0]!.length) {
+      this.chunks.shift();
+      this.pos = 0;
+    }
+  }
+
   /** Exactly `n` bytes if they are already buffered (consumed), else undefined (nothing consumed). */
   take(n: number): Uint8Array | undefined {
     if (n === 0) return new Uint8Array(0);
     if (this.buffered < n) return undefined;
     const first = this.chunks[0]!;
-    if (first.length >= n) {
+    if (first.length - this.pos >= n) {
       // Fast path: the whole read lies in the first chunk.
-      const out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      this.buffered -= n;
+      const out = first.subarray(this.pos, this.pos + n);
+      this.advance(n);
       return out;
     }
     const out = new Uint8Array(n);
     let at = 0;
     while (at < n) {
       const chunk = this.chunks[0]!;
-      const take = Math.min(chunk.length, n - at);
-      out.set(chunk.subarray(0, take), at);
+      const take = Math.min(chunk.length - this.pos, n - at);
+      out.set(chunk.subarray(this.pos, this.pos + take), at);
       at += take;
-      if (take === chunk.length) this.chunks.shift();
-      else this.chunks[0] = chunk.subarray(take);
+      this.advance(take);
     }
-    this.buffered -= n;
     return out;
+  }
+
+  /** A u32 BE if its 4 bytes are buffered (consumed), else undefined. Decoded in place when it can be. */
+  takeU32(): number | undefined {
+    const first = this.chunks[0];
+    if (first && first.length - this.pos >= 4) {
+      const n = decodeU32(first, this.pos);
+      this.advance(4);
+      return n;
+    }
+    const bytes = this.take(4);
+    return bytes && decodeU32(bytes);
+  }
+
+  /** A u64 BE length (see `decodeLength`) if its 8 bytes are buffered (consumed), else undefined. */
+  takeLength(max: number): number | undefined {
+    const first = this.chunks[0];
+    if (first && first.length - this.pos >= 8) {
+      const n = decodeLength(first, max, this.pos);
+      this.advance(8);
+      return n;
+    }
+    const bytes = this.take(8);
+    return bytes && decodeLength(bytes, max);
   }
 
   async readExactly(n: number): Promise<Uint8Array> {
@@ -91,23 +123,24 @@ export class StreamReader {
   }
 
   async readU32(): Promise<number> {
-    return decodeU32(this.take(4) ?? (await this.readExactly(4)));
+    return this.takeU32() ?? decodeU32(await this.readExactly(4));
   }
 
   /** Reads a u64 BE; returns -1 for the all-ones "missing" marker, throws above `max`. */
   async readU64Length(max: number): Promise<number> {
-    return decodeLength(this.take(8) ?? (await this.readExactly(8)), max);
+    return this.takeLength(max) ?? decodeLength(await this.readExactly(8), max);
   }
 }
 
-export function decodeU32(b: Uint8Array): number {
-  return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+/** The u32 BE at `b[at..at+4]`. */
+export function decodeU32(b: Uint8Array, at = 0): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
-/** A u64 BE length: -1 for the all-ones "missing" marker; throws above `max`. */
-export function decodeLength(b: Uint8Array, max: number): number {
-  const hi = decodeU32(b);
-  const lo = decodeU32(b.subarray(4));
+/** The u64 BE length at `b[at..at+8]`: -1 for the all-ones "missing" marker; throws above `max`. */
+export function decodeLength(b: Uint8Array, max: number, at = 0): number {
+  const hi = decodeU32(b, at);
+  const lo = decodeU32(b, at + 4);
   if (hi === 0xffffffff && lo === 0xffffffff) return -1;
   const n = hi * 2 ** 32 + lo;
   if (n > max) throw new ProtocolError(`length ${n} exceeds the limit of ${max} bytes`);

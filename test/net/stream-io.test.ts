@@ -1,6 +1,6 @@
 /** The protocol's big-endian length fields: encoded as DataView would, decoded with their bounds. */
 import { expect, test } from "bun:test";
-import { decodeLength, decodeU32, MISSING_LEN, ProtocolError, u32, u64 } from "../../src/net/stream-io.ts";
+import { decodeLength, decodeU32, MISSING_LEN, ProtocolError, StreamReader, u32, u64 } from "../../src/net/stream-io.ts";
 
 test("u32 and u64 write big-endian fields, exactly as DataView does, and read back", () => {
   for (const n of [0, 1, 255, 256, 0xdeadbeef, 2 ** 32 - 1]) {
@@ -20,4 +20,50 @@ test("u32 and u64 write big-endian fields, exactly as DataView does, and read ba
 test("a length past its bound is a protocol error; the all-ones length means missing", () => {
   expect(() => decodeLength(u64(2 ** 32 + 1), 2 ** 32)).toThrow(ProtocolError);
   expect(decodeLength(MISSING_LEN, 2 ** 32)).toBe(-1);
+});
+
+/** A stream that yields `bytes` cut at the given sizes, as plain arrays or as lists of buffers. */
+async function* chunked(bytes: Uint8Array, sizes: number[]): AsyncGenerator<Uint8Array | { bufs: Uint8Array[]; subarray(): Uint8Array }> {
+  let at = 0;
+  for (const [i, size] of sizes.entries()) {
+    const piece = bytes.subarray(at, Math.min(bytes.length, at + size));
+    at += piece.length;
+    if (i % 3 === 2) {
+      const half = piece.length >> 1;
+      yield { bufs: [piece.subarray(0, half), piece.subarray(half)], subarray: () => piece.slice() };
+    } else yield piece;
+  }
+  if (at < bytes.length) yield bytes.subarray(at);
+}
+
+test("StreamReader returns the same fields however the stream is cut, and its views stay valid", async () => {
+  // A message: u32 count, then per item a u64 length and that many bytes, then one marker byte.
+  const items = Array.from({ length: 40 }, (_, i) => new Uint8Array((i * 37) % 300).fill(i));
+  const parts = [u32(items.length), ...items.flatMap((b) => [u64(b.length), b]), new Uint8Array([0x7e])];
+  const message = new Uint8Array(Buffer.concat(parts));
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return 1 + (seed % n);
+  };
+  for (const maxChunk of [1, 3, 7, 64, 500, 100_000]) {
+    const sizes = Array.from({ length: message.length }, () => random(maxChunk));
+    const reader = new StreamReader(chunked(message, sizes));
+    const count = reader.takeU32() ?? (await reader.readU32());
+    expect(count).toBe(items.length);
+    const got: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      const len = i % 2 ? (reader.takeLength(1000) ?? (await reader.readU64Length(1000))) : await reader.readU64Length(1000);
+      got.push(reader.take(len) ?? (await reader.readExactly(len)));
+    }
+    expect(await reader.readU8()).toBe(0x7e);
+    expect(await reader.atEnd()).toBe(true);
+    expect(got).toEqual(items);
+    await expect(reader.readExactly(1)).rejects.toThrow(ProtocolError);
+  }
+});
+
+test("StreamReader bounds a length before reading what it announces", async () => {
+  const reader = new StreamReader(chunked(new Uint8Array([...u64(2 ** 40), 1, 2, 3]), [4, 4, 3]));
+  await expect(reader.readU64Length(2 ** 32)).rejects.toThrow("exceeds the limit");
 });
