@@ -25,7 +25,7 @@ import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
 import type { Host } from "./host.ts";
 import { peerPublicKey } from "./host.ts";
-import { BufferedWriter, MISSING_LEN, ProtocolError, StreamReader, sendAll, u32, u64 } from "./stream-io.ts";
+import { BufferedWriter, MISSING_LEN, ProtocolError, StreamReader, sendAll } from "./stream-io.ts";
 
 import { PROTOCOL_V4, PROTOCOL_V5 } from "./versions.ts";
 
@@ -147,10 +147,10 @@ export class SyncServer {
     if (!scope) return; // unauthenticated: close with no response bytes
     const snapshot = this.store.reader();
     const out = new BufferedWriter(stream);
-    if (op === OP_GET_BLOB) await this.sendBlob(out, snapshot, scope, target);
+    if (op === OP_GET_BLOB) this.writeBlob(out, snapshot, scope, target);
     else if (op === OP_CHILDREN) {
-      for (const child of childrenOf(snapshot, scope, target, false) ?? []) await out.write(child);
-      await out.write(new Uint8Array(32));
+      for (const child of childrenOf(snapshot, scope, target, false) ?? []) out.write(child);
+      out.write(new Uint8Array(32));
     } else return; // unknown ops (including the retired 0x01 and 0x04): no response bytes
     await out.flush();
     this.events.onRequest?.(op, 1);
@@ -178,7 +178,7 @@ export class SyncServer {
       if (op === OP_HEADS) {
         const scope = this.scopes.get(conn.id);
         if (!scope) throw new ProtocolError("request before a successful AUTH");
-        await this.sendHeads(out, scope);
+        this.writeHeads(out, scope);
         await out.flush();
         continue;
       }
@@ -191,34 +191,38 @@ export class SyncServer {
       const snapshot = this.store.reader();
       for (let i = 0; i < count; i++) {
         const target = hashes.subarray(i * 32, i * 32 + 32);
-        if (op === OP_GET_BLOBS) await this.sendBlob(out, snapshot, scope, target);
+        if (op === OP_GET_BLOBS) this.writeBlob(out, snapshot, scope, target);
         else {
           const children = childrenOf(snapshot, scope, target, true);
-          await out.write(u32(children ? children.length : ABSENT_PARENT));
-          for (const child of children ?? []) await out.write(child);
+          out.writeU32(children ? children.length : ABSENT_PARENT);
+          for (const child of children ?? []) out.write(child);
         }
+        if (out.full) await out.flush();
       }
       await out.flush();
       this.events.onRequest?.(op, count);
     }
   }
 
-  private async sendHeads(out: BufferedWriter, scope: Scope): Promise<void> {
+  private writeHeads(out: BufferedWriter, scope: Scope): void {
     const snapshot = this.store.reader();
     const heads: Uint8Array[] = [];
     for (const id of this.store.branches()) {
       const head = this.store.head(id);
       if (head && snapshot.has(head) && scope.inScope(head, snapshot)) heads.push(id, head);
     }
-    await out.write(u32(heads.length / 2));
-    for (const part of heads) await out.write(part);
+    out.writeU32(heads.length / 2);
+    for (const part of heads) out.write(part);
   }
 
-  private async sendBlob(out: BufferedWriter, snapshot: BlobReader, scope: Scope, target: Hash): Promise<void> {
+  private writeBlob(out: BufferedWriter, snapshot: BlobReader, scope: Scope, target: Hash): void {
     const bytes = snapshot.has(target) && scope.inScope(target, snapshot) ? snapshot.get(target) : undefined;
-    if (!bytes) return out.write(MISSING_LEN);
-    await out.write(u64(bytes.length));
-    if (bytes.length) await out.write(bytes);
+    if (!bytes) {
+      out.write(MISSING_LEN);
+      return;
+    }
+    out.writeU64(bytes.length);
+    out.write(bytes);
   }
 }
 

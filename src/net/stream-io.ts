@@ -154,38 +154,77 @@ export async function sendAll(stream: Stream, data: Uint8Array): Promise<void> {
 
 /**
  * Coalesces many small writes into large sends: every `send` becomes at least one encrypted,
- * framed message, so thousands of tiny sends cost far more than a few 256 KiB ones.
+ * framed message, so thousands of tiny sends cost far more than a few 256 KiB ones. Writing is
+ * synchronous (small parts and length fields are copied into a staging buffer, large parts queued
+ * as they are); the caller flushes when `full` says so, and at the end of each response.
  */
 export class BufferedWriter {
-  private parts: Uint8Array[] = [];
-  private size = 0;
+  /** Parts ready to send, in order: sealed staging buffers and large parts. */
+  private queued: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private staging: Uint8Array;
+  private used = 0;
 
   constructor(
     private readonly stream: Stream,
     private readonly flushAt = 256 * 1024,
-  ) {}
-
-  async write(bytes: Uint8Array): Promise<void> {
-    if (bytes.length >= this.flushAt) {
-      await this.flush();
-      return sendAll(this.stream, bytes);
-    }
-    this.parts.push(bytes);
-    this.size += bytes.length;
-    if (this.size >= this.flushAt) await this.flush();
+  ) {
+    this.staging = new Uint8Array(flushAt);
   }
 
-  async flush(): Promise<void> {
-    if (this.size === 0) return;
-    const out = new Uint8Array(this.size);
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.length;
+  /** Whether enough is written that the caller should `flush` before writing more. */
+  get full(): boolean {
+    return this.queuedBytes + this.used >= this.flushAt;
+  }
+
+  /** Queues bytes; parts of 64 KiB or more are sent as they are (not copied), so do not mutate them. */
+  write(bytes: Uint8Array): void {
+    if (bytes.length >= 64 * 1024) {
+      this.seal();
+      this.queued.push(bytes);
+      this.queuedBytes += bytes.length;
+      return;
     }
-    this.parts = [];
-    this.size = 0;
-    await sendAll(this.stream, out);
+    this.room(bytes.length);
+    this.staging.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
+  writeU32(n: number): void {
+    this.room(4);
+    putU32(this.staging, this.used, n);
+    this.used += 4;
+  }
+
+  /** A u64 BE length; `n` must be a safe integer (lengths are). */
+  writeU64(n: number): void {
+    this.room(8);
+    putU32(this.staging, this.used, Math.floor(n / 2 ** 32));
+    putU32(this.staging, this.used + 4, n >>> 0);
+    this.used += 8;
+  }
+
+  /** Sends everything written so far, waiting whenever the stream's buffer is full. */
+  async flush(): Promise<void> {
+    this.seal();
+    const parts = this.queued;
+    this.queued = [];
+    this.queuedBytes = 0;
+    for (const part of parts) await sendAll(this.stream, part);
+  }
+
+  /** Makes room for `n` more staged bytes. */
+  private room(n: number): void {
+    if (this.used + n > this.staging.length) this.seal();
+  }
+
+  /** Moves the staged bytes to the send queue; a fresh staging buffer follows (the stream keeps the old one). */
+  private seal(): void {
+    if (this.used === 0) return;
+    this.queued.push(this.staging.subarray(0, this.used));
+    this.queuedBytes += this.used;
+    this.staging = new Uint8Array(this.flushAt);
+    this.used = 0;
   }
 }
 

@@ -1,6 +1,6 @@
 /** The protocol's big-endian length fields: encoded as DataView would, decoded with their bounds. */
 import { expect, test } from "bun:test";
-import { decodeLength, decodeU32, MISSING_LEN, ProtocolError, StreamReader, u32, u64 } from "../../src/net/stream-io.ts";
+import { BufferedWriter, decodeLength, decodeU32, MISSING_LEN, ProtocolError, StreamReader, u32, u64 } from "../../src/net/stream-io.ts";
 
 test("u32 and u64 write big-endian fields, exactly as DataView does, and read back", () => {
   for (const n of [0, 1, 255, 256, 0xdeadbeef, 2 ** 32 - 1]) {
@@ -66,4 +66,36 @@ test("StreamReader returns the same fields however the stream is cut, and its vi
 test("StreamReader bounds a length before reading what it announces", async () => {
   const reader = new StreamReader(chunked(new Uint8Array([...u64(2 ** 40), 1, 2, 3]), [4, 4, 3]));
   await expect(reader.readU64Length(2 ** 32)).rejects.toThrow("exceeds the limit");
+});
+
+test("BufferedWriter keeps the order of small, large and fixed-width writes, and says when to flush", async () => {
+  const sent: Uint8Array[] = [];
+  let drains = 0;
+  // Only send/onDrain are used; every third send reports a full buffer.
+  const stream = {
+    send: (b: Uint8Array) => sent.push(b.slice()) % 3 !== 0,
+    onDrain: async () => void drains++,
+  } as unknown as ConstructorParameters<typeof BufferedWriter>[0];
+  const out = new BufferedWriter(stream, 1000);
+  const expected: number[] = [];
+  const large = new Uint8Array(70_000).fill(9);
+  for (let i = 0; i < 300; i++) {
+    out.writeU32(i);
+    expected.push(...u32(i));
+    if (i % 50 === 7) {
+      out.writeU64(large.length);
+      out.write(large);
+      expected.push(...u64(large.length), ...large);
+    } else {
+      const small = new Uint8Array(i % 13).fill(i);
+      out.write(small);
+      expected.push(...small);
+    }
+    if (out.full) await out.flush();
+  }
+  await out.flush();
+  await out.flush(); // nothing left: sends nothing
+  expect(new Uint8Array(Buffer.concat(sent))).toEqual(new Uint8Array(expected));
+  expect(Math.max(...sent.filter((b) => b.length !== large.length).map((b) => b.length))).toBeLessThanOrEqual(1000);
+  expect(drains).toBe(Math.floor(sent.length / 3));
 });
