@@ -6,7 +6,7 @@
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import { hash } from "../core/blake3.ts";
 import { HashIndex } from "../core/hash-index.ts";
-import type { BlobStore, BranchStore, Hash } from "../core/store.ts";
+import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
 import { type BlobSource, ChainError, collectRevocations, RevocationSet, type VerifiedCapability, verifyChain } from "./capability.ts";
 import { ScopeIndex } from "./scope.ts";
 
@@ -17,7 +17,7 @@ export interface AuthRequestLike {
 }
 
 export interface ScopeLike {
-  inScope(hash: Hash, reader: { has(h: Hash): boolean; get(h: Hash): Uint8Array | undefined; list(): Iterable<Hash>; len: number }): boolean;
+  inScope(hash: Hash, reader: BlobReader): boolean;
 }
 
 export class TeamPolicy {

@@ -67,6 +67,9 @@ class MemoryReader implements BlobReader {
     return e >= 0 && e < this.len;
   }
 
+  /** Memory holds only blobs hashed when they were put: nothing to check. */
+  checkMany(_hashes: readonly Hash[]): void {}
+
   *list(): Iterable<Hash> {
     for (let e = 0; e < this.len; e++) yield this.index.keyAt(e);
   }

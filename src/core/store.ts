@@ -18,6 +18,12 @@ export interface BlobReader {
   /** The blob's bytes (possibly a zero-copy view; do not mutate), or undefined if absent. Throws if stored bytes fail verification. */
   get(hash: Hash): Uint8Array | undefined;
   has(hash: Hash): boolean;
+  /**
+   * Verifies the stored bytes of these blobs (those present, not checked yet) in one hashing batch,
+   * for a caller about to `get` them all: a store that checks each blob on its first read would
+   * otherwise hash them one at a time. Never throws; a damaged blob is reported by its `get`.
+   */
+  checkMany(hashes: readonly Hash[]): void;
   /** Every blob hash in this snapshot. */
   list(): Iterable<Hash>;
   /** Number of blobs in this snapshot. */

@@ -189,8 +189,11 @@ export class SyncServer {
       const scope = this.scopes.get(conn.id);
       if (!scope) throw new ProtocolError("request before a successful AUTH");
       const snapshot = this.store.reader();
-      for (let i = 0; i < count; i++) {
-        const target = hashes.subarray(i * 32, i * 32 + 32);
+      const targets = Array.from({ length: count }, (_, i) => hashes.subarray(i * 32, i * 32 + 32));
+      // CHILDREN reads every target's bytes, usually for the first time (a fetch asks for a level's
+      // children before its blobs): verify the small ones in one batch first.
+      if (op === OP_CHILDREN_MANY) snapshot.checkMany(targets);
+      for (const target of targets) {
         if (op === OP_GET_BLOBS) this.writeBlob(out, snapshot, scope, target);
         else {
           const children = childrenOf(snapshot, scope, target, true);

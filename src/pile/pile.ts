@@ -31,6 +31,8 @@ import { ATOMIC_WRITE_LIMIT, branchRecord, HEADER_LEN, paddingFor, writeBlobHead
 import { isTornTail, type RecordVisitor, scanRecords } from "./scan.ts";
 
 // Per-entry state byte: verification of the first record, plus a flag for duplicate records.
+/** Blobs up to this size are verified in batches by `checkBlobs` (see there). */
+const BATCH_CHECK_MAX = 4096;
 const UNVERIFIED = 0;
 const VALID = 1;
 const INVALID = 2;
@@ -248,6 +250,33 @@ export class Pile implements Store {
     const offset = this.firstValidRecord(entry, bytes, length);
     if (offset < 0) throw new PileIntegrityError(this.path, this.index.offsetOf(entry));
     return bytes.view(offset + HEADER_LEN, bytes.blobLength(offset));
+  }
+
+  /**
+   * @internal Verifies in one hashing batch the first records, below `length`, of those of `hashes`
+   * not verified yet. Only small blobs gain from a batch (the kernel hashes them four at a time; a
+   * large one already spreads over four lanes), so larger ones, and a lone one, are left to
+   * `readBlob`. Duplicates of a damaged record are still tried by `readBlob`, as always.
+   */
+  checkBlobs(hashes: readonly Hash[], bytes: Bytes, length: number): void {
+    const current = this.view.current();
+    const entries: number[] = [];
+    const payloads: Uint8Array[] = [];
+    for (const hash of hashes) {
+      const entry = this.index.find(hash, 0, current);
+      if (entry < 0 || (this.states[entry]! & VERIFY_MASK) !== UNVERIFIED) continue;
+      const offset = this.index.offsetOf(entry);
+      const size = offset < length ? bytes.blobLength(offset) : Infinity;
+      if (size > BATCH_CHECK_MAX) continue;
+      entries.push(entry);
+      payloads.push(bytes.view(offset + HEADER_LEN, size));
+    }
+    if (entries.length < 2) return;
+    const digests = hashMany(payloads);
+    entries.forEach((entry, k) => {
+      const header = bytes.view(this.index.offsetOf(entry) + 32, 32);
+      this.states[entry] = (this.states[entry]! & ~VERIFY_MASK) | (bytesEqual(digests[k]!, header) ? VALID : INVALID);
+    });
   }
 
   /** @internal Present below `length` (by header; not verified). */
@@ -481,6 +510,10 @@ export class PileReader implements BlobReader {
 
   has(hash: Hash): boolean {
     return this.pile.hasBlob(hash, this.length);
+  }
+
+  checkMany(hashes: readonly Hash[]): void {
+    this.pile.checkBlobs(hashes, this.bytes, this.length);
   }
 
   list(): Iterable<Hash> {

@@ -13,6 +13,7 @@ export function corruptingStore(store: BlobStore, corrupts: (h: Hash, bytes: Uin
       return {
         len: inner.len,
         has: (h) => inner.has(h),
+        checkMany: (hashes) => inner.checkMany(hashes),
         list: () => inner.list(),
         get: (h) => {
           const bytes = inner.get(h);

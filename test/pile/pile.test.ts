@@ -139,6 +139,35 @@ describe("duplicates and damaged payloads", () => {
     }
   }, 10_000);
 
+  test("checkMany verifies a batch with the same outcome as reading each blob", () => {
+    const small = Array.from({ length: 9 }, (_, i) => utf8(`small ${i}`));
+    const large = new Uint8Array(10_000).fill(3);
+    const twice = utf8("twice");
+    const h = independentHash(twice);
+    const lone = utf8("lone");
+    const hLone = independentHash(lone);
+    const records = [
+      ...small.map((b) => handBlob(b)),
+      handBlob(large),
+      handBlob(utf8("twicf"), { hash: h }), // damaged first record of h…
+      handBlob(twice), // …and a valid later one
+      handBlob(utf8("lonf"), { hash: hLone }), // damaged, no other copy
+    ];
+    const path = tmp.path("check.pile");
+    writeFileSync(path, concat(records));
+    const pile = Pile.open(path);
+    const r = pile.reader();
+    const all = [...small.map(independentHash), independentHash(large), h, hLone, independentHash(utf8("absent"))];
+    r.checkMany(all);
+    r.checkMany(all); // a second call finds everything checked already
+    expect(small.map((b) => r.get(independentHash(b)))).toEqual(small);
+    expect(r.get(independentHash(large))).toEqual(large);
+    expect(r.get(h)).toEqual(twice);
+    expect(() => r.get(hLone)).toThrow(PileIntegrityError);
+    expect(r.get(independentHash(utf8("absent")))).toBeUndefined();
+    pile.close();
+  }, 10_000);
+
   test("refresh never hashes: a damaged duplicate costs nothing until read", () => {
     const h = independentHash(utf8("dup"));
     const path = tmp.path("lazy.pile");
