@@ -74,6 +74,9 @@ async function ours(workload: "W1" | "W2", transport: "quic" | "tcp"): Promise<v
 
 async function w3(transport: "quic" | "tcp"): Promise<void> {
   const latencies: number[] = [];
+  // Where the time goes (medians): the commit itself, then publish + gossip + admission up to the
+  // start of the fetch, the fetch, and verifying + applying the head once its blobs are stored.
+  const parts: Record<"commit" | "announce" | "fetch" | "apply", number[]> = { commit: [], announce: [], fetch: [], apply: [] };
   const sender = startSender("W1", transport, `W3-${transport}`);
   const ready = await sender.next();
   const addr = (ready.addrs as string[])[0]!;
@@ -85,7 +88,20 @@ async function w3(transport: "quic" | "tcp"): Promise<void> {
     const committed = await sender.next();
     let got = await nextApplied();
     while (got.head !== committed.head) got = await nextApplied();
-    if (run >= 2) latencies.push((got.appliedAt as number) - (committed.committedAt as number)); // first rounds warm up
+    if (run >= 2) {
+      // The first rounds warm up.
+      const [committedAt, appliedAt, fetchedAt, fetchMs] = [committed.committedAt, got.appliedAt, got.fetchedAt, got.fetchMs] as number[];
+      const commitMs = committed.commitMs as number;
+      latencies.push(appliedAt! - committedAt!);
+      parts.commit.push(commitMs);
+      parts.announce.push(fetchedAt! - fetchMs! - committedAt! - commitMs);
+      parts.fetch.push(fetchMs!);
+      parts.apply.push(appliedAt! - fetchedAt!);
+    }
+  }
+  const labels = { commit: "commit (sender)", announce: "publish, gossip, admit", fetch: "fetch (4 levels)", apply: "verify signatures, move tracking branch" };
+  for (const [part, label] of Object.entries(labels)) {
+    rows.push({ name: `W3 part: ${label}`, impl: `tribles ${transport}`, value: median(parts[part as keyof typeof parts]), unit: "ms", higherIsBetter: false });
   }
   rows.push({ name: "W3 commit → tracking branch", impl: `tribles ${transport}`, value: median(latencies), unit: "ms", higherIsBetter: false, referenceImpl: "rsync -a", target: "≤ 10 ms" });
   recv.stdin.write("stop\n");
@@ -182,6 +198,7 @@ try {
     await w3(transport);
   }
   const order = ["W1 wall s", "W1 process s", "W1 MB/s", "W1 round trips", "W1 peak RSS", "W2 wall s", "W2 process s", "W2 MB/s", "W2 round trips", "W2 peak RSS", "W3 commit → tracking branch"];
+  order.push(...rows.map((r) => r.name).filter((n) => n.startsWith("W3 part:")));
   rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   report("sync", rows);
 } finally {

@@ -147,9 +147,17 @@ export function decodeLength(b: Uint8Array, max: number, at = 0): number {
   return n;
 }
 
-/** Sends bytes, waiting when the stream's buffer is full. */
+/**
+ * Bytes a writer may leave queued in a stream before it waits for the stream to drain. A stream
+ * reports "full" as soon as its transport is busy (QUIC's is busy during every native write), and
+ * waiting then would stall a server between responses; a few MiB queued keep it answering while
+ * bounding its memory per stream.
+ */
+export const SEND_HIGH_WATER = 4 << 20;
+
+/** Sends bytes; waits for the stream to drain only when more than SEND_HIGH_WATER bytes are queued. */
 export async function sendAll(stream: Stream, data: Uint8Array): Promise<void> {
-  if (!stream.send(data)) await stream.onDrain();
+  if (!stream.send(data) && stream.writeBufferLength > SEND_HIGH_WATER) await stream.onDrain();
 }
 
 /**

@@ -1,6 +1,6 @@
 /** The protocol's big-endian length fields: encoded as DataView would, decoded with their bounds. */
 import { expect, test } from "bun:test";
-import { BufferedWriter, decodeLength, decodeU32, MISSING_LEN, ProtocolError, StreamReader, u32, u64 } from "../../src/net/stream-io.ts";
+import { BufferedWriter, decodeLength, decodeU32, MISSING_LEN, ProtocolError, SEND_HIGH_WATER, StreamReader, sendAll, u32, u64 } from "../../src/net/stream-io.ts";
 
 test("u32 and u64 write big-endian fields, exactly as DataView does, and read back", () => {
   for (const n of [0, 1, 255, 256, 0xdeadbeef, 2 ** 32 - 1]) {
@@ -70,12 +70,8 @@ test("StreamReader bounds a length before reading what it announces", async () =
 
 test("BufferedWriter keeps the order of small, large and fixed-width writes, and says when to flush", async () => {
   const sent: Uint8Array[] = [];
-  let drains = 0;
-  // Only send/onDrain are used; every third send reports a full buffer.
-  const stream = {
-    send: (b: Uint8Array) => sent.push(b.slice()) % 3 !== 0,
-    onDrain: async () => void drains++,
-  } as unknown as ConstructorParameters<typeof BufferedWriter>[0];
+  // Only send is used here (when sending waits is sendAll's business, tested below).
+  const stream = { send: (b: Uint8Array) => sent.push(b.slice()) > 0 } as unknown as ConstructorParameters<typeof BufferedWriter>[0];
   const out = new BufferedWriter(stream, 1000);
   const expected: number[] = [];
   const large = new Uint8Array(70_000).fill(9);
@@ -97,5 +93,29 @@ test("BufferedWriter keeps the order of small, large and fixed-width writes, and
   await out.flush(); // nothing left: sends nothing
   expect(new Uint8Array(Buffer.concat(sent))).toEqual(new Uint8Array(expected));
   expect(Math.max(...sent.filter((b) => b.length !== large.length).map((b) => b.length))).toBeLessThanOrEqual(1000);
-  expect(drains).toBe(Math.floor(sent.length / 3));
+});
+
+test("sendAll waits for a drain only once more than SEND_HIGH_WATER bytes are queued", async () => {
+  let queued = 0;
+  let drained = 0;
+  // A transport that is always busy: every send reports a full stream and queues its bytes.
+  const stream = {
+    send: (b: Uint8Array) => {
+      queued += b.length;
+      return false;
+    },
+    get writeBufferLength() {
+      return queued;
+    },
+    onDrain: async () => {
+      drained++;
+      queued = 0;
+    },
+  } as unknown as Parameters<typeof sendAll>[0];
+  const chunk = new Uint8Array(SEND_HIGH_WATER / 4);
+  for (let i = 0; i < 4; i++) await sendAll(stream, chunk);
+  expect(drained).toBe(0);
+  await sendAll(stream, chunk);
+  expect(drained).toBe(1);
+  expect(queued).toBe(0);
 });
