@@ -207,8 +207,7 @@ export class BufferedWriter {
   /** A u64 BE length; `n` must be a safe integer (lengths are). */
   writeU64(n: number): void {
     this.room(8);
-    putU32(this.staging, this.used, Math.floor(n / 2 ** 32));
-    putU32(this.staging, this.used + 4, n >>> 0);
+    putU64(this.staging, this.used, n);
     this.used += 8;
   }
 
@@ -248,9 +247,13 @@ export function u32(n: number): Uint8Array {
 /** `n` must be a safe integer (lengths are). */
 export function u64(n: number): Uint8Array {
   const b = new Uint8Array(8);
-  putU32(b, 0, Math.floor(n / 2 ** 32));
-  putU32(b, 4, n >>> 0);
+  putU64(b, 0, n);
   return b;
+}
+
+function putU64(b: Uint8Array, at: number, n: number): void {
+  putU32(b, at, Math.floor(n / 2 ** 32));
+  putU32(b, at + 4, n >>> 0);
 }
 
 function putU32(b: Uint8Array, at: number, n: number): void {
