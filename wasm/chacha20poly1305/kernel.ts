@@ -84,7 +84,7 @@ function initialRows(k: number): string[] {
 function chacha2(): void {
   const locals = BLOCKS.flatMap((k) => rows(k).map((r) => `(local ${r} v128)`)).join(" ");
   emit(`(func $chacha2 (param $ctr i32) (param $out i32) (param $in i32) (local $round i32) ${locals}`);
-  for (const k of BLOCKS) initialRows(k).forEach((v, i) => emit(`(local.set ${rows(k)[i]} ${v})`));
+  for (const k of BLOCKS) for (const [i, v] of initialRows(k).entries()) emit(`(local.set ${rows(k)[i]} ${v})`);
   emit(`(local.set $round (i32.const 10))`);
   emit(`(loop $rounds`);
   for (const back of [false, true]) {
