@@ -26,7 +26,12 @@ function joinCommandWords(args: string[], names: string[]): string[] {
 export async function main(argv: string[]): Promise<number> {
   const cli = cac("tribles");
   registerCommands(cli);
-  cli.help();
+  // cac's help for one command shows its usage and options but not what it does: add that.
+  cli.help((sections) => {
+    const description = cli.matchedCommand?.description;
+    if (description) sections.splice(1, 0, { body: description });
+    return sections;
+  });
   const args = argv.slice(2);
   if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
     console.log(versionLine());

@@ -45,6 +45,19 @@ function expectOneLineError(r: Run, mention: string): void {
 }
 
 describe("tribles pile", () => {
+  test("a command's --help says what it does, then its usage and options", async () => {
+    for (const [args, says] of [
+      [["pile", "net", "sync", "--help"], "Sync a pile with peers until interrupted"],
+      [["pile", "blob", "put", "--help"], "Store"],
+    ] as const) {
+      const r = await tribles([...args]);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(says);
+      expect(r.out.indexOf(says)).toBeLessThan(r.out.indexOf("Usage:"));
+      expect(r.out).toContain("--help");
+    }
+  }, 20_000);
+
   test("create makes an empty pile and refuses to overwrite", async () => {
     const r = await tribles(["pile", "create", "a.pile"]);
     expect(r.code).toBe(0);
