@@ -30,9 +30,9 @@ import { lockExclusive, lockShared, unlock, withLock } from "./flock.ts";
 import { ATOMIC_WRITE_LIMIT, branchRecord, HEADER_LEN, paddingFor, writeBlobHeaderInto } from "./format.ts";
 import { isTornTail, type RecordVisitor, scanRecords } from "./scan.ts";
 
-// Per-entry state byte: verification of the first record, plus a flag for duplicate records.
 /** Blobs up to this size are verified in batches by `checkBlobs` (see there). */
 const BATCH_CHECK_MAX = 4096;
+// Per-entry state byte: verification of the first record, plus a flag for duplicate records.
 const UNVERIFIED = 0;
 const VALID = 1;
 const INVALID = 2;
