@@ -31,7 +31,12 @@ export async function pileCreate(path: string) {
 
 export function pileDiagnose(path: string, opts: { json?: boolean }) {
   if (!existsSync(path)) throw new CliError(`${path}: no such pile`);
-  const r = diagnosePile(path);
+  // A large pile takes seconds to hash: show how far the check is on a terminal.
+  const tty = process.stderr.isTTY && !opts.json;
+  const r = diagnosePile(path, (checked, total) => {
+    if (tty && total > 0) process.stderr.write(`\rchecked ${(checked / 1e6).toFixed(0)} of ${(total / 1e6).toFixed(0)} MB (${Math.floor((100 * checked) / total)}%)   `);
+  });
+  if (tty) process.stderr.write("\r\x1b[K");
   output(opts.json, r, () =>
     [
       `${r.path}: ${r.fileBytes} bytes, ${r.validBytes} valid`,

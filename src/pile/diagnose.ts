@@ -3,7 +3,7 @@
  * blob's hash, and reports counts, sizes, branches and any corruption with its offset. Never writes.
  */
 import { closeSync, fstatSync, openSync } from "node:fs";
-import { hash as blake3 } from "../core/blake3.ts";
+import { hash as blake3, hashMany } from "../core/blake3.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import { BranchTable } from "./branch-table.ts";
@@ -34,11 +34,19 @@ export interface DiagnoseReport {
   ok: boolean;
 }
 
+/** Blobs up to this size are hashed in batches (four at a time in the kernel's lanes). */
+const BATCH_BLOB_MAX = 4096;
+/** A batch is hashed once it holds this many blobs… */
+const BATCH_COUNT = 1024;
+/** …and progress is reported about every this many bytes of the file. */
+const PROGRESS_EVERY = 64 << 20;
+
 /**
  * Checks every record of the file at `path`. Holds the shared lock while it reads, so no other
- * process can truncate a torn tail out from under the mapping.
+ * process can truncate a torn tail out from under the mapping. `onProgress` is called now and then
+ * with the bytes checked so far and the file size (a large pile takes seconds).
  */
-export function diagnosePile(path: string): DiagnoseReport {
+export function diagnosePile(path: string, onProgress?: (checked: number, total: number) => void): DiagnoseReport {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -47,13 +55,13 @@ export function diagnosePile(path: string): DiagnoseReport {
     throw new PileError(path, code === "ENOENT" ? "no such pile" : `cannot open (${code ?? String(err)})`);
   }
   try {
-    return withLock(fd, false, () => check(path, readWhole(path, fd)));
+    return withLock(fd, false, () => check(path, readWhole(path, fd), onProgress));
   } finally {
     closeSync(fd);
   }
 }
 
-function check(path: string, bytes: Uint8Array): DiagnoseReport {
+function check(path: string, bytes: Uint8Array, onProgress?: (checked: number, total: number) => void): DiagnoseReport {
   const report: DiagnoseReport = {
     path,
     fileBytes: bytes.length,
@@ -70,6 +78,20 @@ function check(path: string, bytes: Uint8Array): DiagnoseReport {
   };
   const seen = new HashIndex(1024);
   const branches = new BranchTable();
+  // Small blobs wait in a batch (in file order, so bad ones are reported in order) and are hashed
+  // together; a large one is hashed on its own, after the batch before it.
+  let batchAt: number[] = [];
+  let batchPayloads: Uint8Array[] = [];
+  const verify = (at: number, digest: Uint8Array) => {
+    const header = bytes.subarray(at + 32, at + 64);
+    if (!bytesEqual(digest, header)) report.badBlobs.push({ offset: at, hash: toHex(header) });
+  };
+  const checkBatch = () => {
+    hashMany(batchPayloads).forEach((digest, k) => verify(batchAt[k]!, digest));
+    batchAt = [];
+    batchPayloads = [];
+  };
+  let nextProgress = PROGRESS_EVERY;
   const result = scanRecords(bytes, 0, bytes.length, {
     blob(at, length) {
       report.blobRecords++;
@@ -77,8 +99,17 @@ function check(path: string, bytes: Uint8Array): DiagnoseReport {
       if (seen.find(bytes, at + 32) >= 0) report.duplicateRecords++;
       else seen.append(bytes, at + 32);
       const payload = bytes.subarray(at + HEADER_LEN, at + HEADER_LEN + length);
-      if (!bytesEqual(blake3(payload), bytes.subarray(at + 32, at + 64))) {
-        report.badBlobs.push({ offset: at, hash: toHex(bytes.subarray(at + 32, at + 64)) });
+      if (length <= BATCH_BLOB_MAX) {
+        batchAt.push(at);
+        batchPayloads.push(payload);
+        if (batchAt.length === BATCH_COUNT) checkBatch();
+      } else {
+        if (batchAt.length) checkBatch();
+        verify(at, blake3(payload));
+      }
+      if (onProgress && at >= nextProgress) {
+        onProgress(at, bytes.length);
+        nextProgress = at + PROGRESS_EVERY;
       }
     },
     branch(at, isHead) {
@@ -91,6 +122,8 @@ function check(path: string, bytes: Uint8Array): DiagnoseReport {
       }
     },
   });
+  if (batchAt.length) checkBatch();
+  onProgress?.(bytes.length, bytes.length);
   report.validBytes = result.end;
   report.distinctBlobs = seen.size;
   report.branches = branches.liveIds().map((id) => ({ id: toHex(id), head: toHex(branches.head(id)!) }));

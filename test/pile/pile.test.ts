@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { toHex } from "../../src/core/bytes.ts";
 import { PileCorruptError, PileError, PileIntegrityError } from "../../src/pile/errors.ts";
 import { TAIL_MAX } from "../../src/pile/file-view.ts";
+import { diagnosePile } from "../../src/pile/diagnose.ts";
 import { Pile } from "../../src/pile/pile.ts";
 import { concat, handBlob, handBranch, independentHash, tempDir, utf8 } from "./helpers.ts";
 
@@ -381,4 +382,32 @@ describe("opening", () => {
     pile.close();
     expect(() => pile.put(utf8("x"))).toThrow("closed");
   }, 10_000);
+});
+
+describe("diagnose", () => {
+  test("reports every damaged blob, small (batch-hashed) or large, in file order, and reports progress", () => {
+    const records: Uint8Array[] = [];
+    const damaged: number[] = [];
+    let offset = 0;
+    for (let i = 0; i < 2600; i++) {
+      const payload = i % 500 === 7 ? new Uint8Array(9000).fill(i & 255) : utf8(`blob ${i}`);
+      const bad = i % 397 === 3 || i === 2507;
+      const record = bad ? handBlob(payload, { hash: independentHash(utf8(`not blob ${i}`)) }) : handBlob(payload);
+      if (bad) damaged.push(offset);
+      records.push(record);
+      offset += record.length;
+    }
+    const path = tmp.path("diag.pile");
+    writeFileSync(path, concat(records));
+    const progress: number[] = [];
+    const report = diagnosePile(path, (checked, total) => {
+      expect(total).toBe(offset);
+      progress.push(checked);
+    });
+    expect(report.blobRecords).toBe(2600);
+    expect(report.badBlobs.map((b) => b.offset)).toEqual(damaged);
+    expect(report.ok).toBe(false);
+    expect(progress.at(-1)).toBe(offset);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+  }, 20_000);
 });
