@@ -1,5 +1,5 @@
 /** An in-memory store implementing the three store interfaces; used by tests and as a cache. */
-import { hash as blake3 } from "./blake3.ts";
+import { hash as blake3, hashMany } from "./blake3.ts";
 import { bytesEqual } from "./bytes.ts";
 import { HashIndex } from "./hash-index.ts";
 import type { BlobReader, BranchId, CasResult, Hash, Store } from "./store.ts";
@@ -14,21 +14,26 @@ export class MemoryStore implements Store {
   }
 
   put(bytes: Uint8Array): Hash {
-    const h = blake3(bytes);
-    const { added } = this.index.insert(h);
-    if (added) this.blobs.push(bytes.slice());
-    return h;
+    return this.store(bytes, blake3(bytes));
   }
 
   putMany(blobs: readonly Uint8Array[]): Hash[] {
-    return blobs.map((b) => this.put(b));
+    const hashes = hashMany(blobs);
+    for (const [i, b] of blobs.entries()) this.store(b, hashes[i]!);
+    return hashes;
   }
 
   /** Unlike the pile, memory keeps no record to check later, so the hashes are checked here. */
   putVerified(blobs: readonly Uint8Array[], hashes: readonly Hash[]): void {
     if (hashes.length !== blobs.length) throw new Error(`putVerified: ${blobs.length} blobs but ${hashes.length} hashes`);
-    if (blobs.some((b, i) => !bytesEqual(blake3(b), hashes[i]!))) throw new Error("putVerified: a hash does not match its blob; nothing stored");
-    for (const b of blobs) this.put(b);
+    const computed = hashMany(blobs);
+    if (computed.some((h, i) => !bytesEqual(h, hashes[i]!))) throw new Error("putVerified: a hash does not match its blob; nothing stored");
+    for (const [i, b] of blobs.entries()) this.store(b, computed[i]!);
+  }
+
+  private store(bytes: Uint8Array, h: Hash): Hash {
+    if (this.index.insert(h).added) this.blobs.push(bytes.slice());
+    return h;
   }
 
   branches(): BranchId[] {
