@@ -87,7 +87,7 @@ function check(path: string, bytes: Uint8Array, onProgress?: (checked: number, t
     if (!bytesEqual(digest, header)) report.badBlobs.push({ offset: at, hash: toHex(header) });
   };
   const checkBatch = () => {
-    hashMany(batchPayloads).forEach((digest, k) => verify(batchAt[k]!, digest));
+    for (const [k, digest] of hashMany(batchPayloads).entries()) verify(batchAt[k]!, digest);
     batchAt = [];
     batchPayloads = [];
   };
