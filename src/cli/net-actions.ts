@@ -146,6 +146,14 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
     case "fetched":
       log({ event: "fetched", ...e.summary, publisher: e.publisher, head: e.head }, `fetched ${e.summary.blobs} blobs (${e.summary.bytes} bytes) from ${e.publisher.slice(0, 16)}… in ${e.summary.ms.toFixed(1)} ms`);
       break;
+    case "fetch-progress": {
+      const p = e.progress;
+      log(
+        { event: "fetch-progress", publisher: e.publisher, head: e.head, ...p, ms: e.ms },
+        `fetching from ${e.publisher.slice(0, 16)}…: ${p.stored}/${p.discovered} blobs, ${(p.bytes / 1e6).toFixed(1)} MB after ${(e.ms / 1000).toFixed(0)} s`,
+      );
+      break;
+    }
     case "fetch-failed":
       log(
         { event: "fetch-failed", publisher: e.publisher, error: e.error, retryInMs: e.retryInMs ?? null },

@@ -11,7 +11,7 @@ import { bytesEqual, isZero, toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import type { BranchId, Hash, Store } from "../core/store.ts";
 import { type Credentials, SyncClient } from "./client.ts";
-import { fetchClosure, type FetchSummary, MissingBlobError } from "./fetch.ts";
+import { fetchClosure, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { type HeadFrame, HeadGossip } from "./gossip.ts";
 import { createHost, dialAll, type Host, peerIdFromKey, peerIdFromString } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
@@ -27,10 +27,14 @@ const PROVIDE_MAX_WAIT_MS = 5000;
  * connection that drops mid-fetch should not leave a head missing until the next republish.
  */
 const RETRY_DELAYS_MS = [250, 1000, 4000];
+/** A fetch still running after this long reports its progress, then at most this often. */
+const FETCH_PROGRESS_MS = 1000;
 
 export type SyncEvent =
   | { type: "listening"; peerId: string; addrs: string[] }
   | { type: "fetched"; publisher: string; branchId: string; head: string; summary: FetchSummary }
+  /** A long fetch's progress (see `progressEveryMs`); `ms` since the fetch started. */
+  | { type: "fetch-progress"; publisher: string; branchId: string; head: string; progress: FetchProgress; ms: number }
   /** `retryInMs`: when the fetch will be tried again (absent: not until the head is announced again). */
   | { type: "fetch-failed"; publisher: string; branchId: string; error: string; retryInMs?: number }
   | { type: "dial-failed"; addr: string; error: string }
@@ -57,6 +61,8 @@ export interface SyncNodeOptions {
   /** How long a fetch waits for DHT provider records before starting with what it has (default 1 s). */
   providerLookupMs?: number;
   onEvent?: (event: SyncEvent) => void;
+  /** A fetch running longer than this reports "fetch-progress" events this often (default 1 s). */
+  progressEveryMs?: number;
   peerEvents?: PeerEvents;
 }
 
@@ -207,7 +213,7 @@ export class SyncNode implements PeerNetwork {
         }
         try {
           const clients = await this.providerClients(remote.head, publisher);
-          const summary = await fetchClosure(clients, remote.head, this.opts.store);
+          const summary = await fetchClosure(clients, remote.head, this.opts.store, { onProgress: this.progressReporter(publisher, remote) });
           this.retries.delete(key);
           for (const dropped of summary.dropped) this.forgetClient(dropped.peer);
           this.delivered.push(remote);
@@ -228,6 +234,20 @@ export class SyncNode implements PeerNetwork {
     } finally {
       this.running.delete(key);
     }
+  }
+
+  /** Turns a fetch's progress calls into "fetch-progress" events: none for a short fetch, then one per interval. */
+  private progressReporter(publisher: PeerId, remote: RemoteHead): (p: FetchProgress) => void {
+    const every = this.opts.progressEveryMs ?? FETCH_PROGRESS_MS;
+    const started = performance.now();
+    let due = started + every;
+    return (progress) => {
+      const now = performance.now();
+      if (now < due || !this.opts.onEvent) return;
+      due = now + every;
+      const ids = { publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head) };
+      this.opts.onEvent({ type: "fetch-progress", ...ids, progress: { ...progress }, ms: now - started });
+    };
   }
 
   /**

@@ -35,7 +35,7 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop()));
 });
 
-async function side(peers: string[] = [], direction: SyncDirection = "bidirectional"): Promise<Side> {
+async function side(peers: string[] = [], direction: SyncDirection = "bidirectional", progressEveryMs?: number): Promise<Side> {
   const key = SigningKey.generate();
   const store = new MemoryStore();
   const published: Side["published"] = [];
@@ -51,6 +51,7 @@ async function side(peers: string[] = [], direction: SyncDirection = "bidirectio
     listen: TCP,
     peers,
     onEvent: (event) => events.push(event),
+    ...(progressEveryMs === undefined ? {} : { progressEveryMs }),
     peerEvents: {
       onPublished: (branchId, head) => published.push({ branchId, head }),
       onApplied: (remote, result) => applied.push({ remote, result }),
@@ -213,4 +214,30 @@ test("a fetch that fails while the peer's sync service is down is retried withou
   expect(b.events.some((e) => e.type === "fetched")).toBe(true);
   const failed = b.events.find((e) => e.type === "fetch-failed");
   expect(failed).toMatchObject({ type: "fetch-failed", retryInMs: 250 });
+}, 30_000);
+
+test("a long fetch reports its progress; a short one stays quiet", async () => {
+  const a = await side();
+  const eager = await side([address(a)], "bidirectional", 0); // reports at every step
+  const quiet = await side([address(a)]); // default: only fetches longer than a second
+  await until(() => a.node.connectedPeers().length === 2);
+  const repoA = new Repository(a.node.peer, a.key);
+  const blobs = Array.from({ length: 3000 }, (_, i) => new TextEncoder().encode(`blob ${i} `.repeat(20)));
+  const hashes = a.node.peer.putMany(blobs);
+  const content = new TribleSet();
+  const attr = new Uint8Array(16).fill(7);
+  for (const h of hashes) content.add(crypto.getRandomValues(new Uint8Array(16)), attr, h);
+  repoA.commit("main", content, "many blobs");
+  await until(() => [eager, quiet].every((s) => s.events.some((e) => e.type === "fetched" && e.summary.blobs > 3000)), 20_000);
+
+  // The big commit's fetch (the branch's creation may arrive as a fetch of its own).
+  const big = eager.events.find((e) => e.type === "fetched" && e.summary.blobs > 3000)!;
+  const bigHead = big.type === "fetched" ? big.head : "";
+  const progress = eager.events.flatMap((e) => (e.type === "fetch-progress" && e.head === bigHead ? [e] : []));
+  expect(progress.length).toBeGreaterThan(2);
+  const stored = progress.map((e) => e.progress.stored);
+  expect(stored).toEqual([...stored].sort((x, y) => x - y)); // never goes back
+  expect(Math.max(...stored)).toBeGreaterThan(0);
+  expect(progress.every((e) => e.progress.stored <= e.progress.discovered && e.ms >= 0)).toBe(true);
+  expect(quiet.events.some((e) => e.type === "fetch-progress")).toBe(false);
 }, 30_000);
