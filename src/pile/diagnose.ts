@@ -3,7 +3,7 @@
  * blob's hash, and reports counts, sizes, branches and any corruption with its offset. Never writes.
  */
 import { closeSync, fstatSync, openSync } from "node:fs";
-import { hash as blake3, hashMany } from "../core/blake3.ts";
+import { BATCH_INPUT_MAX, hash as blake3, hashMany } from "../core/blake3.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import { BranchTable } from "./branch-table.ts";
@@ -34,9 +34,7 @@ export interface DiagnoseReport {
   ok: boolean;
 }
 
-/** Blobs up to this size are hashed in batches (four at a time in the kernel's lanes). */
-const BATCH_BLOB_MAX = 4096;
-/** A batch is hashed once it holds this many blobs… */
+/** A batch of small blobs (see BATCH_INPUT_MAX) is hashed once it holds this many… */
 const BATCH_COUNT = 1024;
 /** …and progress is reported about every this many bytes of the file. */
 const PROGRESS_EVERY = 64 << 20;
@@ -99,7 +97,7 @@ function check(path: string, bytes: Uint8Array, onProgress?: (checked: number, t
       if (seen.find(bytes, at + 32) >= 0) report.duplicateRecords++;
       else seen.append(bytes, at + 32);
       const payload = bytes.subarray(at + HEADER_LEN, at + HEADER_LEN + length);
-      if (length <= BATCH_BLOB_MAX) {
+      if (length <= BATCH_INPUT_MAX) {
         batchAt.push(at);
         batchPayloads.push(payload);
         if (batchAt.length === BATCH_COUNT) checkBatch();

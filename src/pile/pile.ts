@@ -19,7 +19,7 @@
  * truncated (see `scan.ts#isTornTail`).
  */
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync, writevSync } from "node:fs";
-import { hash as blake3, hashMany } from "../core/blake3.ts";
+import { BATCH_INPUT_MAX, hash as blake3, hashMany } from "../core/blake3.ts";
 import { bytesEqual, isZero } from "../core/bytes.ts";
 import type { BlobReader, BranchId, CasResult, Hash, Store } from "../core/store.ts";
 import { BlobIndex } from "./blob-index.ts";
@@ -30,8 +30,6 @@ import { lockExclusive, lockShared, unlock, withLock } from "./flock.ts";
 import { ATOMIC_WRITE_LIMIT, branchRecord, HEADER_LEN, paddingFor, writeBlobHeaderInto } from "./format.ts";
 import { isTornTail, type RecordVisitor, scanRecords } from "./scan.ts";
 
-/** Blobs up to this size are verified in batches by `checkBlobs` (see there). */
-const BATCH_CHECK_MAX = 4096;
 // Per-entry state byte: verification of the first record, plus a flag for duplicate records.
 const UNVERIFIED = 0;
 const VALID = 1;
@@ -267,7 +265,7 @@ export class Pile implements Store {
       if (entry < 0 || (this.states[entry]! & VERIFY_MASK) !== UNVERIFIED) continue;
       const offset = this.index.offsetOf(entry);
       const size = offset < length ? bytes.blobLength(offset) : Infinity;
-      if (size > BATCH_CHECK_MAX) continue;
+      if (size > BATCH_INPUT_MAX) continue;
       entries.push(entry);
       payloads.push(bytes.view(offset + HEADER_LEN, size));
     }
