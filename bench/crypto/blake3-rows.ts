@@ -14,7 +14,7 @@ import { hash as blake3WasmHash, load as loadBlake3Wasm } from "blake3-wasm";
 import { createBLAKE3 } from "hash-wasm";
 import { hash, hashMany } from "../../src/core/blake3.ts";
 import { type BenchRow, median } from "../lib.ts";
-import { eachOf, MB, throughput } from "./common.ts";
+import { eachOf, interleaved, MB } from "./common.ts";
 
 const hashWasm = await createBLAKE3(256);
 function hashWasmBlake3(bytes: Uint8Array): Uint8Array {
@@ -40,26 +40,40 @@ export function blake3Rows(): BenchRow[] {
   const row = (name: string, impl: string, value: number, unit: string, target?: string, reference = REFERENCE) =>
     rows.push({ name, impl, value, unit, ...(impl === reference ? {} : { referenceImpl: reference }), ...(target ? { target } : {}) });
 
+  /** One row group: every implementation timed in alternating rounds (see `interleaved`). */
+  const group = (name: string, unit: string, units: number, reference: string, entries: [impl: string, fn: () => void, target?: string][]) => {
+    const values = interleaved(
+      units,
+      entries.map(([impl, fn]) => ({ impl, fn })),
+    );
+    for (const [impl, , target] of entries) row(name, impl, values.get(impl)!, unit, target, reference);
+  };
+
   // 1 MiB: ratios against blake3-wasm, the issue's reference for this target.
   const MIB = "BLAKE3 1 MiB";
-  const mib = (impl: string, value: number, target?: string) => row(MIB, impl, value, "MB/s", target, BLAKE3_WASM);
-  mib(OURS, throughput(big.length, () => hash(big)), "≥ 1500 MB/s, ≥ 2× blake3-wasm, ≥ 0.5× native");
-  mib(BLAKE3_WASM, throughput(big.length, () => blake3WasmHash(big)));
-  mib(REFERENCE, throughput(big.length, () => hashWasmBlake3(big)));
-  mib("@noble/hashes", throughput(big.length, () => nobleBlake3(big)));
-  mib("@napi-rs/blake-hash", throughput(big.length, () => napiBlake3(big)));
+  group(MIB, "MB/s", big.length / MB, BLAKE3_WASM, [
+    [OURS, () => hash(big), "≥ 1500 MB/s, ≥ 2× blake3-wasm, ≥ 0.5× native"],
+    [BLAKE3_WASM, () => blake3WasmHash(big)],
+    [REFERENCE, () => hashWasmBlake3(big)],
+    ["@noble/hashes", () => nobleBlake3(big)],
+    ["@napi-rs/blake-hash", () => napiBlake3(big)],
+  ]);
   const KIB = "BLAKE3 1 KiB ×4096";
-  row(KIB, OURS, throughput(4096 * 1024, () => hashMany(kib)), "MB/s", "≥ 1000 MB/s, ≥ 2× hash-wasm");
-  row(KIB, REFERENCE, throughput(4096 * 1024, () => eachOf(kib, hashWasmBlake3)), "MB/s");
-  row(KIB, BLAKE3_WASM, throughput(4096 * 1024, () => eachOf(kib, blake3WasmHash)), "MB/s");
-  row(KIB, "@noble/hashes", throughput(4096 * 1024, () => eachOf(kib, nobleBlake3)), "MB/s");
-  row(KIB, "@napi-rs/blake-hash", throughput(4096 * 1024, () => eachOf(kib, napiBlake3)), "MB/s");
+  group(KIB, "MB/s", (4096 * 1024) / MB, REFERENCE, [
+    [OURS, () => hashMany(kib), "≥ 1000 MB/s, ≥ 2× hash-wasm"],
+    [REFERENCE, () => eachOf(kib, hashWasmBlake3)],
+    [BLAKE3_WASM, () => eachOf(kib, blake3WasmHash)],
+    ["@noble/hashes", () => eachOf(kib, nobleBlake3)],
+    ["@napi-rs/blake-hash", () => eachOf(kib, napiBlake3)],
+  ]);
   const TINY = "BLAKE3 64 B ×16384 (M hashes/s)";
-  row(TINY, OURS, throughput(16384, () => hashMany(tiny)), "M/s", "≥ 6 M/s");
-  row(TINY, BLAKE3_WASM, throughput(16384, () => eachOf(tiny, blake3WasmHash)), "M/s");
-  row(TINY, REFERENCE, throughput(16384, () => eachOf(tiny, hashWasmBlake3)), "M/s");
-  row(TINY, "@noble/hashes", throughput(16384, () => eachOf(tiny, nobleBlake3)), "M/s");
-  row(TINY, "@napi-rs/blake-hash", throughput(16384, () => eachOf(tiny, napiBlake3)), "M/s");
+  group(TINY, "M/s", 16384 / 1e6, REFERENCE, [
+    [OURS, () => hashMany(tiny), "≥ 6 M/s"],
+    [BLAKE3_WASM, () => eachOf(tiny, blake3WasmHash)],
+    [REFERENCE, () => eachOf(tiny, hashWasmBlake3)],
+    ["@noble/hashes", () => eachOf(tiny, nobleBlake3)],
+    ["@napi-rs/blake-hash", () => eachOf(tiny, napiBlake3)],
+  ]);
 
   // Native reference: b3sum over a 256 MiB file (page-cache hot), one thread.
   if (Bun.which("b3sum")) {
@@ -77,7 +91,7 @@ export function blake3Rows(): BenchRow[] {
       }
       const mbps = (256 * (1 << 20)) / MB / (median(times) / 1000);
       const impl = "b3sum (native, 1 thread, 256 MiB file)";
-      mib(impl, mbps);
+      row(MIB, impl, mbps, "MB/s", undefined, BLAKE3_WASM);
       row(KIB, impl, mbps, "MB/s");
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { open, seal } from "../../src/net/chacha20poly1305.ts";
 import { noiseCrypto } from "../../src/net/noise-crypto.ts";
 import { type BenchRow, median } from "../lib.ts";
-import { throughput } from "./common.ts";
+import { interleaved, MB } from "./common.ts";
 
 const OURS = "tribles WASM kernel (SIMD128)";
 const AS = "@chainsafe/as-chacha20poly1305";
@@ -41,17 +41,26 @@ export function chachaRows(): BenchRow[] {
     rows.push({ name, impl, value, unit: "MB/s", referenceImpl: NOBLE, ...(target ? { target } : {}) });
   const kernelTarget = "≥ 800 MB/s (≥ 4× @noble/ciphers)";
 
-  const SEAL = "ChaCha20-Poly1305 seal 64 KiB";
-  row(SEAL, OURS, throughput(frame.length, () => seal(key, nonce, frame, ad)), kernelTarget);
-  row(SEAL, `${OURS} via noiseCrypto`, throughput(frame.length, () => noiseCrypto.chaCha20Poly1305Encrypt(frame, nonce, ad, key)));
-  row(SEAL, AS, throughput(frame.length, () => as.seal(key, nonce, frame, ad)));
-  row(SEAL, NOBLE, throughput(frame.length, () => chacha20poly1305(key, nonce, ad).encrypt(frame)));
-
-  const OPEN = "ChaCha20-Poly1305 open 64 KiB";
-  row(OPEN, OURS, throughput(frame.length, () => open(key, nonce, sealed, ad)), kernelTarget);
-  row(OPEN, `${OURS} via noiseCrypto`, throughput(frame.length, () => noiseCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, key)));
-  row(OPEN, AS, throughput(frame.length, () => as.open(key, nonce, sealed, ad)));
-  row(OPEN, NOBLE, throughput(frame.length, () => chacha20poly1305(key, nonce, ad).decrypt(sealed)));
+  /** One row group: every implementation timed in alternating rounds (see `interleaved`). */
+  const group = (name: string, entries: [impl: string, fn: () => void, target?: string][]) => {
+    const values = interleaved(
+      frame.length / MB,
+      entries.map(([impl, fn]) => ({ impl, fn })),
+    );
+    for (const [impl, , target] of entries) row(name, impl, values.get(impl)!, target);
+  };
+  group("ChaCha20-Poly1305 seal 64 KiB", [
+    [OURS, () => seal(key, nonce, frame, ad), kernelTarget],
+    [`${OURS} via noiseCrypto`, () => noiseCrypto.chaCha20Poly1305Encrypt(frame, nonce, ad, key)],
+    [AS, () => as.seal(key, nonce, frame, ad)],
+    [NOBLE, () => chacha20poly1305(key, nonce, ad).encrypt(frame)],
+  ]);
+  group("ChaCha20-Poly1305 open 64 KiB", [
+    [OURS, () => open(key, nonce, sealed, ad), kernelTarget],
+    [`${OURS} via noiseCrypto`, () => noiseCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, key)],
+    [AS, () => as.open(key, nonce, sealed, ad)],
+    [NOBLE, () => chacha20poly1305(key, nonce, ad).decrypt(sealed)],
+  ]);
 
   const TCP = "TCP+noise+yamux 64 MiB, 2 processes";
   rows.push({ name: TCP, impl: AS, value: transfer("as"), unit: "MB/s" });
