@@ -23,6 +23,25 @@ function joinCommandWords(args: string[], names: string[]): string[] {
   return args;
 }
 
+/**
+ * cac (7.1) hands its parser the camelCased names of boolean options, so a kebab-case flag such as
+ * `--create-key` is not known to be boolean and swallows the next argument as its value
+ * (`commit -m x --create-key a.txt b.txt` would lose a.txt). Spelling such flags in camelCase,
+ * which cac accepts as the same option, keeps them boolean.
+ */
+function camelCaseBooleanFlags(args: string[], cli: ReturnType<typeof cac>): string[] {
+  const booleans = new Set<string>();
+  for (const command of [cli.globalCommand, ...cli.commands]) {
+    for (const option of command.options) if (option.isBoolean && !option.negated) for (const name of option.names) booleans.add(name);
+  }
+  const end = args.indexOf("--") === -1 ? args.length : args.indexOf("--");
+  return args.map((arg, i) => {
+    if (i >= end || !/^--[a-z0-9]+(-[a-z0-9]+)+$/.test(arg)) return arg;
+    const camel = arg.slice(2).replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    return booleans.has(camel) ? `--${camel}` : arg;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const cli = cac("tribles");
   registerCommands(cli);
@@ -47,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
       for (const c of cli.commands.filter((c) => c.name.startsWith(`${prefix} `))) console.log(`  tribles ${c.rawName.padEnd(44)} ${c.description}`);
       return 0;
     }
-    cli.parse([argv[0]!, argv[1]!, ...joined], { run: false });
+    cli.parse([argv[0]!, argv[1]!, ...camelCaseBooleanFlags(joined, cli)], { run: false });
     if (!cli.matchedCommand) {
       if (cli.options.help) return 0;
       if (cli.args.length > 0) throw new CliError(`unknown command: ${cli.args.join(" ")} (see tribles --help)`);

@@ -100,7 +100,7 @@ function readInputFile(file: string): { name: string; bytes: Uint8Array } {
  * A branch by local name; else the one tracking branch with that remote name; else a branch id
  * in hex. Several tracking branches with the name (from different peers) must be named by id.
  */
-function resolveBranch(repo: Repository, name: string): BranchInfo {
+export function resolveBranch(repo: Repository, name: string): BranchInfo {
   const local = repo.lookupBranch(name);
   if (local) return local;
   const tracking = repo.listBranches().filter((b) => b.tracking && b.name === name);

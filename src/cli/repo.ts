@@ -1,5 +1,6 @@
 /**
- * `tribles pile commit | log | branch show | merge` definitions (the actions live in repo-actions.ts).
+ * `tribles pile commit | files | checkout | log | branch show | merge` definitions (the actions live in
+ * repo-actions.ts and files-actions.ts).
  * Keys come from `--key`, then $TRIBLESPACE_KEY, then `self.key` beside the pile.
  */
 import type { CAC } from "cac";
@@ -16,6 +17,21 @@ export function register(cli: CAC): void {
     .option("--create-key", "Create the key file if it does not exist")
     .option("--json", "Print JSON")
     .action(lazy(load, "pileCommit"));
+
+  const loadFiles = () => import("./files-actions.ts");
+  cli
+    .command("pile files <pile>", "The files on a branch: the newest committed version of each name, with size, time and content hash")
+    .option("--branch <name>", "Branch (a local name, a tracking branch's remote name, or a branch id)", { default: "main" })
+    .option("--json", "Print JSON")
+    .action(lazy(loadFiles, "pileFiles"));
+
+  cli
+    .command("pile checkout <pile> [...names]", "Write a branch's files (all, or the names given) into a directory; other content is replaced only with --force")
+    .option("--branch <name>", "Branch (a local name, a tracking branch's remote name, or a branch id)", { default: "main" })
+    .option("--out <dir>", "Directory to write into (created if missing)", { default: "." })
+    .option("--force", "Replace files that exist with other content")
+    .option("--json", "Print JSON")
+    .action(lazy(loadFiles, "pileCheckout"));
 
   cli
     .command("pile log <pile>", "A branch's history, newest first: hash, author, time, message (signatures checked)")

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { toHex } from "../../src/core/bytes.ts";
 import { firstAddr, listenFor, makeTeam, run, type Team } from "./e2e-helpers.ts";
@@ -40,6 +42,10 @@ for (const transport of ["quic", "tcp"] as const) {
       expect(heads[2]).toBe(fromB);
       const log = JSON.parse(await run(team.dir, "pile", "log", "a.pile", "--json"));
       expect(log.map((c: { message: string }) => c.message)).toEqual(["from b", "from a"]);
+      // C, which only ever talked to B, writes out the files committed on A and on B.
+      await run(team.dir, "pile", "checkout", "c.pile", "--out", "c-files");
+      expect(readFileSync(join(team.dir, "c-files", "a.txt"), "utf8")).toBe("alpha");
+      expect(readFileSync(join(team.dir, "c-files", "b.txt"), "utf8")).toBe("beta");
     }, 60_000);
   });
 }
