@@ -4,7 +4,7 @@
  * side receiving it. Prints what happens step by step with timings. `--keep` keeps the directory;
  * `--tcp` uses TCP instead of QUIC.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -95,6 +95,12 @@ try {
   await Promise.all(children.map((c) => c.exited));
   const log = await cli("pile", "log", "alice.pile", "--branch", "main");
   console.log(`\nalice's "main" after sync:\n${log.replace(/^/gm, "  ")}\n`);
+  // Bob writes out his "main": every file either side committed, byte for byte.
+  await cli("pile", "checkout", "bob.pile", "--branch", "main", "--out", "bob-checkout");
+  const names = ["notes.md", "reply.txt", "todo.txt"];
+  const same = names.filter((n) => readFileSync(join(dir, "bob-checkout", n)).equals(readFileSync(join(dir, n))));
+  if (same.length !== names.length) throw new Error(`bob's checkout differs from what was committed (matching: ${same.join(", ") || "none"})`);
+  say(`bob's checkout of "main" holds ${names.join(", ")}, identical to what was committed`);
   say(`done: both piles hold both commits (${(performance.now() - started).toFixed(0)} ms in all)`);
 } catch (err) {
   console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);

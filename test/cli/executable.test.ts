@@ -47,6 +47,7 @@ describe("the compiled executable, alone in an empty directory", () => {
       expect(out).toContain(`over ${transport.toUpperCase()}`);
       expect(out).toContain("bob received branch \"main\"");
       expect(out).toContain("alice received branch \"main\"");
+      expect(out).toContain("identical to what was committed");
       expect(out).toContain("done: both piles hold both commits");
     }, 60_000);
   }
