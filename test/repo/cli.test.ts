@@ -1,7 +1,6 @@
 /** `tribles pile commit | log | branch show | merge`, run as real child processes on real piles. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { encodeSimpleArchive } from "../../src/core/archive.ts";
 import { hash } from "../../src/core/blake3.ts";
 import { fromHex, toHex } from "../../src/core/bytes.ts";
@@ -15,21 +14,15 @@ import { buildCommit } from "../../src/repo/commit.ts";
 import { filesInContent } from "../../src/repo/files.ts";
 import { Repository } from "../../src/repo/repository.ts";
 import { tempDir } from "../pile/helpers.ts";
+import { runCli } from "./fixtures/cli.ts";
 
-const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 let tmp: ReturnType<typeof tempDir>;
 beforeEach(() => {
   tmp = tempDir("tribles-repo-cli-");
 });
 afterEach(() => tmp.cleanup());
 
-async function tribles(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const env: Record<string, string | undefined> = { ...process.env, TRIBLES_DEBUG: "" };
-  delete env.TRIBLESPACE_KEY;
-  const proc = Bun.spawn([process.execPath, MAIN, ...args], { cwd: tmp.dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", env });
-  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code: await proc.exited, out, err };
-}
+const tribles = (...args: string[]) => runCli(tmp.dir, ...args);
 
 function expectError(r: { code: number; err: string }, mention: string): void {
   expect(r.code).not.toBe(0);

@@ -1,7 +1,6 @@
 /** Reading committed files back: `filesAt` (newest version per name) and `tribles pile files | checkout`. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { hash } from "../../src/core/blake3.ts";
 import { toHex } from "../../src/core/bytes.ts";
 import { SigningKey } from "../../src/core/ed25519.ts";
@@ -12,6 +11,7 @@ import { Pile } from "../../src/pile/pile.ts";
 import { FILE_CONTENT, FILE_NAME, FILE_SIZE, filesAt, filesToContent, isSafeFileName } from "../../src/repo/files.ts";
 import { Repository } from "../../src/repo/repository.ts";
 import { tempDir } from "../pile/helpers.ts";
+import { runCli } from "./fixtures/cli.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -83,20 +83,13 @@ describe("filesAt", () => {
 });
 
 describe("tribles pile files / checkout", () => {
-  const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
-  let tmp: ReturnType<typeof tempDir>;
+    let tmp: ReturnType<typeof tempDir>;
   beforeEach(() => {
     tmp = tempDir("tribles-files-cli-");
   });
   afterEach(() => tmp.cleanup());
 
-  async function tribles(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const env: Record<string, string | undefined> = { ...process.env, TRIBLES_DEBUG: "" };
-    delete env.TRIBLESPACE_KEY;
-    const proc = Bun.spawn([process.execPath, MAIN, ...args], { cwd: tmp.dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", env });
-    const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-    return { code: await proc.exited, out, err };
-  }
+  const tribles = (...args: string[]) => runCli(tmp.dir, ...args);
 
   test("list the newest versions, write them out, keep what differs unless --force", async () => {
     expect((await tribles("pile", "create", "r.pile")).code).toBe(0);
