@@ -11,11 +11,14 @@ import { CliError } from "./errors.ts";
 /** Opens an existing pile (`create` to allow a new file); errors name the file. */
 export function openPile(path: string, opts: { create?: boolean } = {}): Pile {
   if (!opts.create && !existsSync(path)) throw new CliError(`${path}: no such pile (create it with \`tribles pile create ${path}\`)`);
+  let pile: Pile;
   try {
-    return Pile.open(path, { create: opts.create ?? false });
+    pile = Pile.open(path, { create: opts.create ?? false });
   } catch (err) {
     throw new CliError((err as Error).message);
   }
+  for (const t of pile.repairedTails) console.error(`warning: ${path}: removed an incomplete last record (${t.bytes} bytes at offset ${t.offset}) left by an interrupted write`);
+  return pile;
 }
 
 /** Runs `fn` with an open pile, flushing on success and always closing it. */

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { toHex } from "../core/bytes.ts";
 import { diagnosePile } from "../pile/diagnose.ts";
+import { repairTail } from "../pile/repair.ts";
 import { type BranchInfo, Repository } from "../repo/repository.ts";
 import { output, parseHash, signingKey, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
@@ -43,11 +44,32 @@ export function pileDiagnose(path: string, opts: { json?: boolean }) {
       `blobs: ${r.blobRecords} records, ${r.distinctBlobs} distinct, ${r.blobBytes} payload bytes`,
       `branches: ${r.branches.length} live (${r.branchRecords} updates, ${r.tombstones} deletions)`,
       ...r.badBlobs.map((b) => `BAD blob at offset ${b.offset}: payload does not hash to ${b.hash}`),
-      ...(r.corruption ? [`CORRUPT at offset ${r.corruption.offset}: ${r.corruption.reason}${r.corruption.tornTail ? " (torn tail: opening the pile truncates it)" : ""}`] : []),
+      ...(r.corruption ? [`CORRUPT at offset ${r.corruption.offset}: ${r.corruption.reason} (${corruptionAdvice(r.corruption, r.path)})`] : []),
       r.ok ? "ok" : "problems found",
     ].join("\n"),
   );
   return r.ok ? 0 : 1;
+}
+
+/** What a user can do about the first bad record diagnose found. */
+function corruptionAdvice(c: { offset: number; tornTail: boolean; nothingAfter: boolean }, path: string): string {
+  if (c.tornTail) return "an interrupted write: the next command that opens the pile truncates it";
+  if (!c.nothingAfter) return "valid records follow it; the pile cannot be opened until it is restored from a copy";
+  if (c.offset === 0) return "this file is not a pile";
+  return `nothing valid follows it: \`tribles pile repair ${path}\` saves these bytes aside and cuts them off`;
+}
+
+export function pileRepair(path: string, opts: { json?: boolean }) {
+  if (!existsSync(path)) throw new CliError(`${path}: no such pile`);
+  let repair: ReturnType<typeof repairTail>;
+  try {
+    repair = repairTail(path);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  output(opts.json, { path, repaired: repair }, () =>
+    repair ? `saved ${repair.bytes} damaged bytes from offset ${repair.offset} to ${repair.savedTo}; ${path} now ends at ${repair.offset}` : `${path}: nothing to repair`,
+  );
 }
 
 export async function pileBlobPut(path: string, file: string | undefined, opts: { json?: boolean }) {

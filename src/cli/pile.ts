@@ -13,6 +13,11 @@ export function register(cli: CAC): void {
     .action(lazy(load, "pileDiagnose"));
 
   cli
+    .command("pile repair <pile>", "Cut off damaged bytes at the end of a pile that opening refuses to truncate, after saving them to PILE.damaged-tail-OFFSET")
+    .option("--json", "Print JSON")
+    .action(lazy(load, "pileRepair"));
+
+  cli
     .command("pile blob put <pile> [file]", "Store a file (or stdin with -) as a blob and print its hash")
     .option("--json", "Print JSON")
     .action(lazy(load, "pileBlobPut"));

@@ -10,7 +10,7 @@ import { BranchTable } from "./branch-table.ts";
 import { PileError } from "./errors.ts";
 import { withLock } from "./flock.ts";
 import { HEADER_LEN } from "./format.ts";
-import { isTornTail, scanRecords } from "./scan.ts";
+import { isTornTail, nothingValidAfter, scanRecords } from "./scan.ts";
 
 export interface DiagnoseReport {
   path: string;
@@ -29,8 +29,11 @@ export interface DiagnoseReport {
   branches: { id: string; head: string }[];
   /** Blob records whose payload does not match their hash. */
   badBlobs: { offset: number; hash: string }[];
-  /** The first structural problem, if any. A torn tail is what opening the pile truncates. */
-  corruption?: { offset: number; reason: string; tornTail: boolean };
+  /**
+   * The first structural problem, if any. A torn tail (an interrupted append) is what opening the
+   * pile truncates; `nothingAfter`: no valid record follows it, so `repairTail` can move it aside.
+   */
+  corruption?: { offset: number; reason: string; tornTail: boolean; nothingAfter: boolean };
   ok: boolean;
 }
 
@@ -126,13 +129,15 @@ function check(path: string, bytes: Uint8Array, onProgress?: (checked: number, t
   report.distinctBlobs = seen.size;
   report.branches = branches.liveIds().map((id) => ({ id: toHex(id), head: toHex(branches.head(id)!) }));
   if (!result.ok) {
-    report.corruption = { offset: result.end, reason: result.reason, tornTail: isTornTail(bytes, result.end, bytes.length) };
+    const nothingAfter = nothingValidAfter(bytes, result.end, bytes.length);
+    report.corruption = { offset: result.end, reason: result.reason, tornTail: nothingAfter && isTornTail(bytes, result.end, bytes.length), nothingAfter };
   }
   report.ok = result.ok && report.badBlobs.length === 0;
   return report;
 }
 
-function readWhole(path: string, fd: number): Uint8Array {
+/** The file's bytes as one read-only mapping (the caller holds a lock). */
+export function readWhole(path: string, fd: number): Uint8Array {
   const stat = fstatSync(fd);
   if (!stat.isFile()) throw new PileError(path, "not a regular file");
   if (stat.size === 0) return new Uint8Array(0);

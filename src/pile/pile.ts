@@ -28,7 +28,7 @@ import { PileCorruptError, PileError, PileIntegrityError } from "./errors.ts";
 import { type Bytes, FileView, type Region } from "./file-view.ts";
 import { lockExclusive, lockShared, unlock, withLock } from "./flock.ts";
 import { ATOMIC_WRITE_LIMIT, branchRecord, HEADER_LEN, paddingFor, writeBlobHeaderInto } from "./format.ts";
-import { isTornTail, type RecordVisitor, scanRecords } from "./scan.ts";
+import { isTornTail, nothingValidAfter, type RecordVisitor, scanRecords } from "./scan.ts";
 
 // Per-entry state byte: verification of the first record, plus a flag for duplicate records.
 const UNVERIFIED = 0;
@@ -78,6 +78,8 @@ export class Pile implements Store {
   /** Appended since the last fsync. */
   private dirty = false;
   private closed = false;
+  /** Torn tails this handle truncated (what an interrupted append left), for callers to report. */
+  readonly repairedTails: { offset: number; bytes: number }[] = [];
 
   private constructor(
     readonly path: string,
@@ -154,12 +156,17 @@ export class Pile implements Store {
   /** Under the exclusive lock: truncates a torn tail, or throws if the bad record is mid-file. */
   private truncateTornTail(bad: Extract<ScanOutcome, { ok: false }>): void {
     const { region } = bad;
-    if (!isTornTail(region.bytes, bad.offset - region.base, region.end - region.base)) {
+    const [at, end] = [bad.offset - region.base, region.end - region.base];
+    if (!isTornTail(region.bytes, at, end)) {
+      // A file whose first bytes are no record and that holds no records at all is not a pile
+      // (a document passed by mistake): say so, and never treat its content as a torn tail.
+      if (bad.offset === 0 && nothingValidAfter(region.bytes, at, end)) throw new PileError(this.path, "not a pile: it does not start with a pile record (file left untouched)");
       throw new PileCorruptError(this.path, bad.offset, bad.reason);
     }
     ftruncateSync(this.fd, bad.offset);
     fsyncSync(this.fd);
     this.seenSize = bad.offset;
+    this.repairedTails.push({ offset: bad.offset, bytes: end - at });
   }
 
   /** Scans bytes beyond `applied` (caller holds a lock); stops at the first bad or incomplete record. */

@@ -2,8 +2,8 @@
  * Walks pile records over a byte range and reports each one; it never hashes and never allocates
  * from a length field. The same walk serves refresh, restore and diagnose.
  */
-import { isZero } from "../core/bytes.ts";
-import { HEADER_LEN, MAGIC_LEN, MAX_BLOB_LEN, paddingFor, RecordKind, readBlobLength, recordKindAt } from "./format.ts";
+import { bytesEqual, isZero } from "../core/bytes.ts";
+import { BLOB_MAGIC, BRANCH_MAGIC, HEADER_LEN, MAGIC_LEN, MAX_BLOB_LEN, paddingFor, RecordKind, readBlobLength, recordKindAt, TOMBSTONE_MAGIC } from "./format.ts";
 
 export interface RecordVisitor {
   /** A complete blob record: header at `at`, payload at `at + 64`. */
@@ -67,17 +67,39 @@ export function scanRecords(bytes: Uint8Array, from: number, to: number, visit: 
 }
 
 /**
- * Whether the bad record at `badAt` is a torn tail: true when no run of well-formed records
- * starting at a later 64-byte boundary reaches exactly `end`. A crash mid-append leaves a partial
- * record (or zeros, or a partial header) and nothing valid after it; a damaged record in the middle
- * is followed by the intact records that came after it, so truncating there would lose them.
+ * Whether bytes[at, end) could be what a crash leaves of an append: zeros (space allocated, data
+ * never written), or a prefix of one record — part of a magic, a magic with part of its header, or
+ * a whole blob header whose payload runs past the end. Headers are 64-byte aligned and never
+ * straddle a page, so a crash does not leave a complete header with wrong fields: anything else
+ * at the end (unknown bytes, an absurd length, a nil branch id) is damage, not an interrupted write.
+ */
+function looksInterrupted(bytes: Uint8Array, at: number, end: number): boolean {
+  if (isZero(bytes.subarray(at, end))) return true;
+  const size = recordSizeAt(bytes, at, end);
+  if (size === PARTIAL_MAGIC) return [BLOB_MAGIC, BRANCH_MAGIC, TOMBSTONE_MAGIC].some((magic) => bytesEqual(bytes.subarray(at, end), magic.subarray(0, end - at)));
+  return size === PARTIAL_HEADER || size === PAST_END;
+}
+
+/**
+ * Whether the bad record at `badAt` is a torn tail, which opening a pile truncates: the bytes from
+ * it to `end` look like an interrupted append (`looksInterrupted`) and no valid records follow it
+ * (`nothingValidAfter`). Anything else is reported and left alone.
+ */
+export function isTornTail(bytes: Uint8Array, badAt: number, end: number): boolean {
+  return looksInterrupted(bytes, badAt, end) && nothingValidAfter(bytes, badAt, end);
+}
+
+/**
+ * True when no run of well-formed records starting at a later 64-byte boundary reaches exactly
+ * `end`. A damaged record in the middle is followed by the intact records written after it, so
+ * truncating there would lose them; when nothing valid follows, cutting the tail loses no record.
  *
  * Linear time: every boundary is walked at most once, because a walk that fails marks every
  * record start it passed, and any later walk reaching a marked start fails the same way. (A torn
  * blob whose own payload holds pile records aligned to the cut is classed as corruption: the safe
  * mistake, reported instead of truncated.)
  */
-export function isTornTail(bytes: Uint8Array, badAt: number, end: number): boolean {
+export function nothingValidAfter(bytes: Uint8Array, badAt: number, end: number): boolean {
   const doomed = new Uint8Array(Math.floor((end - badAt) / HEADER_LEN) + 1);
   for (let start = badAt + HEADER_LEN; start + HEADER_LEN <= end; start += HEADER_LEN) {
     let at = start;

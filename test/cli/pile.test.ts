@@ -1,6 +1,6 @@
 /** The pile commands, run as a real child process against real files. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { tempDir } from "../pile/helpers.ts";
@@ -127,10 +127,47 @@ describe("tribles pile", () => {
     writeFileSync(tmp.path("d.pile"), bytes);
     const corrupt = await tribles(["pile", "diagnose", "d.pile", "--json"]);
     expect(corrupt.code).toBe(1);
-    expect(JSON.parse(corrupt.out).corruption).toEqual({ offset: 128, reason: "unknown record magic", tornTail: false });
-    // Other commands refuse the corrupt pile with one line naming file and offset, writing nothing.
+    expect(JSON.parse(corrupt.out).corruption).toEqual({ offset: 128, reason: "unknown record magic", tornTail: false, nothingAfter: false });
+    // Other commands refuse the corrupt pile with one line naming file and offset, writing nothing;
+    // repair refuses too (records follow the damage).
     expectOneLineError(await tribles(["pile", "blob", "put", "d.pile", "-"], new TextEncoder().encode("x")), "offset 128");
+    expectOneLineError(await tribles(["pile", "repair", "d.pile"]), "valid records follow it");
     expect(new Uint8Array(readFileSync(tmp.path("d.pile")))).toEqual(bytes);
+  }, 30_000);
+
+  test("a file that is not a pile is refused untouched, and bytes appended to a pile are saved aside by repair", async () => {
+    const text = new TextEncoder().encode("# my notes\n".repeat(500));
+    writeFileSync(tmp.path("notes.md"), text);
+    // Read-only commands, and a commit with the arguments swapped, leave the document as it was.
+    for (const args of [["pile", "files", "notes.md"], ["pile", "branch", "list", "notes.md"], ["pile", "blob", "put", "notes.md", "-"]]) {
+      expectOneLineError(await tribles(args, new Uint8Array(0)), "not a pile");
+    }
+    expect(new Uint8Array(readFileSync(tmp.path("notes.md")))).toEqual(text);
+    expect(JSON.parse((await tribles(["pile", "diagnose", "notes.md", "--json"])).out).corruption).toMatchObject({ offset: 0, tornTail: false });
+
+    await tribles(["pile", "create", "p.pile"]);
+    const hash = (await tribles(["pile", "blob", "put", "p.pile", "-"], new TextEncoder().encode("kept"))).out.trim();
+    appendFileSync(tmp.path("p.pile"), text);
+    expectOneLineError(await tribles(["pile", "blob", "list", "p.pile"]), "offset 128");
+    const advice = await tribles(["pile", "diagnose", "p.pile"]);
+    expect(advice.out).toContain("tribles pile repair p.pile");
+    const repaired = await tribles(["pile", "repair", "p.pile", "--json"]);
+    expect(repaired.code).toBe(0);
+    expect(JSON.parse(repaired.out).repaired).toMatchObject({ offset: 128, bytes: text.length });
+    expect(new Uint8Array(readFileSync(tmp.path("p.pile.damaged-tail-128")))).toEqual(text);
+    expect((await tribles(["pile", "blob", "list", "p.pile"])).out.trim()).toBe(hash);
+    expect((await tribles(["pile", "repair", "p.pile"])).out).toContain("nothing to repair");
+  }, 30_000);
+
+  test("a torn tail (an interrupted write) is truncated on open, with a warning", async () => {
+    await tribles(["pile", "create", "t.pile"]);
+    await tribles(["pile", "blob", "put", "t.pile", "-"], new TextEncoder().encode("kept"));
+    const whole = new Uint8Array(readFileSync(tmp.path("t.pile")));
+    appendFileSync(tmp.path("t.pile"), whole.subarray(0, 40)); // half a header
+    const r = await tribles(["pile", "blob", "list", "t.pile"]);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("removed an incomplete last record (40 bytes at offset 128)");
+    expect(statSync(tmp.path("t.pile")).size).toBe(128);
   }, 30_000);
 
   test("failures are one line, non-zero, and write nothing", async () => {

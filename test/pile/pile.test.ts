@@ -7,6 +7,7 @@ import { PileCorruptError, PileError, PileIntegrityError } from "../../src/pile/
 import { TAIL_MAX } from "../../src/pile/file-view.ts";
 import { diagnosePile } from "../../src/pile/diagnose.ts";
 import { Pile } from "../../src/pile/pile.ts";
+import { repairTail } from "../../src/pile/repair.ts";
 import { concat, handBlob, handBranch, independentHash, tempDir, utf8 } from "./helpers.ts";
 
 let tmp: ReturnType<typeof tempDir>;
@@ -269,20 +270,54 @@ describe("corruption", () => {
     expect(() => Pile.open(tmp.path("n.pile"))).toThrow(/offset 128: branch record with a nil branch id/);
   }, 10_000);
 
-  test("the same faults in the last record are a torn tail and are truncated", () => {
-    const variants: [string, (b: Uint8Array) => void][] = [
-      ["huge length", (b) => new DataView(b.buffer).setBigUint64(256 + 24, 2n ** 63n + 1n, true)],
-      ["length past EOF", (b) => new DataView(b.buffer).setBigUint64(256 + 24, 1_000_000n, true)],
-      ["bad magic", (b) => b.fill(0, 256, 272)],
+  test("an interrupted append at the end is a torn tail: truncated, and reported to the caller", () => {
+    const variants: [string, (b: Uint8Array) => Uint8Array][] = [
+      ["payload cut short", (b) => b.subarray(0, 256 + 64 + 2)],
+      ["header cut short", (b) => b.subarray(0, 256 + 40)],
+      ["part of a magic", (b) => b.subarray(0, 256 + 7)],
+      ["length past EOF", (b) => (new DataView(b.buffer).setBigUint64(256 + 24, 1_000_000n, true), b)],
+      ["zeros", (b) => (b.fill(0, 256), b)],
     ];
     for (const [name, damage] of variants) {
-      const bytes = three();
-      damage(bytes);
-      writeFileSync(tmp.path("t.pile"), bytes);
+      writeFileSync(tmp.path("t.pile"), damage(three()));
       const pile = Pile.open(tmp.path("t.pile"));
-      expect({ name, size: statSync(tmp.path("t.pile")).size }).toEqual({ name, size: 256 });
+      expect({ name, size: statSync(tmp.path("t.pile")).size, repaired: pile.repairedTails.map((t) => t.offset) }).toEqual({ name, size: 256, repaired: [256] });
       expect(pile.reader().get(independentHash(utf8("two")))).toEqual(utf8("two"));
       pile.close();
+    }
+  }, 10_000);
+
+  test("a damaged last record that no crash could leave is reported, untouched, and repairTail saves it aside", () => {
+    const variants: [string, (b: Uint8Array) => Uint8Array][] = [
+      ["huge length", (b) => (new DataView(b.buffer).setBigUint64(256 + 24, 2n ** 63n + 1n, true), b)],
+      ["zeroed magic, header intact", (b) => (b.fill(0, 256, 272), b)],
+      ["bytes that are no magic's prefix", (b) => concat([b.subarray(0, 256), utf8("# notes")])],
+      ["a document appended", (b) => concat([b, utf8("# my notes\n".repeat(300))])],
+    ];
+    for (const [name, damage] of variants) {
+      const path = tmp.path(`d-${name.replaceAll(" ", "-").replaceAll("'", "")}.pile`);
+      const bytes = damage(three());
+      writeFileSync(path, bytes);
+      const offset = name === "a document appended" ? 384 : 256;
+      expect(() => Pile.open(path)).toThrow(PileCorruptError);
+      expect(new Uint8Array(readFileSync(path))).toEqual(new Uint8Array(bytes));
+      expect(diagnosePile(path).corruption).toMatchObject({ offset, tornTail: false, nothingAfter: true });
+      const repair = repairTail(path)!;
+      expect({ name, offset: repair.offset }).toEqual({ name, offset });
+      expect(new Uint8Array(readFileSync(repair.savedTo))).toEqual(new Uint8Array(bytes.subarray(offset)));
+      const pile = Pile.open(path);
+      expect(pile.reader().get(independentHash(utf8("two")))).toEqual(utf8("two"));
+      pile.close();
+      expect(repairTail(path)).toBeNull();
+    }
+  }, 10_000);
+
+  test("a file that holds no pile records is not a pile: refused untouched, never truncated", () => {
+    for (const bytes of [utf8("# a markdown document\n".repeat(100)), crypto.getRandomValues(new Uint8Array(5000)), utf8("hello")]) {
+      writeFileSync(tmp.path("doc.md"), bytes);
+      expect(() => Pile.open(tmp.path("doc.md"))).toThrow("not a pile");
+      expect(() => repairTail(tmp.path("doc.md"))).toThrow("not a pile");
+      expect(new Uint8Array(readFileSync(tmp.path("doc.md")))).toEqual(new Uint8Array(bytes));
     }
   }, 10_000);
 
