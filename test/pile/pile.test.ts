@@ -270,13 +270,19 @@ describe("corruption", () => {
     expect(() => Pile.open(tmp.path("n.pile"))).toThrow(/offset 128: branch record with a nil branch id/);
   }, 10_000);
 
+  /** `three()` with the length field of its last record set to `length`. */
+  const lastLength = (b: Uint8Array, length: bigint) => {
+    new DataView(b.buffer).setBigUint64(256 + 24, length, true);
+    return b;
+  };
+
   test("an interrupted append at the end is a torn tail: truncated, and reported to the caller", () => {
     const variants: [string, (b: Uint8Array) => Uint8Array][] = [
       ["payload cut short", (b) => b.subarray(0, 256 + 64 + 2)],
       ["header cut short", (b) => b.subarray(0, 256 + 40)],
       ["part of a magic", (b) => b.subarray(0, 256 + 7)],
-      ["length past EOF", (b) => (new DataView(b.buffer).setBigUint64(256 + 24, 1_000_000n, true), b)],
-      ["zeros", (b) => (b.fill(0, 256), b)],
+      ["length past EOF", (b) => lastLength(b, 1_000_000n)],
+      ["zeros", (b) => b.fill(0, 256)],
     ];
     for (const [name, damage] of variants) {
       writeFileSync(tmp.path("t.pile"), damage(three()));
@@ -289,8 +295,8 @@ describe("corruption", () => {
 
   test("a damaged last record that no crash could leave is reported, untouched, and repairTail saves it aside", () => {
     const variants: [string, (b: Uint8Array) => Uint8Array][] = [
-      ["huge length", (b) => (new DataView(b.buffer).setBigUint64(256 + 24, 2n ** 63n + 1n, true), b)],
-      ["zeroed magic, header intact", (b) => (b.fill(0, 256, 272), b)],
+      ["huge length", (b) => lastLength(b, 2n ** 63n + 1n)],
+      ["zeroed magic, header intact", (b) => b.fill(0, 256, 272)],
       ["bytes that are no magic's prefix", (b) => concat([b.subarray(0, 256), utf8("# notes")])],
       ["a document appended", (b) => concat([b, utf8("# my notes\n".repeat(300))])],
     ];
