@@ -33,7 +33,7 @@ export async function pileFiles(path: string, opts: { branch: unknown; json?: bo
     return files
       .map((f) => {
         const versions = f.versions > 1 ? `  (${f.versions} versions)` : "";
-        return `${displayName(f.name).padEnd(width)}  ${formatSize(f.size).padStart(10)}  ${f.time ?? "(no time)"}  ${f.content.slice(0, 16)}${versions}`;
+        return `${displayName(f.name).padEnd(width)}  ${formatSize(f.size).padStart(10)}  ${f.time ?? "(no time)"}  ${f.content}${versions}`;
       })
       .join("\n");
   });

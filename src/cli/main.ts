@@ -42,6 +42,32 @@ function camelCaseBooleanFlags(args: string[], cli: ReturnType<typeof cac>): str
   });
 }
 
+/**
+ * cac's parser turns option values that look like numbers into numbers (`-m 007` became 7, `-m
+ * 1.10` became 1.1). Every option of ours that takes a value takes text, so after parsing, each
+ * value is put back exactly as it was typed.
+ */
+function restoreTypedValues(args: string[], cli: ReturnType<typeof cac>): void {
+  const command = cli.matchedCommand;
+  if (!command) return;
+  const valued = [...cli.globalCommand.options, ...command.options].filter((o) => !o.isBoolean);
+  const typed = new Map<(typeof valued)[number], string[]>();
+  const end = args.indexOf("--") === -1 ? args.length : args.indexOf("--");
+  for (let i = 0; i < end; i++) {
+    const match = /^--?([^=]+)(?:=(.*))?$/s.exec(args[i]!);
+    if (!match) continue;
+    const name = match[1]!.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    const option = valued.find((o) => o.names.includes(name));
+    if (!option) continue;
+    const value = match[2] ?? (i + 1 < end ? args[++i]! : undefined);
+    if (value !== undefined) typed.set(option, [...(typed.get(option) ?? []), value]);
+  }
+  for (const [option, values] of typed) {
+    const restored = values.length === 1 ? values[0] : values;
+    for (const name of option.names) if (name in cli.options) cli.options[name] = restored;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const cli = cac("tribles");
   registerCommands(cli);
@@ -49,9 +75,13 @@ export async function main(argv: string[]): Promise<number> {
   cli.help((sections) => {
     const description = cli.matchedCommand?.description;
     if (description) sections.splice(1, 0, { body: description });
+    // cac shows a --no-X flag's implied "X: true" as "(default: true)", which reads as if the
+    // flag were on by default.
+    for (const section of sections) section.body = section.body.replace(/^(\s*--no-\S+.*?) \(default: true\)/gm, "$1");
     return sections;
   });
-  const args = argv.slice(2);
+  // `tribles help [command…]` is `tribles [command…] --help`.
+  const args = argv[2] === "help" ? [...argv.slice(3), "--help"] : argv.slice(2);
   if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
     console.log(versionLine());
     return 0;
@@ -66,7 +96,9 @@ export async function main(argv: string[]): Promise<number> {
       for (const c of cli.commands.filter((c) => c.name.startsWith(`${prefix} `))) console.log(`  tribles ${c.rawName.padEnd(44)} ${c.description}`);
       return 0;
     }
-    cli.parse([argv[0]!, argv[1]!, ...camelCaseBooleanFlags(joined, cli)], { run: false });
+    const parsedArgs = camelCaseBooleanFlags(joined, cli);
+    cli.parse([argv[0]!, argv[1]!, ...parsedArgs], { run: false });
+    restoreTypedValues(parsedArgs, cli);
     if (!cli.matchedCommand) {
       if (cli.options.help) return 0;
       if (cli.args.length > 0) throw new CliError(`unknown command: ${cli.args.join(" ")} (see tribles --help)`);

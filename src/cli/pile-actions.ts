@@ -19,6 +19,8 @@ function describeBranch(b: BranchInfo) {
 }
 
 async function readInput(file: string | undefined): Promise<Uint8Array> {
+  // Waiting silently for a terminal to type a blob is never what was meant.
+  if (file === undefined && process.stdin.isTTY) throw new CliError("give a file to store, or - to read standard input");
   if (file === undefined || file === "-") return new Uint8Array(await Bun.stdin.arrayBuffer());
   if (!existsSync(file)) throw new CliError(`${file}: no such file`);
   return new Uint8Array(readFileSync(file));

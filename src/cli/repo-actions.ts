@@ -4,7 +4,7 @@
  * is shown.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import { decodeLongString } from "../core/longstring.ts";
@@ -18,9 +18,16 @@ import { output, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
 
 export async function pileCommit(path: string, files: string[], opts: KeyOptions & { branch: unknown; message?: unknown; json?: boolean }) {
-  if (opts.message === undefined || opts.message === true) throw new CliError("a commit needs a message: -m MSG");
+  if (opts.message === undefined || opts.message === true || String(opts.message).trim() === "") throw new CliError("a commit needs a message: -m MSG");
   const branch = String(opts.branch);
   const entries = files.map(readInputFile);
+  // Only base names are recorded: two files that share one would shadow each other.
+  const byName = new Map<string, string>();
+  for (const e of entries) {
+    const other = byName.get(basename(e.name));
+    if (other !== undefined) throw new CliError(`${other} and ${e.name} would both be recorded as "${basename(e.name)}" (commits keep base names only); commit them separately or rename one`);
+    byName.set(basename(e.name), e.name);
+  }
   const key = repoKey(opts, path);
   const { content, blobs } = filesToContent(entries);
   const handle = await withPile(path, (pile) => new Repository(pile, key).commit(branch, content, String(opts.message), blobs));
@@ -55,16 +62,31 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
   const key = repoKey(opts, path);
   const result = await withPile(path, (pile) => {
     const repo = new Repository(pile, key);
-    const source = resolveBranch(repo, from);
-    const target = repo.requireBranch(into);
-    if (!source.meta.head) return { head: target.meta.head ?? null, kind: "up-to-date" as const };
-    return repo.mergeInto(target, source.meta.head);
+    // Merging a local branch into itself means nothing: the same name in --from names the
+    // tracking branch of a remote branch (what `pile net pull` leaves), the usual way to adopt it.
+    const source = from === into ? trackingBranchNamed(repo, from) : resolveBranch(repo, from);
+    const target = repo.lookupBranch(into);
+    if (!source.meta.head) return { head: target?.meta.head ?? null, kind: "up-to-date" as const };
+    // A missing --into branch is created at the source's head.
+    return repo.integrate(into, source.meta.head);
   });
   const head = result.head ? toHex(result.head) : null;
-  const text = { "up-to-date": `${into} is already up to date`, "fast-forward": `${into} fast-forwarded to ${head}`, merge: `${into} merged ${from}: merge commit ${head}` };
+  const text = {
+    "up-to-date": `${into} is already up to date`,
+    "fast-forward": `${into} fast-forwarded to ${head}`,
+    merge: `${into} merged ${from}: merge commit ${head}`,
+    created: `created ${into} at ${head} (from ${from})`,
+  };
   output(opts.json, { into, from, kind: result.kind, head }, () => text[result.kind]);
 }
 
+/** The one tracking branch with this remote name. */
+function trackingBranchNamed(repo: Repository, name: string): BranchInfo {
+  const tracking = repo.listBranches().filter((b) => b.tracking && b.name === name);
+  if (tracking.length === 1) return tracking[0]!;
+  if (tracking.length > 1) throw new CliError(`"${name}" names ${tracking.length} tracking branches; use a branch id in --from: ${tracking.map((b) => toHex(b.id)).join(", ")}`);
+  throw new CliError(`--from ${name} equals --into: expected a tracking branch named "${name}" (from \`tribles pile net pull\` or sync), found none`);
+}
 
 interface KeyOptions {
   key?: unknown;

@@ -47,8 +47,8 @@ export function register(cli: CAC): void {
 
   cli
     .command("pile merge <pile>", "Merge one branch into another: fast-forward when possible, else a merge commit")
-    .option("--into <name>", "Local branch that receives the merge")
-    .option("--from <name>", "Branch to merge from (a local name, a tracking branch's remote name, or a branch id)")
+    .option("--into <name>", "Local branch that receives the merge (created if missing)")
+    .option("--from <name>", "Branch to merge from: a local name, a tracking branch's remote name, or a branch id; the same name as --into means the tracking branch of that name")
     .option("--key <file>", "Signing key file (the moved branch head is signed)")
     .option("--create-key", "Create the key file if it does not exist")
     .option("--json", "Print JSON")

@@ -49,6 +49,7 @@ describe("tribles pile", () => {
     for (const [args, says] of [
       [["pile", "net", "sync", "--help"], "Sync a pile with peers until interrupted"],
       [["pile", "blob", "put", "--help"], "Store"],
+      [["help", "pile", "checkout"], "Write a branch's files"],
     ] as const) {
       const r = await tribles([...args]);
       expect(r.code).toBe(0);
@@ -56,6 +57,10 @@ describe("tribles pile", () => {
       expect(r.out.indexOf(says)).toBeLessThan(r.out.indexOf("Usage:"));
       expect(r.out).toContain("--help");
     }
+    // A --no-X flag is off unless given; cac's "(default: true)" beside it said the opposite.
+    const sync = await tribles(["pile", "net", "sync", "--help"]);
+    expect(sync.out).toMatch(/--no-merge\s+Keep received branches/);
+    expect(sync.out).not.toContain("(default: true)");
   }, 20_000);
 
   test("create makes an empty pile and refuses to overwrite", async () => {

@@ -1,6 +1,6 @@
 /** `tribles pile commit | log | branch show | merge`, run as real child processes on real piles. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { encodeSimpleArchive } from "../../src/core/archive.ts";
 import { hash } from "../../src/core/blake3.ts";
 import { fromHex, toHex } from "../../src/core/bytes.ts";
@@ -13,6 +13,7 @@ import { buildBranchMeta } from "../../src/repo/branch-meta.ts";
 import { buildCommit } from "../../src/repo/commit.ts";
 import { filesInContent } from "../../src/repo/files.ts";
 import { Repository } from "../../src/repo/repository.ts";
+import { applyRemoteHead } from "../../src/repo/tracking.ts";
 import { tempDir } from "../pile/helpers.ts";
 import { runCli } from "./fixtures/cli.ts";
 
@@ -98,8 +99,50 @@ describe("tribles pile commit / log / branch show / merge", () => {
     expectError(await tribles("pile", "log", "r.pile", "--branch", "nope"), 'unknown branch "nope"');
     expectError(await tribles("pile", "branch", "show", "r.pile", "nope"), 'unknown branch "nope"');
     expectError(await tribles("pile", "merge", "r.pile", "--into", "main"), "--from");
-    expectError(await tribles("pile", "merge", "r.pile", "--into", "nope", "--from", "main"), 'unknown branch "nope"');
+    // A missing --into branch is created at the source's head.
+    expect((await tribles("pile", "merge", "r.pile", "--into", "copy", "--from", "main")).out).toContain("created copy at");
   }, 60_000);
+
+  test("commit keeps messages as typed, refuses empty ones and files that would share a name", async () => {
+    await tribles("pile", "create", "r.pile");
+    mkdirSync(tmp.path("d1"));
+    mkdirSync(tmp.path("d2"));
+    writeFileSync(tmp.path("d1/same.txt"), "one");
+    writeFileSync(tmp.path("d2/same.txt"), "two");
+    expectError(await tribles("pile", "commit", "r.pile", "-m", "x", "--create-key", "d1/same.txt", "d2/same.txt"), 'both be recorded as "same.txt"');
+    expectError(await tribles("pile", "commit", "r.pile", "-m", "  ", "d1/same.txt"), "needs a message");
+    expect(statSync(tmp.path("r.pile")).size).toBe(0);
+    for (const message of ["007", "1.10", "0x10"]) {
+      expect((await tribles("pile", "commit", "r.pile", "--message", message, "d1/same.txt", "--create-key")).code).toBe(0);
+      expect(JSON.parse((await tribles("pile", "log", "r.pile", "-n", "1", "--json")).out)[0].message).toBe(message);
+    }
+  }, 30_000);
+
+  test("merge --into NAME --from NAME adopts the tracking branch of that name, creating the local branch", async () => {
+    await tribles("pile", "create", "a.pile");
+    writeFileSync(tmp.path("f.txt"), "from afar");
+    expect((await tribles("pile", "commit", "a.pile", "-m", "remote work", "--key", "a.key", "--create-key", "f.txt")).code).toBe(0);
+    // b.pile receives a.pile's blobs and a tracking branch for its main, as a pull leaves them.
+    const a = Pile.open(tmp.path("a.pile"));
+    const b = Pile.open(tmp.path("b.pile"));
+    try {
+      const reader = a.reader();
+      b.putMany([...reader.list()].map((h) => reader.get(h)!));
+      const main = new Repository(a).requireBranch("main");
+      expect(applyRemoteHead(b, new Uint8Array(32).fill(9), main.metaHandle).status).toBe("applied");
+      b.flush();
+    } finally {
+      a.close();
+      b.close();
+    }
+    expectError(await tribles("pile", "merge", "b.pile", "--into", "other", "--from", "other", "--key", "a.key"), 'tracking branch named "other"');
+    const adopted = await tribles("pile", "merge", "b.pile", "--into", "main", "--from", "main", "--key", "a.key", "--json");
+    expect(adopted.code).toBe(0);
+    expect(JSON.parse(adopted.out).kind).toBe("created");
+    const files = JSON.parse((await tribles("pile", "files", "b.pile", "--json")).out).files as { name: string }[];
+    expect(files.map((f) => f.name)).toEqual(["f.txt"]);
+    expect((await tribles("pile", "merge", "b.pile", "--into", "main", "--from", "main", "--key", "a.key")).out).toContain("already up to date");
+  }, 30_000);
 
   test("a bad signature is reported by log and branch show", async () => {
     await tribles("pile", "create", "r.pile");
