@@ -190,6 +190,8 @@ export class VerifiedCapability {
     /** Empty = all branches. */
     readonly branches: Id[],
     readonly depth: number,
+    /** TAI ns after which the chain stops verifying: the earliest expiry of any capability in it. */
+    readonly expiresAt: bigint,
   ) {}
 
   private has(tag: Uint8Array): boolean {
@@ -202,6 +204,10 @@ export class VerifiedCapability {
 
   grantsWrite(): boolean {
     return this.has(PERM_WRITE) || this.has(PERM_ADMIN);
+  }
+
+  grantsAdmin(): boolean {
+    return this.has(PERM_ADMIN);
   }
 
   get unrestricted(): boolean {
@@ -219,26 +225,17 @@ export class VerifiedCapability {
 
 /** Parent scope covers child scope (FORMATS §8.3). */
 function scopeSubsumes(parent: CapFields, child: CapFields): boolean {
-  return permsSubsume(parent.perms, parent.branches, child.perms, child.branches);
-}
-
-/** Whether a capability holder may issue a capability with these permissions and branches. */
-export function mayDelegate(holder: VerifiedCapability, perms: Uint8Array[], branches: Id[]): boolean {
-  return permsSubsume(holder.perms, holder.branches, perms, branches);
-}
-
-function permsSubsume(parentPerms: Uint8Array[], parentBranches: Id[], childPerms: Uint8Array[], childBranches: Id[]): boolean {
   const has = (perms: Uint8Array[], tag: Uint8Array) => perms.some((p) => bytesEqual(p, tag));
-  if (has(parentPerms, PERM_ADMIN)) return true;
-  for (const perm of childPerms) {
+  if (has(parent.perms, PERM_ADMIN)) return true;
+  for (const perm of child.perms) {
     if (bytesEqual(perm, PERM_READ)) {
-      if (!has(parentPerms, PERM_READ) && !has(parentPerms, PERM_WRITE)) return false;
+      if (!has(parent.perms, PERM_READ) && !has(parent.perms, PERM_WRITE)) return false;
     } else if (bytesEqual(perm, PERM_WRITE)) {
-      if (!has(parentPerms, PERM_WRITE)) return false;
+      if (!has(parent.perms, PERM_WRITE)) return false;
     } else return false;
   }
-  if (parentBranches.length === 0) return true;
-  return childBranches.length > 0 && childBranches.every((b) => parentBranches.some((p) => bytesEqual(p, b)));
+  if (parent.branches.length === 0) return true;
+  return child.branches.length > 0 && child.branches.every((b) => parent.branches.some((p) => bytesEqual(p, b)));
 }
 
 export interface BlobSource {
@@ -270,8 +267,9 @@ export function verifyChain(teamRoot: Uint8Array, leafSigHandle: Hash, expectedS
   checkCapValid(leaf, revoked, now);
 
   let current = leaf;
+  let expiresAt = leaf.expires.upper;
   for (let depth = 0; ; ) {
-    if (bytesEqual(current.issuer, teamRoot)) return new VerifiedCapability(leaf.subject, leaf.scopeRoot, leaf.perms, leaf.branches, depth);
+    if (bytesEqual(current.issuer, teamRoot)) return new VerifiedCapability(leaf.subject, leaf.scopeRoot, leaf.perms, leaf.branches, depth, expiresAt);
     depth++;
     if (depth > MAX_CHAIN_DEPTH) throw new ChainError("ChainTooDeep", `delegation chain deeper than ${MAX_CHAIN_DEPTH}`);
     if (!current.parent || !current.embeddedSig) throw new ChainError("NonRootMissingParent", "capability not issued by the team root has no parent");
@@ -284,6 +282,7 @@ export function verifyChain(teamRoot: Uint8Array, leafSigHandle: Hash, expectedS
     if (!bytesEqual(current.issuer, parent.subject)) throw new ChainError("IssuerMismatch", "capability issuer does not hold the parent capability");
     checkCapValid(parent, revoked, now);
     if (!scopeSubsumes(parent, current)) throw new ChainError("ScopeNotSubset", "capability grants more than its parent");
+    if (parent.expires.upper < expiresAt) expiresAt = parent.expires.upper;
     current = parent;
   }
 }

@@ -70,6 +70,19 @@ describe("capability chains", () => {
     expect(kindOf(() => verifyLeaf(chain(34), keys[33]!.publicKey))).toBe("ChainTooDeep");
   });
 
+  test("a verified capability ends when the first capability in its chain ends", () => {
+    const now = nowTaiNs();
+    const parent = issueCapability({ issuer: root, subject: keys[0]!.publicKey, perms: ["admin"], expires: { lower: now, upper: now + 5n * DAY_NS } });
+    // The child claims 400 days; the chain still stops at the parent's 5.
+    const child = issueCapability({ issuer: keys[0]!, subject: keys[1]!.publicKey, perms: ["read"], expires: { lower: now, upper: now + 400n * DAY_NS }, parent: { capBlob: parent.blob, sigBlob: parent.sigBlob } });
+    const leaf = verifyLeaf([parent, child], keys[1]!.publicKey);
+    expect(leaf.expiresAt).toBe(now + 5n * DAY_NS);
+    expect(leaf.grantsAdmin()).toBe(false);
+    const top = verifyLeaf([parent], keys[0]!.publicKey);
+    expect(top.expiresAt).toBe(now + 5n * DAY_NS);
+    expect(top.grantsAdmin()).toBe(true);
+  });
+
   test("an issuer must hold the parent capability, and the signer must be the issuer", () => {
     const [a] = chain(1);
     // keys[5] issues under keys[0]'s capability: signature fine, but keys[5] is not its subject.
