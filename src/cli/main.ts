@@ -43,6 +43,32 @@ function camelCaseBooleanFlags(args: string[], cli: ReturnType<typeof cac>): str
 }
 
 /**
+ * A value that starts with a dash and a digit (`--expires -5d`) would be read as short flags;
+ * joined to its option (`--expires=-5d`) it reaches the command, which can then say what is wrong.
+ */
+function joinDashedValues(args: string[], cli: ReturnType<typeof cac>): string[] {
+  const valued = new Set<string>();
+  for (const command of [cli.globalCommand, ...cli.commands]) {
+    for (const option of command.options) if (!option.isBoolean) for (const name of option.names) valued.add(name);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const name = /^--?([a-zA-Z][\w-]*)$/.exec(arg)?.[1]?.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    const next = args[i + 1];
+    if (name && valued.has(name) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+    if (arg === "--") {
+      out.push(...args.slice(i + 1));
+      break;
+    }
+  }
+  return out;
+}
+
+/**
  * cac's parser turns option values that look like numbers into numbers (`-m 007` became 7, `-m
  * 1.10` became 1.1). Every option of ours that takes a value takes text, so after parsing, each
  * value is put back exactly as it was typed.
@@ -96,7 +122,7 @@ export async function main(argv: string[]): Promise<number> {
       for (const c of cli.commands.filter((c) => c.name.startsWith(`${prefix} `))) console.log(`  tribles ${c.rawName.padEnd(44)} ${c.description}`);
       return 0;
     }
-    const parsedArgs = camelCaseBooleanFlags(joined, cli);
+    const parsedArgs = camelCaseBooleanFlags(joinDashedValues(joined, cli), cli);
     cli.parse([argv[0]!, argv[1]!, ...parsedArgs], { run: false });
     restoreTypedValues(parsedArgs, cli);
     if (!cli.matchedCommand) {

@@ -112,7 +112,7 @@ describe("tribles pile commit / log / branch show / merge", () => {
     expectError(await tribles("pile", "commit", "r.pile", "-m", "x", "--create-key", "d1/same.txt", "d2/same.txt"), 'both be recorded as "same.txt"');
     expectError(await tribles("pile", "commit", "r.pile", "-m", "  ", "d1/same.txt"), "needs a message");
     expect(statSync(tmp.path("r.pile")).size).toBe(0);
-    for (const message of ["007", "1.10", "0x10"]) {
+    for (const message of ["007", "1.10", "0x10", "-5"]) {
       expect((await tribles("pile", "commit", "r.pile", "--message", message, "d1/same.txt", "--create-key")).code).toBe(0);
       expect(JSON.parse((await tribles("pile", "log", "r.pile", "-n", "1", "--json")).out)[0].message).toBe(message);
     }
