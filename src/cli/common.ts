@@ -36,7 +36,9 @@ export async function withPile<T>(path: string, fn: (pile: Pile) => T | Promise<
 /** The signing key: `--key`, then $TRIBLESPACE_KEY, then self.key beside the pile (or in the current directory). */
 export function signingKey(opts: { key?: string; createKey?: boolean }, pilePath?: string): SigningKey {
   try {
-    return loadKey({ ...(opts.key ? { path: opts.key } : {}), dir: pilePath ? dirname(resolve(pilePath)) : process.cwd(), create: opts.createKey ?? false }).key;
+    const loaded = loadKey({ ...(opts.key ? { path: opts.key } : {}), dir: pilePath ? dirname(resolve(pilePath)) : process.cwd(), create: opts.createKey ?? false });
+    if (loaded.warning) console.error(`warning: ${loaded.warning}`);
+    return loaded.key;
   } catch (err) {
     throw new CliError((err as Error).message);
   }

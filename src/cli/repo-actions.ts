@@ -109,6 +109,7 @@ throw new CliError((err as Error).message);
 }
   // Only the public half is ever shown.
   if (loaded.created) console.error(`created key file ${loaded.path} (public key ${toHex(loaded.key.publicKey)})`);
+  if (loaded.warning) console.error(`warning: ${loaded.warning}`);
   return loaded.key;
 }
 

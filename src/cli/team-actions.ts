@@ -9,7 +9,7 @@ import { SigningKey } from "../core/ed25519.ts";
 import { METADATA_EXPIRES_AT } from "../core/metadata.ts";
 import { intervalFromValue, nowTaiNs, taiNsFromUnixMs, unixMsFromTaiNs } from "../core/schemas.ts";
 import type { Pile } from "../pile/pile.ts";
-import { parseKeyFile } from "../repo/keyfile.ts";
+import { keyFileModeWarning, parseKeyFile } from "../repo/keyfile.ts";
 import { Repository } from "../repo/repository.ts";
 import { asList, output, parseBranchIdHex, parseHash, signingKey, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
@@ -86,10 +86,8 @@ function readRootKeyFile(path: string): SigningKey {
   if (!existsSync(path)) throw new CliError(`${path}: no such key file`);
   const stat = statSync(path);
   if (!stat.isFile() || stat.size > 4096) throw new CliError(`${path}: not a key file`);
-  if (process.platform !== "win32" && stat.mode & 0o066) {
-    const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");
-    console.error(`warning: ${path} is ${stat.mode & 0o044 ? "readable" : "writable"} by others (mode ${mode}); chmod 600 it`);
-  }
+  const warning = keyFileModeWarning(path, stat.mode);
+  if (warning) console.error(`warning: ${warning}`);
   try {
     return parseKeyFile(readFileSync(path, "utf8"), path);
   } catch (err) {

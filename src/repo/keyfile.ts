@@ -55,8 +55,18 @@ export function keyFileText(key: SigningKey): string {
   return toHex(key.seed());
 }
 
-/** Loads the key (creating it when asked); returns the key and the file it came from. */
-export function loadKey(lookup: KeyLookup = {}): { key: SigningKey; path: string; created: boolean } {
+/**
+ * A warning when other users may read or write a secret key file (`mode` from stat), else null. It
+ * is a warning, not a refusal: a copied key with loose permissions should not lock its owner out.
+ */
+export function keyFileModeWarning(path: string, mode: number): string | null {
+  if (process.platform === "win32" || (mode & 0o066) === 0) return null;
+  const octal = (mode & 0o777).toString(8).padStart(4, "0");
+  return `${path} is ${mode & 0o044 ? "readable" : "writable"} by others (mode ${octal}); chmod 600 it`;
+}
+
+/** Loads the key (creating it when asked); returns the key, the file it came from, and a permissions warning if any. */
+export function loadKey(lookup: KeyLookup = {}): { key: SigningKey; path: string; created: boolean; warning?: string } {
   const path = resolveKeyPath(lookup);
   if (!existsSync(path)) {
     if (!lookup.create) {
@@ -71,5 +81,7 @@ export function loadKey(lookup: KeyLookup = {}): { key: SigningKey; path: string
   const stat = statSync(path);
   if (!stat.isFile()) throw new KeyFileError(`${path}: not a key file (not a regular file)`, path);
   if (stat.size > 4096) throw new KeyFileError(`${path}: not a key file (too large)`, path);
-  return { key: parseKeyFile(readFileSync(path, "utf8"), path), path, created: false };
+  const key = parseKeyFile(readFileSync(path, "utf8"), path);
+  const warning = keyFileModeWarning(path, stat.mode);
+  return { key, path, created: false, ...(warning ? { warning } : {}) };
 }

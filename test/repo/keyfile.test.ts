@@ -1,6 +1,6 @@
 /** Key files: format, lookup order, creation on request only, clear errors that never show a secret. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { toHex } from "../../src/core/bytes.ts";
 import { SigningKey } from "../../src/core/ed25519.ts";
 import { KEY_ENV, KeyFileError, loadKey, parseKeyFile, resolveKeyPath } from "../../src/repo/keyfile.ts";
@@ -23,6 +23,16 @@ afterEach(() => {
 });
 
 describe("key files", () => {
+  test("a key file others may read or write loads with a warning; a private one without", () => {
+    const path = tmp.path("k.key");
+    writeFileSync(path, SEED7, { mode: 0o600 });
+    expect(loadKey({ path }).warning).toBeUndefined();
+    chmodSync(path, 0o644);
+    expect(loadKey({ path }).warning).toBe(`${path} is readable by others (mode 0644); chmod 600 it`);
+    chmodSync(path, 0o620);
+    expect(loadKey({ path }).warning).toContain("writable by others (mode 0620)");
+  }, 5_000);
+
   test("64 hex characters, any case, surrounding whitespace accepted", () => {
     expect(toHex(parseKeyFile(SEED7, "k").publicKey)).toBe(PUB7);
     expect(toHex(parseKeyFile(`  ${SEED7.toUpperCase()}\n`, "k").publicKey)).toBe(PUB7);
