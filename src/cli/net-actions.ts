@@ -1,6 +1,6 @@
 /** Implementations of `tribles pile net …` (loaded only when one of them runs: libp2p is heavy). */
 import { watch } from "node:fs";
-import { multiaddr } from "@multiformats/multiaddr";
+import { dirname, resolve } from "node:path";
 import { TeamPolicy } from "../auth/policy.ts";
 import { toHex } from "../core/bytes.ts";
 import { parseBranchMeta } from "../repo/branch-meta.ts";
@@ -10,7 +10,7 @@ import { Repository } from "../repo/repository.ts";
 import { applyRemoteHead } from "../repo/tracking.ts";
 import { AuthRejectedError, SyncClient } from "../net/client.ts";
 import { fetchClosure } from "../net/fetch.ts";
-import { createHost, peerIdFromKey, peerIdFromString, peerPublicKey } from "../net/host.ts";
+import { AddressError, createHost, ListenError, PULL_QUIC, parseAddress, peerIdFromKey, peerPublicKey } from "../net/host.ts";
 import type { SyncDirection } from "../net/peer.ts";
 import { type SyncEvent, SyncNode } from "../net/sync.ts";
 import { asList, openPile, signingKey } from "./common.ts";
@@ -31,23 +31,58 @@ export interface SyncOptions extends TeamOptions {
 
 const DIRECTIONS: SyncDirection[] = ["bidirectional", "readonly", "writeonly"];
 
-export async function runIdentity(opts: { key?: string; create?: boolean; json?: boolean }): Promise<void> {
-    let loaded: ReturnType<typeof loadKey>;
-    try {
-      loaded = loadKey({ ...(opts.key ? { path: opts.key } : {}), create: opts.create ?? false });
-    } catch (err) {
-      throw new CliError((err as Error).message);
-    }
-    const info = { peerId: peerIdFromKey(loaded.key.publicKey).toString(), publicKey: toHex(loaded.key.publicKey), keyFile: loaded.path, created: loaded.created };
-    if (opts.json) console.log(JSON.stringify(info));
-    else console.log(`${loaded.created ? `created ${info.keyFile}\n` : ""}peer id     ${info.peerId}\npublic key  ${info.publicKey}`);
+export interface IdentityOptions {
+  key?: string;
+  pile?: string;
+  create?: boolean;
+  json?: boolean;
 }
+
+/**
+ * The key is found as every other command finds it (--key, then $TRIBLESPACE_KEY, then self.key
+ * beside the pile), so the public key shown is the one sync and commit sign with; with no pile,
+ * self.key in the current directory.
+ */
+export async function runIdentity(pilePath: string | undefined, opts: IdentityOptions): Promise<void> {
+  if (pilePath && opts.pile && resolve(pilePath) !== resolve(opts.pile)) throw new CliError(`two piles given: ${pilePath} and --pile ${opts.pile}`);
+  const pile = pilePath ?? opts.pile;
+  let loaded: ReturnType<typeof loadKey>;
+  try {
+    loaded = loadKey({ ...(opts.key ? { path: opts.key } : {}), dir: pile ? dirname(resolve(pile)) : process.cwd(), create: opts.create ?? false });
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  const info = { peerId: peerIdFromKey(loaded.key.publicKey).toString(), publicKey: toHex(loaded.key.publicKey), keyFile: loaded.path, created: loaded.created };
+  if (opts.json) {
+    console.log(JSON.stringify(info));
+    return;
+  }
+  const state = loaded.created ? " (created)" : opts.create ? " (already existed, kept)" : "";
+  console.log(`key file    ${info.keyFile}${state}\npeer id     ${info.peerId}\npublic key  ${info.publicKey}`);
+}
+
+/** Parses a user-given multiaddr, or fails with one line (naming the option, if given). */
+function address(text: string, option?: string): ReturnType<typeof parseAddress> {
+  try {
+    return parseAddress(text);
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new CliError(err instanceof AddressError && option ? `${option}: ${message}` : message);
+  }
+}
+
+/** "1 blob", "2 blobs". */
+export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 export async function runSync(path: string, opts: SyncOptions): Promise<number> {
   const direction = opts.direction as SyncDirection;
   if (!DIRECTIONS.includes(direction)) throw new CliError(`--direction must be one of ${DIRECTIONS.join(", ")}`);
   const republishSeconds = Number(opts.republish);
   if (!(republishSeconds > 0)) throw new CliError("--republish must be a positive number of seconds");
+  const peers = asList(opts.peers);
+  const listen = asList(opts.listen);
+  for (const addr of peers) address(addr, "--peers");
+  for (const addr of listen) address(addr, "--listen");
   const pile = openPile(path);
   const key = signingKey(opts, path);
   const teamRoot = teamRootOf(opts, key);
@@ -60,7 +95,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   const repo = new Repository(pile, key);
   const names = new Map<string, string>();
 
-  const node = await SyncNode.start({
+  const started = SyncNode.start({
     store: pile,
     key,
     teamRoot,
@@ -68,8 +103,8 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     policy: { authorize: (r) => policy.authorize(r) },
     admit: (frame) => waitFor(() => policy.admits(frame.publisher, frame.branchId), 5000),
     direction,
-    listen: asList(opts.listen).length ? asList(opts.listen) : undefined!,
-    peers: asList(opts.peers),
+    listen: listen.length ? listen : undefined!,
+    peers,
     mdns: opts.mdns ?? false,
     republishMs: republishSeconds * 1000,
     onEvent: (e: SyncEvent) => logEvent(e, log, policy),
@@ -90,7 +125,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
         const blobs = pile.reader().len;
         log(
           { event: "received", branch: result.name, publisher, tracking: toHex(result.trackingId), head: result.head ? toHex(result.head) : null, blobs, latencyMs: Date.now() - remote.receivedAt },
-          `received ${result.name} from ${publisher.slice(0, 16)}… → tracking ${toHex(result.trackingId).slice(0, 12)}… head ${result.head ? toHex(result.head).slice(0, 16) : "(empty)"}… (${blobs} blobs in pile)`,
+          `received ${result.name} from ${publisher.slice(0, 16)}… → tracking ${toHex(result.trackingId).slice(0, 12)}… head ${result.head ? toHex(result.head).slice(0, 16) : "(empty)"}… (${plural(blobs, "blob")} in pile)`,
         );
         if (opts.merge !== false && direction !== "writeonly" && result.head) {
           try {
@@ -103,6 +138,14 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
       },
     },
   });
+  let node: SyncNode;
+  try {
+    node = await started;
+  } catch (err) {
+    pile.close();
+    if (err instanceof ListenError) throw new CliError(err.message);
+    throw err;
+  }
 
   // Every read through the Peer drains delivered heads and publishes local changes.
   let scheduled = false;
@@ -144,7 +187,7 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
       log({ event: "listening", peerId: e.peerId, addrs: e.addrs }, `listening as ${e.peerId}\n${e.addrs.map((a) => `  ${a}`).join("\n")}`);
       break;
     case "fetched":
-      log({ event: "fetched", ...e.summary, publisher: e.publisher, head: e.head }, `fetched ${e.summary.blobs} blobs (${e.summary.bytes} bytes) from ${e.publisher.slice(0, 16)}… in ${e.summary.ms.toFixed(1)} ms`);
+      log({ event: "fetched", ...e.summary, publisher: e.publisher, head: e.head }, `fetched ${plural(e.summary.blobs, "blob")} (${plural(e.summary.bytes, "byte")}) from ${e.publisher.slice(0, 16)}… in ${e.summary.ms.toFixed(1)} ms`);
       break;
     case "fetch-progress": {
       const p = e.progress;
@@ -161,10 +204,13 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
       );
       break;
     case "dial-failed":
-      log({ event: "dial-failed", addr: e.addr, error: e.error }, `could not reach ${e.addr}: ${e.error}`);
+      log({ event: "dial-failed", addr: e.addr, error: e.error, retryInMs: e.retryInMs }, `could not reach ${e.addr}: ${e.error} (trying again in ${e.retryInMs / 1000} s)`);
+      break;
+    case "connected":
+      log({ event: "connected", addr: e.addr, peer: e.peer }, `connected to ${e.addr}`);
       break;
     case "auth": {
-      const reason = e.accepted ? "" : (policy.rejections.get(toHex(e.remoteKey)) ?? "");
+      const reason = e.accepted ? "" : !e.presented ? "no capability presented" : (policy.rejections.get(toHex(e.remoteKey)) ?? "");
       log({ event: "auth", peer: e.peer, accepted: e.accepted, reason }, `${e.accepted ? "accepted" : "rejected"} capability of ${e.peer}${reason ? ` (${reason})` : ""}`);
       break;
     }
@@ -201,19 +247,14 @@ function branchName(repo: Repository, metaHandle: Uint8Array): string | undefine
 }
 
 export async function runPull(path: string, remote: string, opts: TeamOptions & { branch: string; key?: string; json?: boolean }): Promise<number> {
-  let addr: ReturnType<typeof multiaddr>;
-  try {
-    addr = multiaddr(remote);
-  } catch {
-    throw new CliError(`invalid multiaddr "${remote}"`);
-  }
-  const peerIdText = addr.getComponents().find((c) => c.name === "p2p")?.value;
-  if (!peerIdText) throw new CliError(`${remote}: the address must end in /p2p/<peer id> so the peer can be authenticated`);
-  const remoteKey = peerPublicKey(peerIdFromString(peerIdText));
+  const { addr, peerId } = address(remote);
+  if (!peerId) throw new CliError(`${remote}: the address must end in /p2p/<peer id> so the peer can be authenticated`);
+  const peerIdText = peerId.toString();
+  const remoteKey = peerPublicKey(peerId);
   if (!remoteKey) throw new CliError(`${remote}: not an Ed25519 peer id`);
   const pile = openPile(path);
   const key = signingKey(opts, path);
-  const host = await createHost({ key, listen: [], dht: false });
+  const host = await createHost({ key, listen: [], dht: false, quic: PULL_QUIC });
   const tty = process.stderr.isTTY && !opts.json;
   try {
     let client: SyncClient;
@@ -253,7 +294,7 @@ export async function runPull(path: string, remote: string, opts: TeamOptions & 
     if (result.status === "rejected") throw new CliError(`bad data from ${peerIdText}: ${result.reason}`);
     const out = { branch: opts.branch, status: result.status, tracking: toHex(result.trackingId), blobs: summary.blobs, bytes: summary.bytes, requests: summary.requests, ms: Math.round(summary.ms) };
     if (opts.json) console.log(JSON.stringify(out));
-    else console.log(`pulled ${opts.branch}: ${summary.blobs} blobs (${summary.bytes} bytes) in ${out.ms} ms; tracking branch ${out.tracking} ${result.status}`);
+    else console.log(`pulled ${opts.branch}: ${plural(summary.blobs, "blob")} (${plural(summary.bytes, "byte")}) in ${out.ms} ms; tracking branch ${out.tracking} ${result.status}`);
     return 0;
   } finally {
     await host.stop();

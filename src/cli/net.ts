@@ -3,16 +3,17 @@
  * live here; the implementations load on use, so `--help` does not pay for libp2p.
  */
 import type { CAC } from "cac";
-import type { SyncOptions } from "./net-actions.ts";
+import type { IdentityOptions, SyncOptions } from "./net-actions.ts";
 import type { TeamOptions } from "./team-context.ts";
 
 export function register(cli: CAC): void {
   cli
-    .command("pile net identity", "Print this node's PeerId and public key")
-    .option("--key <file>", "Key file (default: $TRIBLESPACE_KEY, then ./self.key)")
+    .command("pile net identity [pile]", "Print the PeerId and public key that commands on this pile sign and sync with")
+    .option("--pile <file>", "The pile (same as the argument): its key is self.key beside it")
+    .option("--key <file>", "Key file (default: $TRIBLESPACE_KEY, then self.key beside the pile, or ./self.key with no pile)")
     .option("--create", "Create the key file if it does not exist (mode 0600)")
     .option("--json", "Print JSON")
-    .action(async (opts: { key?: string; create?: boolean; json?: boolean }) => (await import("./net-actions.ts")).runIdentity(opts));
+    .action(async (pile: string | undefined, opts: IdentityOptions) => (await import("./net-actions.ts")).runIdentity(pile, opts));
 
   cli
     .command("pile net sync <pile>", "Sync a pile with peers until interrupted (Ctrl-C stops cleanly)")

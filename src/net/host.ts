@@ -16,12 +16,12 @@ import { mdns } from "@libp2p/mdns";
 import { peerIdFromPublicKey, peerIdFromString } from "@libp2p/peer-id";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
-import { multiaddr } from "@multiformats/multiaddr";
+import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
 import type { SigningKey } from "../core/ed25519.ts";
 import { noiseCrypto } from "./noise-crypto.ts";
-import { loadQuic } from "./quic.ts";
+import { loadQuic, type QuicSettings } from "./quic.ts";
 
 export const DHT_PROTOCOL = "/tribles/kad/1.0.0";
 export const DEFAULT_LISTEN = ["/ip4/127.0.0.1/udp/0/quic-v1", "/ip4/127.0.0.1/tcp/0"];
@@ -34,6 +34,11 @@ export interface HostOptions {
   mdns?: boolean;
   /** Start the DHT service (default true). */
   dht?: boolean;
+  /**
+   * QUIC transport settings. A QUIC dial to a port nobody listens on fails only when its idle
+   * timeout passes (UDP gets no refusal), so a one-shot command shortens it; see PULL_QUIC.
+   */
+  quic?: QuicSettings;
   /** Called with warnings: QUIC could not load (the node runs on TCP only), a discovered peer could not be dialed. */
   onWarning?: (message: string) => void;
 }
@@ -41,13 +46,68 @@ export interface HostOptions {
 // biome-ignore lint/suspicious/noExplicitAny: libp2p's service map type is generic over the services we pass.
 export type Host = Libp2p<any>;
 
+/**
+ * QUIC settings for a short-lived command: a dial to a dead port fails after about 3 s instead of
+ * 10 s (the QUIC stack waits at least three probe timeouts, ~3 s, however short the idle timeout);
+ * keep-alives every second keep a live but quiet connection from reaching that timeout.
+ */
+export const PULL_QUIC: QuicSettings = { maxIdleTimeout: 3000, keepAliveInterval: 1000 };
+
+/** A listen address could not be used (in use, not local, no transport for it); one line. */
+export class ListenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ListenError";
+  }
+}
+
+/** An address given by the user is not a usable multiaddr; one line. */
+export class AddressError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AddressError";
+  }
+}
+
+/** Parses a user-given multiaddr and the peer id in its /p2p/ part, if any. */
+export function parseAddress(text: string): { addr: Multiaddr; peerId?: PeerId } {
+  let addr: Multiaddr;
+  try {
+    addr = multiaddr(text);
+  } catch (err) {
+    throw new AddressError(`invalid multiaddr "${text}": ${firstLine(err)}`);
+  }
+  const peerIdText = addr.getComponents().find((c) => c.name === "p2p")?.value;
+  if (peerIdText === undefined) return { addr };
+  try {
+    return { addr, peerId: peerIdFromString(peerIdText) };
+  } catch {
+    throw new AddressError(`invalid peer id "${peerIdText}" in ${text} (expected a PeerId such as 12D3KooW…, see \`tribles pile net identity\`)`);
+  }
+}
+
+const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
+
+/**
+ * libp2p reports failed listen addresses as one long message of advice and stack traces per
+ * address; keep "cannot listen on ADDR: reason" for each (e.g. "address already in use").
+ */
+function listenError(err: unknown): ListenError {
+  const text = err instanceof Error ? err.message : String(err);
+  const failures = [...text.matchAll(/^\s*(\/\S+): (?:\w*Error: )?(.*)$/gm)].map(([, addr, reason]) => {
+    const known = /EADDRINUSE/.test(reason!) ? "address already in use" : /EADDRNOTAVAIL/.test(reason!) ? "address not available on this machine" : /EACCES/.test(reason!) ? "permission denied" : reason!.trim();
+    return `cannot listen on ${addr}: ${known}`;
+  });
+  return new ListenError(failures.length ? failures.join("; ") : `cannot listen: ${firstLine(err)}`);
+}
+
 /** Creates and starts the node. */
 export async function createHost(opts: HostOptions): Promise<Host> {
   const privateKey = await generateKeyPairFromSeed("Ed25519", opts.key.seed());
   let listen = opts.listen ?? DEFAULT_LISTEN;
   const transports: NonNullable<Libp2pOptions["transports"]> = [tcp()];
   const quic = await loadQuic();
-  if (quic.ok) transports.unshift(quic.quic());
+  if (quic.ok) transports.unshift(quic.quic(opts.quic));
   else {
     opts.onWarning?.(quic.reason);
     listen = listen.filter((a) => !a.includes("/quic"));
@@ -69,7 +129,8 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       allowQueryWithZeroPeers: true,
     });
   }
-  const node = await createLibp2p({
+  const node: Host = await createLibp2p({
+    start: false,
     privateKey,
     addresses: { listen },
     transports,
@@ -81,7 +142,14 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     connectionManager: { inboundConnectionThreshold: 50 },
     services,
   });
-  await node.start();
+  try {
+    await node.start();
+  } catch (err) {
+    // Close the listeners that did start, or they keep the process alive.
+    await Promise.resolve(node.stop()).catch(() => undefined);
+    if ((err as Error)?.name === "UnsupportedListenAddressesError") throw listenError(err);
+    throw err;
+  }
   // libp2p no longer dials what discovery finds; a discovered peer on the LAN is one we want.
   if (opts.mdns) {
     node.addEventListener("peer:discovery", (evt) => {

@@ -78,15 +78,23 @@ export interface AccessPolicy {
 export const openPolicy: AccessPolicy = { authorize: () => ({ inScope: () => true }) };
 
 export interface ServerEvents {
-  onAuth?(remoteKey: Uint8Array, accepted: boolean): void;
+  /** `capHandle`: the capability presented (all zeros when the peer presented none). */
+  onAuth?(remoteKey: Uint8Array, accepted: boolean, capHandle: Hash): void;
   onError?(remote: string, error: Error): void;
   /** After each authorized request: its op and how many hashes it named (1 for v4 ops). */
   onRequest?(op: number, hashes: number): void;
 }
 
+/** What a connection's successful AUTH earned: its scope, and the request, to verify it again. */
+interface Grant {
+  scope: Scope;
+  request: AuthRequest;
+}
+
 export class SyncServer {
-  private readonly scopes = new Map<string, Scope>();
-  private readonly onClose = (evt: CustomEvent<Connection>) => this.scopes.delete(evt.detail.id);
+  /** Grants of open connections, by connection id. */
+  private readonly grants = new Map<string, Grant>();
+  private readonly onClose = (evt: CustomEvent<Connection>) => this.grants.delete(evt.detail.id);
 
   constructor(
     private readonly node: Host,
@@ -120,18 +128,37 @@ export class SyncServer {
 
   private async authenticate(conn: Connection, capHandle: Hash, chain: Uint8Array[]): Promise<boolean> {
     const remoteKey = peerPublicKey(conn.remotePeer);
-    let scope: Scope | null = null;
-    if (remoteKey) {
-      try {
-        scope = await this.policy.authorize({ capHandle, remoteKey, chain });
-      } catch {
-        scope = null;
-      }
-    }
+    if (!remoteKey) return false;
+    const request = { capHandle, remoteKey, chain };
+    const scope = await this.authorize(request);
     // A failed AUTH leaves any earlier grant on this connection as it was (as the reference does).
-    if (scope) this.scopes.set(conn.id, scope);
-    if (remoteKey) this.events.onAuth?.(remoteKey, scope !== null);
+    if (scope) this.grants.set(conn.id, { scope, request });
+    this.events.onAuth?.(remoteKey, scope !== null, capHandle);
+    if (!scope) await this.reaffirm(remoteKey);
     return scope !== null;
+  }
+
+  private async authorize(request: AuthRequest): Promise<Scope | null> {
+    try {
+      return await this.policy.authorize(request);
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * After a failed AUTH, verifies again what the open connections of the same key were granted. A
+   * policy may remember verified keys (TeamPolicy does, to admit their gossip) and forget a key on
+   * a failure; a second process with the same key but no capability, or a failing one-shot pull,
+   * must not cut off the healthy session that key already has. A grant that no longer verifies
+   * (revoked since) is left to the policy's verdict.
+   */
+  private async reaffirm(remoteKey: Uint8Array): Promise<void> {
+    for (const [id, grant] of this.grants) {
+      if (!bytesEqual(grant.request.remoteKey, remoteKey)) continue;
+      const scope = await this.authorize(grant.request);
+      if (scope && this.grants.has(id)) this.grants.set(id, { scope, request: grant.request });
+    }
   }
 
   private async serveV4(stream: Stream, conn: Connection): Promise<void> {
@@ -143,7 +170,7 @@ export class SyncServer {
       await sendAll(stream, new Uint8Array([ok ? AUTH_OK : AUTH_REJECTED]));
       return;
     }
-    const scope = this.scopes.get(conn.id);
+    const scope = this.grants.get(conn.id)?.scope;
     if (!scope) return; // unauthenticated: close with no response bytes
     const snapshot = this.store.reader();
     const out = new BufferedWriter(stream);
@@ -176,7 +203,7 @@ export class SyncServer {
         continue;
       }
       if (op === OP_HEADS) {
-        const scope = this.scopes.get(conn.id);
+        const scope = this.grants.get(conn.id)?.scope;
         if (!scope) throw new ProtocolError("request before a successful AUTH");
         this.writeHeads(out, scope);
         await out.flush();
@@ -186,7 +213,7 @@ export class SyncServer {
       const count = await reader.readU32();
       if (count > LIMITS.maxBatch) throw new ProtocolError(`batch of ${count} hashes (limit ${LIMITS.maxBatch})`);
       const hashes = await reader.readExactly(count * 32);
-      const scope = this.scopes.get(conn.id);
+      const scope = this.grants.get(conn.id)?.scope;
       if (!scope) throw new ProtocolError("request before a successful AUTH");
       const snapshot = this.store.reader();
       const targets = Array.from({ length: count }, (_, i) => hashes.subarray(i * 32, i * 32 + 32));

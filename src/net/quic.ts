@@ -14,7 +14,15 @@ import type { Libp2pOptions } from "libp2p";
 
 type Transport = NonNullable<Libp2pOptions["transports"]>[number];
 
-export type QuicLoad = { ok: true; quic: () => Transport } | { ok: false; reason: string };
+/** Options of the QUIC transport we set (see @chainsafe/libp2p-quic's QuicOptions). */
+export interface QuicSettings {
+  /** Milliseconds without a packet before a connection (or a dial) is given up. */
+  maxIdleTimeout?: number;
+  /** Milliseconds between keep-alive packets; must be well below maxIdleTimeout. */
+  keepAliveInterval?: number;
+}
+
+export type QuicLoad = { ok: true; quic: (settings?: QuicSettings) => Transport } | { ok: false; reason: string };
 
 let cached: Promise<QuicLoad> | undefined;
 
@@ -36,7 +44,7 @@ async function load(): Promise<QuicLoad> {
     }
     const mod = await import("@chainsafe/libp2p-quic");
     widenReads(compiled ? process.env.NAPI_RS_NATIVE_LIBRARY_PATH! : "@chainsafe/libp2p-quic-linux-x64-gnu");
-    return { ok: true, quic: () => mod.quic() as unknown as Transport };
+    return { ok: true, quic: (settings = {}) => mod.quic(settings) as unknown as Transport };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return { ok: false, reason: `QUIC transport unavailable (${message}); using TCP only` };

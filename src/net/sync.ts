@@ -13,7 +13,7 @@ import type { BranchId, Hash, Store } from "../core/store.ts";
 import { type Credentials, SyncClient } from "./client.ts";
 import { fetchClosure, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { type HeadFrame, HeadGossip } from "./gossip.ts";
-import { createHost, dialAll, type Host, peerIdFromKey, peerIdFromString } from "./host.ts";
+import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
 import { type AccessPolicy, SyncServer } from "./protocol.ts";
 import { announceProvider, providersFor } from "./providers.ts";
@@ -27,6 +27,9 @@ const PROVIDE_MAX_WAIT_MS = 5000;
  * connection that drops mid-fetch should not leave a head missing until the next republish.
  */
 const RETRY_DELAYS_MS = [250, 1000, 4000];
+/** A given peer that cannot be reached is dialled again after this long, doubling up to REDIAL_MAX_MS. */
+const REDIAL_MIN_MS = 1000;
+const REDIAL_MAX_MS = 30_000;
 /** A fetch still running after this long reports its progress, then at most this often. */
 const FETCH_PROGRESS_MS = 1000;
 
@@ -37,9 +40,13 @@ export type SyncEvent =
   | { type: "fetch-progress"; publisher: string; branchId: string; head: string; progress: FetchProgress; ms: number }
   /** `retryInMs`: when the fetch will be tried again (absent: not until the head is announced again). */
   | { type: "fetch-failed"; publisher: string; branchId: string; error: string; retryInMs?: number }
-  | { type: "dial-failed"; addr: string; error: string }
+  /** A given peer (`--peers`) could not be dialled; it is dialled again in `retryInMs`. */
+  | { type: "dial-failed"; addr: string; error: string; retryInMs: number }
+  /** A given peer is connected (at start, after a failed dial or after the connection dropped). */
+  | { type: "connected"; addr: string; peer: string }
   | { type: "gossip-dropped"; reason: string }
-  | { type: "auth"; peer: string; remoteKey: Uint8Array; accepted: boolean }
+  /** `presented`: whether the peer presented a capability at all. */
+  | { type: "auth"; peer: string; remoteKey: Uint8Array; accepted: boolean; presented: boolean }
   | { type: "provide-failed"; head: string; error: string }
   | { type: "warning"; message: string };
 
@@ -105,7 +112,8 @@ export class SyncNode implements PeerNetwork {
     });
     const node = new SyncNode(host, opts);
     node.server = new SyncServer(host, opts.store, opts.policy, {
-      onAuth: (remoteKey, accepted) => opts.onEvent?.({ type: "auth", peer: peerIdFromKey(remoteKey).toString(), remoteKey, accepted }),
+      onAuth: (remoteKey, accepted, capHandle) =>
+        opts.onEvent?.({ type: "auth", peer: peerIdFromKey(remoteKey).toString(), remoteKey, accepted, presented: !isZero(capHandle) }),
     });
     await node.server.start();
     node.gossip = new HeadGossip({
@@ -126,8 +134,73 @@ export class SyncNode implements PeerNetwork {
     host.addEventListener("peer:disconnect", (evt: CustomEvent<PeerId>) => node.forgetClient(evt.detail.toString()));
     // New subscribers get our heads right away rather than at the next periodic republish.
     host.services.pubsub.addEventListener("subscription-change", () => node.gossip.welcome());
-    for (const failure of await dialAll(host, opts.peers ?? [])) opts.onEvent?.({ type: "dial-failed", ...failure });
+    // Each given peer's first dial is awaited, so a caller sees it connected (or failed) on return.
+    await Promise.all((opts.peers ?? []).map((addr) => node.keepConnected(addr)));
     return node;
+  }
+
+  /**
+   * Dials a given peer and keeps it connected: a failed or dropped connection is dialled again
+   * after 1 s, doubling up to 30 s while dials fail (a connection made resets the wait). Resolves
+   * after the first attempt; the rest runs in the background until `stop`.
+   */
+  private async keepConnected(text: string): Promise<void> {
+    const { addr } = parseAddress(text);
+    let delay = REDIAL_MIN_MS;
+    const attempt = async (): Promise<PeerId | undefined> => {
+      try {
+        const connection = await this.host.dial(addr, { signal: this.lifetime.signal });
+        delay = REDIAL_MIN_MS;
+        this.opts.onEvent?.({ type: "connected", addr: text, peer: connection.remotePeer.toString() });
+        return connection.remotePeer;
+      } catch (err) {
+        if (this.stopped) return undefined;
+        this.opts.onEvent?.({ type: "dial-failed", addr: text, error: err instanceof Error ? err.message : String(err), retryInMs: delay });
+        return undefined;
+      }
+    };
+    const first = await attempt();
+    void (async () => {
+      let peer = first;
+      while (!this.stopped) {
+        if (peer) await this.untilDisconnected(peer);
+        await this.sleep(delay);
+        if (!peer) delay = Math.min(delay * 2, REDIAL_MAX_MS);
+        if (!this.stopped) peer = await attempt();
+      }
+    })();
+  }
+
+  /** Resolves once no connection to `peer` is left, or at stop. */
+  private untilDisconnected(peer: PeerId): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.host.removeEventListener("peer:disconnect", onDisconnect);
+        this.lifetime.signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const onDisconnect = (evt: CustomEvent<PeerId>) => {
+        if (evt.detail.equals(peer)) done();
+      };
+      this.host.addEventListener("peer:disconnect", onDisconnect);
+      this.lifetime.signal.addEventListener("abort", done);
+      if (this.stopped || this.host.getConnections(peer).length === 0) done();
+    });
+  }
+
+  /** Waits `ms`, or less if the node stops meanwhile. */
+  private sleep(ms: number): Promise<void> {
+    const signal = this.lifetime.signal;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done);
+      if (signal.aborted) done();
+    });
   }
 
   /** Called whenever a remote head's closure has been stored (the caller then reads through the Peer). */
@@ -221,6 +294,8 @@ export class SyncNode implements PeerNetwork {
           this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary });
           this.deliveredListener?.();
         } catch (err) {
+          // Stopping closes the streams under running fetches: that is no failure to report or retry.
+          if (this.stopped) return;
           // Only a client whose connection died is replaced: other fetches may be using this one.
           this.forgetClientIfClosed(publisher.toString());
           const error = err instanceof Error ? err.message : String(err);
@@ -243,7 +318,7 @@ export class SyncNode implements PeerNetwork {
     let due = started + every;
     return (progress) => {
       const now = performance.now();
-      if (now < due || !this.opts.onEvent) return;
+      if (now < due || !this.opts.onEvent || this.stopped) return;
       due = now + every;
       const ids = { publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head) };
       this.opts.onEvent({ type: "fetch-progress", ...ids, progress: { ...progress }, ms: now - started });

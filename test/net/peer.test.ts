@@ -241,3 +241,22 @@ test("a long fetch reports its progress; a short one stays quiet", async () => {
   expect(progress.every((e) => e.progress.stored <= e.progress.discovered && e.ms >= 0)).toBe(true);
   expect(quiet.events.some((e) => e.type === "fetch-progress")).toBe(false);
 }, 30_000);
+
+test("stopping a node mid-fetch neither reports the fetch as failed nor retries it", async () => {
+  const a = await side();
+  const b = await side([address(a)], "bidirectional", 0); // reports progress at every step
+  await until(() => a.node.connectedPeers().length === 1);
+  const blobs = Array.from({ length: 3000 }, (_, i) => new TextEncoder().encode(`blob ${i} `.repeat(20)));
+  const content = new TribleSet();
+  const attr = new Uint8Array(16).fill(7);
+  for (const h of a.node.peer.putMany(blobs)) content.add(crypto.getRandomValues(new Uint8Array(16)), attr, h);
+  new Repository(a.node.peer, a.key).commit("main", content, "many blobs");
+  await until(() => b.events.some((e) => e.type === "fetch-progress"), 20_000);
+
+  nodes.splice(nodes.indexOf(b.node), 1);
+  await b.node.stop(); // as Ctrl-C does, while the fetch is running
+  const atStop = b.events.length;
+  await Bun.sleep(1500); // past the first retry delay
+  expect(b.events.slice(atStop)).toEqual([]);
+  expect(b.events.some((e) => e.type === "fetch-failed")).toBe(false);
+}, 30_000);
