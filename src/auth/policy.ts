@@ -6,6 +6,7 @@
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import { hash } from "../core/blake3.ts";
 import { HashIndex } from "../core/hash-index.ts";
+import { nowTaiNs } from "../core/schemas.ts";
 import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
 import { type BlobSource, ChainError, collectRevocations, RevocationSet, type VerifiedCapability, verifyChain } from "./capability.ts";
 import { ScopeIndex } from "./scope.ts";
@@ -52,18 +53,21 @@ export class TeamPolicy {
       const index = new ScopeIndex(this.store, cap);
       return { inScope: (h, reader) => index.inScope(h, reader) };
     } catch (err) {
-      this.verified.delete(key);
+      // Only this request fails: a capability the key verified before (on another connection,
+      // say a healthy sync while a stray process with the same key and no capability connects)
+      // stays, until it is revoked or expires (see capabilityOf).
       this.rejections.set(key, (err as Error).message);
       return null;
     }
   }
 
-  /** The verified capability a peer presented to us, if any (and not revoked since). */
+  /** The verified capability a peer presented to us, if any (and not revoked or expired since). */
   capabilityOf(key: Uint8Array): VerifiedCapability | undefined {
     const cap = this.verified.get(toHex(key));
     if (!cap) return undefined;
     this.refreshRevocations();
-    return this.revoked.has(key) ? undefined : cap;
+    if (this.revoked.has(key) || cap.expiresAt <= nowTaiNs()) return undefined;
+    return cap;
   }
 
   /** Whether a gossiped head from `publisher` may be acted on: it must hold write permission. */

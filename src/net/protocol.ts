@@ -85,15 +85,9 @@ export interface ServerEvents {
   onRequest?(op: number, hashes: number): void;
 }
 
-/** What a connection's successful AUTH earned: its scope, and the request, to verify it again. */
-interface Grant {
-  scope: Scope;
-  request: AuthRequest;
-}
-
 export class SyncServer {
-  /** Grants of open connections, by connection id. */
-  private readonly grants = new Map<string, Grant>();
+  /** What each open connection's successful AUTH granted, by connection id. */
+  private readonly grants = new Map<string, Scope>();
   private readonly onClose = (evt: CustomEvent<Connection>) => this.grants.delete(evt.detail.id);
 
   constructor(
@@ -129,12 +123,10 @@ export class SyncServer {
   private async authenticate(conn: Connection, capHandle: Hash, chain: Uint8Array[]): Promise<boolean> {
     const remoteKey = peerPublicKey(conn.remotePeer);
     if (!remoteKey) return false;
-    const request = { capHandle, remoteKey, chain };
-    const scope = await this.authorize(request);
+    const scope = await this.authorize({ capHandle, remoteKey, chain });
     // A failed AUTH leaves any earlier grant on this connection as it was (as the reference does).
-    if (scope) this.grants.set(conn.id, { scope, request });
+    if (scope) this.grants.set(conn.id, scope);
     this.events.onAuth?.(remoteKey, scope !== null, capHandle);
-    if (!scope) await this.reaffirm(remoteKey);
     return scope !== null;
   }
 
@@ -143,21 +135,6 @@ export class SyncServer {
       return await this.policy.authorize(request);
     } catch {
       return null;
-    }
-  }
-
-  /**
-   * After a failed AUTH, verifies again what the open connections of the same key were granted. A
-   * policy may remember verified keys (TeamPolicy does, to admit their gossip) and forget a key on
-   * a failure; a second process with the same key but no capability, or a failing one-shot pull,
-   * must not cut off the healthy session that key already has. A grant that no longer verifies
-   * (revoked since) is left to the policy's verdict.
-   */
-  private async reaffirm(remoteKey: Uint8Array): Promise<void> {
-    for (const [id, grant] of this.grants) {
-      if (!bytesEqual(grant.request.remoteKey, remoteKey)) continue;
-      const scope = await this.authorize(grant.request);
-      if (scope && this.grants.has(id)) this.grants.set(id, { scope, request: grant.request });
     }
   }
 
@@ -170,7 +147,7 @@ export class SyncServer {
       await sendAll(stream, new Uint8Array([ok ? AUTH_OK : AUTH_REJECTED]));
       return;
     }
-    const scope = this.grants.get(conn.id)?.scope;
+    const scope = this.grants.get(conn.id);
     if (!scope) return; // unauthenticated: close with no response bytes
     const snapshot = this.store.reader();
     const out = new BufferedWriter(stream);
@@ -203,7 +180,7 @@ export class SyncServer {
         continue;
       }
       if (op === OP_HEADS) {
-        const scope = this.grants.get(conn.id)?.scope;
+        const scope = this.grants.get(conn.id);
         if (!scope) throw new ProtocolError("request before a successful AUTH");
         this.writeHeads(out, scope);
         await out.flush();
@@ -213,7 +190,7 @@ export class SyncServer {
       const count = await reader.readU32();
       if (count > LIMITS.maxBatch) throw new ProtocolError(`batch of ${count} hashes (limit ${LIMITS.maxBatch})`);
       const hashes = await reader.readExactly(count * 32);
-      const scope = this.grants.get(conn.id)?.scope;
+      const scope = this.grants.get(conn.id);
       if (!scope) throw new ProtocolError("request before a successful AUTH");
       const snapshot = this.store.reader();
       const targets = Array.from({ length: count }, (_, i) => hashes.subarray(i * 32, i * 32 + 32));
