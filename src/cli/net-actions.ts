@@ -2,7 +2,8 @@
 import { watch } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { TeamPolicy } from "../auth/policy.ts";
-import { toHex } from "../core/bytes.ts";
+import { bytesEqual, toHex } from "../core/bytes.ts";
+import type { SigningKey } from "../core/ed25519.ts";
 import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { decodeLongString } from "../core/longstring.ts";
 import { loadKey } from "../repo/keyfile.ts";
@@ -15,7 +16,21 @@ import type { SyncDirection } from "../net/peer.ts";
 import { type SyncEvent, SyncNode } from "../net/sync.ts";
 import { asList, openPile, signingKey } from "./common.ts";
 import { CliError } from "./errors.ts";
-import { credentialsOf, type TeamOptions, teamRootOf } from "./team-context.ts";
+import { capHandleOf, credentialsOf, givenTeamRoot, type TeamOptions, teamRootOf } from "./team-context.ts";
+
+/**
+ * What is likely wrong with a sync's team settings: without a team root this node is a team of
+ * one (it accepts only capabilities its own key issued), and without a capability the peers of
+ * another root refuse it. Both are legal, so they are warnings, but silence here looked like a
+ * sync that simply never received anything.
+ */
+function teamWarnings(opts: TeamOptions, key: SigningKey): string[] {
+  const root = givenTeamRoot(opts);
+  const warnings: string[] = [];
+  if (!root) warnings.push("no team root (--team-root or $TRIBLE_TEAM_ROOT): this node trusts only capabilities issued by its own key");
+  if (!capHandleOf(opts) && root && !bytesEqual(root, key.publicKey)) warnings.push("no capability (--cap or $TRIBLE_TEAM_CAP): peers of this team will refuse to serve or hear this node");
+  return warnings;
+}
 
 export interface SyncOptions extends TeamOptions {
   peers?: string | string[];
@@ -52,6 +67,7 @@ export async function runIdentity(pilePath: string | undefined, opts: IdentityOp
   } catch (err) {
     throw new CliError((err as Error).message);
   }
+  if (loaded.warning) console.error(`warning: ${loaded.warning}`);
   const info = { peerId: peerIdFromKey(loaded.key.publicKey).toString(), publicKey: toHex(loaded.key.publicKey), keyFile: loaded.path, created: loaded.created };
   if (opts.json) {
     console.log(JSON.stringify(info));
@@ -87,6 +103,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   const key = signingKey(opts, path);
   const teamRoot = teamRootOf(opts, key);
   const policy = new TeamPolicy(pile, teamRoot);
+  for (const warning of teamWarnings(opts, key)) console.error(`warning: ${warning}`);
   const wantedBranches = new Set(asList(opts.branch));
   const log = (event: Record<string, unknown>, text: string) => {
     if (opts.json) console.log(JSON.stringify({ time: Date.now(), ...event }));

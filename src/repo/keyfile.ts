@@ -70,7 +70,7 @@ export function loadKey(lookup: KeyLookup = {}): { key: SigningKey; path: string
   const path = resolveKeyPath(lookup);
   if (!existsSync(path)) {
     if (!lookup.create) {
-      const hint = lookup.missingHint ?? `create one with \`tribles pile net identity --create\`, or name one with --key FILE or $${KEY_ENV}`;
+      const hint = lookup.missingHint ?? `create one with \`tribles pile net identity <pile> --create\` (it goes beside the pile), or name one with --key FILE or $${KEY_ENV}`;
       throw new KeyFileError(`no key file at ${path} (${hint})`, path);
     }
     const key = SigningKey.generate();

@@ -172,3 +172,35 @@ test("counts read as English", () => {
   expect(plural(0, "blob")).toBe("0 blobs");
   expect(plural(2, "byte")).toBe("2 bytes");
 });
+
+describe("team settings that make a sync hear nothing", () => {
+  test("no team root, or a team root without a capability, is said on stderr at start", async () => {
+    team = await makeTeam(["a"]);
+    const firstStderrLines = async (extra: string[]) => {
+      const proc = Bun.spawn([...CLI, "pile", "net", "sync", "a.pile", "--key", "a.key", "--listen", "/ip4/127.0.0.1/tcp/0", ...extra], {
+        cwd: team!.dir,
+        stdout: "pipe",
+        stderr: "pipe",
+        env: { ...process.env, TRIBLE_TEAM_ROOT: "", TRIBLE_TEAM_CAP: "" },
+      });
+      // Listening means start-up (and its warnings) is over.
+      const reader = proc.stdout.getReader();
+      let out = "";
+      const timer = setTimeout(() => proc.kill(), 15_000);
+      while (!out.includes("listening")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+      proc.kill("SIGINT");
+      await proc.exited;
+      clearTimeout(timer);
+      return new Response(proc.stderr).text();
+    };
+    expect(await firstStderrLines([])).toContain("warning: no team root");
+    const noCap = await firstStderrLines(["--team-root", team.root]);
+    expect(noCap).toContain("warning: no capability");
+    expect(noCap).not.toContain("no team root");
+    expect(await firstStderrLines(["--team-root", team.root, "--cap", team.members.a!.cap!])).not.toContain("warning");
+  }, 60_000);
+});
