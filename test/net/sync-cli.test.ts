@@ -88,7 +88,9 @@ describe("clear one-line errors", () => {
     const taken = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const udp = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
     try {
-      const sync = (...extra: string[]) => attempt(team!.dir, "pile", "net", "sync", "a.pile", "--key", "a.key", ...extra);
+      // With its team settings, so the only stderr line is the error.
+      const member = ["--key", "a.key", "--team-root", team.root, "--cap", team.members.a!.cap!];
+      const sync = (...extra: string[]) => attempt(team!.dir, "pile", "net", "sync", "a.pile", ...member, ...extra);
       const cases: [string[], string][] = [
         [["--listen", `/ip4/127.0.0.1/tcp/${taken.port}`], `error: cannot listen on /ip4/127.0.0.1/tcp/${taken.port}: address already in use`],
         [["--peers", "garbage"], 'error: --peers: invalid multiaddr "garbage": String multiaddr must start with "/"'],
