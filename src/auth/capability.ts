@@ -320,9 +320,20 @@ export class RevocationSet {
  * Scans blobs for revocations signed by one of `authorities` (the team root) and adds their targets.
  * Blobs that are not revocations are skipped quickly (they lack the rev_target attribute).
  */
-export function collectRevocations(reader: { list(): Iterable<Hash>; get(h: Hash): Uint8Array | undefined }, authorities: Uint8Array[], into = new RevocationSet()): RevocationSet {
+export function collectRevocations(reader: { list(): Iterable<Hash>; get(h: Hash): Uint8Array | undefined; sizeOf?(h: Hash): number | undefined }, authorities: Uint8Array[], into = new RevocationSet()): RevocationSet {
+  // A blob that fails its hash check cannot be a trustworthy revocation: skip it, so one damaged
+  // blob anywhere in a pile does not stop every capability check.
+  const read = (h: Hash) => {
+    try {
+      return reader.get(h);
+    } catch {
+      return undefined;
+    }
+  };
   for (const h of reader.list()) {
-    const bytes = reader.get(h);
+    const size = reader.sizeOf?.(h);
+    if (size !== undefined && (size === 0 || size % 64 !== 0 || size > 64 * 8)) continue;
+    const bytes = read(h);
     if (!bytes || bytes.length === 0 || bytes.length % 64 !== 0 || bytes.length > 64 * 8) continue;
     let set: TribleSet;
     try {
@@ -333,7 +344,7 @@ export function collectRevocations(reader: { list(): Iterable<Hash>; get(h: Hash
     const signs = set.find({ a: SIG_SIGNS });
     if (signs.length !== 1) continue;
     const revHandle = signs[0]!.slice(32, 64);
-    const revBytes = reader.get(revHandle);
+    const revBytes = read(revHandle);
     if (!revBytes) continue;
     try {
       const rev = decodeSimpleArchive(revBytes);

@@ -43,9 +43,9 @@ export class TeamPolicy {
 
   /** Verifies a connecting peer's capability; returns its read scope, or null. */
   authorize(request: AuthRequestLike): ScopeLike | null {
-    this.refreshRevocations();
     const key = toHex(request.remoteKey);
     try {
+      this.refreshRevocations();
       const cap = verifyChain(this.teamRoot, request.capHandle, request.remoteKey, this.revoked, overlay(request.chain, this.store));
       if (!cap.grantsRead()) throw new ChainError("ScopeNotSubset", "capability grants no read permission");
       this.verified.set(key, cap);

@@ -24,6 +24,11 @@ export interface BlobReader {
    * otherwise hash them one at a time. Never throws; a damaged blob is reported by its `get`.
    */
   checkMany(hashes: readonly Hash[]): void;
+  /**
+   * The stored length of a blob without reading or verifying it (undefined if absent), for callers
+   * that look for small blobs among many. Optional: a reader without it is read in full.
+   */
+  sizeOf?(hash: Hash): number | undefined;
   /** Every blob hash in this snapshot. */
   list(): Iterable<Hash>;
   /** Number of blobs in this snapshot. */

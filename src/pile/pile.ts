@@ -284,6 +284,13 @@ export class Pile implements Store {
     });
   }
 
+  /** @internal The length in the header of the blob's first record below `length` (not verified). */
+  blobSize(hash: Hash, bytes: Bytes, length: number): number | undefined {
+    const entry = this.index.find(hash, 0, this.view.current());
+    if (entry < 0 || this.index.offsetOf(entry) >= length) return undefined;
+    return bytes.blobLength(this.index.offsetOf(entry));
+  }
+
   /** @internal Present below `length` (by header; not verified). */
   hasBlob(hash: Hash, length: number): boolean {
     const entry = this.index.find(hash, 0, this.view.current());
@@ -515,6 +522,10 @@ export class PileReader implements BlobReader {
 
   has(hash: Hash): boolean {
     return this.pile.hasBlob(hash, this.length);
+  }
+
+  sizeOf(hash: Hash): number | undefined {
+    return this.pile.blobSize(hash, this.bytes, this.length);
   }
 
   checkMany(hashes: readonly Hash[]): void {

@@ -1,11 +1,14 @@
 /** TeamPolicy: what a peer's verified capability admits, and what ends it (revocation, expiry; not a stray failure). */
 import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { SigningKey } from "../../src/core/ed25519.ts";
 import { genId } from "../../src/core/id.ts";
 import { MemoryStore } from "../../src/core/memory-store.ts";
 import { nowTaiNs } from "../../src/core/schemas.ts";
 import { issueCapability, issueRevocation } from "../../src/auth/capability.ts";
 import { TeamPolicy } from "../../src/auth/policy.ts";
+import { Pile } from "../../src/pile/pile.ts";
+import { tempDir } from "../pile/helpers.ts";
 
 const root = SigningKey.generate();
 const member = SigningKey.generate();
@@ -41,5 +44,35 @@ describe("TeamPolicy", () => {
     const { policy } = team({ lower: now - 1_000_000_000n, upper: now + 300_000_000n });
     await Bun.sleep(400);
     expect(policy.admits(member.publicKey, branch)).toBe(false);
+  });
+
+  test("one damaged blob in a pile does not stop capability checks (revocations are still found)", () => {
+    const tmp = tempDir("tribles-policy-");
+    try {
+      const path = tmp.path("team.pile");
+      const other = SigningKey.generate();
+      const caps = [member, other].map((k) => issueCapability({ issuer: root, subject: k.publicKey, perms: ["write"] }));
+      const revocation = issueRevocation(root, other.publicKey);
+      let pile = Pile.open(path);
+      const damaged = pile.put(new Uint8Array(100_000).fill(7));
+      for (const c of [...caps, revocation]) pile.putMany([c.blob, c.sigBlob]);
+      pile.close();
+      // Flip a byte inside the large blob's payload (the first record, after its 64-byte header).
+      const bytes = new Uint8Array(readFileSync(path));
+      bytes[64 + 500]! ^= 1;
+      writeFileSync(path, bytes);
+      pile = Pile.open(path);
+      try {
+        expect(() => pile.reader().get(damaged)).toThrow("fails its BLAKE3 check");
+        const policy = new TeamPolicy(pile, root.publicKey);
+        expect(policy.authorize({ capHandle: caps[0]!.sigHandle, remoteKey: member.publicKey, chain: [] })).not.toBeNull();
+        expect(policy.authorize({ capHandle: caps[1]!.sigHandle, remoteKey: other.publicKey, chain: [] })).toBeNull();
+        expect(policy.rejections.get(Buffer.from(other.publicKey).toString("hex"))).toContain("evoked");
+      } finally {
+        pile.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
   });
 });
