@@ -111,6 +111,8 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   };
   const repo = new Repository(pile, key);
   const names = new Map<string, string>();
+  /** Tracking heads this process has merged into local branches (or found merged already). */
+  const integrated = new Set<string>();
 
   const started = SyncNode.start({
     store: pile,
@@ -137,13 +139,18 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
           log({ event: "rejected", publisher, reason: result.reason }, `rejected head from ${publisher}: ${result.reason}`);
           return;
         }
-        if (result.status !== "applied") return;
         if (wantedBranches.size && !wantedBranches.has(result.name)) return;
-        const blobs = pile.reader().len;
-        log(
-          { event: "received", branch: result.name, publisher, tracking: toHex(result.trackingId), head: result.head ? toHex(result.head) : null, blobs, latencyMs: Date.now() - remote.receivedAt },
-          `received ${result.name} from ${publisher.slice(0, 16)}… → tracking ${toHex(result.trackingId).slice(0, 12)}… head ${result.head ? toHex(result.head).slice(0, 16) : "(empty)"}… (${plural(blobs, "blob")} in pile)`,
-        );
+        if (result.status === "applied") {
+          const blobs = pile.reader().len;
+          log(
+            { event: "received", branch: result.name, publisher, tracking: toHex(result.trackingId), head: result.head ? toHex(result.head) : null, blobs, latencyMs: Date.now() - remote.receivedAt },
+            `received ${result.name} from ${publisher.slice(0, 16)}… → tracking ${toHex(result.trackingId).slice(0, 12)}… head ${result.head ? toHex(result.head).slice(0, 16) : "(empty)"}… (${plural(blobs, "blob")} in pile)`,
+          );
+        } else if (result.status !== "unchanged" || !result.head || integrated.has(toHex(result.head))) return;
+        // An unchanged tracking head is merged once per process too: a sync stopped between moving
+        // the tracking branch and merging it would otherwise leave the local branch behind until
+        // the remote commits again.
+        if (result.head) integrated.add(toHex(result.head));
         if (opts.merge !== false && direction !== "writeonly" && result.head) {
           try {
             const merged = repo.integrate(result.name, result.head);

@@ -21,8 +21,11 @@ import { type BranchInfo, Repository } from "./repository.ts";
 export type TrackingResult =
   /** The tracking branch was created or moved; `signer` signed the remote head. */
   | { status: "applied"; trackingId: Id; name: string; head: Hash | null; remoteBranch: Id; signer: Uint8Array | null }
-  /** Dropped: not strictly newer than what we hold ("unchanged" when it names the same head). */
-  | { status: "stale" | "unchanged"; trackingId: Id; name: string; remoteBranch: Id }
+  /**
+   * Dropped: not strictly newer than what we hold ("unchanged" when it names the same head).
+   * `head`: the head the tracking branch holds.
+   */
+  | { status: "stale" | "unchanged"; trackingId: Id; name: string; remoteBranch: Id; head: Hash | null }
   /** Refused: missing blobs, malformed metadata, or a bad signature; nothing moved. */
   | { status: "rejected"; reason: string };
 
@@ -66,7 +69,7 @@ export function applyRemoteHead(store: Store, remotePeer: Uint8Array, remoteMeta
     const held = existing?.meta.updatedAt;
     if (held && meta.updatedAt && meta.updatedAt.lower <= held.lower) {
       const same = existing.meta.head && meta.head && bytesEqual(existing.meta.head, meta.head);
-      return { status: same ? "unchanged" : "stale", trackingId, name, remoteBranch: meta.branchId };
+      return { status: same ? "unchanged" : "stale", trackingId, name, remoteBranch: meta.branchId, head: existing.meta.head ?? null };
     }
     const tracking = buildTrackingMeta({
       trackingId,

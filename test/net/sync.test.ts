@@ -50,6 +50,28 @@ for (const transport of ["quic", "tcp"] as const) {
   });
 }
 
+describe("recovery", () => {
+  test("a tracking branch moved without its merge (a sync stopped in between, or a pull) is merged when sync next hears it", async () => {
+    team = await makeTeam(["a", "b"]);
+    const a = team.sync("a", [...listenFor("tcp"), "--republish", "1"]);
+    const aAddr = firstAddr(await a.waitFor((e) => e.event === "listening"));
+    const head = await team.commit("a", "from a", { "a.txt": "alpha" });
+    // A pull moves b's tracking branch only: the state a sync killed before its merge leaves.
+    const b = team.members.b!;
+    await run(team.dir, "pile", "net", "pull", b.pile, aAddr, "--branch", "main", "--key", b.key, "--team-root", team.root, "--cap", b.cap!);
+    expect(JSON.parse(await run(team.dir, "pile", "files", b.pile, "--json")).files.map((f: { name: string }) => f.name)).toEqual(["a.txt"]);
+    await expect(run(team.dir, "pile", "branch", "show", b.pile, "main", "--json")).resolves.toContain('"tracking": true');
+    // The next sync of b hears the same head again ("unchanged") and merges it.
+    const bSync = team.sync("b", ["--peers", aAddr]);
+    const merged = await bSync.waitFor((e) => e.event === "merged", 20_000);
+    expect(merged.head).toBe(head);
+    await bSync.stop();
+    await a.stop();
+    const local = JSON.parse(await run(team.dir, "pile", "log", b.pile, "--branch", "main", "--json"));
+    expect(local[0].hash).toBe(head);
+  }, 60_000);
+});
+
 describe("access and direction", () => {
   test("a peer without a capability gets nothing; a revoked one is refused", async () => {
     team = await makeTeam(["a", "b", "eve"], { outsiders: ["eve"] });
