@@ -46,7 +46,7 @@ export function pileDiagnose(path: string, opts: { json?: boolean }) {
       `blobs: ${r.blobRecords} records, ${r.distinctBlobs} distinct, ${r.blobBytes} payload bytes`,
       `branches: ${r.branches.length} live (${r.branchRecords} updates, ${r.tombstones} deletions)`,
       ...r.badBlobs.map((b) => `BAD blob at offset ${b.offset}: payload does not hash to ${b.hash}`),
-      ...(r.corruption ? [`CORRUPT at offset ${r.corruption.offset}: ${r.corruption.reason} (${corruptionAdvice(r.corruption, r.path)})`] : []),
+      ...(r.corruption ? [`${r.corruption.tornTail ? "torn tail" : "CORRUPT"} at offset ${r.corruption.offset}: ${r.corruption.reason} (${corruptionAdvice(r.corruption, r.path)})`] : []),
       r.ok ? "ok" : "problems found",
     ].join("\n"),
   );
@@ -56,16 +56,18 @@ export function pileDiagnose(path: string, opts: { json?: boolean }) {
 /** What a user can do about the first bad record diagnose found. */
 function corruptionAdvice(c: { offset: number; tornTail: boolean; nothingAfter: boolean }, path: string): string {
   if (c.tornTail) return "an interrupted write: the next command that opens the pile truncates it";
-  if (!c.nothingAfter) return "valid records follow it; the pile cannot be opened until it is restored from a copy";
+  if (!c.nothingAfter) {
+    return `valid-looking records follow it: real records after damage, or the payload of a large blob a crash cut short. \`tribles pile repair --force ${path}\` saves everything from this offset to a file beside the pile and cuts the pile there`;
+  }
   if (c.offset === 0) return "this file is not a pile";
   return `nothing valid follows it: \`tribles pile repair ${path}\` saves these bytes aside and cuts them off`;
 }
 
-export function pileRepair(path: string, opts: { json?: boolean }) {
+export function pileRepair(path: string, opts: { force?: boolean; json?: boolean }) {
   if (!existsSync(path)) throw new CliError(`${path}: no such pile`);
   let repair: ReturnType<typeof repairTail>;
   try {
-    repair = repairTail(path);
+    repair = repairTail(path, { force: opts.force === true });
   } catch (err) {
     throw new CliError((err as Error).message);
   }

@@ -14,6 +14,7 @@ export function register(cli: CAC): void {
 
   cli
     .command("pile repair <pile>", "Cut off damaged bytes at the end of a pile that opening refuses to truncate, after saving them to PILE.damaged-tail-OFFSET")
+    .option("--force", "Cut at the first damaged record even though valid-looking records follow it (they are saved too)")
     .option("--json", "Print JSON")
     .action(lazy(load, "pileRepair"));
 

@@ -132,7 +132,8 @@ function check(path: string, bytes: Uint8Array, onProgress?: (checked: number, t
     const nothingAfter = nothingValidAfter(bytes, result.end, bytes.length);
     report.corruption = { offset: result.end, reason: result.reason, tornTail: nothingAfter && isTornTail(bytes, result.end, bytes.length), nothingAfter };
   }
-  report.ok = result.ok && report.badBlobs.length === 0;
+  // A torn tail is what a crash leaves and opening repairs: worth saying, not a failure.
+  report.ok = (result.ok || report.corruption?.tornTail === true) && report.badBlobs.length === 0;
   return report;
 }
 

@@ -21,8 +21,13 @@ export interface TailRepair {
 
 const ignore = { blob() {}, branch() {} };
 
-/** Cuts a damaged tail off the pile at `path` after saving it; null when the pile has none. */
-export function repairTail(path: string): TailRepair | null {
+/**
+ * Cuts a damaged tail off the pile at `path` after saving it; null when the pile has none. With
+ * `force`, cuts even when valid-looking records follow the damage: they may be real records after
+ * a damaged one, or the payload of a large blob cut short by a crash (a stored pile file, say),
+ * which no rule can tell apart; since everything cut is saved first, nothing is lost either way.
+ */
+export function repairTail(path: string, opts: { force?: boolean } = {}): TailRepair | null {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDWR);
@@ -36,8 +41,10 @@ export function repairTail(path: string): TailRepair | null {
       const scan = scanRecords(bytes, 0, bytes.length, ignore);
       if (scan.ok) return null;
       const offset = scan.end;
-      if (!nothingValidAfter(bytes, offset, bytes.length)) throw new PileCorruptError(path, offset, `${scan.reason}, and valid records follow it: cutting there would lose them`);
       if (offset === 0) throw new PileError(path, "not a pile: it does not start with a pile record (file left untouched)");
+      if (!opts.force && !nothingValidAfter(bytes, offset, bytes.length)) {
+        throw new PileCorruptError(path, offset, `${scan.reason}, and valid-looking records follow it (repair --force cuts there after saving everything from that offset on)`);
+      }
       const savedTo = `${path}.damaged-tail-${offset}`;
       // wx: never overwrite an earlier save. The copy is on disk before anything is cut.
       let out: number;

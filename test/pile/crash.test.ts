@@ -7,7 +7,8 @@ import { appendFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { diagnosePile } from "../../src/pile/diagnose.ts";
 import { Pile } from "../../src/pile/pile.ts";
-import { concat, handBlob, tempDir, utf8 } from "./helpers.ts";
+import { repairTail } from "../../src/pile/repair.ts";
+import { concat, handBlob, independentHash, tempDir, utf8 } from "./helpers.ts";
 
 let tmp: ReturnType<typeof tempDir>;
 beforeEach(() => {
@@ -101,6 +102,15 @@ test("a torn blob whose payload is itself a pile: classified in linear time", ()
   expect(() => Pile.open(tmp.path("nested.pile"))).toThrow(`offset ${base.length}`);
   expect(statSync(tmp.path("nested.pile")).size).toBe(onGrid);
   expect(performance.now() - t0).toBeLessThan(3000);
+  // The way out: repair refuses without --force (records seem to follow), and with it saves
+  // everything from the torn blob on, then cuts there; the records before it are intact.
+  expect(() => repairTail(tmp.path("nested.pile"))).toThrow("valid-looking records follow it");
+  const repair = repairTail(tmp.path("nested.pile"), { force: true })!;
+  expect(repair).toMatchObject({ offset: base.length, bytes: onGrid - base.length });
+  expect(new Uint8Array(readFileSync(repair.savedTo))).toEqual(new Uint8Array(concat([base, outer]).subarray(base.length, onGrid)));
+  const pile = Pile.open(tmp.path("nested.pile"));
+  expect(pile.reader().get(independentHash(utf8("base")))).toEqual(utf8("base"));
+  pile.close();
 }, 30_000);
 
 test("a writer killed with SIGKILL mid-stream loses nothing it acknowledged", async () => {
