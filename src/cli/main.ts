@@ -118,6 +118,8 @@ export async function main(argv: string[]): Promise<number> {
     // A group prefix alone ("tribles pile blob") lists the commands under it.
     const prefix = joined.filter((a) => !a.startsWith("-")).join(" ");
     if (joined === args && args.length > 0 && !names.includes(args[0]!) && names.some((n) => n.startsWith(`${prefix} `))) {
+      const unknown = args.find((a) => a.startsWith("-") && a !== "--help" && a !== "-h");
+      if (unknown) throw new CliError(`unknown option ${unknown}: "tribles ${prefix}" is a group of commands (see tribles ${prefix} --help)`);
       console.log(`Commands under "tribles ${prefix}":`);
       for (const c of cli.commands.filter((c) => c.name.startsWith(`${prefix} `))) console.log(`  tribles ${c.rawName.padEnd(44)} ${c.description}`);
       return 0;

@@ -57,6 +57,12 @@ describe("tribles pile", () => {
       expect(r.out.indexOf(says)).toBeLessThan(r.out.indexOf("Usage:"));
       expect(r.out).toContain("--help");
     }
+    // A group lists its commands; an option given to a group is an error, not a listing.
+    const group = await tribles(["pile", "net"]);
+    expect(group.code).toBe(0);
+    expect(group.out).toContain('Commands under "tribles pile net"');
+    expect(group.out).toContain("tribles pile net sync <pile>");
+    expectOneLineError(await tribles(["pile", "--frobnicate"]), "unknown option --frobnicate");
     // A --no-X flag is off unless given; cac's "(default: true)" beside it said the opposite.
     const sync = await tribles(["pile", "net", "sync", "--help"]);
     expect(sync.out).toMatch(/--no-merge\s+Keep received branches/);
