@@ -10,7 +10,7 @@ import { yamux } from "@chainsafe/libp2p-yamux";
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import { gossipsub } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
-import type { PeerId } from "@libp2p/interface";
+import type { Connection, PeerId } from "@libp2p/interface";
 import { kadDHT } from "@libp2p/kad-dht";
 import { mdns } from "@libp2p/mdns";
 import { peerIdFromPublicKey, peerIdFromString } from "@libp2p/peer-id";
@@ -19,9 +19,11 @@ import { tcp } from "@libp2p/tcp";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
+import { bytesEqual } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import { noiseCrypto } from "./noise-crypto.ts";
 import { loadQuic, type QuicSettings } from "./quic.ts";
+import { StreamReader } from "./stream-io.ts";
 
 export const DHT_PROTOCOL = "/tribles/kad/1.0.0";
 export const DEFAULT_LISTEN = ["/ip4/127.0.0.1/udp/0/quic-v1", "/ip4/127.0.0.1/tcp/0"];
@@ -52,6 +54,15 @@ export type Host = Libp2p<any>;
  * keep-alives every second keep a live but quiet connection from reaching that timeout.
  */
 export const PULL_QUIC: QuicSettings = { maxIdleTimeout: 3000, keepAliveInterval: 1000 };
+
+/**
+ * How long an older connection to a peer that just connected again may take to answer a ping
+ * before it is taken for dead and closed. A live peer answers within this on any usable link; a
+ * wrong guess costs a redial.
+ */
+export const STALE_PROBE_MS = 2000;
+
+const PING_PROTOCOL = "/ipfs/ping/1.0.0";
 
 /** A listen address could not be used (in use, not local, no transport for it); one line. */
 export class ListenError extends Error {
@@ -129,7 +140,12 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       allowQueryWithZeroPeers: true,
     });
   }
-  const node: Host = await createLibp2p({
+  let node: Host | undefined;
+  const admit = async (peer: PeerId) => {
+    if (node) await closeDeadConnections(node, peer);
+    return false;
+  };
+  node = await createLibp2p({
     start: false,
     privateKey,
     addresses: { listen },
@@ -140,6 +156,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     // libp2p refuses more than 5 inbound connections per second from one address by default; peers
     // on one machine or behind one NAT share an address, so allow more before treating it as abuse.
     connectionManager: { inboundConnectionThreshold: 50 },
+    connectionGater: { denyInboundEncryptedConnection: admit },
     services,
   });
   try {
@@ -161,6 +178,64 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     });
   }
   return node;
+}
+
+/**
+ * Closes the connections to `peer` that do not answer a ping within STALE_PROBE_MS; runs as a new
+ * connection of that peer is admitted. A peer killed and restarted at once with the same key (same
+ * PeerId) connects again while we still hold its old connection: over QUIC nothing says that one
+ * died until its idle timeout. Admitted beside it, the new connection gets no peer:connect (so we
+ * never authenticate to the new process) and the old one's end no peer:disconnect, while gossipsub,
+ * one stream per peer, stays on the dead connection and then on none: the restarted peer heard
+ * nothing from us until all its connections had closed. Closing the dead one first makes the new
+ * one a fresh peer:connect. A second live process with the same key answers and keeps its own.
+ *
+ * The gate is the encrypted stage, before the new connection's muxer exists: streams the peer
+ * opens meanwhile wait in QUIC (or the peer waits for muxer negotiation over TCP) instead of
+ * arriving before libp2p listens for them and being lost.
+ */
+async function closeDeadConnections(node: Host, peer: PeerId): Promise<void> {
+  const open = node.getConnections(peer).filter((c) => c.status === "open");
+  // Two peers dialling each other at once each admit the other's dial here: a ping on our own dial
+  // waits until the peer admits it, perhaps while it waits for this one. The dials the peer made
+  // us are through its side already; ours only once older than its wait can last.
+  const probed = open.filter((c) => c.direction === "inbound" || Date.now() - c.timeline.open > 2 * STALE_PROBE_MS);
+  if (probed.length === 0) return;
+  const alive = await Promise.all(probed.map((c) => answersPing(c, STALE_PROBE_MS)));
+  const dead = probed.filter((c, i) => !alive[i] && c.status === "open");
+  if (dead.length === 0) return;
+  let onDisconnect: ((evt: CustomEvent<PeerId>) => void) | undefined;
+  const gone = new Promise<void>((resolve) => {
+    onDisconnect = (evt) => {
+      if (evt.detail.equals(peer)) resolve();
+    };
+    node.addEventListener("peer:disconnect", onDisconnect);
+  });
+  for (const c of dead) c.abort(new Error("no answer to a ping after the peer connected again"));
+  // Let gossipsub and the others forget the peer before its new connection is announced.
+  if (!open.some((c) => c.status === "open")) await Promise.race([gone, new Promise((r) => setTimeout(r, 100))]);
+  node.removeEventListener("peer:disconnect", onDisconnect);
+}
+
+/** Whether a ping on this very connection (not any to its peer) is answered within `ms`. */
+export async function answersPing(connection: Connection, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("ping timed out")), ms);
+  });
+  expired.catch(() => undefined);
+  const opening = connection.newStream(PING_PROTOCOL, { signal: AbortSignal.timeout(ms) });
+  try {
+    const stream = await Promise.race([opening, expired]);
+    const data = crypto.getRandomValues(new Uint8Array(32));
+    stream.send(data);
+    return bytesEqual(await Promise.race([new StreamReader(stream).readExactly(data.length), expired]), data);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    opening.then((stream) => stream.abort(new Error("ping done")), () => undefined);
+  }
 }
 
 /** Dials every multiaddr; returns the failures (address and reason) instead of throwing. */
