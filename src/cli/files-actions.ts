@@ -148,9 +148,10 @@ function displayName(name: string): string {
   return /^[^\s"\\\u0000-\u001f\u007f]+$/.test(name) ? name : JSON.stringify(name);
 }
 
+/** Decimal units, as the progress lines of sync, pull and diagnose print them. */
 function formatSize(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${(n / 1e9).toFixed(1)} GB`;
 }
