@@ -7,6 +7,7 @@
 import { cac } from "cac";
 import pkg from "../../package.json" with { type: "json" };
 import { PROTOCOL_V4, PROTOCOL_V5 } from "../net/versions.ts";
+import { prepareArgs, restoreTypedValues } from "./argv.ts";
 import { registerCommands } from "./commands.ts";
 import { CliError } from "./errors.ts";
 
@@ -21,77 +22,6 @@ function joinCommandWords(args: string[], names: string[]): string[] {
     if (words.length > 1 && words.every((w, i) => args[i] === w)) return [name, ...args.slice(words.length)];
   }
   return args;
-}
-
-/**
- * cac (7.1) hands its parser the camelCased names of boolean options, so a kebab-case flag such as
- * `--create-key` is not known to be boolean and swallows the next argument as its value
- * (`commit -m x --create-key a.txt b.txt` would lose a.txt). Spelling such flags in camelCase,
- * which cac accepts as the same option, keeps them boolean.
- */
-function camelCaseBooleanFlags(args: string[], cli: ReturnType<typeof cac>): string[] {
-  const booleans = new Set<string>();
-  for (const command of [cli.globalCommand, ...cli.commands]) {
-    for (const option of command.options) if (option.isBoolean && !option.negated) for (const name of option.names) booleans.add(name);
-  }
-  const end = args.indexOf("--") === -1 ? args.length : args.indexOf("--");
-  return args.map((arg, i) => {
-    if (i >= end || !/^--[a-z0-9]+(-[a-z0-9]+)+$/.test(arg)) return arg;
-    const camel = arg.slice(2).replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-    return booleans.has(camel) ? `--${camel}` : arg;
-  });
-}
-
-/**
- * A value that starts with a dash and a digit (`--expires -5d`) would be read as short flags;
- * joined to its option (`--expires=-5d`) it reaches the command, which can then say what is wrong.
- */
-function joinDashedValues(args: string[], cli: ReturnType<typeof cac>): string[] {
-  const valued = new Set<string>();
-  for (const command of [cli.globalCommand, ...cli.commands]) {
-    for (const option of command.options) if (!option.isBoolean) for (const name of option.names) valued.add(name);
-  }
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const name = /^--?([a-zA-Z][\w-]*)$/.exec(arg)?.[1]?.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-    const next = args[i + 1];
-    if (name && valued.has(name) && next !== undefined && /^-\d/.test(next)) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else out.push(arg);
-    if (arg === "--") {
-      out.push(...args.slice(i + 1));
-      break;
-    }
-  }
-  return out;
-}
-
-/**
- * cac's parser turns option values that look like numbers into numbers (`-m 007` became 7, `-m
- * 1.10` became 1.1). Every option of ours that takes a value takes text, so after parsing, each
- * value is put back exactly as it was typed.
- */
-function restoreTypedValues(args: string[], cli: ReturnType<typeof cac>): void {
-  const command = cli.matchedCommand;
-  if (!command) return;
-  const valued = [...cli.globalCommand.options, ...command.options].filter((o) => !o.isBoolean);
-  const typed = new Map<(typeof valued)[number], string[]>();
-  const end = args.indexOf("--") === -1 ? args.length : args.indexOf("--");
-  for (let i = 0; i < end; i++) {
-    const match = /^--?([^=]+)(?:=(.*))?$/s.exec(args[i]!);
-    if (!match) continue;
-    const name = match[1]!.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-    const option = valued.find((o) => o.names.includes(name));
-    if (!option) continue;
-    const value = match[2] ?? (i + 1 < end ? args[++i]! : undefined);
-    if (value !== undefined) typed.set(option, [...(typed.get(option) ?? []), value]);
-  }
-  for (const [option, values] of typed) {
-    const restored = values.length === 1 ? values[0] : values;
-    for (const name of option.names) if (name in cli.options) cli.options[name] = restored;
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -124,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
       for (const c of cli.commands.filter((c) => c.name.startsWith(`${prefix} `))) console.log(`  tribles ${c.rawName.padEnd(44)} ${c.description}`);
       return 0;
     }
-    const parsedArgs = camelCaseBooleanFlags(joinDashedValues(joined, cli), cli);
+    const parsedArgs = prepareArgs(joined, cli);
     cli.parse([argv[0]!, argv[1]!, ...parsedArgs], { run: false });
     restoreTypedValues(parsedArgs, cli);
     if (!cli.matchedCommand) {
