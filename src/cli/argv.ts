@@ -16,7 +16,7 @@ const optionsEnd = (args: string[]) => (args.indexOf("--") === -1 ? args.length 
 function optionNames(cli: Cli, boolean: boolean): Set<string> {
   const names = new Set<string>();
   for (const command of [cli.globalCommand, ...cli.commands]) {
-    for (const option of command.options) if (option.isBoolean === boolean && !option.negated) for (const name of option.names) names.add(name);
+    for (const option of command.options) if (Boolean(option.isBoolean) === boolean && !option.negated) for (const name of option.names) names.add(name);
   }
   return names;
 }
