@@ -7,6 +7,7 @@ import type { SigningKey } from "../core/ed25519.ts";
 import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { decodeLongString } from "../core/longstring.ts";
 import { loadKey } from "../repo/keyfile.ts";
+import { lockPileForSync } from "../pile/sync-lock.ts";
 import { Repository } from "../repo/repository.ts";
 import { applyRemoteHead } from "../repo/tracking.ts";
 import { AuthRejectedError, SyncClient } from "../net/client.ts";
@@ -100,6 +101,11 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   for (const addr of peers) address(addr, "--peers");
   for (const addr of listen) address(addr, "--listen");
   const pile = openPile(path);
+  const syncLock = lockPileForSync(path);
+  if (!syncLock) {
+    pile.close();
+    throw new CliError(`another \`tribles pile net sync\` is already running on ${path}; stop it first (one sync per pile serves every peer)`);
+  }
   const key = signingKey(opts, path);
   const teamRoot = teamRootOf(opts, key);
   const policy = new TeamPolicy(pile, teamRoot);
@@ -167,6 +173,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     node = await started;
   } catch (err) {
     pile.close();
+    syncLock.release();
     if (err instanceof ListenError) throw new CliError(err.message);
     throw err;
   }
@@ -201,6 +208,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   await node.stop();
   pile.flush();
   pile.close();
+  syncLock.release();
   log({ event: "stopped" }, "stopped");
   return 0;
 }
