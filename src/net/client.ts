@@ -7,7 +7,8 @@ import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Hash } from "../core/store.ts";
 import type { Host } from "./host.ts";
-import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_GET_BLOBS, OP_HEADS, PROTOCOL_V5 } from "./protocol.ts";
+import { isZero } from "../core/bytes.ts";
+import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_CLOSURE, OP_GET_BLOBS, OP_HEADS, PROTOCOL_V5 } from "./protocol.ts";
 import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
 
 /** A value now, or later: response parsers stay synchronous while the bytes are already buffered. */
@@ -26,11 +27,31 @@ export interface Credentials {
   chain: Uint8Array[];
 }
 
+/** One blob of a CLOSURE reply, as received (unverified). */
+export interface ReceivedBlob {
+  hash: Hash;
+  bytes: Uint8Array;
+}
+
+/** A second v5 stream for CLOSURE requests, pipelined like the main one. */
+interface ClosureStream {
+  stream: Stream;
+  reader: StreamReader;
+  responses: Promise<unknown>;
+}
+
 export class SyncClient {
   /** Round trips made (a pipelined batch counts once per request frame). */
   requests = 0;
   private readonly reader: StreamReader;
   private responses: Promise<unknown> = Promise.resolve();
+  /**
+   * CLOSURE goes on a stream of its own (AUTH grants hold per connection, so it needs none): a
+   * server that predates the op aborts that stream, and the main one keeps serving.
+   */
+  private closureStream: Promise<ClosureStream> | undefined;
+  /** False once a CLOSURE request failed: the peer is not asked again on this client. */
+  closureSupported = true;
 
   /** The remote's PeerId, as text (for messages). */
   readonly peer: string;
@@ -135,12 +156,68 @@ export class SyncClient {
     return (await Promise.all(parts)).flat();
   }
 
+  /**
+   * OP_CLOSURE: the blobs of `root`'s closure the peer holds, minus everything under `have`, in the
+   * order received (unverified; the peer promises children before parents). At most `budget` bytes
+   * (a larger closure comes back empty). Null when the request failed for any reason (a peer
+   * without the op aborts the stream): the caller falls back to the level-by-level fetch, and
+   * `closureSupported` turns false.
+   */
+  async closure(root: Hash, have: Hash[], budget: number): Promise<ReceivedBlob[] | null> {
+    if (!this.closureSupported) return null;
+    if (have.length > LIMITS.maxBatch || budget > LIMITS.maxClosureBytes) throw new RangeError("CLOSURE request over the protocol's limits");
+    const frame = new Uint8Array(1 + 32 + 4 + have.length * 32 + 4);
+    frame[0] = OP_CLOSURE;
+    frame.set(root, 1);
+    frame.set(u32(have.length), 33);
+    have.forEach((h, i) => {
+      frame.set(h, 37 + i * 32);
+    });
+    frame.set(u32(budget), 37 + have.length * 32);
+    try {
+      this.closureStream ??= this.connection.newStream(PROTOCOL_V5).then((stream) => ({ stream, reader: new StreamReader(stream), responses: Promise.resolve() }));
+      const channel = await this.closureStream;
+      this.requests++;
+      channel.stream.send(frame);
+      const reply = channel.responses.then(() => this.readClosure(channel.reader, budget));
+      channel.responses = reply.catch(() => undefined);
+      return await reply;
+    } catch {
+      this.disableClosure();
+      return null;
+    }
+  }
+
+  private async readClosure(reader: StreamReader, budget: number): Promise<ReceivedBlob[]> {
+    const blobs: ReceivedBlob[] = [];
+    let total = 0;
+    for (;;) {
+      const hash = await reader.readExactly(32);
+      const len = await reader.readU64Length(budget);
+      if (len < 0) {
+        if (!isZero(hash)) throw new ProtocolError(`peer ${this.peer} sent a CLOSURE record without a length`);
+        return blobs;
+      }
+      total += len;
+      if (total > budget) throw new ProtocolError(`peer ${this.peer} sent more than the ${budget} bytes asked for`);
+      if (blobs.length >= LIMITS.maxClosureBlobs) throw new ProtocolError(`peer ${this.peer} sent more than ${LIMITS.maxClosureBlobs} CLOSURE blobs`);
+      blobs.push({ hash, bytes: await reader.readExactly(len) });
+    }
+  }
+
+  /** Stops asking this peer for closures (it failed one, or a caller gave up waiting on one). */
+  disableClosure(): void {
+    this.closureSupported = false;
+    void this.closureStream?.then((c) => c.stream.abort(new Error("CLOSURE abandoned"))).catch(() => undefined);
+  }
+
   /** Whether requests can still be sent: the connection and the sync stream are both open. */
   get isOpen(): boolean {
     return this.connection.status === "open" && this.stream.status === "open" && this.stream.writeStatus === "writable";
   }
 
   async close(): Promise<void> {
+    void this.closureStream?.then((c) => c.stream.close()).catch(() => undefined);
     try {
       await this.stream.close();
     } catch {
@@ -151,6 +228,7 @@ export class SyncClient {
   /** Aborts the sync stream; with `wholeConnection`, the connection too (a peer that went silent). */
   abort(reason: string, wholeConnection = false): void {
     this.stream.abort(new Error(reason));
+    void this.closureStream?.then((c) => c.stream.abort(new Error(reason))).catch(() => undefined);
     if (wholeConnection) this.connection.abort(new Error(reason));
   }
 }

@@ -1,6 +1,10 @@
 /**
  * Fetches the missing part of a head's closure from one or more peers.
  *
+ * 0. When the caller names blobs the head likely builds on (`FetchOptions.have`), one peer is first
+ *    asked for the whole missing closure in one request (OP_CLOSURE). What arrives is checked like
+ *    any download (hashes, then reachability from the head) and stored children first; a small
+ *    update then needs no further round trip, and anything still missing goes through 1–2.
  * 1. Discover: walk CHILDREN level by level (one pipelined request per level and peer, so round
  *    trips grow with the DAG's depth, not its size), skipping blobs we already hold: a stored blob
  *    implies its whole closure is stored.
@@ -22,13 +26,16 @@ import { hashMany } from "../core/blake3.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BlobStore, BlobStorePut, Hash } from "../core/store.ts";
-import { type Credentials, SyncClient } from "./client.ts";
+import { type Credentials, type ReceivedBlob, SyncClient } from "./client.ts";
 import type { Host } from "./host.ts";
+import { LIMITS, postOrder } from "./protocol.ts";
 
 /** Levels with at most this many missing blobs are downloaded during discovery (see above)… */
 const SPECULATE_MAX_HASHES = 128;
 /** …until this many bytes have arrived that way in one fetch. */
 const SPECULATE_MAX_BYTES = 16 << 20;
+/** Byte budget of the one-request closure (see `FetchOptions.have`); larger updates go level by level. */
+const CLOSURE_BUDGET_BYTES = 1 << 20;
 
 export class BadDataError extends Error {
   constructor(peer: string, hash: Hash) {
@@ -92,6 +99,13 @@ export interface FetchOptions {
   window?: number;
   /** Drop a peer that leaves a request unanswered this long (default 30 s). */
   stallMs?: number;
+  /**
+   * Blobs we hold (with their closures) that the head likely builds on, such as the previous head.
+   * When given (even empty), the fetch first asks one peer for the head's whole missing closure in
+   * one request (OP_CLOSURE), which leaves out everything under these; whatever that does not
+   * bring (too large, an older peer) is then fetched level by level.
+   */
+  have?: Hash[];
   signal?: AbortSignal;
   onProgress?: (p: FetchProgress) => void;
   onPeerDropped?: (peer: string, error: Error) => void;
@@ -171,7 +185,8 @@ class Fetch {
   private readonly sources: Source[];
   private readonly errors: { peer: string; error: Error }[] = [];
   private readonly started = performance.now();
-  private readonly local: BlobReader;
+  /** Our store's snapshot; renewed after the one-request closure stored blobs. */
+  private local: BlobReader;
   private readonly progress: FetchProgress = { discovered: 0, stored: 0, bytes: 0 };
   private readonly summary: FetchSummary = { blobs: 0, bytes: 0, requests: 0, depth: 0, ms: 0, peers: 0, dropped: [] };
 
@@ -186,6 +201,7 @@ class Fetch {
   }
 
   async run(head: Hash): Promise<FetchSummary> {
+    if (!this.local.has(head) && this.opts.have) await this.closureFirst(head, this.opts.have);
     if (!this.local.has(head)) {
       const { order, prefetched } = await this.discover(head);
       if (prefetched.every((b) => b !== undefined)) this.storeBatch(prefetched as Uint8Array[], order);
@@ -226,6 +242,35 @@ class Fetch {
       timer = setTimeout(() => reject(new StalledPeerError(source.client.peer, ms)), ms);
     });
     return Promise.race([reply, stalled]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Asks the first live peer for the head's missing closure in one request and stores the part
+   * that checks out: blobs matching their hashes and reachable from the head (see
+   * `reachableInPostOrder`), children first. A peer that fails the request (it may predate the
+   * op) is just not asked again; one that sends bad bytes is dropped, as in the download.
+   */
+  private async closureFirst(head: Hash, hints: Hash[]): Promise<void> {
+    const source = this.live()[0];
+    if (!source?.client.closureSupported) return;
+    // Only blobs we hold may prune the closure: the peer leaves out everything under them.
+    const have = hints.filter((h) => this.local.has(h)).slice(0, LIMITS.maxBatch);
+    let received: ReceivedBlob[] | null;
+    try {
+      received = await this.deadline(source, source.client.closure(head, have, CLOSURE_BUDGET_BYTES));
+    } catch {
+      source.client.disableClosure(); // it stalled: the level-by-level fetch decides about the peer
+      return;
+    }
+    if (!received?.length) return;
+    const digests = hashMany(received.map((r) => r.bytes));
+    const bad = received.findIndex((r, i) => !bytesEqual(digests[i]!, r.hash));
+    if (bad >= 0) return this.drop(source, new BadDataError(source.client.peer, received[bad]!.hash.slice()));
+    const { blobs, hashes } = reachableInPostOrder(head, received, this.local);
+    if (blobs.length === 0) return;
+    this.progress.discovered += blobs.length;
+    this.storeBatch(blobs, hashes);
+    this.local = this.store.reader();
   }
 
   /**
@@ -509,23 +554,43 @@ class Fetch {
   }
 }
 
-/** Entries in an order where every entry comes after all its children (iterative DFS from entry 0). */
-function postOrder(children: number[][], count: number): number[] {
-  const out: number[] = [];
-  const state = new Uint8Array(count); // 0 new, 1 open, 2 done
-  const stack: number[] = [0];
+/**
+ * Of the received blobs (verified), those reachable from `root` through received blobs (a child is
+ * a 32-byte-aligned chunk naming one), children before parents, whatever order they came in. A
+ * blob we hold ends the walk: its closure is stored already. Which chunks name blobs the peer left
+ * out (those under `have`) we cannot tell from data, so the peer's word that nothing else is
+ * missing is taken, as its CHILDREN answers are in the level-by-level fetch.
+ */
+export function reachableInPostOrder(root: Hash, received: readonly ReceivedBlob[], local: BlobReader): { blobs: Uint8Array[]; hashes: Hash[] } {
+  const index = new HashIndex(Math.max(16, received.length));
+  const bytesOf: Uint8Array[] = [];
+  for (const { hash, bytes } of received) {
+    const { entry, added } = index.insert(hash);
+    if (added) bytesOf[entry] = bytes;
+  }
+  const blobs: Uint8Array[] = [];
+  const hashes: Hash[] = [];
+  const rootEntry = index.find(root);
+  if (rootEntry < 0) return { blobs, hashes }; // a closure cut short: nothing in it can be checked
+  const state = new Uint8Array(index.size); // 0 new, 1 open, 2 done
+  const stack = [rootEntry];
   while (stack.length) {
     const e = stack[stack.length - 1]!;
     if (state[e] === 0) {
       state[e] = 1;
-      for (const c of children[e] ?? []) if (state[c] === 0) stack.push(c);
+      const bytes = bytesOf[e]!;
+      for (let at = 0; at + 32 <= bytes.length; at += 32) {
+        const child = index.find(bytes, at);
+        if (child >= 0 && state[child] === 0 && !local.has(index.keyAt(child))) stack.push(child);
+      }
     } else {
       stack.pop();
       if (state[e] === 1) {
         state[e] = 2;
-        out.push(e);
+        blobs.push(bytesOf[e]!);
+        hashes.push(index.keyAt(e));
       }
     }
   }
-  return out;
+  return { blobs, hashes };
 }

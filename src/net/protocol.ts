@@ -12,8 +12,15 @@
  *   GET_BLOBS   0x12 count:u32 hash[32]*count                     → per hash: len:u64 bytes (all-ones = missing)
  *   CHILDREN_MANY 0x13 count:u32 hash[32]*count                   → per hash: n:u32 child[32]*n (all-ones = parent absent)
  *   HEADS       0x14                                              → n:u32 (branch[16] head[32])*n
+ *   CLOSURE     0x15 root[32] count:u32 have[32]*count budget:u32  → (hash[32] len:u64 bytes)* zero[32] all-ones:u64
  * CHILDREN_MANY tells an absent (or out-of-scope) parent apart from a leaf, so a client fetching
  * from several peers never mistakes "this peer lacks it" for "it has no children".
+ * CLOSURE answers a small update in one round trip instead of one per DAG level: the present,
+ * in-scope closure of `root` minus everything under a `have` hash, children before parents. It is
+ * all or nothing: when the closure exceeds `budget` bytes or LIMITS.maxClosureBlobs blobs, only the
+ * terminator comes back (a client can check a partial closure against nothing, so it would be
+ * wasted) and the client falls back to CHILDREN_MANY/GET_BLOBS. Servers that predate the op abort
+ * the stream, so clients send it on a stream of its own.
  *
  * AUTH binds a read scope to the connection; every later request is checked against it. Every
  * length is bounded before use; a malformed frame aborts that stream, never the process.
@@ -38,6 +45,8 @@ export const OP_GET_BLOBS = 0x12;
 export const OP_CHILDREN_MANY = 0x13;
 /** v5: list (branch id, branch-metadata handle) of every branch whose head the peer may read. */
 export const OP_HEADS = 0x14;
+/** v5: a root's missing closure in one reply (see above). */
+export const OP_CLOSURE = 0x15;
 /** CHILDREN_MANY count meaning "this peer lacks the parent (or may not share it)". */
 export const ABSENT_PARENT = 0xffffffff;
 export const AUTH_OK = 0x00;
@@ -54,6 +63,10 @@ export const LIMITS = {
   maxBlobBytes: 2 ** 32,
   /** Most children a client accepts for one parent (a 64 MiB blob of distinct references). */
   maxChildren: 1 << 21,
+  /** Largest byte budget of a CLOSURE request (the client buffers the whole reply before storing). */
+  maxClosureBytes: 4 << 20,
+  /** Most blobs in a CLOSURE reply; also bounds the server's walk. */
+  maxClosureBlobs: 4096,
 };
 
 /** What an authenticated peer may read. `inScope` is only asked about blobs that are present. */
@@ -85,6 +98,11 @@ export interface ServerEvents {
   onRequest?(op: number, hashes: number): void;
 }
 
+export interface ServerOptions {
+  /** v5 ops answered like unknown ones (the stream is aborted): lets tests play an older server. */
+  withoutOps?: readonly number[];
+}
+
 export class SyncServer {
   /** What each open connection's successful AUTH granted, by connection id. */
   private readonly grants = new Map<string, Scope>();
@@ -95,6 +113,7 @@ export class SyncServer {
     private readonly store: BlobStore & BranchStore,
     private readonly policy: AccessPolicy,
     private readonly events: ServerEvents = {},
+    private readonly options: ServerOptions = {},
   ) {}
 
   async start(): Promise<void> {
@@ -165,6 +184,7 @@ export class SyncServer {
     const out = new BufferedWriter(stream);
     while (!(await reader.atEnd())) {
       const op = await reader.readU8();
+      if (this.options.withoutOps?.includes(op)) throw new ProtocolError(`unknown operation 0x${op.toString(16)}`);
       if (op === OP_AUTH) {
         const capHandle = (await reader.readExactly(32)).slice();
         const count = await reader.readU32();
@@ -184,6 +204,10 @@ export class SyncServer {
         if (!scope) throw new ProtocolError("request before a successful AUTH");
         this.writeHeads(out, scope);
         await out.flush();
+        continue;
+      }
+      if (op === OP_CLOSURE) {
+        await this.serveClosure(reader, out, conn);
         continue;
       }
       if (op !== OP_GET_BLOBS && op !== OP_CHILDREN_MANY) throw new ProtocolError(`unknown operation 0x${op.toString(16)}`);
@@ -209,6 +233,30 @@ export class SyncServer {
       await out.flush();
       this.events.onRequest?.(op, count);
     }
+  }
+
+  private async serveClosure(reader: StreamReader, out: BufferedWriter, conn: Connection): Promise<void> {
+    const root = await reader.readExactly(32);
+    const count = await reader.readU32();
+    if (count > LIMITS.maxBatch) throw new ProtocolError(`CLOSURE with ${count} have-hashes (limit ${LIMITS.maxBatch})`);
+    const haveBytes = await reader.readExactly(count * 32);
+    const budget = await reader.readU32();
+    if (budget > LIMITS.maxClosureBytes) throw new ProtocolError(`CLOSURE budget of ${budget} bytes (limit ${LIMITS.maxClosureBytes})`);
+    const scope = this.grants.get(conn.id);
+    if (!scope) throw new ProtocolError("request before a successful AUTH");
+    const have = new HashIndex(Math.max(16, count));
+    for (let i = 0; i < count; i++) have.insert(haveBytes.subarray(i * 32, i * 32 + 32));
+    const snapshot = this.store.reader();
+    for (const hash of missingClosure(snapshot, scope, root, have, budget) ?? []) {
+      const bytes = snapshot.get(hash)!;
+      out.write(hash);
+      out.writeU64(bytes.length);
+      out.write(bytes);
+      if (out.full) await out.flush();
+    }
+    out.write(CLOSURE_END);
+    await out.flush();
+    this.events.onRequest?.(OP_CLOSURE, 1);
   }
 
   private writeHeads(out: BufferedWriter, scope: Scope): void {
@@ -262,6 +310,69 @@ export function childrenOf(snapshot: BlobReader, scope: Scope, parent: Hash, ded
       if (!seen.insert(chunk).added) continue;
     }
     out.push(chunk);
+  }
+  return out;
+}
+
+/** Ends a CLOSURE reply: a zero hash with the all-ones length. */
+export const CLOSURE_END = new Uint8Array([...new Uint8Array(32), ...MISSING_LEN]);
+
+/**
+ * The closure of `root` as OP_CLOSURE sends it: present, in-scope blobs (children by `childrenOf`)
+ * not under a `have` hash, each once, children before parents. Null when the root is absent or out
+ * of scope, or when the closure holds more than `budget` bytes or LIMITS.maxClosureBlobs blobs (the
+ * walk stops there, so its work is bounded by both).
+ */
+export function missingClosure(snapshot: BlobReader, scope: Scope, root: Hash, have: HashIndex, budget: number): Hash[] | null {
+  if (have.find(root) >= 0) return [];
+  const nodes = new HashIndex(64);
+  nodes.insert(root);
+  const children: number[][] = [];
+  let bytes = 0;
+  // Level by level, so each level's blobs are verified in one hashing batch (see CHILDREN_MANY).
+  let frontier = [0];
+  while (frontier.length) {
+    snapshot.checkMany(frontier.map((e) => nodes.keyAt(e)));
+    const next: number[] = [];
+    for (const entry of frontier) {
+      const parent = nodes.keyAt(entry);
+      // Sized before its children are scanned: a blob over the budget is never read through.
+      bytes += snapshot.sizeOf?.(parent) ?? snapshot.get(parent)?.length ?? 0;
+      if (bytes > budget) return null;
+      const kids = childrenOf(snapshot, scope, parent, true);
+      if (!kids) return null; // only the root can be absent: children are present by definition
+      const entries: number[] = [];
+      for (const kid of kids) {
+        if (have.find(kid) >= 0) continue;
+        const { entry: kidEntry, added } = nodes.insert(kid);
+        if (nodes.size > LIMITS.maxClosureBlobs) return null;
+        entries.push(kidEntry);
+        if (added) next.push(kidEntry);
+      }
+      children[entry] = entries;
+    }
+    frontier = next;
+  }
+  return postOrder(children, nodes.size).map((e) => nodes.keyAt(e));
+}
+
+/** Entries in an order where every entry comes after all its children (iterative DFS from entry 0). */
+export function postOrder(children: number[][], count: number): number[] {
+  const out: number[] = [];
+  const state = new Uint8Array(count); // 0 new, 1 open, 2 done
+  const stack: number[] = [0];
+  while (stack.length) {
+    const e = stack[stack.length - 1]!;
+    if (state[e] === 0) {
+      state[e] = 1;
+      for (const c of children[e] ?? []) if (state[c] === 0) stack.push(c);
+    } else {
+      stack.pop();
+      if (state[e] === 1) {
+        state[e] = 2;
+        out.push(e);
+      }
+    }
   }
   return out;
 }

@@ -10,6 +10,8 @@ import { hash } from "../core/blake3.ts";
 import { bytesEqual, isZero, toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import type { BranchId, Hash, Store } from "../core/store.ts";
+import { Repository } from "../repo/repository.ts";
+import { findTrackingBranch } from "../repo/tracking.ts";
 import { type Credentials, SyncClient } from "./client.ts";
 import { fetchClosure, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { type HeadFrame, HeadGossip } from "./gossip.ts";
@@ -286,7 +288,7 @@ export class SyncNode implements PeerNetwork {
         }
         try {
           const clients = await this.providerClients(remote.head, publisher);
-          const summary = await fetchClosure(clients, remote.head, this.opts.store, { onProgress: this.progressReporter(publisher, remote) });
+          const summary = await fetchClosure(clients, remote.head, this.opts.store, { onProgress: this.progressReporter(publisher, remote), have: this.haveHints(remote) });
           this.retries.delete(key);
           for (const dropped of summary.dropped) this.forgetClient(dropped.peer);
           this.delivered.push(remote);
@@ -308,6 +310,26 @@ export class SyncNode implements PeerNetwork {
       }
     } finally {
       this.running.delete(key);
+    }
+  }
+
+  /**
+   * What a new head of this remote branch likely builds on, so the fetch's one-request closure
+   * leaves it out: our tracking branch's metadata, the name blob and head commit it mirrors, and the
+   * head commit of our own branch of that name (a peer often commits on top of what it pulled).
+   */
+  private haveHints(remote: RemoteHead): Hash[] {
+    try {
+      const repo = new Repository(this.opts.store);
+      const tracking = findTrackingBranch(repo, remote.publisher, remote.branchId);
+      if (!tracking) return [];
+      const have = [tracking.metaHandle, tracking.meta.tracking!.remoteName];
+      if (tracking.meta.head) have.push(tracking.meta.head);
+      const ours = repo.listBranches().find((b) => !b.tracking && b.name === tracking.name);
+      if (ours?.meta.head) have.push(ours.meta.head);
+      return have;
+    } catch {
+      return []; // unreadable metadata: hints are an optimisation only
     }
   }
 

@@ -4,7 +4,7 @@
  * re-published, `republishAll` re-sends, and a released Peer stops syncing its inner store.
  */
 import { afterEach, expect, test } from "bun:test";
-import { bytesEqual } from "../../src/core/bytes.ts";
+import { bytesEqual, toHex } from "../../src/core/bytes.ts";
 import { SigningKey } from "../../src/core/ed25519.ts";
 import { MemoryStore } from "../../src/core/memory-store.ts";
 import type { BranchId, Hash } from "../../src/core/store.ts";
@@ -222,7 +222,8 @@ test("a long fetch reports its progress; a short one stays quiet", async () => {
   const quiet = await side([address(a)]); // default: only fetches longer than a second
   await until(() => a.node.connectedPeers().length === 2);
   const repoA = new Repository(a.node.peer, a.key);
-  const blobs = Array.from({ length: 3000 }, (_, i) => new TextEncoder().encode(`blob ${i} `.repeat(20)));
+  // About 1.5 MB: over the one-request closure's budget, so the fetch goes level by level.
+  const blobs = Array.from({ length: 3000 }, (_, i) => new TextEncoder().encode(`blob ${i} `.repeat(50)));
   const hashes = a.node.peer.putMany(blobs);
   const content = new TribleSet();
   const attr = new Uint8Array(16).fill(7);
@@ -246,7 +247,8 @@ test("stopping a node mid-fetch neither reports the fetch as failed nor retries 
   const a = await side();
   const b = await side([address(a)], "bidirectional", 0); // reports progress at every step
   await until(() => a.node.connectedPeers().length === 1);
-  const blobs = Array.from({ length: 3000 }, (_, i) => new TextEncoder().encode(`blob ${i} `.repeat(20)));
+  // About 1.5 MB: over the one-request closure's budget, so the fetch goes level by level.
+  const blobs = Array.from({ length: 3000 }, (_, i) => new TextEncoder().encode(`blob ${i} `.repeat(50)));
   const content = new TribleSet();
   const attr = new Uint8Array(16).fill(7);
   for (const h of a.node.peer.putMany(blobs)) content.add(crypto.getRandomValues(new Uint8Array(16)), attr, h);
@@ -259,4 +261,31 @@ test("stopping a node mid-fetch neither reports the fetch as failed nor retries 
   await Bun.sleep(1500); // past the first retry delay
   expect(b.events.slice(atStop)).toEqual([]);
   expect(b.events.some((e) => e.type === "fetch-failed")).toBe(false);
+}, 30_000);
+
+test("a commit on top of a mirrored head arrives in one request, without what the receiver holds", async () => {
+  const [a, b] = await connectedPair();
+  const repoA = new Repository(a.node.peer, a.key);
+  const attr = new Uint8Array(16).fill(9);
+  // About 700 KB a commit: one fits the one-request closure's budget, two do not.
+  const commitBlobs = (salt: string) => {
+    const content = new TribleSet();
+    for (const h of a.node.peer.putMany(Array.from({ length: 100 }, (_, i) => new TextEncoder().encode(`${salt} ${i} `.repeat(700))))) {
+      content.add(crypto.getRandomValues(new Uint8Array(16)), attr, h);
+    }
+    return repoA.commit("main", content, salt);
+  };
+  const first = commitBlobs("first");
+  await until(() => {
+    const head = new Repository(b.node.peer).listBranches().find((x) => x.tracking)?.meta.head;
+    return head !== undefined && bytesEqual(head, first);
+  });
+  const second = commitBlobs("second");
+  const meta = toHex(a.store.head(repoA.requireBranch("main").id)!);
+  await until(() => b.events.some((e) => e.type === "fetched" && e.head === meta));
+  const fetched = b.events.find((e) => e.type === "fetched" && e.head === meta);
+  // One request: the server left out the first commit's closure (the tracking branch names that
+  // commit), else the closure would have exceeded the budget and the fetch gone level by level.
+  expect(fetched?.type === "fetched" && fetched.summary).toMatchObject({ requests: 1, depth: 0 });
+  expect(b.store.reader().has(second)).toBe(true);
 }, 30_000);
