@@ -111,7 +111,7 @@ async function w3(transport: "quic" | "tcp"): Promise<void> {
       parts.apply.push(appliedAt! - fetchedAt!);
     }
   }
-  const labels = { commit: "commit (sender)", announce: "publish, gossip, admit", fetch: "fetch (4 levels)", apply: "verify signatures, move tracking branch" };
+  const labels = { commit: "commit (sender)", announce: "publish, gossip, admit", fetch: "fetch (one CLOSURE round trip, else one per DAG level)", apply: "verify signatures, move tracking branch" };
   for (const [part, label] of Object.entries(labels)) {
     rows.push({ name: `W3 part: ${label}`, impl: `tribles ${transport}`, value: median(parts[part as keyof typeof parts]), unit: "ms", higherIsBetter: false });
   }
