@@ -55,14 +55,19 @@ function expectSound(target: MemoryStore, allowed: Hash[], source: MemoryStore):
 }
 
 /** Writes a request, closes our side and reads whatever comes back until the stream ends. */
+/** Sends one request and reads the reply until the server ends the stream (at most 10 s: a hang names its op). */
 async function exchange(stream: Stream, request: Uint8Array): Promise<Uint8Array> {
+  const timer = setTimeout(() => stream.abort(new Error(`no end of reply to op 0x${request[0]!.toString(16)} within 10 s`)), 10_000);
   stream.send(request);
   await stream.close().catch(() => undefined);
   const parts: Uint8Array[] = [];
   try {
     for await (const chunk of stream) parts.push(new Uint8Array(chunk instanceof Uint8Array ? chunk : chunk.subarray()));
-  } catch {
-    // An aborted stream ends the reply.
+  } catch (err) {
+    // An aborted stream ends the reply; our own timeout is a failure.
+    if ((err as Error).message.startsWith("no end of reply")) throw err;
+  } finally {
+    clearTimeout(timer);
   }
   return new Uint8Array(Buffer.concat(parts));
 }
