@@ -136,10 +136,13 @@ function listCaps(pile: Pile, teamRoot: Uint8Array): CapView[] {
   const revoked = collectRevocations(reader, [teamRoot], new RevocationSet());
   const out: CapView[] = [];
   for (const h of reader.list()) {
-    const bytes = reader.get(h);
-    if (bytes?.length !== 256) continue; // sig blobs are exactly four tribles
+    // Sig blobs are exactly four tribles: others are skipped by their stored length, unread.
+    if ((reader.sizeOf(h) ?? 256) !== 256) continue;
     let capView: CapView | undefined;
     try {
+      // A damaged blob (it fails its hash check) is no capability to list.
+      const bytes = reader.get(h);
+      if (bytes?.length !== 256) continue;
       const signs = decodeSimpleArchive(bytes).find({ a: SIG_SIGNS });
       if (signs.length !== 1) continue;
       const capBytes = reader.get(signs[0]!.slice(32, 64));

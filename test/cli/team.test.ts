@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { issueCapability } from "../../src/auth/capability.ts";
 import { withPile } from "../../src/cli/common.ts";
@@ -189,3 +189,18 @@ test("a team root key file other users can read is used, with a warning", async 
   chmodSync(join(tmp.dir, "team-root.key"), 0o600);
   expect((await tribles("team", "revoke", someKey, "--pile", "a.pile", "--root-key", "team-root.key")).err).toBe("");
 }, 60_000);
+
+test("team list still lists the capabilities of a pile that holds a damaged blob", async () => {
+  const team = await setupTeam();
+  // A large file blob, damaged: a listing that read every blob would fail on it.
+  writeFileSync(join(tmp.dir, "big.bin"), new Uint8Array(100_000).fill(3));
+  await tribles("pile", "blob", "put", "a.pile", "big.bin");
+  const path = join(tmp.dir, "a.pile");
+  const bytes = new Uint8Array(readFileSync(path));
+  const at = bytes.length - 5000; // inside the large blob just appended
+  bytes[at]! ^= 1;
+  writeFileSync(path, bytes);
+  const list = await tribles("team", "list", "--pile", "a.pile", "--team-root", team.teamRoot, "--json");
+  expect(list.code).toBe(0);
+  expect(JSON.parse(list.out).map((c: { cap: string }) => c.cap)).toEqual([team.cap]);
+}, 30_000);
