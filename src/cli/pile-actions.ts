@@ -1,6 +1,7 @@
 /** Actions of `tribles pile …` (piles, blobs, branches); loaded only when one of them runs. */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { toHex } from "../core/bytes.ts";
+import { unixMsFromTaiNs } from "../core/schemas.ts";
 import { diagnosePile } from "../pile/diagnose.ts";
 import { repairTail } from "../pile/repair.ts";
 import { type BranchInfo, Repository } from "../repo/repository.ts";
@@ -14,6 +15,7 @@ function describeBranch(b: BranchInfo) {
     tracking: b.tracking,
     head: b.meta.head ? toHex(b.meta.head) : null,
     meta: toHex(b.metaHandle),
+    updatedAt: b.meta.updatedAt ? new Date(unixMsFromTaiNs(b.meta.updatedAt.lower)).toISOString() : null,
     ...(b.meta.tracking ? { remotePeer: toHex(b.meta.tracking.remotePeer), remoteBranch: toHex(b.meta.tracking.remoteBranch) } : {}),
   };
 }
@@ -98,7 +100,7 @@ export async function pileBlobList(path: string, opts: { json?: boolean }) {
 export async function pileBranchList(path: string, opts: { json?: boolean }) {
   const branches = await withPile(path, (pile) => new Repository(pile).listBranches().map(describeBranch));
   output(opts.json, branches, () =>
-    branches.map((b) => `${b.id}  ${b.tracking ? `${b.name} (tracking ${b.remotePeer?.slice(0, 12)}…)` : b.name}  head ${b.head ?? "(empty)"}`).join("\n"),
+    branches.map((b) => `${b.id}  ${b.tracking ? `${b.name} (tracking ${b.remotePeer?.slice(0, 12)}…)` : b.name}  head ${b.head ?? "(empty)"}  updated ${b.updatedAt ?? "?"}`).join("\n"),
   );
 }
 
@@ -107,8 +109,17 @@ export async function pileBranchCreate(path: string, name: string) {
   console.log(`created branch ${name} (${b.id})`);
 }
 
+/**
+ * Deletes a local branch by name, or any branch by its id (32 hex characters): the way to drop a
+ * tracking branch left behind, e.g. when a peer recreated its pile and its branches got new ids.
+ */
 export async function pileBranchDelete(path: string, name: string) {
-  await withPile(path, (pile) => new Repository(pile).deleteBranch(name));
+  await withPile(path, (pile) => {
+    const repo = new Repository(pile);
+    const byId = /^[0-9a-fA-F]{32}$/.test(name) ? repo.listBranches().find((b) => toHex(b.id) === name.toLowerCase()) : undefined;
+    if (!byId) return repo.deleteBranch(name);
+    if (!pile.update(byId.id, byId.metaHandle, null).ok) throw new CliError(`branch ${name} changed while deleting it; try again`);
+  });
   console.log(`deleted branch ${name}`);
 }
 

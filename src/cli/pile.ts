@@ -40,7 +40,7 @@ export function register(cli: CAC): void {
 
   cli.command("pile branch create <pile> <name>", "Create an empty named branch").action(lazy(load, "pileBranchCreate"));
 
-  cli.command("pile branch delete <pile> <name>", "Delete a branch (its blobs stay)").action(lazy(load, "pileBranchDelete"));
+  cli.command("pile branch delete <pile> <name>", "Delete a branch by name, or any branch (also a tracking one) by id; its blobs stay").action(lazy(load, "pileBranchDelete"));
 
   cli
     .command("pile branch rename <pile> <from> <to>", "Rename a branch (same id and history)")

@@ -142,6 +142,13 @@ describe("tribles pile commit / log / branch show / merge", () => {
     const files = JSON.parse((await tribles("pile", "files", "b.pile", "--json")).out).files as { name: string }[];
     expect(files.map((f) => f.name)).toEqual(["f.txt"]);
     expect((await tribles("pile", "merge", "b.pile", "--into", "main", "--from", "main", "--key", "a.key")).out).toContain("already up to date");
+    // A tracking branch left behind is deleted by its id; the local branch stays.
+    const listed = JSON.parse((await tribles("pile", "branch", "list", "b.pile", "--json")).out) as { id: string; tracking: boolean; updatedAt: string | null }[];
+    const tracking = listed.find((x) => x.tracking)!;
+    expect(tracking.updatedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    expect((await tribles("pile", "branch", "delete", "b.pile", tracking.id)).code).toBe(0);
+    const left = JSON.parse((await tribles("pile", "branch", "list", "b.pile", "--json")).out) as { tracking: boolean; name: string }[];
+    expect(left.map((x) => [x.name, x.tracking])).toEqual([["main", false]]);
   }, 30_000);
 
   test("a bad signature is reported by log and branch show", async () => {
