@@ -8,7 +8,7 @@ import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Hash } from "../core/store.ts";
 import type { Host } from "./host.ts";
 import { isZero } from "../core/bytes.ts";
-import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_CLOSURE, OP_GET_BLOBS, OP_HEADS, PROTOCOL_V5 } from "./protocol.ts";
+import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_CLOSURE, OP_GET_BLOBS, OP_HEADS, OP_PUSH_HEAD, PROTOCOL_V5, PUSH_ACCEPTED } from "./protocol.ts";
 import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
 
 /** A value now, or later: response parsers stay synchronous while the bytes are already buffered. */
@@ -33,15 +33,25 @@ export interface ReceivedBlob {
   bytes: Uint8Array;
 }
 
-/** A second v5 stream for CLOSURE requests, pipelined like the main one. */
-interface ClosureStream {
+/** Pushes a client leaves unanswered at once; more are skipped (gossip still carries them). */
+const MAX_PENDING_PUSHES = 16;
+
+/**
+ * What became of a pushed head: the peer's answer; "failed" when the peer predates PUSH_HEAD or
+ * did not answer in time (the client pushes no more); "skipped" when not sent (pushing stopped,
+ * or too many pushes unanswered).
+ */
+export type PushResult = "accepted" | "refused" | "failed" | "skipped";
+
+/** A further v5 stream (for CLOSURE or PUSH_HEAD), pipelined like the main one. */
+interface SideStream {
   stream: Stream;
   reader: StreamReader;
   responses: Promise<unknown>;
 }
 
 export class SyncClient {
-  /** Round trips made (a pipelined batch counts once per request frame). */
+  /** Round trips made for fetches (a pipelined batch counts once per request frame; pushes are not counted). */
   requests = 0;
   private readonly reader: StreamReader;
   private responses: Promise<unknown> = Promise.resolve();
@@ -49,9 +59,16 @@ export class SyncClient {
    * CLOSURE goes on a stream of its own (AUTH grants hold per connection, so it needs none): a
    * server that predates the op aborts that stream, and the main one keeps serving.
    */
-  private closureStream: Promise<ClosureStream> | undefined;
+  private closureStream: Promise<SideStream> | undefined;
   /** False once a CLOSURE request failed: the peer is not asked again on this client. */
   closureSupported = true;
+  /** PUSH_HEAD's own stream, for the same reason as CLOSURE's. */
+  private pushStream: Promise<SideStream> | undefined;
+  /** The push stream once open, so a push needs no wait. */
+  private pushChannel: SideStream | undefined;
+  /** False once a push failed or went unanswered: the peer learns our heads by gossip only. */
+  pushSupported = true;
+  private pendingPushes = 0;
 
   /** The remote's PeerId, as text (for messages). */
   readonly peer: string;
@@ -175,7 +192,7 @@ export class SyncClient {
     });
     frame.set(u32(budget), 37 + have.length * 32);
     try {
-      this.closureStream ??= this.connection.newStream(PROTOCOL_V5).then((stream) => ({ stream, reader: new StreamReader(stream), responses: Promise.resolve() }));
+      this.closureStream ??= this.openSideStream();
       const channel = await this.closureStream;
       this.requests++;
       channel.stream.send(frame);
@@ -186,6 +203,62 @@ export class SyncClient {
       this.disableClosure();
       return null;
     }
+  }
+
+  private openSideStream(): Promise<SideStream> {
+    return this.connection.newStream(PROTOCOL_V5).then((stream) => ({ stream, reader: new StreamReader(stream), responses: Promise.resolve() }));
+  }
+
+  /**
+   * OP_PUSH_HEAD: offers the peer an encoded HEAD frame (gossip.ts) that we published. Never
+   * rejects and never waits longer than `timeoutMs`: a peer that fails or stalls a push gets no more.
+   */
+  pushHead(frame: Uint8Array, timeoutMs: number): Promise<PushResult> {
+    if (!this.pushSupported || this.pendingPushes >= MAX_PENDING_PUSHES) return Promise.resolve("skipped");
+    this.pendingPushes++;
+    const request = new Uint8Array(1 + frame.length);
+    request[0] = OP_PUSH_HEAD;
+    request.set(frame, 1);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("PUSH_HEAD unanswered")), timeoutMs);
+    });
+    let reply: Promise<number>;
+    try {
+      // Once its stream is open a push is written before this returns, so what the caller does
+      // next (gossip signs its message) cannot delay it.
+      if (this.pushChannel) reply = this.requestPush(this.pushChannel, request);
+      else {
+        this.pushStream ??= this.openSideStream().then((channel) => (this.pushChannel = channel));
+        reply = this.pushStream.then((channel) => this.requestPush(channel, request));
+      }
+    } catch (err) {
+      reply = Promise.reject(err);
+    }
+    return Promise.race([reply, expired])
+      .then(
+        (status): PushResult => (status === PUSH_ACCEPTED ? "accepted" : "refused"),
+        (): PushResult => {
+          this.disablePush();
+          return "failed";
+        },
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        this.pendingPushes--;
+      });
+  }
+
+  private requestPush(channel: SideStream, request: Uint8Array): Promise<number> {
+    channel.stream.send(request);
+    const reply = channel.responses.then(() => channel.reader.readU8());
+    channel.responses = reply.catch(() => undefined);
+    return reply;
+  }
+
+  private disablePush(): void {
+    this.pushSupported = false;
+    void this.pushStream?.then((c) => c.stream.abort(new Error("PUSH_HEAD abandoned"))).catch(() => undefined);
   }
 
   private async readClosure(reader: StreamReader, budget: number): Promise<ReceivedBlob[]> {
@@ -217,7 +290,7 @@ export class SyncClient {
   }
 
   async close(): Promise<void> {
-    void this.closureStream?.then((c) => c.stream.close()).catch(() => undefined);
+    for (const side of [this.closureStream, this.pushStream]) void side?.then((c) => c.stream.close()).catch(() => undefined);
     try {
       await this.stream.close();
     } catch {
@@ -228,7 +301,7 @@ export class SyncClient {
   /** Aborts the sync stream; with `wholeConnection`, the connection too (a peer that went silent). */
   abort(reason: string, wholeConnection = false): void {
     this.stream.abort(new Error(reason));
-    void this.closureStream?.then((c) => c.stream.abort(new Error(reason))).catch(() => undefined);
+    for (const side of [this.closureStream, this.pushStream]) void side?.then((c) => c.stream.abort(new Error(reason))).catch(() => undefined);
     if (wholeConnection) this.connection.abort(new Error(reason));
   }
 }

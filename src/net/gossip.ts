@@ -91,6 +91,7 @@ export class HeadGossip {
   private readonly lastPublished = new Map<string, Uint8Array>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly welcomeTimers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly delayedSends = new Set<ReturnType<typeof setTimeout>>();
   private readonly listener = (evt: CustomEvent<GossipMessage>) => void this.receive(evt.detail);
 
   constructor(private readonly opts: HeadGossipOptions) {
@@ -107,17 +108,27 @@ export class HeadGossip {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    for (const t of this.welcomeTimers) clearTimeout(t);
+    for (const t of [...this.welcomeTimers, ...this.delayedSends]) clearTimeout(t);
     this.welcomeTimers.clear();
+    this.delayedSends.clear();
     this.opts.pubsub.removeEventListener("message", this.listener);
     this.opts.pubsub.unsubscribe(this.topic);
   }
 
-  /** Publishes a branch head and remembers it for periodic re-sending. */
-  async publish(branchId: BranchId, head: Hash): Promise<void> {
+  /**
+   * Publishes a branch head (after `delayMs`, when given) and remembers it for periodic re-sending
+   * at once, so a later head of the branch is never re-sent in its place.
+   */
+  async publish(branchId: BranchId, head: Hash, delayMs = 0): Promise<void> {
     const frame = encodeHeadFrame({ branchId, head, publisher: this.opts.self });
     this.lastPublished.set(Buffer.from(branchId).toString("latin1"), frame);
-    await this.send(frame);
+    if (delayMs <= 0) return this.send(frame);
+    const t = setTimeout(() => {
+      this.delayedSends.delete(t);
+      void this.send(frame);
+    }, delayMs);
+    t.unref?.();
+    this.delayedSends.add(t);
   }
 
   /** Stops re-sending a branch (e.g. it was deleted). */
@@ -155,12 +166,30 @@ export class HeadGossip {
   private async receive(msg: GossipMessage): Promise<void> {
     if (msg.topic !== this.topic) return;
     const frame = decodeHeadFrame(msg.data);
-    const drop = (reason: string) => this.opts.onDrop?.(reason, frame);
-    if (frame === null) return drop("not a HEAD frame");
-    if (msg.type !== "signed" || !msg.key) return drop("unsigned gossip message");
-    if (!bytesEqual(msg.key.raw, frame.publisher)) return drop("publisher is not the signing sender");
-    if (bytesEqual(frame.publisher, this.opts.self)) return;
+    if (frame === null) return this.opts.onDrop?.("not a HEAD frame", frame);
+    if (msg.type !== "signed" || !msg.key) return this.opts.onDrop?.("unsigned gossip message", frame);
+    await this.accept(frame, msg.key.raw);
+  }
+
+  /**
+   * A HEAD frame pushed directly by a peer (pile-sync's PUSH_HEAD), `sender` being the key the
+   * transport authenticated: admitted by the same rules as gossip and delivered like it. True when
+   * it was delivered.
+   */
+  receivePushed(frame: HeadFrame, sender: Uint8Array): Promise<boolean> {
+    return this.accept(frame, sender);
+  }
+
+  /** The checks every received frame passes: sent by its publisher, not by us, admitted. */
+  private async accept(frame: HeadFrame, sender: Uint8Array): Promise<boolean> {
+    const drop = (reason: string) => {
+      this.opts.onDrop?.(reason, frame);
+      return false;
+    };
+    if (!bytesEqual(sender, frame.publisher)) return drop("publisher is not the signing sender");
+    if (bytesEqual(frame.publisher, this.opts.self)) return false;
     if (this.opts.admit && !(await this.opts.admit(frame))) return drop("publisher has no valid capability");
     this.opts.onHead(frame);
+    return true;
   }
 }

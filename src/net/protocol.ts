@@ -13,6 +13,7 @@
  *   CHILDREN_MANY 0x13 count:u32 hash[32]*count                   → per hash: n:u32 child[32]*n (all-ones = parent absent)
  *   HEADS       0x14                                              → n:u32 (branch[16] head[32])*n
  *   CLOSURE     0x15 root[32] count:u32 have[32]*count budget:u32  → (hash[32] len:u64 bytes)* zero[32] all-ones:u64
+ *   PUSH_HEAD   0x16 frame[81]                                    → status:u8 (0 accepted, 1 refused)
  * CHILDREN_MANY tells an absent (or out-of-scope) parent apart from a leaf, so a client fetching
  * from several peers never mistakes "this peer lacks it" for "it has no children".
  * CLOSURE answers a small update in one round trip instead of one per DAG level: the present,
@@ -21,6 +22,10 @@
  * terminator comes back (a client can check a partial closure against nothing, so it would be
  * wasted) and the client falls back to CHILDREN_MANY/GET_BLOBS. Servers that predate the op abort
  * the stream, so clients send it on a stream of its own.
+ * PUSH_HEAD hands a server a new branch head directly, one hop before gossip brings it: the frame
+ * is gossip's HEAD frame, its publisher must be the connection's authenticated remote key, the
+ * connection must hold a grant, and the head must pass gossip's admission (write permission);
+ * then it is delivered as if gossiped. Like CLOSURE it goes on a stream of its own.
  *
  * AUTH binds a read scope to the connection; every later request is checked against it. Every
  * length is bounded before use; a malformed frame aborts that stream, never the process.
@@ -30,6 +35,7 @@ import { hash as blake3 } from "../core/blake3.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
+import { decodeHeadFrame, HEAD_FRAME_LEN, type HeadFrame } from "./gossip.ts";
 import type { Host } from "./host.ts";
 import { peerPublicKey } from "./host.ts";
 import { BufferedWriter, MISSING_LEN, ProtocolError, StreamReader, sendAll } from "./stream-io.ts";
@@ -47,6 +53,10 @@ export const OP_CHILDREN_MANY = 0x13;
 export const OP_HEADS = 0x14;
 /** v5: a root's missing closure in one reply (see above). */
 export const OP_CLOSURE = 0x15;
+/** v5: a branch head pushed by its publisher (see above). */
+export const OP_PUSH_HEAD = 0x16;
+export const PUSH_ACCEPTED = 0x00;
+export const PUSH_REFUSED = 0x01;
 /** CHILDREN_MANY count meaning "this peer lacks the parent (or may not share it)". */
 export const ABSENT_PARENT = 0xffffffff;
 export const AUTH_OK = 0x00;
@@ -101,6 +111,11 @@ export interface ServerEvents {
 export interface ServerOptions {
   /** v5 ops answered like unknown ones (the stream is aborted): lets tests play an older server. */
   withoutOps?: readonly number[];
+  /**
+   * Admits and delivers a head pushed by `pusher` (the connection's authenticated key, equal to the
+   * frame's publisher); true when delivered. Without it every push is refused.
+   */
+  onPushedHead?(frame: HeadFrame, pusher: Uint8Array): boolean | Promise<boolean>;
 }
 
 export class SyncServer {
@@ -210,6 +225,14 @@ export class SyncServer {
         await this.serveClosure(reader, out, conn);
         continue;
       }
+      if (op === OP_PUSH_HEAD) {
+        const frame = decodeHeadFrame(await reader.readExactly(HEAD_FRAME_LEN));
+        if (!frame) throw new ProtocolError("PUSH_HEAD without a HEAD frame");
+        const accepted = await this.admitPushedHead(frame, conn);
+        await sendAll(stream, new Uint8Array([accepted ? PUSH_ACCEPTED : PUSH_REFUSED]));
+        if (accepted) this.events.onRequest?.(OP_PUSH_HEAD, 1);
+        continue;
+      }
       if (op !== OP_GET_BLOBS && op !== OP_CHILDREN_MANY) throw new ProtocolError(`unknown operation 0x${op.toString(16)}`);
       const count = await reader.readU32();
       if (count > LIMITS.maxBatch) throw new ProtocolError(`batch of ${count} hashes (limit ${LIMITS.maxBatch})`);
@@ -232,6 +255,17 @@ export class SyncServer {
       }
       await out.flush();
       this.events.onRequest?.(op, count);
+    }
+  }
+
+  /** Only a peer whose AUTH succeeded on this connection may push, and only heads it published. */
+  private async admitPushedHead(frame: HeadFrame, conn: Connection): Promise<boolean> {
+    const pusher = peerPublicKey(conn.remotePeer);
+    if (!this.options.onPushedHead || !pusher || !this.grants.has(conn.id) || !bytesEqual(pusher, frame.publisher)) return false;
+    try {
+      return await this.options.onPushedHead(frame, pusher);
+    } catch {
+      return false;
     }
   }
 
