@@ -249,6 +249,10 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
     case "gossip-dropped":
       log({ event: "gossip-dropped", reason: e.reason }, `dropped a head announcement: ${e.reason}`);
       break;
+    case "head-pushed":
+      // An accepted push is the normal case; a refused or failed one explains a slower arrival.
+      if (e.result !== "accepted") log({ event: "head-pushed", peer: e.peer, branchId: e.branchId, head: e.head, result: e.result }, `pushing head ${e.head.slice(0, 16)}… to ${e.peer.slice(0, 16)}… ${e.result} (gossip still carries it)`);
+      break;
     case "warning":
       log({ event: "warning", message: e.message }, `warning: ${e.message}`);
       break;
