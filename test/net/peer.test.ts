@@ -14,6 +14,7 @@ import { openPolicy, PROTOCOL_V5, type SyncServer } from "../../src/net/protocol
 import { type SyncEvent, SyncNode } from "../../src/net/sync.ts";
 import { Repository } from "../../src/repo/repository.ts";
 import type { TrackingResult } from "../../src/repo/tracking.ts";
+import { until } from "./fixtures/until.ts";
 
 const TCP = ["/ip4/127.0.0.1/tcp/0"];
 const teamRoot = SigningKey.generate().publicKey;
@@ -66,14 +67,6 @@ async function side(peers: string[] = [], direction: SyncDirection = "bidirectio
   });
   const nextDelivery = () => new Promise<void>((resolve) => waiters.push(resolve));
   return { node, key, store, published, applied, events, nextDelivery };
-}
-
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await Bun.sleep(10);
-  }
 }
 
 const address = (s: Side) => s.node.host.getMultiaddrs().map(String)[0]!;

@@ -20,6 +20,7 @@ import { StreamReader, u32 } from "../../src/net/stream-io.ts";
 import { type SyncEvent, SyncNode } from "../../src/net/sync.ts";
 import { Repository } from "../../src/repo/repository.ts";
 import type { TrackingResult } from "../../src/repo/tracking.ts";
+import { until } from "./fixtures/until.ts";
 
 const TCP = ["/ip4/127.0.0.1/tcp/0"];
 const root = SigningKey.generate();
@@ -69,14 +70,6 @@ async function side(who: ReturnType<typeof member>, opts: { peers?: string[]; wi
   nodes.push(node);
   node.onDelivered(() => node.peer.refresh());
   return { node, key: who.key, store, events, applied };
-}
-
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await Bun.sleep(10);
-  }
 }
 
 const address = (s: Side) => s.node.host.getMultiaddrs().map(String)[0]!;

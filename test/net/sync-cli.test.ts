@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { plural } from "../../src/cli/net-actions.ts";
 import { startSyncProcess } from "../../src/cli/sync-process.ts";
 import { attempt, CLI, firstAddr, listenFor, makeTeam, run, type Team } from "./e2e-helpers.ts";
+import { until } from "./fixtures/until.ts";
 
 let team: Team | undefined;
 afterEach(async () => {
@@ -17,14 +18,6 @@ afterEach(async () => {
 });
 
 const received = (head: string) => (e: { event: string; head?: unknown }) => e.event === "received" && e.head === head;
-
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await Bun.sleep(20);
-  }
-}
 
 describe("a failed AUTH with a healthy peer's key", () => {
   test("a failing pull and a second sync process with B's key leave B's own session working", async () => {
