@@ -48,21 +48,11 @@ export function pileDiagnose(path: string, opts: { json?: boolean }) {
       `blobs: ${r.blobRecords} records, ${r.distinctBlobs} distinct, ${r.blobBytes} payload bytes`,
       `branches: ${r.branches.length} live (${r.branchRecords} updates, ${r.tombstones} deletions)`,
       ...r.badBlobs.map((b) => `BAD blob at offset ${b.offset}: payload does not hash to ${b.hash}`),
-      ...(r.corruption ? [`${r.corruption.tornTail ? "torn tail" : "CORRUPT"} at offset ${r.corruption.offset}: ${r.corruption.reason} (${corruptionAdvice(r.corruption, r.path)})`] : []),
+      ...(r.corruption ? [`${r.corruption.tornTail ? "torn tail" : "CORRUPT"} at offset ${r.corruption.offset}: ${r.corruption.reason} (${r.corruption.advice})`] : []),
       r.ok ? "ok" : "problems found",
     ].join("\n"),
   );
   return r.ok ? 0 : 1;
-}
-
-/** What a user can do about the first bad record diagnose found. */
-function corruptionAdvice(c: { offset: number; tornTail: boolean; nothingAfter: boolean }, path: string): string {
-  if (c.tornTail) return "an interrupted write: the next command that opens the pile truncates it";
-  if (!c.nothingAfter) {
-    return `valid-looking records follow it: real records after damage, or the payload of a large blob a crash cut short. \`tribles pile repair --force ${path}\` saves everything from this offset to a file beside the pile and cuts the pile there`;
-  }
-  if (c.offset === 0) return "this file is not a pile";
-  return `nothing valid follows it: \`tribles pile repair ${path}\` saves these bytes aside and cuts them off`;
 }
 
 export function pileRepair(path: string, opts: { force?: boolean; json?: boolean }) {

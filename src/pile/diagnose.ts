@@ -10,7 +10,8 @@ import { BranchTable } from "./branch-table.ts";
 import { PileError } from "./errors.ts";
 import { withLock } from "./flock.ts";
 import { HEADER_LEN } from "./format.ts";
-import { isTornTail, nothingValidAfter, scanRecords } from "./scan.ts";
+import { scanRecords } from "./scan.ts";
+import { adviceFor, judgeTail } from "./tail.ts";
 
 export interface DiagnoseReport {
   path: string;
@@ -31,9 +32,10 @@ export interface DiagnoseReport {
   badBlobs: { offset: number; hash: string }[];
   /**
    * The first structural problem, if any. A torn tail (an interrupted append) is what opening the
-   * pile truncates; `nothingAfter`: no valid record follows it, so `repairTail` can move it aside.
+   * pile saves aside and truncates; `nothingAfter`: no valid record follows it, so `repairTail`
+   * can move it aside; `advice`: what to do about it (opening a corrupt pile gives the same).
    */
-  corruption?: { offset: number; reason: string; tornTail: boolean; nothingAfter: boolean };
+  corruption?: { offset: number; reason: string; tornTail: boolean; nothingAfter: boolean; advice: string };
   ok: boolean;
 }
 
@@ -129,8 +131,9 @@ function check(path: string, bytes: Uint8Array, onProgress?: (checked: number, t
   report.distinctBlobs = seen.size;
   report.branches = branches.liveIds().map((id) => ({ id: toHex(id), head: toHex(branches.head(id)!) }));
   if (!result.ok) {
-    const nothingAfter = nothingValidAfter(bytes, result.end, bytes.length);
-    report.corruption = { offset: result.end, reason: result.reason, tornTail: nothingAfter && isTornTail(bytes, result.end, bytes.length), nothingAfter };
+    const verdict = judgeTail(bytes, result.end, bytes.length, result.reason);
+    const advice = adviceFor(path, result.end, verdict);
+    report.corruption = { offset: result.end, reason: verdict.reason, tornTail: verdict.torn, nothingAfter: verdict.nothingAfter, advice };
   }
   // A torn tail is what a crash leaves and opening repairs: worth saying, not a failure.
   report.ok = (result.ok || report.corruption?.tornTail === true) && report.badBlobs.length === 0;
