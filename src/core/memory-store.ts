@@ -53,6 +53,11 @@ export class MemoryStore implements Store {
     else this.heads.set(key, { id: id.slice(), head: next.slice() });
     return { ok: true };
   }
+
+  /** One thread and a synchronous `fn`: nothing else can run meanwhile. */
+  withExclusiveLock<T>(fn: () => T): T {
+    return fn();
+  }
 }
 
 class MemoryReader implements BlobReader {

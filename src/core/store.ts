@@ -67,6 +67,13 @@ export interface BranchStore {
    * (null = absent). `next = null` deletes the branch.
    */
   update(id: BranchId, expected: Hash | null, next: Hash | null): CasResult;
+  /**
+   * Runs `fn` (synchronous) with no other writer of this store able to change it meanwhile, and
+   * returns its result; the store's own methods work inside. For a check-then-act across
+   * processes, such as creating a branch only if no branch has its name. Optional: a store that
+   * cannot offer it (a remote peer) leaves the caller with plain compare-and-swap.
+   */
+  withExclusiveLock?<T>(fn: () => T): T;
 }
 
 /** Everything a full store offers. */

@@ -85,6 +85,8 @@ export class Pile implements Store {
   /** The region being scanned (the visitor reads through it). */
   private scanBytes: Uint8Array = ZEROS;
   private scanBase = 0;
+  /** Nesting depth of `withExclusiveLock` (the flock is held while above 0). */
+  private exclusiveDepth = 0;
   /** Appended since the last fsync. */
   private dirty = false;
   private closed = false;
@@ -130,6 +132,10 @@ export class Pile implements Store {
   refresh(): void {
     this.checkOpen();
     if (fstatSync(this.fd).size === this.seenSize) return;
+    if (this.exclusiveDepth > 0) {
+      this.withAppendLock(true, () => undefined);
+      return;
+    }
     // An incomplete last record may be an append in progress: leave it for a later refresh.
     const settled = withLock(this.fd, false, () => {
       const outcome = this.applyNew();
@@ -145,6 +151,13 @@ export class Pile implements Store {
    * and corruption is thrown — so nothing is ever appended after a torn record.
    */
   private withAppendLock<T>(exclusive: boolean, fn: () => T): T {
+    if (this.exclusiveDepth > 0) {
+      // Inside withExclusiveLock: the lock is held already (taking it again on this descriptor
+      // would convert or drop it).
+      const outcome = this.applyNew();
+      if (!outcome.ok) this.truncateTornTail(outcome);
+      return fn();
+    }
     if (!exclusive) {
       lockShared(this.fd);
       try {
@@ -159,6 +172,23 @@ export class Pile implements Store {
       if (!outcome.ok) this.truncateTornTail(outcome);
       return fn();
     } finally {
+      unlock(this.fd);
+    }
+  }
+
+  /**
+   * Runs `fn` holding the pile's exclusive lock: no other process appends or moves a branch until
+   * it returns. This handle's own methods work inside (they see the lock is held); calls nest.
+   */
+  withExclusiveLock<T>(fn: () => T): T {
+    this.checkOpen();
+    if (this.exclusiveDepth > 0) return fn();
+    lockExclusive(this.fd);
+    this.exclusiveDepth++;
+    try {
+      return fn();
+    } finally {
+      this.exclusiveDepth--;
       unlock(this.fd);
     }
   }

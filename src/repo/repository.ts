@@ -91,14 +91,24 @@ export class Repository {
 
   /**
    * Creates a named branch with a fresh random id: empty (unsigned metadata) or, given `head`,
-   * pointing at that commit (signed with the repository key).
+   * pointing at that commit (signed with the repository key). The name is checked again, and the
+   * branch created, under the store's exclusive lock when it has one, so concurrent creators of
+   * one name (processes sharing a pile) make one branch; the others get "branch-exists".
    */
   createBranch(name: string, head?: Hash): BranchInfo {
-    if (this.lookupBranch(name)) throw new RepoError(`branch "${name}" already exists`, "branch-exists");
+    const taken = () => {
+      if (this.lookupBranch(name)) throw new RepoError(`branch "${name}" already exists`, "branch-exists");
+    };
+    taken();
     const id = genId();
     const meta = buildBranchMeta({ branchId: id, name, timestampNs: this.clock(), ...this.signedHead(head) });
     this.store.putMany(meta.blobs);
-    if (!this.store.update(id, null, meta.handle).ok) throw new RepoError(`could not create branch "${name}"`, "conflict");
+    const create = () => {
+      taken();
+      if (!this.store.update(id, null, meta.handle).ok) throw new RepoError(`could not create branch "${name}"`, "conflict");
+    };
+    if (this.store.withExclusiveLock) this.store.withExclusiveLock(create);
+    else create();
     return this.branchById(id)!;
   }
 

@@ -1,10 +1,11 @@
 /** Pile behaviour: snapshots, refresh, duplicates, damaged payloads, corruption, branches, errors. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toHex } from "../../src/core/bytes.ts";
 import { PileCorruptError, PileError, PileIntegrityError } from "../../src/pile/errors.ts";
 import { TAIL_MAX } from "../../src/pile/file-view.ts";
+import { tryLockExclusive, unlock } from "../../src/pile/flock.ts";
 import { diagnosePile } from "../../src/pile/diagnose.ts";
 import { Pile } from "../../src/pile/pile.ts";
 import { repairTail } from "../../src/pile/repair.ts";
@@ -432,6 +433,35 @@ describe("branches", () => {
     expect(() => pile.update(new Uint8Array(16).fill(1), null, h.subarray(1))).toThrow("32-byte");
     expect(statSync(tmp.path("arg.pile")).size).toBe(128);
     pile.close();
+  }, 10_000);
+});
+
+describe("withExclusiveLock", () => {
+  test("holds the lock across the handle's own reads and writes, which work inside and nest", () => {
+    const path = tmp.path("x.pile");
+    const pile = Pile.open(path);
+    const other = Pile.open(path);
+    const id = new Uint8Array(16).fill(4);
+    const probe = openSync(path, "r");
+    try {
+      const inside = pile.withExclusiveLock(() => {
+        // Another descriptor cannot take the lock while we hold it.
+        expect(tryLockExclusive(probe)).toBe(false);
+        const h = pile.put(utf8("inside"));
+        expect(pile.update(id, null, h).ok).toBe(true);
+        expect(pile.withExclusiveLock(() => pile.head(id))).toEqual(h);
+        expect(tryLockExclusive(probe)).toBe(false);
+        return h;
+      });
+      expect(tryLockExclusive(probe)).toBe(true);
+      unlock(probe);
+      expect(other.head(id)).toEqual(inside);
+      expect(other.reader().get(inside)).toEqual(utf8("inside"));
+    } finally {
+      closeSync(probe);
+      pile.close();
+      other.close();
+    }
   }, 10_000);
 });
 
