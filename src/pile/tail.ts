@@ -211,3 +211,33 @@ function timestampOf(bytes: Uint8Array, at: number): number {
   for (let i = 7; i >= 0; i--) value = value * 256 + bytes[at + 16 + i]!;
   return value;
 }
+
+export interface RecordCounts {
+  blobs: number;
+  branches: number;
+  tombstones: number;
+}
+
+/**
+ * Records in bytes[from, end) as a reader that resynchronises would find them: runs of
+ * well-formed records starting at 64-byte boundaries (a blob's payload is skipped, not searched).
+ * Blobs are not hashed: this counts what a cut would throw away, not what verifies. `onBranch`
+ * sees each branch record and tombstone found, in order.
+ */
+export function countRecords(bytes: Uint8Array, from: number, end: number, onBranch?: (at: number, isHead: boolean) => void): RecordCounts {
+  const counts: RecordCounts = { blobs: 0, branches: 0, tombstones: 0 };
+  for (let p = from; p + HEADER_LEN <= end; ) {
+    const size = recordKindAt(bytes, p) === 0 ? -1 : recordSizeAt(bytes, p, end);
+    if (size < 0) {
+      p += HEADER_LEN;
+      continue;
+    }
+    const kind = recordKindAt(bytes, p);
+    if (kind === RecordKind.Blob) counts.blobs++;
+    else if (kind === RecordKind.Branch) counts.branches++;
+    else counts.tombstones++;
+    if (kind !== RecordKind.Blob) onBranch?.(p, kind === RecordKind.Branch);
+    p += size;
+  }
+  return counts;
+}
