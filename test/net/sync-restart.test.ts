@@ -3,7 +3,7 @@
  * synced again within seconds. Over QUIC the other side learns nothing of the old process's death
  * (no RST) and still holds its connection when the new process connects.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, test } from "bun:test";
 import { firstAddr, listenFor, makeTeam, type Team } from "./e2e-helpers.ts";
 
 let team: Team | undefined;
