@@ -74,6 +74,12 @@ export interface BranchStore {
    * cannot offer it (a remote peer) leaves the caller with plain compare-and-swap.
    */
   withExclusiveLock?<T>(fn: () => T): T;
+  /**
+   * A number that changes whenever a branch is created, moved or deleted (here or, for a shared
+   * file, by another process). Optional: it lets a wrapper such as `Peer` tell "no branch changed"
+   * in O(1) instead of comparing every branch on every read and put.
+   */
+  branchVersion?(): number;
 }
 
 /** Everything a full store offers. */
