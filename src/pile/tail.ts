@@ -11,11 +11,13 @@
  * payload's start, possibly ending in a record cut short the same way, and nothing valid beyond.
  * The same picture arises from a length field damaged in the middle of a pile whose last append
  * was then torn; three checks tell it apart, and when any fails we refuse:
- * - the header's payload does not verify at any shorter length that ends on a record boundary
- *   (a damaged length over an intact payload would);
+ * - no valid record lies outside the run;
  * - no blob record in the run was written later than the header (records appended after a blob
  *   are newer; the payload of a blob existed before it was written);
- * - no valid record lies outside the run.
+ * - the header's payload does not verify at a shorter length ending where a record that could
+ *   have been appended after it begins (a damaged length over an intact payload would).
+ * A damaged length over a payload that is damaged too, itself a pile, and followed only by records
+ * of the same millisecond would pass all three: that triple fault is cut, and saved beside the pile.
  */
 import { Blake3Hasher, hash as blake3 } from "../core/blake3.ts";
 import { bytesEqual } from "../core/bytes.ts";
