@@ -3,37 +3,18 @@
  * A pile is flushed only when the whole command succeeded; signatures are checked whenever history
  * is shown.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import { decodeLongString } from "../core/longstring.ts";
 import { unixMsFromTaiNs } from "../core/schemas.ts";
 import type { BlobReader, Hash } from "../core/store.ts";
-import { filesToContent } from "../repo/files.ts";
 import { ancestors, readCommit, verifyOne } from "../repo/history.ts";
 import { loadKey } from "../repo/keyfile.ts";
 import { type BranchInfo, Repository } from "../repo/repository.ts";
 import { output, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
 import { describeUnreadable, unreadableAdvice, unreadableById, unreadableMark } from "./unreadable-branches.ts";
-
-export async function pileCommit(path: string, files: string[], opts: KeyOptions & { branch: unknown; message?: unknown; json?: boolean }) {
-  if (opts.message === undefined || opts.message === true || String(opts.message).trim() === "") throw new CliError("a commit needs a message: -m MSG");
-  const branch = String(opts.branch);
-  const entries = files.map(readInputFile);
-  // Only base names are recorded: two files that share one would shadow each other.
-  const byName = new Map<string, string>();
-  for (const e of entries) {
-    const other = byName.get(basename(e.name));
-    if (other !== undefined) throw new CliError(`${other} and ${e.name} would both be recorded as "${basename(e.name)}" (commits keep base names only); commit them separately or rename one`);
-    byName.set(basename(e.name), e.name);
-  }
-  const key = repoKey(opts, path);
-  const { content, blobs } = filesToContent(entries);
-  const handle = await withPile(path, (pile) => new Repository(pile, key).commit(branch, content, String(opts.message), blobs));
-  output(opts.json, { commit: toHex(handle), branch, files: entries.map((e) => ({ name: e.name, bytes: e.bytes.length })) }, () => `committed ${toHex(handle)} to ${branch} (${entries.length} file${entries.length === 1 ? "" : "s"})`);
-}
 
 export async function pileLog(path: string, opts: { branch: unknown; limit?: unknown; json?: boolean }) {
   const limit = opts.limit === undefined ? Number.POSITIVE_INFINITY : Number(opts.limit);
@@ -95,13 +76,13 @@ function trackingBranchNamed(repo: Repository, name: string): BranchInfo {
   throw new CliError(`--from ${name} equals --into: expected a tracking branch named "${name}" (from \`tribles pile net pull\` or sync), found none`);
 }
 
-interface KeyOptions {
+export interface KeyOptions {
   key?: unknown;
   createKey?: boolean;
 }
 
 /** The signing key for a pile command; a missing key says how to make one. */
-function repoKey(opts: KeyOptions, pilePath: string): SigningKey {
+export function repoKey(opts: KeyOptions, pilePath: string): SigningKey {
   if (opts.key === true) throw new CliError("--key needs a file path");
   let loaded: ReturnType<typeof loadKey>;
   try {
@@ -118,12 +99,6 @@ throw new CliError((err as Error).message);
   if (loaded.created) console.error(`created key file ${loaded.path} (public key ${toHex(loaded.key.publicKey)})`);
   if (loaded.warning) console.error(`warning: ${loaded.warning}`);
   return loaded.key;
-}
-
-function readInputFile(file: string): { name: string; bytes: Uint8Array } {
-  if (!existsSync(file)) throw new CliError(`${file}: no such file`);
-  if (!statSync(file).isFile()) throw new CliError(`${file}: not a regular file`);
-  return { name: file, bytes: new Uint8Array(readFileSync(file)) };
 }
 
 /**

@@ -10,7 +10,8 @@ export type RepoErrorCode =
   | "bad-blob"
   | "no-key"
   | "conflict"
-  | "not-pushable";
+  | "not-pushable"
+  | "nothing-to-commit";
 
 export class RepoError extends Error {
   constructor(
