@@ -131,6 +131,8 @@ function repoCall<T>(fn: () => T): T {
 
 interface FileSummary {
   path: string;
+  /** The same as `path` (the field's name before files had directories). */
+  name: string;
   size: number;
   content: string;
   commit: string;
@@ -290,6 +292,7 @@ function summarize(f: TreeEntry, tree: FileTree): FileSummary {
   const unsafe = tree.unsafe.get(f.path);
   return {
     path: f.path,
+    name: f.path,
     size: Number(f.size),
     content: toHex(f.content),
     commit: toHex(f.commit),

@@ -20,7 +20,7 @@ import { basename } from "node:path";
 import { hash } from "../core/blake3.ts";
 import { fromHex, isZero } from "../core/bytes.ts";
 import { intrinsicEntity } from "../core/entity.ts";
-import { decodeLongString, encodeLongString } from "../core/longstring.ts";
+import { encodeLongString } from "../core/longstring.ts";
 import type { Hash } from "../core/store.ts";
 import { TribleSet } from "../core/tribleset.ts";
 
