@@ -8,6 +8,7 @@ import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { decodeLongString } from "../core/longstring.ts";
 import { loadKey } from "../repo/keyfile.ts";
 import { lockPileForSync } from "../pile/sync-lock.ts";
+import { treeAt } from "../repo/file-tree.ts";
 import { Repository } from "../repo/repository.ts";
 import { applyRemoteHead } from "../repo/tracking.ts";
 import { AuthRejectedError, SyncClient } from "../net/client.ts";
@@ -17,6 +18,7 @@ import type { SyncDirection } from "../net/peer.ts";
 import { type SyncEvent, SyncNode } from "../net/sync.ts";
 import { asList, openPile, signingKey } from "./common.ts";
 import { CliError } from "./errors.ts";
+import { describeConflict } from "./repo-actions.ts";
 import { capHandleOf, credentialsOf, givenTeamRoot, type TeamOptions, teamRootOf } from "./team-context.ts";
 
 /**
@@ -134,10 +136,15 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     republishMs: republishSeconds * 1000,
     onEvent: (e: SyncEvent) => logEvent(e, log, policy),
     peerEvents: {
-      onPublished(branchId, head) {
-        const name = branchName(repo, head) ?? toHex(branchId);
+      onPublished(branchId, metaHandle) {
+        const name = branchName(repo, metaHandle) ?? toHex(branchId);
         names.set(toHex(branchId), name);
-        log({ event: "published", branch: name, branchId: toHex(branchId), head: toHex(head) }, `published ${name} (${toHex(head).slice(0, 16)}…)`);
+        // Named by its head commit (short, like git), as the receiver's lines name it.
+        const commit = headCommitOf(repo, metaHandle);
+        log(
+          { event: "published", branch: name, branchId: toHex(branchId), head: commit ? toHex(commit) : null, meta: toHex(metaHandle) },
+          `published ${name} at commit ${commit ? toHex(commit).slice(0, 12) : "(empty)"}`,
+        );
       },
       onApplied(remote, result) {
         const publisher = peerIdFromKey(remote.publisher).toString();
@@ -150,7 +157,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
           const blobs = pile.reader().len;
           log(
             { event: "received", branch: result.name, publisher, tracking: toHex(result.trackingId), head: result.head ? toHex(result.head) : null, blobs, latencyMs: Date.now() - remote.receivedAt },
-            `received ${result.name} from ${publisher.slice(0, 16)}… → tracking ${toHex(result.trackingId).slice(0, 12)}… head ${result.head ? toHex(result.head).slice(0, 16) : "(empty)"}… (${plural(blobs, "blob")} in pile)`,
+            `received ${result.name} at commit ${result.head ? toHex(result.head).slice(0, 12) : "(empty)"} from ${publisher.slice(0, 16)}… → tracking ${toHex(result.trackingId).slice(0, 12)}… (${plural(blobs, "blob")} in pile)`,
           );
         } else if (result.status !== "unchanged" || !result.head || integrated.has(toHex(result.head))) return;
         // An unchanged tracking head is merged once per process too: a sync stopped between moving
@@ -160,7 +167,14 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
         if (opts.merge !== false && direction !== "writeonly" && result.head) {
           try {
             const merged = repo.integrate(result.name, result.head);
-            if (merged.kind !== "up-to-date") log({ event: "merged", branch: result.name, kind: merged.kind, head: toHex(merged.head) }, `merged into local ${result.name}: ${merged.kind}`);
+            if (merged.kind !== "up-to-date") {
+              // Paths both sides changed: one version stays, the other becomes a conflict copy (file-tree.ts).
+              const conflicts = merged.kind === "merge" ? treeAt(pile.reader(), merged.head).conflicts : [];
+              log(
+                { event: "merged", branch: result.name, kind: merged.kind, head: toHex(merged.head), conflicts: conflicts.map((c) => ({ path: c.path, copy: c.copy.path })) },
+                [`merged into local ${result.name}: ${merged.kind} (head ${toHex(merged.head).slice(0, 12)})`, ...conflicts.map(describeConflict)].join("\n"),
+              );
+            }
           } catch (err) {
             log({ event: "merge-failed", branch: result.name, error: (err as Error).message }, `could not merge ${result.name}: ${(err as Error).message}`);
           }
@@ -267,6 +281,16 @@ async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
     await Bun.sleep(20);
   }
   return true;
+}
+
+/** The head commit named by a branch-metadata blob, if it can be read. */
+function headCommitOf(repo: Repository, metaHandle: Uint8Array): Uint8Array | undefined {
+  const bytes = repo.store.reader().get(metaHandle);
+  try {
+    return bytes ? parseBranchMeta(bytes).head : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function branchName(repo: Repository, metaHandle: Uint8Array): string | undefined {

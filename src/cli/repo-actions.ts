@@ -9,6 +9,7 @@ import type { SigningKey } from "../core/ed25519.ts";
 import { decodeLongString } from "../core/longstring.ts";
 import { unixMsFromTaiNs } from "../core/schemas.ts";
 import type { BlobReader, Hash } from "../core/store.ts";
+import { type MergeConflict, treeAt } from "../repo/file-tree.ts";
 import { ancestors, readCommit, verifyOne } from "../repo/history.ts";
 import { loadKey } from "../repo/keyfile.ts";
 import { type BranchInfo, Repository } from "../repo/repository.ts";
@@ -56,16 +57,23 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
     const target = repo.lookupBranch(into);
     if (!source.meta.head) return { head: target?.meta.head ?? null, kind: "up-to-date" as const };
     // A missing --into branch is created at the source's head.
-    return repo.integrate(into, source.meta.head);
+    const merged = repo.integrate(into, source.meta.head);
+    return { ...merged, conflicts: merged.kind === "merge" ? treeAt(pile.reader(), merged.head).conflicts : [] };
   });
   const head = result.head ? toHex(result.head) : null;
+  const conflicts = "conflicts" in result ? result.conflicts : [];
   const text = {
     "up-to-date": `${into} is already up to date`,
     "fast-forward": `${into} fast-forwarded to ${head}`,
     merge: `${into} merged ${from}: merge commit ${head}`,
     created: `created ${into} at ${head} (from ${from})`,
   };
-  output(opts.json, { into, from, kind: result.kind, head }, () => text[result.kind]);
+  output(opts.json, { into, from, kind: result.kind, head, conflicts: conflicts.map((c) => ({ path: c.path, copy: c.copy.path })) }, () => [text[result.kind], ...conflicts.map(describeConflict)].join("\n"));
+}
+
+/** One line for a path both sides changed: which version stays, where the other went. */
+export function describeConflict(c: MergeConflict): string {
+  return `CONFLICT ${c.path}: both sides changed it; kept the version changed last (commit ${toHex(c.kept.commit).slice(0, 12)}), the other (commit ${toHex(c.copy.commit).slice(0, 12)}) is at ${c.copy.path}`;
 }
 
 /** The one tracking branch with this remote name. */
