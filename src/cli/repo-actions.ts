@@ -9,6 +9,7 @@ import type { SigningKey } from "../core/ed25519.ts";
 import { decodeLongString } from "../core/longstring.ts";
 import { unixMsFromTaiNs } from "../core/schemas.ts";
 import type { BlobReader, Hash } from "../core/store.ts";
+import { adoptersOf } from "../repo/adopters.ts";
 import { type MergeConflict, treeAt } from "../repo/file-tree.ts";
 import { ancestors, readCommit, verifyOne } from "../repo/history.ts";
 import { loadKey } from "../repo/keyfile.ts";
@@ -23,7 +24,12 @@ export async function pileLog(path: string, opts: { branch: unknown; limit?: unk
   const commits = await withPile(path, (pile) => {
     const repo = new Repository(pile);
     const b = resolveBranch(repo, String(opts.branch), path);
-    return b.meta.head ? history(pile.reader(), b.meta.head, limit) : [];
+    if (!b.meta.head) return [];
+    const commits = history(pile.reader(), b.meta.head, limit);
+    const merges = new Set(commits.filter((c) => c.merge).map((c) => c.hash));
+    const adopters = adoptersOf(pile.reader(), merges);
+    for (const c of commits) if (c.merge) c.mergedBy = (adopters.get(c.hash) ?? []).map((a) => toHex(a.key));
+    return commits;
   });
   output(opts.json, commits, () => commits.map(formatCommit).join("\n\n"));
   const bad = commits.filter((c) => c.signature === "bad").length;
@@ -139,6 +145,8 @@ interface CommitSummary {
   time: string | null;
   message: string | null;
   parents: string[];
+  /** For a merge: the keys that signed a branch update adopting it, earliest first (who merged; empty when none is in this pile). */
+  mergedBy?: string[];
   /** "ok", "bad", or "unsigned" (merge commits are unsigned by design). */
   signature: "ok" | "bad" | "unsigned";
   signatureError?: string;
@@ -192,8 +200,12 @@ function readMessage(reader: BlobReader, h: Hash | undefined): string | null {
 function formatCommit(c: CommitSummary): string {
   if (c.missing) return `commit ${c.hash}\n    (not readable in this pile: ${c.signatureError})`;
   const sig = c.signature === "bad" ? `\nBAD SIGNATURE: ${c.signatureError}` : "";
-  if (c.merge) return `commit ${c.hash} (merge)\nmerge of ${c.parents.join(" ")}${sig}`;
-  return `commit ${c.hash}\nauthor ${c.author}\ndate   ${c.time}${sig}\n\n    ${(c.message ?? "").split("\n").join("\n    ")}`;
+  if (c.merge) {
+    const by = c.mergedBy === undefined ? "" : c.mergedBy.length ? `\nmerged by ${c.mergedBy[0]} (signed the first branch update adopting it)${c.mergedBy.length > 1 ? `\nalso adopted by ${c.mergedBy.slice(1).join(", ")}` : ""}` : "\nmerged by: unknown (no signed branch update adopting it is in this pile)";
+    return `commit ${c.hash} (merge, unsigned by design)\nmerge of ${c.parents.join(" ")}${by}${sig}`;
+  }
+  const verified = c.signature === "ok" ? " (signature verified)" : "";
+  return `commit ${c.hash}\nauthor ${c.author}${verified}\ndate   ${c.time}${sig}\n\n    ${(c.message ?? "").split("\n").join("\n    ")}`;
 }
 
 interface BranchSummary {

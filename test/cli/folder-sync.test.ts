@@ -2,7 +2,7 @@
  * A week of use between two laptops, as real processes: a folder checked out on each, edited and
  * committed on both sides through a running `pile net sync`, a local edit kept when the other
  * side's version arrives, the same file edited on both sides while apart (a conflict copy on both
- * peers), nested paths, a delete and a rename.
+ * peers, and who merged in the log), nested paths, a delete and a rename.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -97,6 +97,16 @@ describe("a synced folder between two peers", () => {
     await b.waitFor(mergedTo(merge.head as string));
     const conflicted = [...a.events, ...b.events].find((e) => e.event === "merged" && (e.conflicts as unknown[]).length > 0);
     expect(conflicted?.conflicts).toEqual([{ path: "plans/2027/todo.md", copy: expect.stringMatching(/^plans\/2027\/todo\.sync-conflict-/) }]);
+    // Who merged shows in the log on both peers: the key that signed the branch update adopting the merge.
+    const mergers = [a, b].filter((p) => p.events.some((e) => e.event === "merged" && e.kind === "merge" && e.head === merge.head));
+    const keyOf = (p: SyncProcess) => (p === a ? t.members.a! : t.members.b!).publicKey;
+    for (const m of ["a", "b"] as const) {
+      const log = JSON.parse(await tribles("pile", "log", `${m}.pile`, "-n", "3", "--json"));
+      expect(log[0]).toMatchObject({ hash: merge.head, merge: true, signature: "unsigned" });
+      expect(log[0].mergedBy).toContain(keyOf(mergers[0]!));
+      expect(log.slice(1).map((c: { signature: string }) => c.signature)).toEqual(["ok", "ok"]);
+      expect(await tribles("pile", "log", `${m}.pile`, "-n", "1")).toContain(`merged by ${log[0].mergedBy[0]}`);
+    }
     const files = async (m: "a" | "b") => JSON.parse(await tribles("pile", "files", `${m}.pile`, "--json")).files.map((f: { path: string; content: string }) => `${f.path} ${f.content}`);
     expect(await files("a")).toEqual(await files("b"));
     for (const m of ["a", "b"] as const) {
