@@ -9,6 +9,7 @@ import { decodeLongString } from "../core/longstring.ts";
 import { loadKey } from "../repo/keyfile.ts";
 import { lockPileForSync } from "../pile/sync-lock.ts";
 import { Repository } from "../repo/repository.ts";
+import { mergeRemoteHead } from "../repo/remote-merge.ts";
 import { applyRemoteHead } from "../repo/tracking.ts";
 import { AuthRejectedError, SyncClient } from "../net/client.ts";
 import { fetchClosure } from "../net/fetch.ts";
@@ -158,11 +159,14 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
         // the remote commits again.
         if (result.head) integrated.add(toHex(result.head));
         if (opts.merge !== false && direction !== "writeonly" && result.head) {
+          // Into the local branch with the remote's id and name (created under that id if absent):
+          // a head never merges across branch ids or names (see repo/remote-merge.ts).
           try {
-            const merged = repo.integrate(result.name, result.head);
-            if (merged.kind !== "up-to-date") log({ event: "merged", branch: result.name, kind: merged.kind, head: toHex(merged.head) }, `merged into local ${result.name}: ${merged.kind}`);
+            const merged = mergeRemoteHead(repo, result.remoteBranch, result.name, result.head);
+            if (merged.kind !== "up-to-date") log({ event: "merged", branch: result.name, branchId: toHex(merged.branch), kind: merged.kind, head: toHex(merged.head) }, `merged into local ${result.name}: ${merged.kind}`);
           } catch (err) {
-            log({ event: "merge-failed", branch: result.name, error: (err as Error).message }, `could not merge ${result.name}: ${(err as Error).message}`);
+            const error = (err as Error).message;
+            log({ event: "merge-failed", branch: result.name, publisher, error }, `could not merge ${result.name} from ${publisher}: ${error}`);
           }
         }
       },
@@ -324,7 +328,7 @@ export async function runPull(path: string, remote: string, opts: TeamOptions & 
       },
     });
     if (tty) process.stderr.write("\n");
-    const result = applyRemoteHead(pile, remoteKey, match.head);
+    const result = applyRemoteHead(pile, remoteKey, match.head, match.branchId);
     pile.flush();
     await client.close();
     if (result.status === "rejected") throw new CliError(`bad data from ${peerIdText}: ${result.reason}`);

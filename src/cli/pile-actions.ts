@@ -7,6 +7,8 @@ import { repairTail } from "../pile/repair.ts";
 import { type BranchInfo, Repository } from "../repo/repository.ts";
 import { output, parseHash, signingKey, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
+import { describeCapability } from "./team-actions.ts";
+import { capHandleOf, givenTeamRoot, type TeamOptions } from "./team-context.ts";
 
 function describeBranch(b: BranchInfo) {
   return {
@@ -97,10 +99,35 @@ export async function pileBlobList(path: string, opts: { json?: boolean }) {
   output(opts.json, hashes, () => hashes.join("\n"));
 }
 
-export async function pileBranchList(path: string, opts: { json?: boolean }) {
-  const branches = await withPile(path, (pile) => new Repository(pile).listBranches().map(describeBranch));
+/**
+ * Branches with their ids (a tracking branch also shows the remote branch id it mirrors). With a
+ * capability and team root (--cap/--team-root or their variables), each branch says what the
+ * capability grants on it: capabilities name branch ids, so of two branches that share a name
+ * (created independently by two members) this shows which one the capability covers.
+ */
+export async function pileBranchList(path: string, opts: TeamOptions & { json?: boolean }) {
+  const capHandle = capHandleOf(opts);
+  const root = givenTeamRoot(opts);
+  const branches = await withPile(path, (pile) => {
+    const cap = capHandle && root ? describeCapability(pile, capHandle, root, path) : undefined;
+    const valid = cap?.status.startsWith("valid") ? cap : undefined;
+    if (cap && !valid) console.error(`note: capability ${toHex(capHandle!)} does not verify (${cap.status}): grants not shown`);
+    return new Repository(pile).listBranches().map((b) => {
+      const view = describeBranch(b);
+      if (!valid) return view;
+      // What a peer checks is the id the branch has across the team: the remote's, for a tracking branch.
+      const teamId = b.meta.tracking ? toHex(b.meta.tracking.remoteBranch) : view.id;
+      return { ...view, grants: valid.branches.length === 0 || valid.branches.includes(teamId) ? valid.perms : [] };
+    });
+  });
   output(opts.json, branches, () =>
-    branches.map((b) => `${b.id}  ${b.tracking ? `${b.name} (tracking ${b.remotePeer?.slice(0, 12)}…)` : b.name}  head ${b.head ?? "(empty)"}  updated ${b.updatedAt ?? "?"}`).join("\n"),
+    branches
+      .map((b) => {
+        const name = b.tracking ? `${b.name} (tracking ${b.remotePeer?.slice(0, 12)}…'s ${b.remoteBranch})` : b.name;
+        const grants = "grants" in b ? `  cap: ${b.grants.length ? b.grants.join(",") : "no access"}` : "";
+        return `${b.id}  ${name}  head ${b.head ?? "(empty)"}  updated ${b.updatedAt ?? "?"}${grants}`;
+      })
+      .join("\n"),
   );
 }
 

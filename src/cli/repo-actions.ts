@@ -13,7 +13,8 @@ import type { BlobReader, Hash } from "../core/store.ts";
 import { filesToContent } from "../repo/files.ts";
 import { ancestors, readCommit, verifyOne } from "../repo/history.ts";
 import { loadKey } from "../repo/keyfile.ts";
-import { type BranchInfo, Repository } from "../repo/repository.ts";
+import { mergeRemoteHead } from "../repo/remote-merge.ts";
+import { type BranchInfo, RepoError, Repository } from "../repo/repository.ts";
 import { output, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
 
@@ -64,7 +65,19 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
     const repo = new Repository(pile, key);
     // Merging a local branch into itself means nothing: the same name in --from names the
     // tracking branch of a remote branch (what `pile net pull` leaves), the usual way to adopt it.
-    const source = from === into ? trackingBranchNamed(repo, from) : resolveBranch(repo, from);
+    // Adopting keeps the remote's branch id (created under it, or merged into the local branch
+    // with that id) and refuses a local branch of that name with another id.
+    if (from === into) {
+      const tracking = trackingBranchNamed(repo, from);
+      if (!tracking.meta.head) return { head: repo.lookupBranch(into)?.meta.head ?? null, kind: "up-to-date" as const };
+      try {
+        return mergeRemoteHead(repo, tracking.meta.tracking!.remoteBranch, into, tracking.meta.head);
+      } catch (err) {
+        if (err instanceof RepoError && err.code === "branch-mismatch") throw new CliError(err.message.replaceAll("PILE", path));
+        throw err;
+      }
+    }
+    const source = resolveBranch(repo, from);
     const target = repo.lookupBranch(into);
     if (!source.meta.head) return { head: target?.meta.head ?? null, kind: "up-to-date" as const };
     // A missing --into branch is created at the source's head.

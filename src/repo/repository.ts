@@ -90,12 +90,12 @@ export class Repository {
   }
 
   /**
-   * Creates a named branch with a fresh random id: empty (unsigned metadata) or, given `head`,
-   * pointing at that commit (signed with the repository key).
+   * Creates a named branch with a fresh random id (or `id`: a branch made from a remote one keeps
+   * the remote's id, see remote-merge.ts): empty (unsigned metadata) or, given `head`, pointing at
+   * that commit (signed with the repository key).
    */
-  createBranch(name: string, head?: Hash): BranchInfo {
+  createBranch(name: string, head?: Hash, id: BranchId = genId()): BranchInfo {
     if (this.lookupBranch(name)) throw new RepoError(`branch "${name}" already exists`, "branch-exists");
-    const id = genId();
     const meta = buildBranchMeta({ branchId: id, name, timestampNs: this.clock(), ...this.signedHead(head) });
     this.store.putMany(meta.blobs);
     if (!this.store.update(id, null, meta.handle).ok) throw new RepoError(`could not create branch "${name}"`, "conflict");
