@@ -128,6 +128,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     credentials: credentialsOf(opts, pile.reader()),
     policy: { authorize: (r) => policy.authorize(r) },
     admit: (frame) => waitFor(() => policy.admits(frame.publisher, frame.branchId), 5000),
+    readScopeOf: (publisher) => policy.readScopeOf(publisher),
     direction,
     listen: listen.length ? listen : undefined!,
     peers,
@@ -237,6 +238,12 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
       log(
         { event: "fetch-failed", publisher: e.publisher, error: e.error, retryInMs: e.retryInMs ?? null },
         `fetch from ${e.publisher} failed: ${e.error}${e.retryInMs === undefined ? "" : ` (trying again in ${e.retryInMs / 1000} s)`}`,
+      );
+      break;
+    case "head-refused":
+      log(
+        { event: "head-refused", publisher: e.publisher, branchId: e.branchId, head: e.head, reason: e.reason },
+        `refused head ${e.head.slice(0, 16)}… of branch ${e.branchId} from ${e.publisher}: ${e.reason}`,
       );
       break;
     case "dial-failed":

@@ -5,15 +5,19 @@
  */
 import type { PeerId } from "@libp2p/interface";
 import { MAX_CHAIN_DEPTH } from "../auth/attributes.ts";
+import { NO_READ_SCOPE, type ReadScope } from "../auth/scope.ts";
 import { chainBlobs, nextInChain } from "../auth/capability.ts";
 import { hash } from "../core/blake3.ts";
 import { bytesEqual, isZero, toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
+import { HashIndex } from "../core/hash-index.ts";
 import type { BranchId, Hash, Store } from "../core/store.ts";
+import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { Repository } from "../repo/repository.ts";
 import { findTrackingBranch } from "../repo/tracking.ts";
 import { type Credentials, type PushResult, SyncClient } from "./client.ts";
 import { fetchClosure, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
+import { checkPossession } from "./possession.ts";
 import { encodeHeadFrame, type HeadFrame, HeadGossip } from "./gossip.ts";
 import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
@@ -53,6 +57,8 @@ export type SyncEvent =
   | { type: "fetch-progress"; publisher: string; branchId: string; head: string; progress: FetchProgress; ms: number }
   /** `retryInMs`: when the fetch will be tried again (absent: not until the head is announced again). */
   | { type: "fetch-failed"; publisher: string; branchId: string; error: string; retryInMs?: number }
+  /** A fetched head failed proof of possession (see possession.ts); it is not delivered nor retried. */
+  | { type: "head-refused"; publisher: string; branchId: string; head: string; reason: string }
   /** A given peer (`--peers`) could not be dialled; it is dialled again in `retryInMs`. */
   | { type: "dial-failed"; addr: string; error: string; retryInMs: number }
   /** A given peer is connected (at start, after a failed dial or after the connection dropped). */
@@ -75,6 +81,12 @@ export interface SyncNodeOptions {
   policy: AccessPolicy;
   /** Whether a gossiped head's publisher may be acted on (e.g. holds a valid capability). */
   admit?: (frame: HeadFrame) => boolean | Promise<boolean>;
+  /**
+   * What a publisher may read of our store (e.g. TeamPolicy.readScopeOf; null: nothing). When
+   * given, a fetched head is delivered only once it passes proof of possession (possession.ts): it
+   * brings into a scope only blobs its publisher could read here or delivered itself.
+   */
+  readScopeOf?: (publisher: Uint8Array) => ReadScope | null;
   direction?: SyncDirection;
   listen?: string[];
   peers?: string[];
@@ -325,15 +337,26 @@ export class SyncNode implements PeerNetwork {
         // fetch, and no event (heads are re-sent on every new subscription and republish).
         if (this.opts.store.reader().has(remote.head)) {
           this.retries.delete(key);
+          const possessed = this.alreadyTracked(remote) || (await this.possessed(remote, null).catch(() => false));
+          if (this.stopped || !possessed) continue;
           this.delivered.push(remote);
           this.deliveredListener?.();
           continue;
         }
         try {
           const clients = await this.providerClients(remote.head, publisher);
-          const summary = await fetchClosure(clients, remote.head, this.opts.store, { onProgress: this.progressReporter(publisher, remote), have: this.haveHints(remote) });
+          // What the publisher itself delivers is its own; a scope that covers everything needs no record.
+          const scope = this.readScope(remote.publisher);
+          const own = scope && !scope.unrestricted && clients.length === 1 && clients[0]!.peer === publisher.toString() ? new HashIndex(256) : null;
+          const onStored = own
+            ? (hashes: readonly Hash[]) => {
+                for (const h of hashes) own.insert(h);
+              }
+            : undefined;
+          const summary = await fetchClosure(clients, remote.head, this.opts.store, { onProgress: this.progressReporter(publisher, remote), have: this.haveHints(remote), ...(onStored ? { onStored } : {}) });
           this.retries.delete(key);
           for (const dropped of summary.dropped) this.forgetClient(dropped.peer);
+          if (!(await this.possessed(remote, own)) || this.stopped) continue;
           this.delivered.push(remote);
           this.provide(remote.branchId, remote.head);
           this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary });
@@ -353,6 +376,47 @@ export class SyncNode implements PeerNetwork {
       }
     } finally {
       this.running.delete(key);
+    }
+  }
+
+  /** The publisher's read scope on our store: undefined when no check is configured, null when it reads nothing. */
+  private readScope(publisher: Uint8Array): ReadScope | null | undefined {
+    return this.opts.readScopeOf ? this.opts.readScopeOf(publisher) : undefined;
+  }
+
+  /**
+   * Proof of possession (possession.ts) for a head whose closure is stored, `own` being what its
+   * publisher delivered: true when it may be delivered; otherwise reports "head-refused" (not
+   * retried: the same head fails the same way until the publisher can produce the blobs).
+   */
+  private async possessed(remote: RemoteHead, own: HashIndex | null): Promise<boolean> {
+    const scope = this.readScope(remote.publisher);
+    if (scope === undefined || scope?.unrestricted) return true;
+    const publisher = peerIdFromKey(remote.publisher);
+    const result = await checkPossession({
+      head: remote.head,
+      reader: this.opts.store.reader(),
+      scope: scope ?? NO_READ_SCOPE,
+      delivered: own,
+      publisher: () => this.clientFor(publisher),
+    });
+    if (result.ok) return true;
+    this.opts.onEvent?.({ type: "head-refused", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), reason: result.reason });
+    return false;
+  }
+
+  /**
+   * Whether our tracking branch of this (publisher, branch) already names the head commit of a
+   * head we hold: it passed the checks when it moved there, and nothing new enters.
+   */
+  private alreadyTracked(remote: RemoteHead): boolean {
+    try {
+      const bytes = this.opts.store.reader().get(remote.head);
+      const commit = bytes ? parseBranchMeta(bytes).head : undefined;
+      const tracked = findTrackingBranch(new Repository(this.opts.store), remote.publisher, remote.branchId)?.meta.head;
+      return commit !== undefined && tracked !== undefined && bytesEqual(commit, tracked);
+    } catch {
+      return false;
     }
   }
 
