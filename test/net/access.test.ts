@@ -117,8 +117,8 @@ test("a member limited to the team's `other` commits on it (its own `other` took
   // m's first merge of other creates its local other under the team's id.
   const created = await mProc.waitFor((e) => e.event === "merged" && e.branch === "other");
   expect(created.kind).toBe("created");
-  expect(created.branchId).toBe(ids.other);
-  expect((await localBranch(t, "m.pile", "other"))!.id).toBe(ids.other);
+  expect(created.branchId).toBe(ids.other!);
+  expect((await localBranch(t, "m.pile", "other"))!.id).toBe(ids.other!);
 
   const m = t.members.m!;
   await Bun.write(join(t.dir, "m.txt"), "from the member");
@@ -127,7 +127,7 @@ test("a member limited to the team's `other` commits on it (its own `other` took
   expect(merged.branch).toBe("other");
   expect(merged.kind).toBe("fast-forward");
   await Promise.all([aProc.stop(), mProc.stop()]);
-  expect((await localBranch(t, "a.pile", "other"))!.id).toBe(ids.other);
+  expect((await localBranch(t, "a.pile", "other"))!.id).toBe(ids.other!);
   const log = JSON.parse(await run(t.dir, "pile", "log", "a.pile", "--branch", "other", "--json"));
   expect(log.map((c: { message: string }) => c.message)).toEqual(["member work", "other work"]);
   // The capability the team handed out is shown against the branches that carry its id.
@@ -152,7 +152,7 @@ test("a member limited to `other` cannot widen its read scope by committing a re
   const commit = JSON.parse(await run(t.dir, "pile", "commit", m.pile, "--branch", "other", "-m", "borrow", "--key", m.key, "--json", "ref.bin")).commit;
   const refused = await aProc.waitFor((e) => e.event === "head-refused");
   expect(refused.publisher).toBe(m.peerId);
-  expect(refused.branchId).toBe(ids.other);
+  expect(refused.branchId).toBe(ids.other!);
   expect(refused.reason).toBe(`its head references blob ${secret.meta}, which it may not read here and did not produce`);
   expect(aProc.events.some((e) => e.event === "merged" && e.head === commit)).toBe(false);
   await mProc.stop();
