@@ -13,7 +13,7 @@ import type { BlobReader, Hash } from "../core/store.ts";
 import { filesToContent } from "../repo/files.ts";
 import { ancestors, readCommit, verifyOne } from "../repo/history.ts";
 import { loadKey } from "../repo/keyfile.ts";
-import { mergeRemoteHead } from "../repo/remote-merge.ts";
+import { adoptTrackedBranch, mergeRemoteHead } from "../repo/remote-merge.ts";
 import { type BranchInfo, RepoError, Repository } from "../repo/repository.ts";
 import { output, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
@@ -31,7 +31,13 @@ export async function pileCommit(path: string, files: string[], opts: KeyOptions
   }
   const key = repoKey(opts, path);
   const { content, blobs } = filesToContent(entries);
-  const handle = await withPile(path, (pile) => new Repository(pile, key).commit(branch, content, String(opts.message), blobs));
+  const { handle, adopted } = await withPile(path, (pile) => {
+    const repo = new Repository(pile, key);
+    // A first commit to a branch we so far only track (after a pull) goes on the team's branch.
+    const adopted = cliRepoCall(path, () => adoptTrackedBranch(repo, branch));
+    return { handle: repo.commit(branch, content, String(opts.message), blobs), adopted };
+  });
+  if (adopted) console.error(`note: made local branch ${branch} from its tracking branch (branch id ${toHex(adopted.id)}, the team's)`);
   output(opts.json, { commit: toHex(handle), branch, files: entries.map((e) => ({ name: e.name, bytes: e.bytes.length })) }, () => `committed ${toHex(handle)} to ${branch} (${entries.length} file${entries.length === 1 ? "" : "s"})`);
 }
 
@@ -70,12 +76,7 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
     if (from === into) {
       const tracking = trackingBranchNamed(repo, from);
       if (!tracking.meta.head) return { head: repo.lookupBranch(into)?.meta.head ?? null, kind: "up-to-date" as const };
-      try {
-        return mergeRemoteHead(repo, tracking.meta.tracking!.remoteBranch, into, tracking.meta.head);
-      } catch (err) {
-        if (err instanceof RepoError && err.code === "branch-mismatch") throw new CliError(err.message.replaceAll("PILE", path));
-        throw err;
-      }
+      return cliRepoCall(path, () => mergeRemoteHead(repo, tracking.meta.tracking!.remoteBranch, into, tracking.meta.head!));
     }
     const source = resolveBranch(repo, from);
     const target = repo.lookupBranch(into);
@@ -91,6 +92,16 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
     created: `created ${into} at ${head} (from ${from})`,
   };
   output(opts.json, { into, from, kind: result.kind, head }, () => text[result.kind]);
+}
+
+/** Runs a repository call whose "branch-mismatch" error is a user's error: one line, naming the pile. */
+function cliRepoCall<T>(path: string, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    if (err instanceof RepoError && err.code === "branch-mismatch") throw new CliError(err.message.replaceAll("PILE", path));
+    throw err;
+  }
 }
 
 /** The one tracking branch with this remote name. */

@@ -54,3 +54,25 @@ export function mergeRemoteHead(repo: Repository, remoteBranch: BranchId, name: 
   const result = repo.mergeInto(target, head);
   return { head: result.head!, kind: result.kind, branch: target.id };
 }
+
+/**
+ * Before a commit to `name` creates a new branch: when there is no local branch of that name but
+ * tracking branches of it exist (after a pull), the local branch is made from them instead (the
+ * remote's id, their heads merged in), so the commit lands on the team's branch rather than on a
+ * new one under a fresh id. Tracking branches of that name with different ids (branches created
+ * independently) are not guessed between: that is a "branch-mismatch" error. Null when there is
+ * nothing to adopt.
+ */
+export function adoptTrackedBranch(repo: Repository, name: string): BranchInfo | null {
+  if (repo.lookupBranch(name)) return null;
+  const tracked = repo.listBranches().filter((b) => b.tracking && b.name === name && b.meta.head);
+  if (tracked.length === 0) return null;
+  const ids = new Map(tracked.map((b) => [toHex(b.meta.tracking!.remoteBranch), b]));
+  if (ids.size > 1) {
+    const choices = [...ids.values()].map((b) => `${toHex(b.meta.tracking!.remoteBranch)} (tracking branch ${toHex(b.id)})`).join(", ");
+    throw new RepoError(`peers have ${ids.size} different branches named "${name}": ${choices}; adopt one first with \`tribles pile merge PILE --into ${name} --from TRACKING-ID\``, "branch-mismatch");
+  }
+  const remoteBranch = tracked[0]!.meta.tracking!.remoteBranch;
+  for (const b of tracked) mergeRemoteHead(repo, remoteBranch, name, b.meta.head!);
+  return repo.requireBranch(name);
+}

@@ -127,6 +127,7 @@ describe("tribles pile commit / log / branch show / merge", () => {
     const a = Pile.open(tmp.path("a.pile"));
     const b = Pile.open(tmp.path("b.pile"));
     const c = Pile.open(tmp.path("c.pile"));
+    const d = Pile.open(tmp.path("d.pile"));
     let remoteId = "";
     try {
       const reader = a.reader();
@@ -140,11 +141,23 @@ describe("tribles pile commit / log / branch show / merge", () => {
       expect(applyRemoteHead(c, new Uint8Array(32).fill(9), main.metaHandle, main.id).status).toBe("applied");
       new Repository(c).createBranch("main");
       c.flush();
+      d.putMany([...reader.list()].map((h) => reader.get(h)!));
+      expect(applyRemoteHead(d, new Uint8Array(32).fill(9), main.metaHandle, main.id).status).toBe("applied");
+      d.flush();
     } finally {
       a.close();
       b.close();
       c.close();
+      d.close();
     }
+    // A first commit to a branch d only tracks goes on the team's branch (its id, on top of its head).
+    writeFileSync(tmp.path("g.txt"), "local work");
+    const onTracked = await tribles("pile", "commit", "d.pile", "-m", "local work", "--key", "a.key", "g.txt");
+    expect(onTracked.code).toBe(0);
+    expect(onTracked.err.trim()).toBe(`note: made local branch main from its tracking branch (branch id ${remoteId}, the team's)`);
+    expect(JSON.parse((await tribles("pile", "branch", "show", "d.pile", "main", "--json")).out).id).toBe(remoteId);
+    const dLog = JSON.parse((await tribles("pile", "log", "d.pile", "--json")).out) as { message: string }[];
+    expect(dLog.map((c) => c.message)).toEqual(["local work", "remote work"]);
     // Adopting by name never crosses ids: c's own main stays as it was, and it is told why and what to do.
     const crossed = await tribles("pile", "merge", "c.pile", "--into", "main", "--from", "main", "--key", "a.key");
     expectError(crossed, `the remote's "main" is another branch (${remoteId}); not merged, both are kept`);
