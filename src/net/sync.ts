@@ -337,7 +337,7 @@ export class SyncNode implements PeerNetwork {
         // fetch, and no event (heads are re-sent on every new subscription and republish).
         if (this.opts.store.reader().has(remote.head)) {
           this.retries.delete(key);
-          const possessed = this.alreadyTracked(remote) || (await this.possessed(remote, null).catch(() => false));
+          const possessed = this.alreadyTracked(remote) || (await this.possessed(remote, null));
           if (this.stopped || !possessed) continue;
           this.delivered.push(remote);
           this.deliveredListener?.();
@@ -399,7 +399,7 @@ export class SyncNode implements PeerNetwork {
       scope: scope ?? NO_READ_SCOPE,
       delivered: own,
       publisher: () => this.clientFor(publisher),
-    });
+    }).catch((err: Error) => ({ ok: false as const, reason: `could not reach it to ask for blobs its head references: ${err.message}` }));
     if (result.ok) return true;
     this.opts.onEvent?.({ type: "head-refused", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), reason: result.reason });
     return false;
