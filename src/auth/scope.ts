@@ -9,7 +9,9 @@
 import { toHex } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
-import type { VerifiedCapability } from "./capability.ts";
+import type { Id } from "../core/id.ts";
+import { PERM_READ } from "./attributes.ts";
+import { VerifiedCapability } from "./capability.ts";
 
 /**
  * What a peer may read of our store, as a proof-of-possession check asks it (net/possession.ts):
@@ -26,6 +28,14 @@ export interface ReadScope {
 
 /** The scope of a key that reads everything (the team root). */
 export const FULL_READ_SCOPE: ReadScope = { unrestricted: true, update() {}, covers: () => true };
+
+/**
+ * The scope of a reader of exactly these branches (their closures in `store`): what a peer whose
+ * capability we do not know (the server of a pull) is taken to read when it serves one of them.
+ */
+export function branchesReadScope(store: BlobStore & BranchStore, branches: Id[]): ScopeIndex {
+  return new ScopeIndex(store, new VerifiedCapability(new Uint8Array(32), new Uint8Array(16), [PERM_READ], branches, 0, 1n << 127n));
+}
 
 /** The scope of a key that may read nothing. */
 export const NO_READ_SCOPE: ReadScope = { unrestricted: false, update() {}, covers: () => false };

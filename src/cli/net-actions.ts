@@ -2,7 +2,9 @@
 import { watch } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { TeamPolicy } from "../auth/policy.ts";
+import { branchesReadScope } from "../auth/scope.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
+import { HashIndex } from "../core/hash-index.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { decodeLongString } from "../core/longstring.ts";
@@ -10,9 +12,10 @@ import { loadKey } from "../repo/keyfile.ts";
 import { lockPileForSync } from "../pile/sync-lock.ts";
 import { Repository } from "../repo/repository.ts";
 import { mergeRemoteHead } from "../repo/remote-merge.ts";
-import { applyRemoteHead } from "../repo/tracking.ts";
+import { applyRemoteHead, findTrackingBranch } from "../repo/tracking.ts";
 import { AuthRejectedError, SyncClient } from "../net/client.ts";
 import { fetchClosure } from "../net/fetch.ts";
+import { checkPossession } from "../net/possession.ts";
 import { AddressError, createHost, ListenError, PULL_QUIC, parseAddress, peerIdFromKey, peerPublicKey } from "../net/host.ts";
 import type { SyncDirection } from "../net/peer.ts";
 import { type SyncEvent, SyncNode } from "../net/sync.ts";
@@ -327,14 +330,28 @@ export async function runPull(path: string, remote: string, opts: TeamOptions & 
     }
     if (!match) throw new CliError(`${peerIdText} has no branch "${opts.branch}" that we may read`);
     const started = performance.now();
+    const delivered = new HashIndex(256);
     const summary = await fetchClosure(client, match.head, pile, {
       onProgress: (p) => {
         if (!tty) return;
         const secs = (performance.now() - started) / 1000;
         process.stderr.write(`\r${p.stored}/${p.discovered} blobs, ${(p.bytes / 1e6).toFixed(1)} MB, ${(p.bytes / 1e6 / Math.max(secs, 1e-3)).toFixed(1)} MB/s   `);
       },
+      onStored: (hashes) => {
+        for (const h of hashes) delivered.insert(h);
+      },
     });
     if (tty) process.stderr.write("\n");
+    // The server presents no capability to us: it is taken to read our branch of that id (and
+    // to hold what it served before, the closure of its tracking branch), so the head may bring in
+    // only that, what it delivered, or what it hands over now (proof of possession).
+    const tracked = findTrackingBranch(new Repository(pile), remoteKey, match.branchId);
+    const scope = branchesReadScope(pile, tracked ? [match.branchId, tracked.id] : [match.branchId]);
+    const possession = await checkPossession({ head: match.head, reader: pile.reader(), scope, delivered, publisher: async () => client });
+    if (!possession.ok) {
+      await client.close();
+      throw new CliError(`refused ${opts.branch} from ${peerIdText}: ${possession.reason}`);
+    }
     const result = applyRemoteHead(pile, remoteKey, match.head, match.branchId);
     pile.flush();
     await client.close();

@@ -12,7 +12,9 @@
  * fetch is its own; any other blob met (one we held already, or one another provider sent) must
  * be produced by the publisher: it is asked for the bytes (batched GET_BLOBS), which must hash to
  * the blob, and the walk goes on below what it proved. A blob it cannot produce refuses the head.
- * A publisher that reads everything needs no walk at all.
+ * A publisher that reads everything needs no walk at all. Callers may count as covered, besides
+ * the publisher's scope, the closure of its own tracking branch: those blobs passed this check
+ * (or came from it) when that branch moved, and an update need not prove its whole history again.
  */
 import { hashMany } from "../core/blake3.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
@@ -91,6 +93,18 @@ export async function checkPossession(check: PossessionCheck): Promise<Possessio
     frontier = next;
   }
   return { ok: true, proven };
+}
+
+/** Covers what either scope covers (a publisher's read scope and what it delivered before). */
+export function eitherScope(a: ReadScope, b: ReadScope): ReadScope {
+  return {
+    unrestricted: a.unrestricted || b.unrestricted,
+    update(reader) {
+      a.update(reader);
+      b.update(reader);
+    },
+    covers: (h) => a.covers(h) || b.covers(h),
+  };
 }
 
 function expand(reader: BlobReader, h: Hash, into: Hash[], visit: (h: Hash, into: Hash[]) => void): void {

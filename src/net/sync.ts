@@ -5,7 +5,7 @@
  */
 import type { PeerId } from "@libp2p/interface";
 import { MAX_CHAIN_DEPTH } from "../auth/attributes.ts";
-import { NO_READ_SCOPE, type ReadScope } from "../auth/scope.ts";
+import { branchesReadScope, NO_READ_SCOPE, type ReadScope } from "../auth/scope.ts";
 import { chainBlobs, nextInChain } from "../auth/capability.ts";
 import { hash } from "../core/blake3.ts";
 import { bytesEqual, isZero, toHex } from "../core/bytes.ts";
@@ -17,7 +17,7 @@ import { Repository } from "../repo/repository.ts";
 import { findTrackingBranch } from "../repo/tracking.ts";
 import { type Credentials, type PushResult, SyncClient } from "./client.ts";
 import { fetchClosure, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
-import { checkPossession } from "./possession.ts";
+import { checkPossession, eitherScope } from "./possession.ts";
 import { encodeHeadFrame, type HeadFrame, HeadGossip } from "./gossip.ts";
 import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
@@ -114,6 +114,8 @@ export class SyncNode implements PeerNetwork {
   /** Latest wanted head per (publisher, branch); fetches run one at a time per branch. */
   private readonly wanted = new Map<string, RemoteHead>();
   private readonly running = new Set<string>();
+  /** Closures of branch-limited publishers' tracking branches, by tracking id (see trackedScope). */
+  private readonly trackedScopes = new Map<string, ReadScope>();
   private deliveredListener: (() => void) | undefined;
   private gossip!: HeadGossip;
   private server!: SyncServer;
@@ -396,13 +398,31 @@ export class SyncNode implements PeerNetwork {
     const result = await checkPossession({
       head: remote.head,
       reader: this.opts.store.reader(),
-      scope: scope ?? NO_READ_SCOPE,
+      scope: eitherScope(scope ?? NO_READ_SCOPE, this.trackedScope(remote)),
       delivered: own,
       publisher: () => this.clientFor(publisher),
     }).catch((err: Error) => ({ ok: false as const, reason: `could not reach it to ask for blobs its head references: ${err.message}` }));
     if (result.ok) return true;
     this.opts.onEvent?.({ type: "head-refused", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), reason: result.reason });
     return false;
+  }
+
+  /**
+   * The closure of our tracking branch of (publisher, branch): blobs that passed proof of
+   * possession (or came from it) when it moved, so a new head need not prove its history again
+   * (with --no-merge, or a refused merge, it is not in the publisher's read scope). One incremental
+   * index per tracking branch, for branch-limited publishers only.
+   */
+  private trackedScope(remote: RemoteHead): ReadScope {
+    const tracking = findTrackingBranch(new Repository(this.opts.store), remote.publisher, remote.branchId);
+    if (!tracking) return NO_READ_SCOPE;
+    const key = toHex(tracking.id);
+    let index = this.trackedScopes.get(key);
+    if (!index) {
+      index = branchesReadScope(this.opts.store, [tracking.id]);
+      this.trackedScopes.set(key, index);
+    }
+    return index;
   }
 
   /**

@@ -19,7 +19,7 @@ import { parseKeyFile } from "../../src/repo/keyfile.ts";
 import { Repository } from "../../src/repo/repository.ts";
 import { SyncClient } from "../../src/net/client.ts";
 import { createHost, parseAddress } from "../../src/net/host.ts";
-import { firstAddr, listenFor, makeTeam, run, type Team } from "./e2e-helpers.ts";
+import { attempt, firstAddr, listenFor, makeTeam, run, type Team } from "./e2e-helpers.ts";
 
 let team: Team | undefined;
 afterEach(async () => {
@@ -144,6 +144,7 @@ test("a member limited to `other` cannot widen its read scope by committing a re
   const aProc = t.sync("a", listenFor("tcp"));
   const aAddr = firstAddr(await aProc.waitFor((e) => e.event === "listening"));
   const mProc = t.sync("m", [...listenFor("tcp"), "--peers", aAddr]);
+  const mAddr = firstAddr(await mProc.waitFor((e) => e.event === "listening"));
   await mProc.waitFor((e) => e.event === "merged" && e.branch === "other");
   // Gossip told m the secret branch's metadata handle; m commits on `other` a file whose bytes are
   // that handle (a 32-byte chunk: a child reference, as far as closures go). a holds the blob.
@@ -155,6 +156,14 @@ test("a member limited to `other` cannot widen its read scope by committing a re
   expect(refused.branchId).toBe(ids.other!);
   expect(refused.reason).toBe(`its head references blob ${secret.meta}, which it may not read here and did not produce`);
   expect(aProc.events.some((e) => e.event === "merged" && e.head === commit)).toBe(false);
+  // Pulled from m instead, the same head is refused the same way (the server presents no
+  // capability: it is taken to read a's `other`), and a's tracking of m's `other` stays.
+  const a = t.members.a!;
+  const trackedBefore = (await branches(t, a.pile)).filter((b) => b.tracking).map((b) => b.head);
+  const pulled = await attempt(t.dir, "pile", "net", "pull", a.pile, mAddr, "--branch", "other", "--key", a.key, "--team-root", t.root, "--cap", a.cap!);
+  expect(pulled.code).toBe(1);
+  expect(pulled.err.trim()).toBe(`error: refused other from ${m.peerId}: its head references blob ${secret.meta}, which it may not read here and did not produce`);
+  expect((await branches(t, a.pile)).filter((b) => b.tracking).map((b) => b.head)).toEqual(trackedBefore);
   await mProc.stop();
 
   // m then reads what it can from a: pulling `other` brings nothing of the secret branch, and
