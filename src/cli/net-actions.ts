@@ -227,7 +227,7 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
       log({ event: "listening", peerId: e.peerId, addrs: e.addrs }, `listening as ${e.peerId}\n${e.addrs.map((a) => `  ${a}`).join("\n")}`);
       break;
     case "fetched":
-      log({ event: "fetched", ...e.summary, publisher: e.publisher, head: e.head }, `fetched ${plural(e.summary.blobs, "blob")} (${plural(e.summary.bytes, "byte")}) from ${e.publisher.slice(0, 16)}… in ${e.summary.ms.toFixed(1)} ms`);
+      log({ event: "fetched", ...e.summary, proven: e.proven, publisher: e.publisher, head: e.head }, `fetched ${plural(e.summary.blobs, "blob")} (${plural(e.summary.bytes, "byte")}) from ${e.publisher.slice(0, 16)}… in ${e.summary.ms.toFixed(1)} ms`);
       break;
     case "fetch-progress": {
       const p = e.progress;

@@ -52,7 +52,8 @@ const GOSSIP_AFTER_PUSH_MS = 10;
 
 export type SyncEvent =
   | { type: "listening"; peerId: string; addrs: string[] }
-  | { type: "fetched"; publisher: string; branchId: string; head: string; summary: FetchSummary }
+  /** `proven`: blobs the publisher had to hand over again for proof of possession (see possession.ts). */
+  | { type: "fetched"; publisher: string; branchId: string; head: string; summary: FetchSummary; proven: number }
   /** A long fetch's progress (see `progressEveryMs`); `ms` since the fetch started. */
   | { type: "fetch-progress"; publisher: string; branchId: string; head: string; progress: FetchProgress; ms: number }
   /** `retryInMs`: when the fetch will be tried again (absent: not until the head is announced again). */
@@ -339,7 +340,7 @@ export class SyncNode implements PeerNetwork {
         // fetch, and no event (heads are re-sent on every new subscription and republish).
         if (this.opts.store.reader().has(remote.head)) {
           this.retries.delete(key);
-          const possessed = this.alreadyTracked(remote) || (await this.possessed(remote, null));
+          const possessed = this.alreadyTracked(remote) || (await this.possessed(remote, null)) !== null;
           if (this.stopped || !possessed) continue;
           this.delivered.push(remote);
           this.deliveredListener?.();
@@ -358,10 +359,11 @@ export class SyncNode implements PeerNetwork {
           const summary = await fetchClosure(clients, remote.head, this.opts.store, { onProgress: this.progressReporter(publisher, remote), have: this.haveHints(remote), ...(onStored ? { onStored } : {}) });
           this.retries.delete(key);
           for (const dropped of summary.dropped) this.forgetClient(dropped.peer);
-          if (!(await this.possessed(remote, own)) || this.stopped) continue;
+          const proven = await this.possessed(remote, own);
+          if (proven === null || this.stopped) continue;
           this.delivered.push(remote);
           this.provide(remote.branchId, remote.head);
-          this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary });
+          this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary, proven });
           this.deliveredListener?.();
         } catch (err) {
           // Stopping closes the streams under running fetches: that is no failure to report or retry.
@@ -388,12 +390,13 @@ export class SyncNode implements PeerNetwork {
 
   /**
    * Proof of possession (possession.ts) for a head whose closure is stored, `own` being what its
-   * publisher delivered: true when it may be delivered; otherwise reports "head-refused" (not
-   * retried: the same head fails the same way until the publisher can produce the blobs).
+   * publisher delivered: how many blobs it had to prove when the head may be delivered; otherwise
+   * null, reporting "head-refused" (not retried: the same head fails the same way until the
+   * publisher can produce the blobs).
    */
-  private async possessed(remote: RemoteHead, own: HashIndex | null): Promise<boolean> {
+  private async possessed(remote: RemoteHead, own: HashIndex | null): Promise<number | null> {
     const scope = this.readScope(remote.publisher);
-    if (scope === undefined || scope?.unrestricted) return true;
+    if (scope === undefined || scope?.unrestricted) return 0;
     const publisher = peerIdFromKey(remote.publisher);
     const result = await checkPossession({
       head: remote.head,
@@ -402,9 +405,9 @@ export class SyncNode implements PeerNetwork {
       delivered: own,
       publisher: () => this.clientFor(publisher),
     }).catch((err: Error) => ({ ok: false as const, reason: `could not reach it to ask for blobs its head references: ${err.message}` }));
-    if (result.ok) return true;
+    if (result.ok) return result.proven;
     this.opts.onEvent?.({ type: "head-refused", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), reason: result.reason });
-    return false;
+    return null;
   }
 
   /**
