@@ -340,7 +340,9 @@ export class SyncNode implements PeerNetwork {
         // fetch, and no event (heads are re-sent on every new subscription and republish).
         if (this.opts.store.reader().has(remote.head)) {
           this.retries.delete(key);
-          const possessed = this.alreadyTracked(remote) || (await this.possessed(remote, null)) !== null;
+          const scope = this.readScope(remote.publisher);
+          const checked = scope === undefined || scope?.unrestricted === true;
+          const possessed = checked || this.alreadyTracked(remote) || (await this.possessed(remote, null)) !== null;
           if (this.stopped || !possessed) continue;
           this.delivered.push(remote);
           this.deliveredListener?.();
