@@ -341,8 +341,8 @@ export class SyncNode implements PeerNetwork {
         if (this.opts.store.reader().has(remote.head)) {
           this.retries.delete(key);
           const scope = this.readScope(remote.publisher);
-          const checked = scope === undefined || scope?.unrestricted === true;
-          const possessed = checked || this.alreadyTracked(remote) || (await this.possessed(remote, null)) !== null;
+          const noCheck = scope === undefined || scope?.unrestricted === true;
+          const possessed = noCheck || this.alreadyTracked(remote) || (await this.possessed(remote, null)) !== null;
           if (this.stopped || !possessed) continue;
           this.delivered.push(remote);
           this.deliveredListener?.();

@@ -80,13 +80,12 @@ test("a head announced under the member's branch but naming another branch is re
       if (!pile.update(scratch.id, scratch.metaHandle, null).ok) throw new Error("could not drop scratch");
       if (!pile.update(fromHex(ids.other!), pile.head(fromHex(ids.other!)), meta.handle).ok) throw new Error("could not forge");
       pile.flush();
-      return toHex(meta.handle);
     } finally {
       pile.close();
     }
   };
   const now = BigInt(Date.now()) * 1_000_000n + 37_000_000_000n;
-  const wrongId = forge(ids.main!, now);
+  forge(ids.main!, now);
 
   const aProc = t.sync("a", listenFor("tcp"));
   const aAddr = firstAddr(await aProc.waitFor((e) => e.event === "listening"));
@@ -105,7 +104,6 @@ test("a head announced under the member's branch but naming another branch is re
   expect(aProc.events.some((e) => e.event === "merged")).toBe(false);
   expect((await localBranch(t, "a.pile", "main"))!.head).toBe(mainBefore);
   expect((await localBranch(t, "a.pile", "other"))!.head).toBe(otherBefore);
-  expect(wrongId).toHaveLength(64);
 }, 60_000);
 
 test("a member limited to the team's `other` commits on it (its own `other` took the team's id), and the commit arrives and merges", async () => {
