@@ -16,11 +16,12 @@
  * the publisher's scope, the closure of its own tracking branch: those blobs passed this check
  * (or came from it) when that branch moved, and an update need not prove its whole history again.
  */
+
+import type { ReadScope } from "../auth/scope.ts";
 import { hashMany } from "../core/blake3.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, Hash } from "../core/store.ts";
-import type { ReadScope } from "../auth/scope.ts";
 
 /** Hashes asked of the publisher per proof request (bounds what one reply makes us buffer). */
 const PROOF_BATCH = 256;

@@ -12,13 +12,13 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hash } from "../../src/core/blake3.ts";
 import { fromHex, toHex } from "../../src/core/bytes.ts";
+import { SyncClient } from "../../src/net/client.ts";
+import { createHost, parseAddress } from "../../src/net/host.ts";
 import { Pile } from "../../src/pile/pile.ts";
 import { buildBranchMeta } from "../../src/repo/branch-meta.ts";
 import { filesToContent } from "../../src/repo/files.ts";
 import { parseKeyFile } from "../../src/repo/keyfile.ts";
 import { Repository } from "../../src/repo/repository.ts";
-import { SyncClient } from "../../src/net/client.ts";
-import { createHost, parseAddress } from "../../src/net/host.ts";
 import { attempt, firstAddr, listenFor, makeTeam, run, type Team } from "./e2e-helpers.ts";
 
 let team: Team | undefined;
