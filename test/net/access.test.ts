@@ -10,6 +10,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { chainBlobs } from "../../src/auth/capability.ts";
 import { hash } from "../../src/core/blake3.ts";
 import { fromHex, toHex } from "../../src/core/bytes.ts";
 import { SyncClient } from "../../src/net/client.ts";
@@ -175,7 +176,6 @@ test("a member limited to `other` cannot widen its read scope by committing a re
     const pile = Pile.open(join(t.dir, m.pile));
     const credentials = { capHandle: fromHex(m.cap!), chain: [] as Uint8Array[] };
     try {
-      const { chainBlobs } = await import("../../src/auth/capability.ts");
       credentials.chain = chainBlobs(credentials.capHandle, pile.reader());
     } finally {
       pile.close();
