@@ -14,10 +14,11 @@ import { commitFileChanges, type FileChange } from "../repo/file-commit.ts";
 import { type FileTree, isConflictCopy, type MergeConflict, type TreeEntry, treeAt } from "../repo/file-tree.ts";
 import { applyCheckout, type CheckoutPlan, folderChanges, folderStatus, planCheckout, readRecord, walkFolder, writeRecord } from "../repo/folder.ts";
 import { normalizeLocalPath, pathProblem } from "../repo/paths.ts";
+import { adoptTrackedBranch } from "../repo/remote-merge.ts";
 import { type BranchInfo, Repository } from "../repo/repository.ts";
 import { output, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
-import { type KeyOptions, repoKey, resolveBranch } from "./repo-actions.ts";
+import { cliRepoCall, type KeyOptions, repoKey, resolveBranch } from "./repo-actions.ts";
 
 const EMPTY_TREE: FileTree = { files: [], conflicts: [], unsafe: new Map(), collisions: [], unreadableCommits: [], unreadableNames: 0 };
 
@@ -49,7 +50,11 @@ export async function pileMv(path: string, from: string, to: string, opts: Commi
 
 async function commitAndReport(path: string, branch: string, changes: FileChange[], message: string, opts: CommitOpts) {
   const key = repoKey(opts, path);
-  const result = await withPile(path, (pile) => repoCall(() => commitFileChanges(new Repository(pile, key), branch, changes, message)));
+  const result = await withPile(path, (pile) => {
+    const repo = new Repository(pile, key);
+    adoptTracked(repo, branch, path);
+    return repoCall(() => commitFileChanges(repo, branch, changes, message));
+  });
   output(opts.json, { commit: toHex(result.commit), branch, added: result.added, removed: result.removed }, () =>
     [`committed ${short(result.commit)} to ${branch}: ${describeCounts(result.added.length, result.removed.length)}`, ...result.added.map((p) => `  + ${shown(p)}`), ...result.removed.map((p) => `  - ${shown(p)}`)].join("\n"),
   );
@@ -65,6 +70,7 @@ async function commitFolder(path: string, opts: CommitOpts, message: string) {
   const key = repoKey(opts, path);
   const result = await withPile(path, (pile) => {
     const repo = new Repository(pile, key);
+    adoptTracked(repo, branch, path);
     const tree = currentTree(repo, branch);
     const planned = folderChanges(dir, tree, record, { createdAt: repo.now(), author: key.publicKey });
     if (!planned.changes.length) throw new CliError(`nothing to commit: ${dir} has no changes against ${branch} (see \`tribles pile status ${dir}\`)`);
@@ -88,6 +94,12 @@ async function commitFolder(path: string, opts: CommitOpts, message: string) {
   });
   reportSkipped(planned.skipped);
   if (plan.problems.length) failCheckout(plan.problems, opts.json, "the commit was made, but the folder was not updated");
+}
+
+/** A first commit to a branch so far only tracked (after a pull) goes on the team's branch (repo/remote-merge.ts). */
+function adoptTracked(repo: Repository, branch: string, path: string): void {
+  const adopted = cliRepoCall(path, () => adoptTrackedBranch(repo, branch));
+  if (adopted) console.error(`note: made local branch ${branch} from its tracking branch (branch id ${toHex(adopted.id)}, the team's)`);
 }
 
 function requireMessage(opts: { message?: unknown }): string {

@@ -13,7 +13,8 @@ import { adoptersOf } from "../repo/adopters.ts";
 import { type MergeConflict, treeAt } from "../repo/file-tree.ts";
 import { ancestors, readCommit, verifyOne } from "../repo/history.ts";
 import { loadKey } from "../repo/keyfile.ts";
-import { type BranchInfo, Repository } from "../repo/repository.ts";
+import { mergeRemoteHead } from "../repo/remote-merge.ts";
+import { type BranchInfo, RepoError, Repository } from "../repo/repository.ts";
 import { output, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
 import { describeUnreadable, unreadableAdvice, unreadableById, unreadableMark } from "./unreadable-branches.ts";
@@ -59,7 +60,15 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
     const repo = new Repository(pile, key);
     // Merging a local branch into itself means nothing: the same name in --from names the
     // tracking branch of a remote branch (what `pile net pull` leaves), the usual way to adopt it.
-    const source = from === into ? trackingBranchNamed(repo, from) : resolveBranch(repo, from, path);
+    // Adopting keeps the remote's branch id (created under it, or merged into the local branch
+    // with that id) and refuses a local branch of that name with another id.
+    if (from === into) {
+      const tracking = trackingBranchNamed(repo, from);
+      if (!tracking.meta.head) return { head: repo.lookupBranch(into)?.meta.head ?? null, kind: "up-to-date" as const };
+      const merged = cliRepoCall(path, () => mergeRemoteHead(repo, tracking.meta.tracking!.remoteBranch, into, tracking.meta.head!));
+      return { ...merged, conflicts: merged.kind === "merge" ? treeAt(pile.reader(), merged.head).conflicts : [] };
+    }
+    const source = resolveBranch(repo, from, path);
     const target = repo.lookupBranch(into);
     if (!source.meta.head) return { head: target?.meta.head ?? null, kind: "up-to-date" as const };
     // A missing --into branch is created at the source's head.
@@ -80,6 +89,16 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
 /** One line for a path both sides changed: which version stays, where the other went. */
 export function describeConflict(c: MergeConflict): string {
   return `CONFLICT ${c.path}: both sides changed it; kept the version changed last (commit ${toHex(c.kept.commit).slice(0, 12)}), the other (commit ${toHex(c.copy.commit).slice(0, 12)}) is at ${c.copy.path}`;
+}
+
+/** Runs a repository call whose "branch-mismatch" error is a user's error: one line, naming the pile. */
+export function cliRepoCall<T>(path: string, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    if (err instanceof RepoError && err.code === "branch-mismatch") throw new CliError(err.message.replaceAll("PILE", path));
+    throw err;
+  }
 }
 
 /** The one tracking branch with this remote name. */

@@ -11,6 +11,8 @@ export type RepoErrorCode =
   | "no-key"
   | "conflict"
   | "not-pushable"
+  /** A remote branch and the local branch it would merge into are different branches (ids or names disagree). */
+  | "branch-mismatch"
   | "nothing-to-commit";
 
 export class RepoError extends Error {
