@@ -72,11 +72,13 @@ async function commitFolder(path: string, opts: CommitOpts, message: string) {
     const repo = new Repository(pile, key);
     adoptTracked(repo, branch, path);
     const tree = currentTree(repo, branch);
-    const planned = folderChanges(dir, tree, record, { createdAt: repo.now(), author: key.publicKey });
+    // A folder checked out from another branch has no base on this one: its files count as new here.
+    const base = record && record.branch === branch ? record : null;
+    const planned = folderChanges(dir, tree, base, { createdAt: repo.now(), author: key.publicKey });
     if (!planned.changes.length) throw new CliError(`nothing to commit: ${dir} has no changes against ${branch} (see \`tribles pile status ${dir}\`)`);
     const commit = repoCall(() => commitFileChanges(repo, branch, planned.changes, message));
     // The folder's files now match the bases below; checking out the new head updates the rest.
-    const rec = { pile: resolve(path), branch, commit: record?.commit ?? null, files: planned.bases };
+    const rec = { pile: resolve(path), branch, commit: base?.commit ?? null, files: planned.bases };
     writeRecord(dir, rec);
     const plan = checkoutPlan(repo, pile, dir, branch, rec, {});
     if (!plan.problems.length) applyCheckout(dir, plan.plan, pile.reader());
@@ -182,7 +184,7 @@ export async function pileStatus(dir: string, opts: { pile?: unknown; branch?: u
     const b = resolveBranch(repo, branch, pilePath);
     return { tree: b.meta.head ? treeAt(repo.store.reader(), b.meta.head) : EMPTY_TREE, head: b.meta.head ?? null };
   });
-  const status = folderStatus(folder, tree, record);
+  const status = folderStatus(folder, tree, record && record.branch === branch ? record : null);
   const conflicts = status.paths.filter((p) => p.local && p.branch);
   const copies = tree.files.filter((f) => isConflictCopy(f.path)).map((f) => f.path);
   const behind = !!head && (!record?.commit || toHex(record.commit) !== toHex(head));

@@ -62,7 +62,8 @@ export function walkFolder(root: string): FolderFiles {
     const abs = rel ? join(root, rel) : root;
     for (const entry of readdirSync(abs, { withFileTypes: true })) {
       const path = rel ? `${rel}/${entry.name}` : entry.name;
-      if (path === RECORD_FILE || /\.tribles-\d+\.tmp$/.test(entry.name)) continue;
+      // The record of a folder checked out inside this one is no file of it either.
+      if (entry.name === RECORD_FILE || /\.tribles-\d+\.tmp$/.test(entry.name)) continue;
       if (ignore.ignores(path, entry.isDirectory())) continue;
       if (entry.isDirectory()) pending.push(path);
       else if (entry.isSymbolicLink()) skipped.push({ path, reason: "a symbolic link (not followed)" });
@@ -219,6 +220,16 @@ function checkWrites(dir: string, tree: FileTree, blobs: BlobGetter, plan: Check
   }
   const dirLstat = lstatOrNull(dir);
   if (dirLstat && !dirLstat.isDirectory()) plan.problems.push(`${dir}: not a directory`);
+  for (const path of plan.remove) {
+    const segments = path.split("/");
+    for (let i = 1; i < segments.length; i++) {
+      const rel = segments.slice(0, i).join("/");
+      if (lstatOrNull(join(dir, rel))?.isSymbolicLink()) {
+        plan.problems.push(`${join(dir, rel)}: a symbolic link is in the way of removing ${path} (not followed)`);
+        break;
+      }
+    }
+  }
   for (const file of plan.write) {
     let bytes: Uint8Array | undefined;
     try {
