@@ -4,7 +4,7 @@
  * that remembers what it checked out (repo/folder.ts). Paths come from peers, so they are checked
  * before they become paths on disk, and every check of a checkout runs before its first write.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { toHex } from "../core/bytes.ts";
 import { unixMsFromTaiNs } from "../core/schemas.ts";
@@ -114,12 +114,12 @@ function readInput(input: string): FileChange[] {
   if (!existsSync(input)) throw new CliError(`${input}: no such file or directory`);
   const rel = recordedPath(input);
   const st = statSync(input);
-  if (st.isFile()) return [{ kind: "put", path: rel, bytes: new Uint8Array(readFileSync(input)) }];
+  if (st.isFile()) return [{ kind: "putFile", path: rel, file: resolve(input) }];
   if (!st.isDirectory()) throw new CliError(`${input}: not a regular file or directory`);
   const walked = walkFolder(input);
   reportSkipped(walked.skipped);
   const prefix = rel === "" ? "" : `${rel}/`;
-  return [...walked.files].map(([p, abs]) => ({ kind: "put", path: prefix + p, bytes: new Uint8Array(readFileSync(abs)) }));
+  return [...walked.files].map(([p, abs]) => ({ kind: "putFile", path: prefix + p, file: abs }));
 }
 
 /** A command-line path as recorded: relative to the current directory, '/'-separated; outside it is refused. */

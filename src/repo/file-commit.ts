@@ -4,10 +4,10 @@
  * that leaves the tree as it was is refused ("nothing-to-commit"), as is a path that could not be
  * written back out on another peer (paths.ts).
  */
-import { hash } from "../core/blake3.ts";
 import { bytesEqual } from "../core/bytes.ts";
-import type { Hash } from "../core/store.ts";
+import type { BlobStorePut, Hash } from "../core/store.ts";
 import { RepoError } from "./errors.ts";
+import { storeBytes, storeFile } from "./file-content.ts";
 import { type FileTree, treeAt } from "./file-tree.ts";
 import { type SnapshotFile, snapshotContent } from "./files.ts";
 import { pathCollisions, pathProblem } from "./paths.ts";
@@ -15,6 +15,8 @@ import type { Repository } from "./repository.ts";
 
 export type FileChange =
   | { kind: "put"; path: string; bytes: Uint8Array }
+  /** A file on disk, read and stored one chunk at a time (for files of any size). */
+  | { kind: "putFile"; path: string; file: string }
   /** Removes a file, or every file under a directory path. */
   | { kind: "remove"; path: string }
   /** Moves a file, or every file under a directory path, to a new path. */
@@ -27,15 +29,18 @@ export interface FileCommitResult {
   removed: string[];
 }
 
-/** Applies `changes` to `tree` (paths → files); throws a RepoError naming a change that cannot apply. */
-export function applyChanges(tree: Map<string, SnapshotFile>, changes: readonly FileChange[]): { blobs: Uint8Array[] } {
-  const blobs: Uint8Array[] = [];
+/**
+ * Applies `changes` to `tree` (paths → files), storing new content in `store` as it goes (a large
+ * file chunk by chunk); throws a RepoError naming a change that cannot apply. Content stored for
+ * a change set that then fails stays in the store, unreferenced (harmless, and reused next time).
+ */
+export function applyChanges(tree: Map<string, SnapshotFile>, changes: readonly FileChange[], store: BlobStorePut): void {
   const under = (dir: string) => [...tree.keys()].filter((p) => p === dir || p.startsWith(`${dir}/`));
   for (const change of changes) {
-    if (change.kind === "put") {
+    if (change.kind === "put" || change.kind === "putFile") {
       checkPath(change.path);
-      blobs.push(change.bytes);
-      tree.set(change.path, { path: change.path, content: hash(change.bytes), size: BigInt(change.bytes.length) });
+      const stored = change.kind === "put" ? storeBytes(store, change.bytes) : storeFile(store, change.file);
+      tree.set(change.path, { path: change.path, ...stored });
     } else if (change.kind === "remove") {
       const gone = under(change.path);
       if (!gone.length) throw new RepoError(`${change.path}: no such file or directory on the branch`, "nothing-to-commit");
@@ -55,7 +60,6 @@ export function applyChanges(tree: Map<string, SnapshotFile>, changes: readonly 
   }
   const collisions = pathCollisions(tree.keys());
   if (collisions.length) throw new RepoError(`these paths would collide on a case-insensitive file system, or are both a file and a directory: ${collisions.map((g) => g.join(" / ")).join("; ")}`, "bad-blob");
-  return { blobs };
 }
 
 function checkPath(path: string): void {
@@ -65,7 +69,7 @@ function checkPath(path: string): void {
 
 /** The tree at a branch's head as path → file (empty for an empty branch). */
 export function snapshotOf(tree: FileTree | null): Map<string, SnapshotFile> {
-  return new Map((tree?.files ?? []).map((f) => [f.path, { path: f.path, content: f.content, size: f.size }]));
+  return new Map((tree?.files ?? []).map((f) => [f.path, { path: f.path, content: f.content, size: f.size, ...(f.chunks ? { chunks: f.chunks } : {}) }]));
 }
 
 /** Commits `changes` to branch `name` (created if missing) on top of its head, and pushes. */
@@ -73,14 +77,13 @@ export function commitFileChanges(repo: Repository, name: string, changes: reado
   const ws = repo.pull(repo.ensureBranch(name).id);
   const before = snapshotOf(ws.head ? treeAt(ws, ws.head) : null);
   const after = new Map(before);
-  const { blobs } = applyChanges(after, changes);
+  applyChanges(after, changes, repo.store);
   const added = [...after.values()].filter((f) => !sameFile(before.get(f.path), f)).map((f) => f.path);
   const removed = [...before.keys()].filter((p) => !after.has(p));
   if (!added.length && !removed.length) throw new RepoError(`nothing to commit: the files on "${name}" are already these`, "nothing-to-commit");
   const files = [...after.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
   const { content, blobs: pathBlobs } = snapshotContent(files);
   ws.putMany(pathBlobs);
-  ws.putMany(blobs);
   const commit = ws.commit(content, message);
   repo.push(ws);
   return { commit, added: added.sort(), removed: removed.sort() };

@@ -27,6 +27,8 @@ export interface TreeEntry {
   path: string;
   content: Hash;
   size: bigint;
+  /** The chunk list of a large file (files.ts). */
+  chunks?: Hash;
   /** The commit that last changed this path (for a conflict copy: the commit of the copied version). */
   commit: Hash;
   /** That commit's time (TAI ns) and author, when it has them. */
@@ -171,7 +173,7 @@ class TreeBuilder {
       if (other && bytesEqual(other.commit, h) && compareBytes(other.content, record.contentHandle) > 0) continue;
       const before = merged.get(path);
       const unchanged = before && bytesEqual(before.content, record.contentHandle) && before.size === record.size;
-      out.set(path, unchanged ? before : { path, content: record.contentHandle, size: record.size, ...here });
+      out.set(path, unchanged ? before : { path, content: record.contentHandle, size: record.size, ...(record.chunks ? { chunks: record.chunks } : {}), ...here });
     }
     return out;
   }

@@ -9,6 +9,13 @@
  * | file content | `43B473EA00249BA22EFEAA791B06F6C3` | Handle<RawBytes>: BLAKE3 of the raw bytes      |
  * | file size    | `98E0F8088F386A2907A605B71C96102F` | U256BE: the byte length                        |
  * | file tree    | `5B6971E74AEFD2176B777D20383AD9EE` | U256BE: number of files in this tree          |
+ * | file chunks  | `F6E111F30FC3A6BA7D84759DA937D73C` | Handle: the file's chunk list (large files)    |
+ *
+ * A file over `CHUNK_BYTES` is stored as chunks of `CHUNK_BYTES` (the last one shorter), each a
+ * blob, and a chunk-list blob of their hashes, 32 bytes each, in order; the file content attribute
+ * still holds the BLAKE3 of the whole file (its identity), which is then no stored blob. Chunks a
+ * new version shares with an old one are stored once, and a chunk list's children are its chunks
+ * (the network's closure rule), so a fetch of a file moves chunk by chunk and resumes.
  *
  * A commit whose content holds a file-tree entity is a snapshot: its files (by path) are the whole
  * tree, so what it leaves out is deleted. A commit without one (the first schema, which the
@@ -29,6 +36,9 @@ export const FILE_CONTENT = fromHex("43B473EA00249BA22EFEAA791B06F6C3");
 export const FILE_SIZE = fromHex("98E0F8088F386A2907A605B71C96102F");
 export const FILE_PATH = fromHex("7DD83C299CD2DC77CD913D88B533F507");
 export const FILE_TREE = fromHex("5B6971E74AEFD2176B777D20383AD9EE");
+export const FILE_CHUNKS = fromHex("F6E111F30FC3A6BA7D84759DA937D73C");
+/** Files larger than this are stored in chunks of this size (see above). */
+export const CHUNK_BYTES = 1 << 20;
 
 export interface FileEntry {
   /** A path; only its base name is recorded. */
@@ -41,6 +51,8 @@ export interface FileRecord {
   nameHandle: Hash;
   contentHandle: Hash;
   size: bigint;
+  /** The chunk list of a large file (see CHUNK_BYTES). */
+  chunks?: Hash;
 }
 
 /** First-schema content (base names, additive) for a list of files; new commits use `snapshotContent`. */
@@ -69,11 +81,17 @@ export function filesInContent(content: TribleSet): FileRecord[] {
     const names = paths.length ? paths : content.values(e, FILE_NAME);
     const contents = content.values(e, FILE_CONTENT);
     const sizes = content.values(e, FILE_SIZE);
-    if (names.length !== 1 || contents.length !== 1 || sizes.length !== 1) continue;
+    const chunks = content.values(e, FILE_CHUNKS);
+    if (names.length !== 1 || contents.length !== 1 || sizes.length !== 1 || chunks.length > 1) continue;
     const size = sizes[0]!;
     // Sizes beyond 2^64 cannot be real files; skip such (malformed) records.
     if (!isZero(size.subarray(0, 24))) continue;
-    out.push({ nameHandle: names[0]!.slice(), contentHandle: contents[0]!.slice(), size: new DataView(size.buffer, size.byteOffset).getBigUint64(24) });
+    out.push({
+      nameHandle: names[0]!.slice(),
+      contentHandle: contents[0]!.slice(),
+      size: new DataView(size.buffer, size.byteOffset).getBigUint64(24),
+      ...(chunks.length ? { chunks: chunks[0]!.slice() } : {}),
+    });
   }
   return out;
 }
@@ -83,6 +101,8 @@ export interface SnapshotFile {
   path: string;
   content: Hash;
   size: bigint;
+  /** The chunk list of a large file. */
+  chunks?: Hash;
 }
 
 /** Snapshot content (the whole tree, see above) and the path blobs it names. */
@@ -97,6 +117,7 @@ export function snapshotContent(files: readonly SnapshotFile[]): { content: Trib
         [FILE_PATH, hash(pathBytes)],
         [FILE_CONTENT, file.content],
         [FILE_SIZE, u256be(file.size)],
+        ...(file.chunks ? [[FILE_CHUNKS, file.chunks] as [Uint8Array, Uint8Array]] : []),
       ]).set,
     );
     blobs.push(pathBytes);

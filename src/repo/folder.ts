@@ -8,13 +8,13 @@
  * A checkout is planned first (every check: paths, collisions, blobs present, nothing in the way)
  * and applied only when the plan has no problem, so a failing checkout writes nothing.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { hash } from "../core/blake3.ts";
 import { bytesEqual, fromHex, toHex } from "../core/bytes.ts";
 import type { Hash } from "../core/store.ts";
 import type { BlobGetter } from "./archive-read.ts";
 import type { FileChange } from "./file-commit.ts";
+import { hashFile, storedProblem, writeStored } from "./file-content.ts";
 import { conflictName, type FileTree, type TreeEntry } from "./file-tree.ts";
 import { IgnoreRules } from "./ignore.ts";
 import { normalizeLocalPath, pathProblem } from "./paths.ts";
@@ -91,8 +91,7 @@ function readIgnore(root: string): IgnoreRules {
 export function localVersion(abs: string): FileVersion | null {
   const st = lstatOrNull(abs);
   if (!st?.isFile()) return null;
-  const bytes = readFileSync(abs);
-  return { content: hash(bytes), size: BigInt(bytes.length) };
+  return hashFile(abs);
 }
 
 // ── The record ─────────────────────────────────────────────────────────────────────────────────
@@ -231,15 +230,13 @@ function checkWrites(dir: string, tree: FileTree, blobs: BlobGetter, plan: Check
     }
   }
   for (const file of plan.write) {
-    let bytes: Uint8Array | undefined;
+    let problem: string | null;
     try {
-      bytes = blobs.get(file.content);
+      problem = storedProblem(blobs, file);
     } catch (err) {
-      plan.problems.push(`${file.path}: ${(err as Error).message}`);
-      continue;
+      problem = (err as Error).message;
     }
-    if (!bytes) plan.problems.push(`${file.path}: its content ${toHex(file.content)} is not in this pile (history fetched only in part?)`);
-    else if (BigInt(bytes.length) !== file.size) plan.problems.push(`${file.path}: recorded as ${file.size} bytes but its blob has ${bytes.length}`);
+    if (problem) plan.problems.push(`${file.path}: ${problem}`);
     const segments = file.path.split("/");
     for (let i = 1; i <= segments.length; i++) {
       const rel = segments.slice(0, i).join("/");
@@ -268,7 +265,12 @@ export function applyCheckout(dir: string, plan: CheckoutPlan, blobs: BlobGetter
     mkdirSync(dirname(target), { recursive: true });
     const temp = `${target}.tribles-${process.pid}.tmp`;
     try {
-      writeFileSync(temp, blobs.get(file.content)!);
+      const fd = openSync(temp, "w");
+      try {
+        writeStored(blobs, file, fd);
+      } finally {
+        closeSync(fd);
+      }
       renameSync(temp, target);
     } catch (err) {
       rmSync(temp, { force: true });
@@ -350,14 +352,14 @@ export function folderChanges(dir: string, tree: FileTree, record: CheckoutRecor
     const t = byPath.get(path) ?? null;
     if (sameVersion(l, b) || sameVersion(l, t)) continue;
     if (sameVersion(t, b) || (l && !t)) {
-      result.changes.push(l ? { kind: "put", path, bytes: new Uint8Array(readFileSync(abs!)) } : { kind: "remove", path });
+      result.changes.push(l ? { kind: "putFile", path, file: abs! } : { kind: "remove", path });
       if (l) result.bases.set(path, l);
       else result.bases.delete(path);
     } else if (!l) {
       result.keptOnBranch.push(path);
     } else {
       const copy = conflictName(path, me.createdAt, me.author);
-      result.changes.push({ kind: "put", path: copy, bytes: new Uint8Array(readFileSync(abs!)) });
+      result.changes.push({ kind: "putFile", path: copy, file: abs! });
       result.conflicts.push({ path, copy });
       // The local file's content is now in the copy; the file itself may take the branch's version.
       result.bases.set(path, l);
