@@ -13,8 +13,9 @@ import { encodeLongString } from "../../src/core/longstring.ts";
 import { MemoryStore } from "../../src/core/memory-store.ts";
 import { Pile } from "../../src/pile/pile.ts";
 import { commitFileChanges } from "../../src/repo/file-commit.ts";
+import { storedProblem } from "../../src/repo/file-content.ts";
 import { isConflictCopy, treeAt } from "../../src/repo/file-tree.ts";
-import { FILE_CONTENT, FILE_NAME, FILE_SIZE, filesToContent } from "../../src/repo/files.ts";
+import { CHUNK_BYTES, FILE_CONTENT, FILE_NAME, FILE_SIZE, filesToContent } from "../../src/repo/files.ts";
 import { pathCollisions, pathProblem } from "../../src/repo/paths.ts";
 import { Repository } from "../../src/repo/repository.ts";
 import { tempDir } from "../pile/helpers.ts";
@@ -115,6 +116,30 @@ describe("file trees", () => {
     expect(files).toEqual({ "notes.md": "other's edit", [copies[0]!]: "main's edit", "same.txt": "both", "kept.txt": "edited on main", "new.txt": "n" });
     const tree = treeAt(repo.store.reader(), repo.requireBranch("m1").meta.head!);
     expect(tree.conflicts.map((c) => [c.path, c.copy.path])).toEqual([["notes.md", copies[0]!]]);
+  });
+
+  test("a large file is stored as chunks; a version changing one chunk adds one; a missing chunk is found before writing", () => {
+    const { repo, clock } = repoWithClock();
+    const big = new Uint8Array(CHUNK_BYTES * 2 + 100);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
+    commitFileChanges(repo, "main", [{ kind: "put", path: "big.bin", bytes: big }], "big");
+    const blobsBefore = repo.store.reader().len;
+    const entry = treeAt(repo.store.reader(), repo.requireBranch("main").meta.head!).files[0]!;
+    expect(entry.chunks).toBeDefined();
+    expect(toHex(entry.content)).toBe(toHex(hash(big)));
+    expect(repo.store.reader().has(entry.content)).toBe(false);
+    const reader = repo.store.reader();
+    expect(storedProblem(reader, entry)).toBeNull();
+    const second = reader.get(entry.chunks!)!.subarray(32, 64);
+    const hiding = { get: (h: Uint8Array) => (toHex(h) === toHex(second) ? undefined : reader.get(h)) };
+    expect(storedProblem(hiding, entry)).toContain("chunk 2 of 3");
+    clock.now += 1n;
+    const edited = big.slice();
+    edited[big.length - 1] = 0;
+    commitFileChanges(repo, "main", [{ kind: "put", path: "big.bin", bytes: edited }], "edit the last chunk");
+    // New: the last chunk, the chunk list, the path is the same; commit, content, metadata and message blobs.
+    const added = repo.store.reader().len - blobsBefore;
+    expect(added).toBeLessThanOrEqual(2 + 4);
   });
 
   test("paths from peers: escapes, absolute paths, device names and control characters are refused; case collisions are found", () => {
