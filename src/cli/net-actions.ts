@@ -178,6 +178,14 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     throw err;
   }
 
+  // Last resort: the node's own background work reports its failures as events, but a rejection
+  // nobody handled (in a library underneath, say) must cost one logged line, not the sync.
+  const unhandled = (reason: unknown) => {
+    const error = (reason instanceof Error ? reason.message : String(reason)).split("\n")[0];
+    log({ event: "error", error: `unhandled: ${error}` }, `error (ignored, sync goes on): ${error}`);
+  };
+  process.on("unhandledRejection", unhandled);
+
   // Every read through the Peer drains delivered heads and publishes local changes.
   let scheduled = false;
   const tick = () => {
@@ -206,6 +214,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   watcher.close();
   clearInterval(timer);
   await node.stop();
+  process.off("unhandledRejection", unhandled);
   pile.flush();
   pile.close();
   syncLock.release();

@@ -184,7 +184,7 @@ export class SyncNode implements PeerNetwork {
       }
     };
     const first = await attempt();
-    void (async () => {
+    this.background(`keeping ${text} connected`, async () => {
       let peer = first;
       while (!this.stopped) {
         if (peer) await this.untilDisconnected(peer);
@@ -192,7 +192,7 @@ export class SyncNode implements PeerNetwork {
         if (!peer) delay = Math.min(delay * 2, REDIAL_MAX_MS);
         if (!this.stopped) peer = await attempt();
       }
-    })();
+    });
   }
 
   /** Resolves once no connection to `peer` is left, or at stop. */
@@ -257,7 +257,8 @@ export class SyncNode implements PeerNetwork {
     for (const [peer, client] of this.connected) {
       if (!client.isOpen || !client.pushSupported) continue;
       sent++;
-      void client.pushHead(frame, PUSH_TIMEOUT_MS).then((result) => {
+      this.background(`pushing a head to ${peer}`, async () => {
+        const result = await client.pushHead(frame, PUSH_TIMEOUT_MS);
         if (result !== "skipped" && !this.stopped) this.opts.onEvent?.({ type: "head-pushed", peer, branchId: toHex(branchId), head: toHex(head), result });
       });
     }
@@ -312,7 +313,7 @@ export class SyncNode implements PeerNetwork {
     if (this.stopped || this.peer.direction === "writeonly") return;
     const key = toHex(frame.publisher) + toHex(frame.branchId);
     this.wanted.set(key, { ...frame, receivedAt: Date.now() });
-    if (!this.running.has(key)) void this.fetchLoop(key);
+    if (!this.running.has(key)) this.background("fetching a head", () => this.fetchLoop(key));
   }
 
   private async fetchLoop(key: string): Promise<void> {
@@ -405,7 +406,7 @@ export class SyncNode implements PeerNetwork {
     const timer = setTimeout(() => {
       if (this.stopped || this.wanted.has(key)) return;
       this.wanted.set(key, remote);
-      if (!this.running.has(key)) void this.fetchLoop(key);
+      if (!this.running.has(key)) this.background("fetching a head", () => this.fetchLoop(key));
     }, delay);
     timer.unref?.();
     return delay;
@@ -435,6 +436,8 @@ export class SyncNode implements PeerNetwork {
     let client = this.clients.get(id);
     if (!client) {
       const connecting = SyncClient.connect(this.host, peer, this.opts.credentials).then(async (c) => {
+        // The peer accepted us: its connections are members, not strangers waiting for AUTH.
+        this.server.admitPeer(peer);
         await this.completeOwnChain(c);
         if (this.clients.get(id) === connecting) this.connected.set(id, c);
         return c;
@@ -487,6 +490,19 @@ export class SyncNode implements PeerNetwork {
     const retry = [...this.authFailed];
     this.authFailed.clear();
     for (const id of retry) void this.clientFor(peerIdFromString(id)).catch(() => undefined);
+  }
+
+  /**
+   * Runs `work` in the background: a failure becomes one "warning" event and the node goes on (an
+   * unhandled rejection would end the process).
+   */
+  private background(what: string, work: () => Promise<unknown>): void {
+    work().catch((err: unknown) => {
+      if (this.stopped) return;
+      try {
+        this.opts.onEvent?.({ type: "warning", message: `${what} failed: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}` });
+      } catch {}
+    });
   }
 
   /** Peers a new head is pushed to now: those we hold an open, authenticated client for that take pushes. */
