@@ -90,7 +90,8 @@ async function honestCommitsArrive(t: Team, victim: ReturnType<Team["sync"]>, me
   }
 }
 
-const RSS_CEILING_MIB = 600;
+/** Peak RSS of a victim under attack; quiet, it peaks near 110–130 MiB (180 with 300 strangers dialling; 364 under the pre-auth attack before AUTH was bounded). */
+const RSS_CEILING_MIB = 250;
 
 test("CPU amplification: CHILDREN_MANY naming a 1 MiB blob 4096 times, pipelined and abandoned, does not stop honest sync", async () => {
   const { team: t, vAddr, v, attacker } = await victimAndHonest();
@@ -103,7 +104,9 @@ test("CPU amplification: CHILDREN_MANY naming a 1 MiB blob 4096 times, pipelined
   const blob = toHex(hash(onDisk));
   await startAttacker({ mode: "amplify", target: vAddr, blob, ...attacker });
   await honestCommitsArrive(t, v, "h");
-  expect(peakRssMiB(v.proc.pid)).toBeLessThan(RSS_CEILING_MIB);
+  const peak = peakRssMiB(v.proc.pid);
+  console.log(`victim peak RSS ${peak.toFixed(0)} MiB`);
+  expect(peak).toBeLessThan(RSS_CEILING_MIB);
 }, 120_000);
 
 test("connection exhaustion: 300 connections that never AUTH; an honest peer connects afterwards and syncs", async () => {
@@ -113,12 +116,16 @@ test("connection exhaustion: 300 connections that never AUTH; an honest peer con
   const late = t.sync("late", [...listenFor("tcp"), "--peers", vAddr]);
   await late.waitFor((e) => e.event === "auth" && e.accepted === true, 20_000);
   await honestCommitsArrive(t, v, "late");
-  expect(peakRssMiB(v.proc.pid)).toBeLessThan(RSS_CEILING_MIB);
+  const peak = peakRssMiB(v.proc.pid);
+  console.log(`victim peak RSS ${peak.toFixed(0)} MiB`);
+  expect(peak).toBeLessThan(RSS_CEILING_MIB);
 }, 120_000);
 
 test("memory before AUTH: maximal AUTH frames, a slow sender and half-open streams from strangers", async () => {
   const { team: t, vAddr, v } = await victimAndHonest();
-  await startAttacker({ mode: "preauth", target: vAddr, connections: 4, streams: 2 });
+  await startAttacker({ mode: "preauth", target: vAddr, connections: 8, streams: 2 });
   await honestCommitsArrive(t, v, "h");
-  expect(peakRssMiB(v.proc.pid)).toBeLessThan(RSS_CEILING_MIB);
+  const peak = peakRssMiB(v.proc.pid);
+  console.log(`victim peak RSS ${peak.toFixed(0)} MiB`);
+  expect(peak).toBeLessThan(RSS_CEILING_MIB);
 }, 120_000);

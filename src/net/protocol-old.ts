@@ -1,0 +1,417 @@
+/**
+ * pile-sync, server side. Two protocol versions share one handler set:
+ *
+ * - `/triblespace/pile-sync/4`, the reference's form (FORMATS §9.1): one operation per stream,
+ *   AUTH (0x05), GET_BLOB (0x02), CHILDREN (0x03); integers big-endian.
+ * - `/tribles/pile-sync/5`, ours: one long-lived stream per connection carrying pipelined,
+ *   batched frames (many hashes per request, responses streamed back in request order). Its AUTH
+ *   also carries the capability chain's blobs, so a server can verify a peer it has never synced with.
+ *
+ * v5 frames (client → server; integers big-endian):
+ *   AUTH        0x05 cap[32] count:u32 (len:u32 bytes)*count     → status:u8
+ *   GET_BLOBS   0x12 count:u32 hash[32]*count                     → per hash: len:u64 bytes (all-ones = missing)
+ *   CHILDREN_MANY 0x13 count:u32 hash[32]*count                   → per hash: n:u32 child[32]*n (all-ones = parent absent)
+ *   HEADS       0x14                                              → n:u32 (branch[16] head[32])*n
+ *   CLOSURE     0x15 root[32] count:u32 have[32]*count budget:u32  → (hash[32] len:u64 bytes)* zero[32] all-ones:u64
+ *   PUSH_HEAD   0x16 frame[81]                                    → status:u8 (0 accepted, 1 refused)
+ * CHILDREN_MANY tells an absent (or out-of-scope) parent apart from a leaf, so a client fetching
+ * from several peers never mistakes "this peer lacks it" for "it has no children".
+ * CLOSURE answers a small update in one round trip instead of one per DAG level: the present,
+ * in-scope closure of `root` minus everything under a `have` hash, children before parents. It is
+ * all or nothing: when the closure exceeds `budget` bytes or LIMITS.maxClosureBlobs blobs, only the
+ * terminator comes back (a client can check a partial closure against nothing, so it would be
+ * wasted) and the client falls back to CHILDREN_MANY/GET_BLOBS. Servers that predate the op abort
+ * the stream, so clients send it on a stream of its own.
+ * PUSH_HEAD hands a server a new branch head directly, one hop before gossip brings it: the frame
+ * is gossip's HEAD frame, its publisher must be the connection's authenticated remote key, the
+ * connection must hold a grant, and the head must pass gossip's admission (write permission);
+ * then it is delivered as if gossiped. Like CLOSURE it goes on a stream of its own.
+ *
+ * AUTH binds a read scope to the connection; every later request is checked against it. Every
+ * length is bounded before use; a malformed frame aborts that stream, never the process.
+ */
+import type { Connection, Stream } from "@libp2p/interface";
+import { hash as blake3 } from "../core/blake3.ts";
+import { bytesEqual } from "../core/bytes.ts";
+import { HashIndex } from "../core/hash-index.ts";
+import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
+import { decodeHeadFrame, HEAD_FRAME_LEN, type HeadFrame } from "./gossip.ts";
+import type { Host } from "./host.ts";
+import { peerPublicKey } from "./host.ts";
+import { BufferedWriter, MISSING_LEN, ProtocolError, StreamReader, sendAll } from "./stream-io.ts";
+
+import { PROTOCOL_V4, PROTOCOL_V5 } from "./versions.ts";
+
+export { PROTOCOL_V4, PROTOCOL_V5 };
+
+export const OP_GET_BLOB = 0x02;
+export const OP_CHILDREN = 0x03;
+export const OP_AUTH = 0x05;
+export const OP_GET_BLOBS = 0x12;
+export const OP_CHILDREN_MANY = 0x13;
+/** v5: list (branch id, branch-metadata handle) of every branch whose head the peer may read. */
+export const OP_HEADS = 0x14;
+/** v5: a root's missing closure in one reply (see above). */
+export const OP_CLOSURE = 0x15;
+/** v5: a branch head pushed by its publisher (see above). */
+export const OP_PUSH_HEAD = 0x16;
+export const PUSH_ACCEPTED = 0x00;
+export const PUSH_REFUSED = 0x01;
+/** CHILDREN_MANY count meaning "this peer lacks the parent (or may not share it)". */
+export const ABSENT_PARENT = 0xffffffff;
+export const AUTH_OK = 0x00;
+export const AUTH_REJECTED = 0x01;
+
+export const LIMITS = {
+  /** Hashes per batched request. */
+  maxBatch: 4096,
+  /** Blobs carried by a v5 AUTH (the capability chain: two per level, depth ≤ 32, plus revocations). */
+  maxAuthBlobs: 80,
+  /** Bytes per blob carried by AUTH. */
+  maxAuthBlobBytes: 1 << 20,
+  /** Largest blob a client accepts in a response. */
+  maxBlobBytes: 2 ** 32,
+  /** Most children a client accepts for one parent (a 64 MiB blob of distinct references). */
+  maxChildren: 1 << 21,
+  /** Largest byte budget of a CLOSURE request (the client buffers the whole reply before storing). */
+  maxClosureBytes: 4 << 20,
+  /** Most blobs in a CLOSURE reply; also bounds the server's walk. */
+  maxClosureBlobs: 4096,
+};
+
+/** What an authenticated peer may read. `inScope` is only asked about blobs that are present. */
+export interface Scope {
+  inScope(hash: Hash, reader: BlobReader): boolean;
+}
+
+export interface AuthRequest {
+  /** Handle of the peer's leaf capability sig blob. */
+  capHandle: Hash;
+  /** The peer's Ed25519 key, from the authenticated connection. */
+  remoteKey: Uint8Array;
+  /** Blobs of the capability chain sent along (v5 only; hashes verified). */
+  chain: Uint8Array[];
+}
+
+export interface AccessPolicy {
+  authorize(request: AuthRequest): Promise<Scope | null> | Scope | null;
+}
+
+/** A policy that lets every authenticated connection read everything (tests, single-user setups). */
+export const openPolicy: AccessPolicy = { authorize: () => ({ inScope: () => true }) };
+
+export interface ServerEvents {
+  /** `capHandle`: the capability presented (all zeros when the peer presented none). */
+  onAuth?(remoteKey: Uint8Array, accepted: boolean, capHandle: Hash): void;
+  onError?(remote: string, error: Error): void;
+  /** After each authorized request: its op and how many hashes it named (1 for v4 ops). */
+  onRequest?(op: number, hashes: number): void;
+}
+
+export interface ServerOptions {
+  /** v5 ops answered like unknown ones (the stream is aborted): lets tests play an older server. */
+  withoutOps?: readonly number[];
+  /**
+   * Admits and delivers a head pushed by `pusher` (the connection's authenticated key, equal to the
+   * frame's publisher); true when delivered. Without it every push is refused.
+   */
+  onPushedHead?(frame: HeadFrame, pusher: Uint8Array): boolean | Promise<boolean>;
+}
+
+export class SyncServer {
+  /** What each open connection's successful AUTH granted, by connection id. */
+  private readonly grants = new Map<string, Scope>();
+  private readonly onClose = (evt: CustomEvent<Connection>) => this.grants.delete(evt.detail.id);
+
+  constructor(
+    private readonly node: Host,
+    private readonly store: BlobStore & BranchStore,
+    private readonly policy: AccessPolicy,
+    private readonly events: ServerEvents = {},
+    private readonly options: ServerOptions = {},
+  ) {}
+
+  async start(): Promise<void> {
+    const opts = { maxInboundStreams: 256, runOnLimitedConnection: false };
+    await this.node.handle(PROTOCOL_V4, (stream: Stream, conn: Connection) => this.guard(stream, conn, () => this.serveV4(stream, conn)), opts);
+    await this.node.handle(PROTOCOL_V5, (stream: Stream, conn: Connection) => this.guard(stream, conn, () => this.serveV5(stream, conn)), opts);
+    this.node.addEventListener("connection:close", this.onClose);
+  }
+
+  async stop(): Promise<void> {
+    this.node.removeEventListener("connection:close", this.onClose);
+    await this.node.unhandle([PROTOCOL_V4, PROTOCOL_V5]);
+  }
+
+  private async guard(stream: Stream, conn: Connection, serve: () => Promise<void>): Promise<void> {
+    try {
+      await serve();
+      await stream.close();
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.events.onError?.(conn.remotePeer.toString(), error);
+      stream.abort(error);
+    }
+  }
+
+  private async authenticate(conn: Connection, capHandle: Hash, chain: Uint8Array[]): Promise<boolean> {
+    const remoteKey = peerPublicKey(conn.remotePeer);
+    if (!remoteKey) return false;
+    const scope = await this.authorize({ capHandle, remoteKey, chain });
+    // A failed AUTH leaves any earlier grant on this connection as it was (as the reference does).
+    if (scope) this.grants.set(conn.id, scope);
+    this.events.onAuth?.(remoteKey, scope !== null, capHandle);
+    return scope !== null;
+  }
+
+  private async authorize(request: AuthRequest): Promise<Scope | null> {
+    try {
+      return await this.policy.authorize(request);
+    } catch {
+      return null;
+    }
+  }
+
+  private async serveV4(stream: Stream, conn: Connection): Promise<void> {
+    const reader = new StreamReader(stream);
+    const op = await reader.readU8();
+    const target = await reader.readExactly(32);
+    if (op === OP_AUTH) {
+      const ok = await this.authenticate(conn, target.slice(), []);
+      await sendAll(stream, new Uint8Array([ok ? AUTH_OK : AUTH_REJECTED]));
+      return;
+    }
+    const scope = this.grants.get(conn.id);
+    if (!scope) return; // unauthenticated: close with no response bytes
+    const snapshot = this.store.reader();
+    const out = new BufferedWriter(stream);
+    if (op === OP_GET_BLOB) this.writeBlob(out, snapshot, scope, target);
+    else if (op === OP_CHILDREN) {
+      for (const child of childrenOf(snapshot, scope, target, false) ?? []) out.write(child);
+      out.write(new Uint8Array(32));
+    } else return; // unknown ops (including the retired 0x01 and 0x04): no response bytes
+    await out.flush();
+    this.events.onRequest?.(op, 1);
+  }
+
+  private async serveV5(stream: Stream, conn: Connection): Promise<void> {
+    const reader = new StreamReader(stream);
+    const out = new BufferedWriter(stream);
+    while (!(await reader.atEnd())) {
+      const op = await reader.readU8();
+      if (this.options.withoutOps?.includes(op)) throw new ProtocolError(`unknown operation 0x${op.toString(16)}`);
+      if (op === OP_AUTH) {
+        const capHandle = (await reader.readExactly(32)).slice();
+        const count = await reader.readU32();
+        if (count > LIMITS.maxAuthBlobs) throw new ProtocolError(`AUTH carries ${count} blobs (limit ${LIMITS.maxAuthBlobs})`);
+        const chain: Uint8Array[] = [];
+        for (let i = 0; i < count; i++) {
+          const len = await reader.readU32();
+          if (len > LIMITS.maxAuthBlobBytes) throw new ProtocolError(`AUTH blob of ${len} bytes (limit ${LIMITS.maxAuthBlobBytes})`);
+          chain.push((await reader.readExactly(len)).slice());
+        }
+        const ok = await this.authenticate(conn, capHandle, chain);
+        await sendAll(stream, new Uint8Array([ok ? AUTH_OK : AUTH_REJECTED]));
+        continue;
+      }
+      if (op === OP_HEADS) {
+        const scope = this.grants.get(conn.id);
+        if (!scope) throw new ProtocolError("request before a successful AUTH");
+        this.writeHeads(out, scope);
+        await out.flush();
+        continue;
+      }
+      if (op === OP_CLOSURE) {
+        await this.serveClosure(reader, out, conn);
+        continue;
+      }
+      if (op === OP_PUSH_HEAD) {
+        const frame = decodeHeadFrame(await reader.readExactly(HEAD_FRAME_LEN));
+        if (!frame) throw new ProtocolError("PUSH_HEAD without a HEAD frame");
+        const accepted = await this.admitPushedHead(frame, conn);
+        await sendAll(stream, new Uint8Array([accepted ? PUSH_ACCEPTED : PUSH_REFUSED]));
+        if (accepted) this.events.onRequest?.(OP_PUSH_HEAD, 1);
+        continue;
+      }
+      if (op !== OP_GET_BLOBS && op !== OP_CHILDREN_MANY) throw new ProtocolError(`unknown operation 0x${op.toString(16)}`);
+      const count = await reader.readU32();
+      if (count > LIMITS.maxBatch) throw new ProtocolError(`batch of ${count} hashes (limit ${LIMITS.maxBatch})`);
+      const hashes = await reader.readExactly(count * 32);
+      const scope = this.grants.get(conn.id);
+      if (!scope) throw new ProtocolError("request before a successful AUTH");
+      const snapshot = this.store.reader();
+      const targets = Array.from({ length: count }, (_, i) => hashes.subarray(i * 32, i * 32 + 32));
+      // CHILDREN reads every target's bytes, usually for the first time (a fetch asks for a level's
+      // children before its blobs): verify the small ones in one batch first.
+      if (op === OP_CHILDREN_MANY) snapshot.checkMany(targets);
+      for (const target of targets) {
+        if (op === OP_GET_BLOBS) this.writeBlob(out, snapshot, scope, target);
+        else {
+          const children = childrenOf(snapshot, scope, target, true);
+          out.writeU32(children ? children.length : ABSENT_PARENT);
+          for (const child of children ?? []) out.write(child);
+        }
+        if (out.full) await out.flush();
+      }
+      await out.flush();
+      this.events.onRequest?.(op, count);
+    }
+  }
+
+  /** Only a peer whose AUTH succeeded on this connection may push, and only heads it published. */
+  private async admitPushedHead(frame: HeadFrame, conn: Connection): Promise<boolean> {
+    const pusher = peerPublicKey(conn.remotePeer);
+    if (!this.options.onPushedHead || !pusher || !this.grants.has(conn.id) || !bytesEqual(pusher, frame.publisher)) return false;
+    try {
+      return await this.options.onPushedHead(frame, pusher);
+    } catch {
+      return false;
+    }
+  }
+
+  private async serveClosure(reader: StreamReader, out: BufferedWriter, conn: Connection): Promise<void> {
+    const root = await reader.readExactly(32);
+    const count = await reader.readU32();
+    if (count > LIMITS.maxBatch) throw new ProtocolError(`CLOSURE with ${count} have-hashes (limit ${LIMITS.maxBatch})`);
+    const haveBytes = await reader.readExactly(count * 32);
+    const budget = await reader.readU32();
+    if (budget > LIMITS.maxClosureBytes) throw new ProtocolError(`CLOSURE budget of ${budget} bytes (limit ${LIMITS.maxClosureBytes})`);
+    const scope = this.grants.get(conn.id);
+    if (!scope) throw new ProtocolError("request before a successful AUTH");
+    const have = new HashIndex(Math.max(16, count));
+    for (let i = 0; i < count; i++) have.insert(haveBytes.subarray(i * 32, i * 32 + 32));
+    const snapshot = this.store.reader();
+    for (const hash of missingClosure(snapshot, scope, root, have, budget) ?? []) {
+      const bytes = snapshot.get(hash)!;
+      out.write(hash);
+      out.writeU64(bytes.length);
+      out.write(bytes);
+      if (out.full) await out.flush();
+    }
+    out.write(CLOSURE_END);
+    await out.flush();
+    this.events.onRequest?.(OP_CLOSURE, 1);
+  }
+
+  private writeHeads(out: BufferedWriter, scope: Scope): void {
+    const snapshot = this.store.reader();
+    const heads: Uint8Array[] = [];
+    for (const id of this.store.branches()) {
+      const head = this.store.head(id);
+      if (head && snapshot.has(head) && scope.inScope(head, snapshot)) heads.push(id, head);
+    }
+    out.writeU32(heads.length / 2);
+    for (const part of heads) out.write(part);
+  }
+
+  private writeBlob(out: BufferedWriter, snapshot: BlobReader, scope: Scope, target: Hash): void {
+    const bytes = snapshot.has(target) && scope.inScope(target, snapshot) ? snapshot.get(target) : undefined;
+    if (!bytes) {
+      out.write(MISSING_LEN);
+      return;
+    }
+    out.writeU64(bytes.length);
+    out.write(bytes);
+  }
+}
+
+/** Reused probe for `childrenOf`: most chunks are not hashes, so no view is made until one hits. */
+const probe = new Uint8Array(32);
+const probeWords = new Uint32Array(probe.buffer);
+
+/**
+ * Children of a blob: every 32-byte chunk at offsets 0, 32, 64, … that is the hash of a present,
+ * in-scope blob (the reference's rule). Null when the parent is absent or out of scope.
+ */
+export function childrenOf(snapshot: BlobReader, scope: Scope, parent: Hash, dedupe: boolean): Uint8Array[] | null {
+  if (!snapshot.has(parent) || !scope.inScope(parent, snapshot)) return null;
+  const bytes = snapshot.get(parent)!;
+  const out: Uint8Array[] = [];
+  let seen: HashIndex | null = null;
+  // Copy each chunk into the probe as eight words when the blob is 4-byte aligned (it usually is).
+  const words = bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2) : null;
+  for (let at = 0; at + 32 <= bytes.length; at += 32) {
+    if (words) for (let k = 0, w = at >>> 2; k < 8; k++) probeWords[k] = words[w + k]!;
+    else probe.set(bytes.subarray(at, at + 32));
+    if (!snapshot.has(probe)) continue;
+    const chunk = bytes.subarray(at, at + 32);
+    if (!scope.inScope(chunk, snapshot)) continue;
+    if (dedupe && out.length > 0) {
+      if (!seen) {
+        seen = new HashIndex(16);
+        for (const c of out) seen.insert(c);
+      }
+      if (!seen.insert(chunk).added) continue;
+    }
+    out.push(chunk);
+  }
+  return out;
+}
+
+/** Ends a CLOSURE reply: a zero hash with the all-ones length. */
+export const CLOSURE_END = new Uint8Array([...new Uint8Array(32), ...MISSING_LEN]);
+
+/**
+ * The closure of `root` as OP_CLOSURE sends it: present, in-scope blobs (children by `childrenOf`)
+ * not under a `have` hash, each once, children before parents. Null when the root is absent or out
+ * of scope, or when the closure holds more than `budget` bytes or LIMITS.maxClosureBlobs blobs (the
+ * walk stops there, so its work is bounded by both).
+ */
+export function missingClosure(snapshot: BlobReader, scope: Scope, root: Hash, have: HashIndex, budget: number): Hash[] | null {
+  if (have.find(root) >= 0) return [];
+  const nodes = new HashIndex(64);
+  nodes.insert(root);
+  const children: number[][] = [];
+  let bytes = 0;
+  // Level by level, so each level's blobs are verified in one hashing batch (see CHILDREN_MANY).
+  let frontier = [0];
+  while (frontier.length) {
+    snapshot.checkMany(frontier.map((e) => nodes.keyAt(e)));
+    const next: number[] = [];
+    for (const entry of frontier) {
+      const parent = nodes.keyAt(entry);
+      // Sized before its children are scanned: a blob over the budget is never read through.
+      bytes += snapshot.sizeOf?.(parent) ?? snapshot.get(parent)?.length ?? 0;
+      if (bytes > budget) return null;
+      const kids = childrenOf(snapshot, scope, parent, true);
+      if (!kids) return null; // only the root can be absent: children are present by definition
+      const entries: number[] = [];
+      for (const kid of kids) {
+        if (have.find(kid) >= 0) continue;
+        const { entry: kidEntry, added } = nodes.insert(kid);
+        if (nodes.size > LIMITS.maxClosureBlobs) return null;
+        entries.push(kidEntry);
+        if (added) next.push(kidEntry);
+      }
+      children[entry] = entries;
+    }
+    frontier = next;
+  }
+  return postOrder(children, nodes.size).map((e) => nodes.keyAt(e));
+}
+
+/** Entries in an order where every entry comes after all its children (iterative DFS from entry 0). */
+export function postOrder(children: number[][], count: number): number[] {
+  const out: number[] = [];
+  const state = new Uint8Array(count); // 0 new, 1 open, 2 done
+  const stack: number[] = [0];
+  while (stack.length) {
+    const e = stack[stack.length - 1]!;
+    if (state[e] === 0) {
+      state[e] = 1;
+      for (const c of children[e] ?? []) if (state[c] === 0) stack.push(c);
+    } else {
+      stack.pop();
+      if (state[e] === 1) {
+        state[e] = 2;
+        out.push(e);
+      }
+    }
+  }
+  return out;
+}
+
+/** True when `bytes` hash to `expected`. */
+export function blobMatches(bytes: Uint8Array, expected: Hash): boolean {
+  return bytesEqual(blake3(bytes), expected);
+}
