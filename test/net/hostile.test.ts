@@ -8,62 +8,23 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { hash } from "../../src/core/blake3.ts";
-import { chainBlobs } from "../../src/auth/capability.ts";
-import { fromHex, toHex } from "../../src/core/bytes.ts";
-import { Pile } from "../../src/pile/pile.ts";
+import { toHex } from "../../src/core/bytes.ts";
 import type { HostileConfig } from "./fixtures/hostile-peer.ts";
+import { credentials, peakRssMiB, startAttacker as spawnAttacker } from "./fixtures/hostile-harness.ts";
 import { firstAddr, listenFor, makeTeam, type Team } from "./e2e-helpers.ts";
 
 let team: Team | undefined;
 const attackers: Subprocess[] = [];
+const startAttacker = async (config: HostileConfig) => {
+  const started = await spawnAttacker(config);
+  attackers.push(started.proc);
+  return started;
+};
 afterEach(async () => {
   for (const a of attackers.splice(0)) a.kill("SIGKILL");
   await team?.cleanup();
   team = undefined;
 });
-
-/** Peak resident memory of a process, in MiB (VmHWM). */
-export function peakRssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmHWM:\s+(\d+) kB/m);
-  return line ? Number(line[1]) / 1024 : Number.NaN;
-}
-
-/** Starts a hostile peer; resolves once it says its attack runs. */
-export async function startAttacker(config: HostileConfig): Promise<{ proc: Subprocess; info: Record<string, unknown> }> {
-  const proc = Bun.spawn([process.execPath, join(import.meta.dir, "fixtures/hostile-peer.ts"), JSON.stringify(config)], { stdout: "pipe", stderr: "pipe" });
-  attackers.push(proc);
-  const reader = proc.stdout.getReader();
-  let text = "";
-  const deadline = Date.now() + 30_000;
-  while (!text.includes("\n")) {
-    if (Date.now() > deadline) throw new Error(`attacker ${config.mode} not ready: ${text}`);
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`attacker ${config.mode} exited: ${await new Response(proc.stderr).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  return { proc, info: JSON.parse(text.slice(0, text.indexOf("\n"))) };
-}
-
-/** A member's credentials as the attacker sends them (the chain read from the founder's pile). */
-export function credentials(team: Team, name: string): Pick<HostileConfig, "seed" | "cap" | "chain"> {
-  const m = team.members[name]!;
-  const keyText = readFileSync(join(team.dir, m.key), "utf8");
-  const pile = Pile.open(join(team.dir, team.members[Object.keys(team.members)[0]!]!.pile), { create: false });
-  try {
-    const chain = chainBlobs(fromHex(m.cap!), pile.reader()).map(toHex);
-    return { seed: seedOf(keyText), cap: m.cap!, chain };
-  } finally {
-    pile.close();
-  }
-}
-
-/** The hex seed in a key file (its only 64-hex-digit run). */
-function seedOf(keyText: string): string {
-  const match = keyText.match(/[0-9a-f]{64}/i);
-  if (!match) throw new Error("no seed in key file");
-  return match[0];
-}
 
 const received = (head: string) => (e: { event: string; head?: unknown }) => e.event === "received" && e.head === head;
 
