@@ -14,8 +14,8 @@ import type { HostileConfig, HostileMode } from "../test/net/fixtures/hostile-pe
 import { credentials, peakRssMiB, startAttacker } from "../test/net/fixtures/hostile-harness.ts";
 import { type BenchRow, median, report } from "./lib.ts";
 
-const COMMITS = Number(process.env.HOSTILE_COMMITS ?? 3);
-const ARRIVAL_CAP_MS = Number(process.env.HOSTILE_CAP_MS ?? 15_000);
+const COMMITS = Number(process.env.HOSTILE_COMMITS ?? 5);
+const ARRIVAL_CAP_MS = Number(process.env.HOSTILE_CAP_MS ?? 10_000);
 
 interface Attack {
   mode: HostileMode;
@@ -58,7 +58,7 @@ async function measure(attack: Attack): Promise<BenchRow[]> {
     const vAddr = firstAddr(await v.waitFor((e) => e.event === "listening"));
     t.sync("h", [...listenFor("tcp"), "--peers", vAddr]);
     await v.waitFor((e) => e.event === "auth" && e.accepted === true);
-    await arrival(t, v, "warmup");
+    for (let i = 0; i < 2; i++) await arrival(t, v, `warmup-${i}`);
     const quiet: number[] = [];
     for (let i = 0; i < COMMITS; i++) quiet.push((await arrival(t, v, `quiet-${i}`)).ms);
     const quietRss = peakRssMiB(v.proc.pid);
