@@ -8,17 +8,21 @@ import { encodeHeadFrame, type GossipMessage, HeadGossip, type PubSubLike, teamT
 import { until } from "./fixtures/until.ts";
 
 /** The pubsub seam: delivers what a test dispatches, publishes nowhere. */
-class LocalPubSub extends EventTarget implements PubSubLike {
+class LocalPubSub implements PubSubLike {
+  private readonly listeners = new Set<(evt: CustomEvent<GossipMessage>) => void>();
   subscribe(): void {}
   unsubscribe(): void {}
   async publish(): Promise<unknown> {
     return undefined;
   }
-  override addEventListener(type: "message", listener: (evt: CustomEvent<GossipMessage>) => void): void {
-    super.addEventListener(type, listener as EventListener);
+  addEventListener(_type: "message", listener: (evt: CustomEvent<GossipMessage>) => void): void {
+    this.listeners.add(listener);
   }
-  override removeEventListener(type: "message", listener: (evt: CustomEvent<GossipMessage>) => void): void {
-    super.removeEventListener(type, listener as EventListener);
+  removeEventListener(_type: "message", listener: (evt: CustomEvent<GossipMessage>) => void): void {
+    this.listeners.delete(listener);
+  }
+  deliver(message: GossipMessage): void {
+    for (const listener of this.listeners) listener(new CustomEvent("message", { detail: message }));
   }
 }
 
@@ -47,7 +51,7 @@ test("a capability check or head handler that throws drops that frame; nothing i
     });
     gossip.start();
     const data = encodeHeadFrame({ branchId: new Uint8Array(16).fill(1), head: new Uint8Array(32).fill(2), publisher });
-    const send = () => pubsub.dispatchEvent(new CustomEvent("message", { detail: { type: "signed", topic: teamTopic(teamRoot), data, key: { raw: publisher } } }));
+    const send = () => pubsub.deliver({ type: "signed", topic: teamTopic(teamRoot), data, key: { raw: publisher } });
     send();
     await until(() => drops.length === 1);
     send();
