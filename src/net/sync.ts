@@ -240,7 +240,7 @@ export class SyncNode implements PeerNetwork {
 
   publishHead(branchId: BranchId, head: Hash): void {
     const pushed = this.pushHead(branchId, head);
-    void this.gossip.publish(branchId, head, pushed > 0 ? GOSSIP_AFTER_PUSH_MS : 0);
+    this.background("publishing a head", () => this.gossip.publish(branchId, head, pushed > 0 ? GOSSIP_AFTER_PUSH_MS : 0));
     this.provide(branchId, head);
   }
 
