@@ -1,0 +1,97 @@
+/**
+ * The missing part of a head's DAG as a fetch discovers it: hash → entry (a keyed HashIndex, as
+ * its hashes are only a peer's claims), and each entry's children as a run of one shared edge
+ * array (typed arrays, 4 bytes per reference: no array per blob). Entry 0 is the head.
+ */
+import { HashIndex } from "../core/hash-index.ts";
+import type { Hash } from "../core/store.ts";
+
+export class MissingDag {
+  readonly nodes = new HashIndex(1024);
+  /** Per entry: where its children start in `edges`, and how many (-1: not listed yet). */
+  private firstChild = new Int32Array(1024);
+  private childCount = new Int32Array(1024).fill(-1);
+  private edges = new Int32Array(4096);
+  private edgeCount = 0;
+
+  constructor(head: Hash) {
+    this.nodes.insert(head);
+  }
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  /** Child references recorded so far. */
+  get references(): number {
+    return this.edgeCount;
+  }
+
+  /** The hash of an entry (a view into the index: do not mutate). */
+  hashOf(entry: number): Uint8Array {
+    return this.nodes.keyAt(entry);
+  }
+
+  /** Starts the child list of `parent` (each parent gets one list, its children then follow with `addChild`). */
+  beginChildren(parent: number): void {
+    this.firstChild[parent] = this.edgeCount;
+    this.childCount[parent] = 0;
+  }
+
+  /** Adds `child[at..at+32]` to the list begun last, indexing it if new; returns its entry when new, else -1. */
+  addChild(parent: number, child: Uint8Array, at = 0): number {
+    const { entry, added } = this.nodes.insert(child, at);
+    if (entry >= this.childCount.length) this.growEntries();
+    if (this.edgeCount === this.edges.length) this.edges = grown(this.edges, this.edges.length * 2);
+    this.edges[this.edgeCount++] = entry;
+    this.childCount[parent]!++;
+    return added ? entry : -1;
+  }
+
+  /** Entries children first (every entry after all of its children), reachable from the head. */
+  postOrder(): Int32Array {
+    const n = this.nodes.size;
+    const out = new Int32Array(n);
+    let written = 0;
+    const state = new Uint8Array(n); // 0 new, 1 open, 2 done
+    // Each entry is pushed at most once per reference to it, plus the head.
+    let stack = new Int32Array(Math.min(this.edgeCount + 1, 1 << 16));
+    let top = 0;
+    stack[top++] = 0;
+    while (top > 0) {
+      const e = stack[top - 1]!;
+      if (state[e] === 0) {
+        state[e] = 1;
+        const count = this.childCount[e]!;
+        const start = this.firstChild[e]!;
+        for (let k = 0; k < count; k++) {
+          const c = this.edges[start + k]!;
+          if (state[c] !== 0) continue;
+          if (top === stack.length) stack = grown(stack, stack.length * 2);
+          stack[top++] = c;
+        }
+      } else {
+        top--;
+        if (state[e] === 1) {
+          state[e] = 2;
+          out[written++] = e;
+        }
+      }
+    }
+    return out.subarray(0, written);
+  }
+
+  private growEntries(): void {
+    const size = this.childCount.length * 2;
+    this.firstChild = grown(this.firstChild, size);
+    const counts = new Int32Array(size).fill(-1);
+    counts.set(this.childCount);
+    this.childCount = counts;
+  }
+}
+
+function grown(old: Int32Array, size: number): Int32Array<ArrayBuffer> {
+  const out = new Int32Array(size);
+  out.set(old);
+  return out;
+}
