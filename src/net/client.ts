@@ -10,7 +10,7 @@ import type { Host } from "./host.ts";
 import { isZero } from "../core/bytes.ts";
 import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_CLOSURE, OP_GET_BLOBS, OP_HEADS, OP_PUSH_HEAD, PROTOCOL_V5, PUSH_ACCEPTED } from "./protocol.ts";
 import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
-import type { ByteBudget } from "./fetch-budget.ts";
+import { type ByteBudget, DEFAULT_IDLE_MS } from "./fetch-budget.ts";
 import { IdleWatchdog } from "./idle-watchdog.ts";
 
 /** A value now, or later: response parsers stay synchronous while the bytes are already buffered. */
@@ -30,9 +30,6 @@ export class StalledPeerError extends Error {
     this.name = "StalledPeerError";
   }
 }
-
-/** Default of `ClientOptions.idleMs`. */
-export const DEFAULT_IDLE_MS = 5000;
 
 export interface ClientOptions {
   /**

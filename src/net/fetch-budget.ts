@@ -9,6 +9,9 @@
  * options (`FetchOptions.limits`), the CLI with flags (see `LIMIT_FLAGS`).
  */
 
+/** A peer that sends nothing this long while a reply is due is dropped (SyncClient's `idleMs`). */
+export const DEFAULT_IDLE_MS = 5000;
+
 export interface FetchLimits {
   /** Distinct missing blobs one fetch may discover. */
   maxBlobs: number;

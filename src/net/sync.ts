@@ -13,7 +13,7 @@ import type { BranchId, Hash, Store } from "../core/store.ts";
 import { Repository } from "../repo/repository.ts";
 import { findTrackingBranch } from "../repo/tracking.ts";
 import { type Credentials, type PushResult, SyncClient } from "./client.ts";
-import { fetchClosure, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
+import { fetchClosure, type FetchOptions, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { encodeHeadFrame, type HeadFrame, HeadGossip } from "./gossip.ts";
 import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
@@ -86,6 +86,12 @@ export interface SyncNodeOptions {
   /** A fetch running longer than this reports "fetch-progress" events this often (default 1 s). */
   progressEveryMs?: number;
   peerEvents?: PeerEvents;
+  /**
+   * Budgets and deadline of every fetch this node makes (see fetch-budget.ts; the defaults leave
+   * room for an honest pile of 10 M blobs): `idleMs` drops a peer that sends nothing that long
+   * while a reply is due.
+   */
+  fetch?: Pick<FetchOptions, "limits" | "window"> & { idleMs?: number };
   /** Passed to the pile-sync server (tests play an older server with `withoutOps`). */
   server?: Pick<ServerOptions, "withoutOps">;
 }
@@ -331,7 +337,11 @@ export class SyncNode implements PeerNetwork {
         }
         try {
           const clients = await this.providerClients(remote.head, publisher);
-          const summary = await fetchClosure(clients, remote.head, this.opts.store, { onProgress: this.progressReporter(publisher, remote), have: this.haveHints(remote) });
+          const summary = await fetchClosure(clients, remote.head, this.opts.store, {
+            ...this.fetchBudget(),
+            onProgress: this.progressReporter(publisher, remote),
+            have: this.haveHints(remote),
+          });
           this.retries.delete(key);
           for (const dropped of summary.dropped) this.forgetClient(dropped.peer);
           this.delivered.push(remote);
@@ -354,6 +364,12 @@ export class SyncNode implements PeerNetwork {
     } finally {
       this.running.delete(key);
     }
+  }
+
+  /** The fetch options of `SyncNodeOptions.fetch`. */
+  private fetchBudget(): Pick<FetchOptions, "limits" | "window"> {
+    const given = this.opts.fetch ?? {};
+    return { ...(given.limits ? { limits: given.limits } : {}), ...(given.window ? { window: given.window } : {}) };
   }
 
   /**
@@ -434,7 +450,8 @@ export class SyncNode implements PeerNetwork {
     this.forgetClientIfClosed(id);
     let client = this.clients.get(id);
     if (!client) {
-      const connecting = SyncClient.connect(this.host, peer, this.opts.credentials).then(async (c) => {
+      const idleMs = this.opts.fetch?.idleMs;
+      const connecting = SyncClient.connect(this.host, peer, this.opts.credentials, undefined, idleMs ? { idleMs } : {}).then(async (c) => {
         await this.completeOwnChain(c);
         if (this.clients.get(id) === connecting) this.connected.set(id, c);
         return c;
