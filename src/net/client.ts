@@ -151,20 +151,26 @@ export class SyncClient {
 
   /**
    * Children (present, in-scope 32-byte references, de-duplicated) of each parent, in order; null
-   * where the peer lacks the parent or may not share it. Each list's bytes are reserved in
-   * `budget` before they are read (the caller releases them once it has used the lists; a failed
-   * call releases its own).
+   * where the peer lacks the parent or may not share it.
    */
-  children(parents: Hash[], budget?: ByteBudget): Promise<(Hash[] | null)[]> {
+  async children(parents: Hash[], budget?: ByteBudget): Promise<(Hash[] | null)[]> {
+    return (await this.childrenPacked(parents, budget)).map((list) => list && split(list, list.length / 32));
+  }
+
+  /**
+   * `children`, each list as one array of 32-byte hashes end to end (no object per hash). Each
+   * list's bytes are reserved in `budget` before they are read (the caller releases them once it
+   * has used the lists; a failed call releases its own).
+   */
+  childrenPacked(parents: Hash[], budget?: ByteBudget): Promise<(Uint8Array | null)[]> {
     const reader = this.reader;
     let reserved = 0;
-    const list = (n: number): Maybe<Hash[] | null> => {
+    const list = (n: number): Maybe<Uint8Array | null> => {
       if (n === ABSENT_PARENT) return null;
       if (n > LIMITS.maxChildren) throw new ProtocolError(`peer ${this.peer} sent ${n} children for one blob`);
       budget?.reserve(n * 32, this.peer);
       reserved += n * 32;
-      const bytes = reader.take(n * 32);
-      return bytes ? split(bytes, n) : reader.readExactly(n * 32).then((b) => split(b, n));
+      return reader.take(n * 32) ?? reader.readExactly(n * 32);
     };
     const lists = this.batched(parents, OP_CHILDREN_MANY, () => {
       const n = reader.takeU32();

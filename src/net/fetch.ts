@@ -383,7 +383,7 @@ class Fetch {
         source.inFlight++;
         inFlight.add(task);
         const hashes = task.parents.map((e) => dag.hashOf(e).slice());
-        this.deadline(source, source.client.children(hashes, this.buffered)).then(
+        this.deadline(source, source.client.childrenPacked(hashes, this.buffered)).then(
           (lists) => answered(task, source, lists),
           (err) => {
             if (task.busy === source) dropPeer(source, err instanceof Error ? err : new Error(String(err)));
@@ -403,9 +403,9 @@ class Fetch {
         }
       };
 
-      const answered = (task: ChildrenTask, source: Source, lists: (Hash[] | null)[]) => {
+      const answered = (task: ChildrenTask, source: Source, lists: (Uint8Array | null)[]) => {
         let bytes = 0;
-        for (const list of lists) if (list) bytes += list.length * 32;
+        for (const list of lists) if (list) bytes += list.length;
         try {
           if (task.busy !== source || settled) return; // released when the peer was dropped
           task.busy = null;
@@ -459,7 +459,7 @@ class Fetch {
     dag: MissingDag,
     task: ChildrenTask,
     source: Source,
-    lists: (Hash[] | null)[],
+    lists: (Uint8Array | null)[],
     queue: ChildrenTask[],
     next: number[],
     named: (entry: number, source: Source) => void,
@@ -471,14 +471,14 @@ class Fetch {
     const held: Uint8Array[] = [];
     for (const list of lists) {
       if (!list) continue;
-      const mask = new Uint8Array(list.length);
-      list.forEach((child, k) => {
-        if (this.local.has(child)) mask[k] = 1;
+      const mask = new Uint8Array(list.length / 32);
+      for (let k = 0; k < mask.length; k++) {
+        if (this.local.has(list.subarray(k * 32, k * 32 + 32))) mask[k] = 1;
         else {
           references++;
-          if (dag.nodes.find(child) < 0) fresh++;
+          if (dag.nodes.find(list, k * 32) < 0) fresh++;
         }
-      });
+      }
       held.push(mask);
     }
     const peer = source.client.peer;
@@ -494,14 +494,14 @@ class Fetch {
       }
       const mask = held[listed++]!;
       dag.beginChildren(parent);
-      list.forEach((child, j) => {
-        if (mask[j]) return;
-        const added = dag.addChild(parent, child);
+      for (let j = 0; j < mask.length; j++) {
+        if (mask[j]) continue;
+        const added = dag.addChild(parent, list, j * 32);
         if (added >= 0) {
           next.push(added);
           named(added, source);
         }
-      });
+      }
     });
     if (lacking.length) {
       const refused = new Set(task.refused ?? []);
