@@ -81,7 +81,10 @@ export class IdleWatchdog {
     this.timer = undefined;
     if (this.fired || this.awaited === 0) return;
     const silent = this.now() - this.lastProgress;
-    if (silent < this.idleMs) return this.arm(this.idleMs - silent);
+    if (silent < this.idleMs) {
+      this.arm(this.idleMs - silent);
+      return;
+    }
     this.fired = true;
     this.onIdle();
   }
