@@ -82,6 +82,19 @@ test("a CHILDREN reply of 131,072 hashes sharing 4 bytes: the fetch ends naming 
   expect(peakRss).toBeLessThan(RSS_CEILING);
 }, 60_000);
 
+test("a level of 2,000,000 blobs is discovered in windowed requests, without a stack overflow, under the memory ceiling", async () => {
+  const root = crypto.getRandomValues(new Uint8Array(32));
+  const width = 2_000_000; // one 64 MiB list: what a large honest level looks like to the fetch
+  const hostile = await startHostileServer({ seed: seed(51), listen: TCP, mode: "flood", root: toHex(root), width });
+  const host = await clientHost();
+  const attacked = fetchClosure(await SyncClient.connect(host, hostile.addr, none), root, new MemoryStore());
+  const { outcome, peakRss } = await withPeakRss(attacked);
+  const error = rejection(outcome);
+  expect(error).toBeInstanceOf(MissingBlobError); // the level was walked whole; its blobs do not exist
+  expect((await hostile.stats()).children).toBe(1 + width);
+  expect(peakRss).toBeLessThan(RSS_CEILING);
+}, 120_000);
+
 test("a DAG without end stops at the depth budget, naming the peer; an honest fetch completes meanwhile", async () => {
   const root = crypto.getRandomValues(new Uint8Array(32));
   const hostile = await startHostileServer({ seed: seed(42), listen: TCP, mode: "endless", root: toHex(root), width: 1 });
