@@ -67,6 +67,12 @@ export interface BranchStore {
    * (null = absent). `next = null` deletes the branch.
    */
   update(id: BranchId, expected: Hash | null, next: Hash | null): CasResult;
+  /**
+   * A number that changes whenever a branch is created, moved or deleted (here or, for a shared
+   * file, by another process). Optional: it lets a wrapper such as `Peer` tell "no branch changed"
+   * in O(1) instead of comparing every branch on every read and put.
+   */
+  branchVersion?(): number;
 }
 
 /** Everything a full store offers. */

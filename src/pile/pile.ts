@@ -313,6 +313,12 @@ export class Pile implements Store {
     return this.index.size;
   }
 
+  /** Branch records applied so far (this or other processes' appends): see `BranchStore.branchVersion`. */
+  branchVersion(): number {
+    this.refresh();
+    return this.branchTable.changes;
+  }
+
   /** Bytes of the file applied so far. */
   get length(): number {
     return this.applied;
