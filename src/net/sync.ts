@@ -13,7 +13,7 @@ import type { BranchId, Hash, Store } from "../core/store.ts";
 import { Repository } from "../repo/repository.ts";
 import { findTrackingBranch } from "../repo/tracking.ts";
 import { type Credentials, type PushResult, SyncClient } from "./client.ts";
-import { fetchClosure, type FetchOptions, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
+import { BudgetExceededError, fetchClosure, type FetchOptions, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { encodeHeadFrame, type HeadFrame, HeadGossip } from "./gossip.ts";
 import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
@@ -355,8 +355,10 @@ export class SyncNode implements PeerNetwork {
           this.forgetClientIfClosed(publisher.toString());
           const error = err instanceof Error ? err.message : String(err);
           // A peer that answered it lacks a blob, or may not share it with us, will answer the
-          // same again; anything else (a dropped connection, a stall, a refused stream) may pass.
-          const retryInMs = err instanceof MissingBlobError ? undefined : this.retryLater(key, remote);
+          // same again, as will one whose DAG overran a budget; anything else (a dropped
+          // connection, a stall, a refused stream) may pass.
+          const final = err instanceof MissingBlobError || err instanceof BudgetExceededError;
+          const retryInMs = final ? undefined : this.retryLater(key, remote);
           const failed = { type: "fetch-failed", publisher: publisher.toString(), branchId: toHex(remote.branchId), error } as const;
           this.opts.onEvent?.(retryInMs === undefined ? failed : { ...failed, retryInMs });
         }

@@ -156,6 +156,15 @@ for (const mode of ["silent-auth", "silent"] as const) {
   }, 60_000);
 }
 
+test("a slow peer that keeps sending is not taken for a silent one: the deadline counts progress, not total time", async () => {
+  // 16 bytes, one every 150 ms: 2.4 s in all, against an idle deadline of 600 ms.
+  const slow = await startHostileServer({ seed: seed(52), listen: TCP, mode: "trickle", root: toHex(new Uint8Array(32)), width: 150 });
+  const host = await clientHost();
+  const client = await SyncClient.connect(host, slow.addr, none, undefined, { idleMs: 600 });
+  expect(await client.getBlobs([new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)])).toEqual([null, null]);
+  await client.close();
+}, 60_000);
+
 test("pile net pull from a silent peer exits with an error naming it (AUTH answered or not)", async () => {
   const tmp = tempDir();
   try {
