@@ -12,8 +12,11 @@ import { MemoryStore } from "../../src/core/memory-store.ts";
 import { SyncClient } from "../../src/net/client.ts";
 import { BudgetExceededError, fetchClosure, MissingBlobError, StalledPeerError } from "../../src/net/fetch.ts";
 import { createHost, type Host } from "../../src/net/host.ts";
+import { openPolicy } from "../../src/net/protocol.ts";
+import { type SyncEvent, SyncNode } from "../../src/net/sync.ts";
 import { buildDag, type DagShape } from "./dag.ts";
 import { attempt } from "./e2e-helpers.ts";
+import { until } from "./fixtures/until.ts";
 import { killServers, startHostileServer, startServer, TCP } from "./server-process.ts";
 import { tempDir } from "../pile/helpers.ts";
 
@@ -163,6 +166,30 @@ test("a slow peer that keeps sending is not taken for a silent one: the deadline
   const client = await SyncClient.connect(host, slow.addr, none, undefined, { idleMs: 600 });
   expect(await client.getBlobs([new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)])).toEqual([null, null]);
   await client.close();
+}, 60_000);
+
+test("a sync node's client to a peer that never answers AUTH gives up on it and redials", async () => {
+  const hostile = await startHostileServer({ seed: seed(53), listen: TCP, mode: "silent-auth", root: toHex(new Uint8Array(32)), width: 0 });
+  const events: SyncEvent[] = [];
+  const key = SigningKey.generate();
+  const node = await SyncNode.start({
+    store: new MemoryStore(),
+    key,
+    teamRoot: key.publicKey,
+    credentials: none,
+    policy: openPolicy,
+    listen: TCP,
+    peers: [hostile.addr.toString()],
+    fetch: { idleMs: 300 },
+    onEvent: (e) => events.push(e),
+  });
+  try {
+    // The client's AUTH stalls, so it closes the connection; the node dials the given peer again.
+    await until(() => events.filter((e) => e.type === "connected").length >= 2, 30_000);
+    expect((await hostile.stats()).requests).toBeGreaterThanOrEqual(2); // one AUTH per connection
+  } finally {
+    await node.stop();
+  }
 }, 60_000);
 
 test("pile net pull from a silent peer exits with an error naming it (AUTH answered or not)", async () => {
