@@ -208,6 +208,8 @@ class Fetch {
   /** Reply bytes this fetch holds (see FetchLimits.maxBufferedBytes). */
   private readonly buffered: ByteBudget;
   private readonly window: number;
+  /** Dropped peers whose children lists have been cleared (see `discoverLevel`). */
+  private readonly forgotten = new Set<Source>();
 
   constructor(
     clients: SyncClient[],
@@ -302,23 +304,12 @@ class Fetch {
    */
   private async discover(head: Hash): Promise<{ order: Hash[]; prefetched: (Uint8Array | undefined)[] }> {
     const dag = new MissingDag(head);
-    /** Per entry: 1 + the index of the source whose reply first named it (0: the head). */
-    let namedBy = new Uint8Array(1024);
     let frontier: number[] = [0];
     const blobs: (Uint8Array | undefined)[] = [];
     const speculations: Promise<void>[] = [];
     let speculating = true;
     let speculativeBytes = 0;
     while (frontier.length) {
-      if (this.summary.depth >= this.limits.maxDepth) {
-        // The peers that named this level's blobs claim a DAG deeper than the budget: drop them,
-        // and go on with what the others named (if any).
-        const offenders = new Set(frontier.map((e) => namedBy[e]! - 1));
-        for (const i of offenders) if (this.sources[i]) this.drop(this.sources[i]!, new BudgetExceededError(this.sources[i]!.client.peer, "maxDepth", this.limits.maxDepth));
-        frontier = frontier.filter((e) => !this.sources[namedBy[e]! - 1]?.dropped);
-        if (this.live().length === 0) throw this.exhausted();
-        if (frontier.length === 0) break;
-      }
       this.summary.depth++;
       speculating &&= frontier.length <= SPECULATE_MAX_HASHES && speculativeBytes < SPECULATE_MAX_BYTES;
       if (speculating) {
@@ -334,14 +325,7 @@ class Fetch {
           }),
         );
       }
-      frontier = await this.discoverLevel(dag, frontier, (entry, source) => {
-        if (entry >= namedBy.length) {
-          const grown = new Uint8Array(namedBy.length * 2);
-          grown.set(namedBy);
-          namedBy = grown;
-        }
-        namedBy[entry] = Math.min(255, this.sources.indexOf(source) + 1);
-      });
+      frontier = await this.discoverLevel(dag, frontier);
       this.progress.discovered = dag.size;
       this.opts.onProgress?.(this.progress);
     }
@@ -362,11 +346,16 @@ class Fetch {
    * up to LIMITS.maxBatch parents, at most `window` in flight per peer; each reply is indexed as
    * it arrives and its bytes released, so a level of millions of blobs never sits in memory as
    * replies. A parent a peer lacks is asked of another; one no peer has stays childless (the
-   * download then reports it missing). Returns the entries first named in this level.
+   * download then reports it missing). A peer dropped meanwhile is un-believed: the lists it gave
+   * (this level or earlier) are cleared and asked again of the others. Returns the entries first
+   * named in this level.
    */
-  private discoverLevel(dag: MissingDag, frontier: number[], named: (entry: number, source: Source) => void): Promise<number[]> {
+  private discoverLevel(dag: MissingDag, frontier: number[]): Promise<number[]> {
     const queue: ChildrenTask[] = [];
-    for (let i = 0; i < frontier.length; i += LIMITS.maxBatch) queue.push({ parents: frontier.slice(i, i + LIMITS.maxBatch), refused: null, busy: null });
+    const enqueue = (parents: number[]) => {
+      for (let i = 0; i < parents.length; i += LIMITS.maxBatch) queue.push({ parents: parents.slice(i, i + LIMITS.maxBatch), refused: null, busy: null });
+    };
+    enqueue(frontier);
     const inFlight = new Set<ChildrenTask>();
     const next: number[] = [];
     return new Promise<number[]>((resolve, reject) => {
@@ -392,7 +381,7 @@ class Fetch {
         );
       };
 
-      /** Drops a peer; its requests in flight go back on the queue for the others. */
+      /** Drops a peer; its requests in flight go back on the queue for the others (and `pump` un-believes its lists). */
       const dropPeer = (source: Source, error: Error) => {
         this.drop(source, error);
         for (const task of inFlight) {
@@ -411,7 +400,7 @@ class Fetch {
           task.busy = null;
           source.inFlight--;
           inFlight.delete(task);
-          this.indexReply(dag, task, source, lists, queue, next, named);
+          this.indexReply(dag, task, source, lists, queue, next);
         } catch (err) {
           if (!(err instanceof BudgetExceededError)) return finish(err instanceof Error ? err : new Error(String(err)));
           // Nothing of the reply was indexed: its parents go to the other peers.
@@ -426,6 +415,12 @@ class Fetch {
       const pump = () => {
         if (settled) return;
         if (this.opts.signal?.aborted) return finish(this.exhausted());
+        // A dropped peer's lists, this level's or earlier, are asked again of the others.
+        for (const source of this.sources) {
+          if (!source.dropped || this.forgotten.has(source)) continue;
+          this.forgotten.add(source);
+          enqueue(dag.forget(this.peerNumber(source)));
+        }
         const live = this.live();
         if (live.length === 0) return finish(this.exhausted());
         for (let i = 0; i < queue.length; ) {
@@ -450,40 +445,43 @@ class Fetch {
     });
   }
 
+  /** The number MissingDag knows a peer by (1…255). */
+  private peerNumber(source: Source): number {
+    return Math.min(255, this.sources.indexOf(source) + 1);
+  }
+
   /**
-   * Indexes one CHILDREN_MANY reply, after checking it against the blob and reference budgets
-   * (throws BudgetExceededError, indexing nothing, when it would cross one). Parents the peer
-   * lacks go back on the queue for the others.
+   * Indexes one CHILDREN_MANY reply, after checking it against the budgets, each charged to the
+   * peer that sent it (throws BudgetExceededError, indexing nothing, when it would cross one):
+   * blobs and references it named, the depth of what it names. Parents the peer lacks go back on
+   * the queue for the others.
    */
-  private indexReply(
-    dag: MissingDag,
-    task: ChildrenTask,
-    source: Source,
-    lists: (Uint8Array | null)[],
-    queue: ChildrenTask[],
-    next: number[],
-    named: (entry: number, source: Source) => void,
-  ): void {
+  private indexReply(dag: MissingDag, task: ChildrenTask, source: Source, lists: (Uint8Array | null)[], queue: ChildrenTask[], next: number[]): void {
     // Count first, so a reply over budget costs one pass and leaves the DAG untouched. A blob we
     // hold ends the walk (its closure is stored), so it is neither counted nor recorded.
     let references = 0;
     let fresh = 0;
+    let deepest = 0;
     const held: Uint8Array[] = [];
-    for (const list of lists) {
-      if (!list) continue;
+    lists.forEach((list, i) => {
+      if (!list) return;
       const mask = new Uint8Array(list.length / 32);
       for (let k = 0; k < mask.length; k++) {
         if (this.local.has(list.subarray(k * 32, k * 32 + 32))) mask[k] = 1;
         else {
           references++;
-          if (dag.nodes.find(list, k * 32) < 0) fresh++;
+          if (dag.nodes.find(list, k * 32) >= 0) continue;
+          fresh++;
+          deepest = Math.max(deepest, dag.depthOf(task.parents[i]!) + 1);
         }
       }
       held.push(mask);
-    }
+    });
     const peer = source.client.peer;
-    if (dag.size + fresh > this.limits.maxBlobs) throw new BudgetExceededError(peer, "maxBlobs", this.limits.maxBlobs);
-    if (dag.references + references > this.limits.maxReferences) throw new BudgetExceededError(peer, "maxReferences", this.limits.maxReferences);
+    const by = this.peerNumber(source);
+    if (dag.namedBy(by) + fresh > this.limits.maxBlobs) throw new BudgetExceededError(peer, "maxBlobs", this.limits.maxBlobs);
+    if (dag.listedFrom(by) + references > this.limits.maxReferences) throw new BudgetExceededError(peer, "maxReferences", this.limits.maxReferences);
+    if (deepest > this.limits.maxDepth) throw new BudgetExceededError(peer, "maxDepth", this.limits.maxDepth);
     const lacking: number[] = [];
     let listed = 0;
     lists.forEach((list, k) => {
@@ -493,14 +491,11 @@ class Fetch {
         return;
       }
       const mask = held[listed++]!;
-      dag.beginChildren(parent);
+      dag.beginChildren(parent, by);
       for (let j = 0; j < mask.length; j++) {
         if (mask[j]) continue;
         const added = dag.addChild(parent, list, j * 32);
-        if (added >= 0) {
-          next.push(added);
-          named(added, source);
-        }
+        if (added >= 0) next.push(added);
       }
     });
     if (lacking.length) {

@@ -109,7 +109,8 @@ test("a DAG without end stops at the depth budget, naming the peer; an honest fe
   expect(error).toBeInstanceOf(BudgetExceededError);
   expect(error.message).toContain(hostile.peerId);
   expect(error.message).toContain("300 DAG levels");
-  expect((await hostile.stats()).children).toBe(300); // one parent per level, then it was dropped
+  // The root and one blob per level down to 300; the reply naming level 301 was refused.
+  expect((await hostile.stats()).children).toBe(301);
   expect(peakRss).toBeLessThan(RSS_CEILING);
 }, 60_000);
 
@@ -127,6 +128,22 @@ test("a DAG that widens without end stops at the blob budget before indexing the
   // The reply listing level 2 (512 × 512 blobs) crosses it: nothing of it was indexed or asked about.
   expect((await hostile.stats()).children).toBe(1 + 512);
   expect(peakRss).toBeLessThan(RSS_CEILING);
+}, 60_000);
+
+test("in a fetch from a liar and an honest peer, the liar is dropped at the budget and the honest peer's DAG arrives whole", async () => {
+  const expected = buildDag(new MemoryStore(), SHAPE);
+  const hostile = await startHostileServer({ seed: seed(54), listen: TCP, mode: "endless", root: toHex(expected.root), width: 64 });
+  const honest = await startServer({ seed: seed(55), listen: TCP, dag: SHAPE });
+  const host = await clientHost();
+  // The liar comes first, so it is asked first: it lists made-up children for every blob.
+  const clients = [await SyncClient.connect(host, hostile.addr, none), await SyncClient.connect(host, honest.addr, none)];
+  const target = new MemoryStore();
+  const summary = await fetchClosure(clients, expected.root, target, { limits: { maxBlobs: 5000 } });
+  expect(target.reader().len).toBe(expected.hashes.length);
+  expect(summary.blobs).toBe(expected.hashes.length);
+  expect(summary.dropped).toHaveLength(1);
+  expect(summary.dropped[0]!.peer).toBe(hostile.peerId);
+  expect(summary.dropped[0]!.error).toContain("5000 blobs discovered");
 }, 60_000);
 
 test("a bytes-buffered budget refuses a reply before reading it", async () => {
