@@ -1,9 +1,11 @@
 /**
- * What one fetch may make us spend, whatever its peers send: the blobs and references it
- * discovers, the depth it walks, the reply bytes it holds at once. Each bound is checked before
- * the work it bounds (before a reply's children are indexed, before a reply's bytes are read),
- * and a peer whose reply would cross one is dropped for that fetch with a BudgetExceededError
- * naming it and the bound; the other peers go on.
+ * What one fetch may make us spend, whatever its peers send: the blobs and references each peer
+ * names, the depth of what it names, the reply bytes the fetch holds at once. Each bound is
+ * checked before the work it bounds (before a reply's children are indexed, before a reply's bytes
+ * are read), and a peer whose reply would cross one is dropped for that fetch with a
+ * BudgetExceededError naming it and the bound; the lists it gave are asked again of the other
+ * peers, which go on (the discovery bounds are charged per peer, so a liar cannot use up an
+ * honest peer's share).
  *
  * The defaults leave room for an honest pile of 10 M blobs; callers raise them with the fetch's
  * options (`FetchOptions.limits`), the CLI with flags (see `LIMIT_FLAGS`).
@@ -13,11 +15,11 @@
 export const DEFAULT_IDLE_MS = 5000;
 
 export interface FetchLimits {
-  /** Distinct missing blobs one fetch may discover. */
+  /** Distinct missing blobs one peer may name in one fetch. */
   maxBlobs: number;
-  /** Child references one fetch may keep (the missing DAG's edges, 4 bytes each). */
+  /** Child references one peer may list in one fetch (the missing DAG's edges, 4 bytes each kept). */
   maxReferences: number;
-  /** Levels of the missing DAG one fetch may walk (one CHILDREN round trip each). */
+  /** Depth below the head at which a peer may name a blob (each level costs a CHILDREN round trip). */
   maxDepth: number;
   /** Reply bytes one fetch may hold at once (children lists not yet indexed, blobs not yet stored). */
   maxBufferedBytes: number;
