@@ -228,6 +228,9 @@ test("pile net pull from a silent peer exits with an error naming it (AUTH answe
       expect(err.trim().split("\n")).toHaveLength(1);
       hostile.kill();
     }
+    const bad = await attempt(tmp.dir, "pile", "net", "pull", pile, "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGnJTo3CN65kbjriJFucXdwRaA24EMjaf4xxJCvdGYEkj", "--key", key, "--max-blobs", "0");
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain("--max-blobs must be a positive whole number");
   } finally {
     tmp.cleanup();
   }
