@@ -9,7 +9,7 @@ import { HashIndex } from "../core/hash-index.ts";
 import { nowTaiNs } from "../core/schemas.ts";
 import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
 import { type BlobSource, ChainError, collectRevocations, RevocationSet, type VerifiedCapability, verifyChain } from "./capability.ts";
-import { ScopeIndex } from "./scope.ts";
+import { FULL_READ_SCOPE, type ReadScope, ScopeIndex } from "./scope.ts";
 
 export interface AuthRequestLike {
   capHandle: Hash;
@@ -27,6 +27,8 @@ export class TeamPolicy {
   private scannedBlobs = -1;
   /** Last rejection reason per key (for error messages). */
   readonly rejections = new Map<string, string>();
+  /** Read scopes of publishers (see readScopeOf), by hex key. */
+  private readonly readScopes = new Map<string, { cap: VerifiedCapability; index: ScopeIndex }>();
 
   constructor(
     private readonly store: BlobStore & BranchStore,
@@ -68,6 +70,26 @@ export class TeamPolicy {
     this.refreshRevocations();
     if (this.revoked.has(key) || cap.expiresAt <= nowTaiNs()) return undefined;
     return cap;
+  }
+
+  /**
+   * What `key` may read of our store, by its verified capability (the team root reads everything);
+   * null without one. One incremental index per key, kept while its capability stays the same: a
+   * head from a publisher may bring into a scope only blobs under this, or blobs it delivered.
+   */
+  readScopeOf(key: Uint8Array): ReadScope | null {
+    if (bytesEqual(key, this.teamRoot)) return FULL_READ_SCOPE;
+    const cap = this.capabilityOf(key);
+    const hex = toHex(key);
+    if (!cap?.grantsRead()) {
+      this.readScopes.delete(hex);
+      return null;
+    }
+    const held = this.readScopes.get(hex);
+    if (held?.cap === cap) return held.index;
+    const index = new ScopeIndex(this.store, cap);
+    this.readScopes.set(hex, { cap, index });
+    return index;
   }
 
   /** Whether a gossiped head from `publisher` may be acted on: it must hold write permission. */

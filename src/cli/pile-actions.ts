@@ -2,15 +2,22 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { toHex } from "../core/bytes.ts";
 import { unixMsFromTaiNs } from "../core/schemas.ts";
-import { diagnosePile } from "../pile/diagnose.ts";
+import { type DiagnosedBranch, type DiagnoseReport, diagnosePile } from "../pile/diagnose.ts";
+import { describeMetaBlob } from "../repo/branch-meta.ts";
 import { repairTail } from "../pile/repair.ts";
 import { type BranchInfo, Repository } from "../repo/repository.ts";
 import { output, parseHash, signingKey, withPile } from "./common.ts";
+import { describeUnreadable, unreadableMark } from "./unreadable-branches.ts";
 import { CliError } from "./errors.ts";
+import { describeCapability } from "./team-actions.ts";
+import { capHandleOf, givenTeamRoot, type TeamOptions } from "./team-context.ts";
 
 function describeBranch(b: BranchInfo) {
   return {
     id: toHex(b.id),
+    // A head whose metadata carries no signature (the reference's branch_unsigned); tracking
+    // metadata is always unsigned (written locally), so it is not marked.
+    ...(b.meta.head && !b.tracking && !b.meta.signedBy ? { headUnsigned: true } : {}),
     name: b.name,
     tracking: b.tracking,
     head: b.meta.head ? toHex(b.meta.head) : null,
@@ -38,8 +45,11 @@ export function pileDiagnose(path: string, opts: { json?: boolean }) {
   if (!existsSync(path)) throw new CliError(`${path}: no such pile`);
   // A large pile takes seconds to hash: show how far the check is on a terminal.
   const tty = process.stderr.isTTY && !opts.json;
-  const r = diagnosePile(path, (checked, total) => {
-    if (tty && total > 0) process.stderr.write(`\rchecked ${(checked / 1e6).toFixed(0)} of ${(total / 1e6).toFixed(0)} MB (${Math.floor((100 * checked) / total)}%)   `);
+  const r = diagnosePile(path, {
+    onProgress: (checked, total) => {
+      if (tty && total > 0) process.stderr.write(`\rchecked ${(checked / 1e6).toFixed(0)} of ${(total / 1e6).toFixed(0)} MB (${Math.floor((100 * checked) / total)}%)   `);
+    },
+    inspectMeta: describeMetaBlob,
   });
   if (tty) process.stderr.write("\r\x1b[K");
   output(opts.json, r, () =>
@@ -48,21 +58,32 @@ export function pileDiagnose(path: string, opts: { json?: boolean }) {
       `blobs: ${r.blobRecords} records, ${r.distinctBlobs} distinct, ${r.blobBytes} payload bytes`,
       `branches: ${r.branches.length} live (${r.branchRecords} updates, ${r.tombstones} deletions)`,
       ...r.badBlobs.map((b) => `BAD blob at offset ${b.offset}: payload does not hash to ${b.hash}`),
-      ...(r.corruption ? [`${r.corruption.tornTail ? "torn tail" : "CORRUPT"} at offset ${r.corruption.offset}: ${r.corruption.reason} (${corruptionAdvice(r.corruption, r.path)})`] : []),
+      ...r.branches.filter((b) => b.metadata !== "ok").map((b) => `branch ${b.id}: ${metadataProblem(b, path)}`),
+      ...(r.corruption ? [`${r.corruption.tornTail ? "torn tail" : "CORRUPT"} at offset ${r.corruption.offset}: ${r.corruption.reason} (${r.corruption.advice})`] : []),
+      ...(r.referenceRestore ? [referenceRestoreNote(r.referenceRestore)] : []),
       r.ok ? "ok" : "problems found",
     ].join("\n"),
   );
   return r.ok ? 0 : 1;
 }
 
-/** What a user can do about the first bad record diagnose found. */
-function corruptionAdvice(c: { offset: number; tornTail: boolean; nothingAfter: boolean }, path: string): string {
-  if (c.tornTail) return "an interrupted write: the next command that opens the pile truncates it";
-  if (!c.nothingAfter) {
-    return `valid-looking records follow it: real records after damage, or the payload of a large blob a crash cut short. \`tribles pile repair --force ${path}\` saves everything from this offset to a file beside the pile and cuts the pile there`;
-  }
-  if (c.offset === 0) return "this file is not a pile";
-  return `nothing valid follows it: \`tribles pile repair ${path}\` saves these bytes aside and cuts them off`;
+/** A live branch whose metadata blob diagnose found missing, damaged or unreadable. */
+function metadataProblem(b: DiagnosedBranch, path: string): string {
+  const what = {
+    ok: "",
+    missing: `metadata missing (blob ${b.head} is not in this pile)`,
+    damaged: `metadata unreadable: blob ${b.head} fails its hash check`,
+    unreadable: `metadata unreadable: ${b.problem}`,
+  }[b.metadata];
+  return `${what}; \`tribles pile branch delete ${path} ${b.id}\` removes the branch`;
+}
+
+/** What the reference's restore would throw away, for a user who also runs it on this pile. */
+function referenceRestoreNote(r: NonNullable<DiagnoseReport["referenceRestore"]>): string {
+  const { blobs, branches, tombstones } = r.discardsRecords;
+  const records = `${blobs} blob record${blobs === 1 ? "" : "s"}, ${branches} branch record${branches === 1 ? "" : "s"} and ${tombstones} tombstone${tombstones === 1 ? "" : "s"}`;
+  const lost = r.branchesLost.length ? `; ${r.branchesLost.length} branch${r.branchesLost.length === 1 ? "" : "es"} would lose ${r.branchesLost.length === 1 ? "its" : "their"} newest state: ${r.branchesLost.join(", ")}` : "";
+  return `note: the reference implementation's restore (Pile::restore) would truncate this file to ${r.truncatesTo} bytes, throwing away the ${r.discardsBytes} bytes from that offset on: the bad record and, after it, ${records}${lost}. tribles leaves the file untouched`;
 }
 
 export function pileRepair(path: string, opts: { force?: boolean; json?: boolean }) {
@@ -97,10 +118,40 @@ export async function pileBlobList(path: string, opts: { json?: boolean }) {
   output(opts.json, hashes, () => hashes.join("\n"));
 }
 
-export async function pileBranchList(path: string, opts: { json?: boolean }) {
-  const branches = await withPile(path, (pile) => new Repository(pile).listBranches().map(describeBranch));
-  output(opts.json, branches, () =>
-    branches.map((b) => `${b.id}  ${b.tracking ? `${b.name} (tracking ${b.remotePeer?.slice(0, 12)}…)` : b.name}  head ${b.head ?? "(empty)"}  updated ${b.updatedAt ?? "?"}`).join("\n"),
+/**
+ * Every live branch with its id (a tracking branch also shows the remote branch id it mirrors);
+ * those whose metadata blob is missing or unreadable are listed too, marked (`metadata missing` /
+ * `metadata unreadable: …`), with `name: null`: only their id names them. With a capability and
+ * team root (--cap/--team-root or their variables), each branch says what the capability grants
+ * on it: capabilities name branch ids, so of two branches that share a name (created
+ * independently by two members) this shows which one the capability covers.
+ */
+export async function pileBranchList(path: string, opts: TeamOptions & { json?: boolean }) {
+  const capHandle = capHandleOf(opts);
+  const root = givenTeamRoot(opts);
+  const { branches, unreadable } = await withPile(path, (pile) => {
+    const cap = capHandle && root ? describeCapability(pile, capHandle, root, path) : undefined;
+    const valid = cap?.status.startsWith("valid") ? cap : undefined;
+    if (cap && !valid) console.error(`note: capability ${toHex(capHandle!)} does not verify (${cap.status}): grants not shown`);
+    const grantsOn = (b: BranchInfo): { grants?: string[] } => {
+      if (!valid) return {};
+      // What a peer checks is the id the branch has across the team: the remote's, for a tracking branch.
+      const teamId = toHex(b.meta.tracking ? b.meta.tracking.remoteBranch : b.id);
+      return { grants: valid.branches.length === 0 || valid.branches.includes(teamId) ? valid.perms : [] };
+    };
+    const overview = new Repository(pile).branchOverview();
+    return { branches: overview.branches.map((b) => ({ ...describeBranch(b), ...grantsOn(b) })), unreadable: overview.unreadable.map(describeUnreadable) };
+  });
+  const all = [...branches.map((b) => ({ ...b, metadata: "ok" as const })), ...unreadable.map((b) => ({ id: b.id, name: null, meta: b.meta, metadata: b.problem, reason: b.reason }))];
+  output(opts.json, all, () =>
+    [
+      ...branches.map((b) => {
+        const name = b.tracking ? `${b.name} (tracking ${b.remotePeer?.slice(0, 12)}…'s ${b.remoteBranch})` : b.name;
+        const grants = b.grants ? `  cap: ${b.grants.length ? b.grants.join(",") : "no access"}` : "";
+        return `${b.id}  ${name}  head ${b.head ?? "(empty)"}${b.headUnsigned ? " (unsigned)" : ""}  updated ${b.updatedAt ?? "?"}${grants}`;
+      }),
+      ...unreadable.map((b) => `${b.id}  (metadata ${unreadableMark(b)})  meta ${b.meta}`),
+    ].join("\n"),
   );
 }
 
@@ -116,7 +167,9 @@ export async function pileBranchCreate(path: string, name: string) {
 export async function pileBranchDelete(path: string, name: string) {
   await withPile(path, (pile) => {
     const repo = new Repository(pile);
-    const byId = /^[0-9a-fA-F]{32}$/.test(name) ? repo.listBranches().find((b) => toHex(b.id) === name.toLowerCase()) : undefined;
+    // By id: readable branches, and those whose metadata is missing or unreadable.
+    const overview = /^[0-9a-fA-F]{32}$/.test(name) ? repo.branchOverview() : undefined;
+    const byId = overview && [...overview.branches, ...overview.unreadable].find((b) => toHex(b.id) === name.toLowerCase());
     if (!byId) return repo.deleteBranch(name);
     if (!pile.update(byId.id, byId.metaHandle, null).ok) throw new CliError(`branch ${name} changed while deleting it; try again`);
   });

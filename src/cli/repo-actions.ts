@@ -13,9 +13,11 @@ import type { BlobReader, Hash } from "../core/store.ts";
 import { filesToContent } from "../repo/files.ts";
 import { ancestors, readCommit, verifyOne } from "../repo/history.ts";
 import { loadKey } from "../repo/keyfile.ts";
-import { type BranchInfo, Repository } from "../repo/repository.ts";
+import { adoptTrackedBranch, mergeRemoteHead } from "../repo/remote-merge.ts";
+import { type BranchInfo, RepoError, Repository } from "../repo/repository.ts";
 import { output, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
+import { describeUnreadable, unreadableAdvice, unreadableById, unreadableMark } from "./unreadable-branches.ts";
 
 export async function pileCommit(path: string, files: string[], opts: KeyOptions & { branch: unknown; message?: unknown; json?: boolean }) {
   if (opts.message === undefined || opts.message === true || String(opts.message).trim() === "") throw new CliError("a commit needs a message: -m MSG");
@@ -30,7 +32,13 @@ export async function pileCommit(path: string, files: string[], opts: KeyOptions
   }
   const key = repoKey(opts, path);
   const { content, blobs } = filesToContent(entries);
-  const handle = await withPile(path, (pile) => new Repository(pile, key).commit(branch, content, String(opts.message), blobs));
+  const { handle, adopted } = await withPile(path, (pile) => {
+    const repo = new Repository(pile, key);
+    // A first commit to a branch we so far only track (after a pull) goes on the team's branch.
+    const adopted = cliRepoCall(path, () => adoptTrackedBranch(repo, branch));
+    return { handle: repo.commit(branch, content, String(opts.message), blobs), adopted };
+  });
+  if (adopted) console.error(`note: made local branch ${branch} from its tracking branch (branch id ${toHex(adopted.id)}, the team's)`);
   output(opts.json, { commit: toHex(handle), branch, files: entries.map((e) => ({ name: e.name, bytes: e.bytes.length })) }, () => `committed ${toHex(handle)} to ${branch} (${entries.length} file${entries.length === 1 ? "" : "s"})`);
 }
 
@@ -39,7 +47,7 @@ export async function pileLog(path: string, opts: { branch: unknown; limit?: unk
   if (!(limit >= 0)) throw new CliError(`--limit must be a number, got "${opts.limit}"`);
   const commits = await withPile(path, (pile) => {
     const repo = new Repository(pile);
-    const b = resolveBranch(repo, String(opts.branch));
+    const b = resolveBranch(repo, String(opts.branch), path);
     return b.meta.head ? history(pile.reader(), b.meta.head, limit) : [];
   });
   output(opts.json, commits, () => commits.map(formatCommit).join("\n\n"));
@@ -50,11 +58,17 @@ export async function pileLog(path: string, opts: { branch: unknown; limit?: unk
 export async function pileBranchShow(path: string, name: string, opts: { json?: boolean }) {
   const info = await withPile(path, (pile) => {
     const repo = new Repository(pile);
-    return describeBranch(repo, resolveBranch(repo, String(name)));
+    const broken = unreadableById(repo, String(name));
+    return broken ? describeUnreadable(broken) : describeBranch(repo, resolveBranch(repo, String(name), path));
   });
+  if ("problem" in info) {
+    output(opts.json, info, () => [`branch ${info.id}`, `metadata ${info.meta}`, `metadata ${unreadableMark(info)}`].join("\n"));
+    throw new CliError(`branch ${info.id}: ${unreadableAdvice(info, path)}`);
+  }
   output(opts.json, info, () => formatBranch(info));
   if (info.signature === "bad") throw new CliError(`branch "${info.name}": ${info.signatureError}`);
 }
+
 
 export async function pileMerge(path: string, opts: KeyOptions & { into?: unknown; from?: unknown; json?: boolean }) {
   if (typeof opts.into !== "string" || typeof opts.from !== "string") throw new CliError("merge needs --into NAME and --from NAME");
@@ -64,7 +78,14 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
     const repo = new Repository(pile, key);
     // Merging a local branch into itself means nothing: the same name in --from names the
     // tracking branch of a remote branch (what `pile net pull` leaves), the usual way to adopt it.
-    const source = from === into ? trackingBranchNamed(repo, from) : resolveBranch(repo, from);
+    // Adopting keeps the remote's branch id (created under it, or merged into the local branch
+    // with that id) and refuses a local branch of that name with another id.
+    if (from === into) {
+      const tracking = trackingBranchNamed(repo, from);
+      if (!tracking.meta.head) return { head: repo.lookupBranch(into)?.meta.head ?? null, kind: "up-to-date" as const };
+      return cliRepoCall(path, () => mergeRemoteHead(repo, tracking.meta.tracking!.remoteBranch, into, tracking.meta.head!));
+    }
+    const source = resolveBranch(repo, from, path);
     const target = repo.lookupBranch(into);
     if (!source.meta.head) return { head: target?.meta.head ?? null, kind: "up-to-date" as const };
     // A missing --into branch is created at the source's head.
@@ -78,6 +99,16 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
     created: `created ${into} at ${head} (from ${from})`,
   };
   output(opts.json, { into, from, kind: result.kind, head }, () => text[result.kind]);
+}
+
+/** Runs a repository call whose "branch-mismatch" error is a user's error: one line, naming the pile. */
+function cliRepoCall<T>(path: string, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    if (err instanceof RepoError && err.code === "branch-mismatch") throw new CliError(err.message.replaceAll("PILE", path));
+    throw err;
+  }
 }
 
 /** The one tracking branch with this remote name. */
@@ -123,7 +154,7 @@ function readInputFile(file: string): { name: string; bytes: Uint8Array } {
  * A branch by local name; else the one tracking branch with that remote name; else a branch id
  * in hex. Several tracking branches with the name (from different peers) must be named by id.
  */
-export function resolveBranch(repo: Repository, name: string): BranchInfo {
+export function resolveBranch(repo: Repository, name: string, pilePath = "PILE"): BranchInfo {
   const local = repo.lookupBranch(name);
   if (local) return local;
   const tracking = repo.listBranches().filter((b) => b.tracking && b.name === name);
@@ -133,7 +164,11 @@ export function resolveBranch(repo: Repository, name: string): BranchInfo {
     const byId = repo.listBranches().find((b) => toHex(b.id) === name.toLowerCase());
     if (byId) return byId;
   }
-  throw new CliError(`unknown branch "${name}" (see \`tribles pile branch list\`)`);
+  const broken = unreadableById(repo, name);
+  if (broken) throw new CliError(`branch ${name}: ${unreadableAdvice(describeUnreadable(broken), pilePath)}`);
+  const unreadable = repo.branchOverview().unreadable.length;
+  const hint = unreadable ? `; ${unreadable} branch${unreadable === 1 ? " has" : "es have"} unreadable metadata and no name` : "";
+  throw new CliError(`unknown branch "${name}" (see \`tribles pile branch list\`${hint})`);
 }
 
 interface CommitSummary {
@@ -210,7 +245,9 @@ interface BranchSummary {
   head: string | null;
   updatedAt: string | null;
   signedBy: string | null;
+  /** `unsigned`: no head, a tracking branch, or a head whose metadata carries no signature (`headUnsigned`). */
   signature: "ok" | "bad" | "unsigned";
+  headUnsigned?: true;
   signatureError?: string;
   remotePeer?: string;
   remoteBranch?: string;
@@ -234,8 +271,8 @@ function describeBranch(repo: Repository, b: BranchInfo): BranchSummary {
   // Tracking metadata is written locally and unsigned; its head was verified when it moved.
   if (b.meta.head && !b.tracking) {
     try {
-      repo.verifyBranch(b);
-      summary.signature = "ok";
+      if (repo.verifyBranch(b).headUnsigned) summary.headUnsigned = true;
+      else summary.signature = "ok";
     } catch (err) {
       summary.signature = "bad";
       summary.signatureError = (err as Error).message;
@@ -249,6 +286,7 @@ function formatBranch(b: BranchSummary): string {
   if (b.updatedAt) lines.push(`updated ${b.updatedAt}`);
   lines.push(`head ${b.head ?? "(empty)"}`);
   if (b.signature === "ok") lines.push(`signed by ${b.signedBy} (verified, with the whole history)`);
+  if (b.headUnsigned) lines.push("head UNSIGNED: the branch metadata carries no signature (as the reference's branch_unsigned writes it); the commits' signatures were checked");
   if (b.signature === "bad") lines.push(`BAD SIGNATURE: ${b.signatureError}`);
   if (b.commit) lines.push("", formatCommit(b.commit));
   return lines.join("\n");

@@ -57,6 +57,11 @@ export class MemoryStore implements Store {
     return { ok: true };
   }
 
+  /** One thread and a synchronous `fn`: nothing else can run meanwhile. */
+  withExclusiveLock<T>(fn: () => T): T {
+    return fn();
+  }
+
   branchVersion(): number {
     return this.branchChanges;
   }
