@@ -22,6 +22,7 @@ import type { SyncDirection } from "../net/peer.ts";
 import { type SyncEvent, SyncNode } from "../net/sync.ts";
 import { asList, openPile, signingKey } from "./common.ts";
 import { CliError } from "./errors.ts";
+import { type FetchFlags, fetchSettings } from "./fetch-flags.ts";
 import { describeConflict } from "./repo-actions.ts";
 import { capHandleOf, credentialsOf, givenTeamRoot, type TeamOptions, teamRootOf } from "./team-context.ts";
 
@@ -39,7 +40,7 @@ function teamWarnings(opts: TeamOptions, key: SigningKey): string[] {
   return warnings;
 }
 
-export interface SyncOptions extends TeamOptions {
+export interface SyncOptions extends TeamOptions, FetchFlags {
   peers?: string | string[];
   listen?: string | string[];
   branch?: string | string[];
@@ -106,6 +107,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   const listen = asList(opts.listen);
   for (const addr of peers) address(addr, "--peers");
   for (const addr of listen) address(addr, "--listen");
+  const fetching = fetchSettings(opts);
   const pile = openPile(path);
   const syncLock = lockPileForSync(path);
   if (!syncLock) {
@@ -139,6 +141,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     peers,
     mdns: opts.mdns ?? false,
     republishMs: republishSeconds * 1000,
+    fetch: fetching,
     onEvent: (e: SyncEvent) => logEvent(e, log, policy),
     peerEvents: {
       onPublished(branchId, metaHandle) {
@@ -200,6 +203,14 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     throw err;
   }
 
+  // Last resort: the node's own background work reports its failures as events, but a rejection
+  // nobody handled (in a library underneath, say) must cost one logged line, not the sync.
+  const unhandled = (reason: unknown) => {
+    const error = (reason instanceof Error ? reason.message : String(reason)).split("\n")[0];
+    log({ event: "error", error: `unhandled: ${error}` }, `error (ignored, sync goes on): ${error}`);
+  };
+  process.on("unhandledRejection", unhandled);
+
   // Every read through the Peer drains delivered heads and publishes local changes.
   let scheduled = false;
   const tick = () => {
@@ -228,6 +239,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   watcher.close();
   clearInterval(timer);
   await node.stop();
+  process.off("unhandledRejection", unhandled);
   pile.flush();
   pile.close();
   syncLock.release();
@@ -320,8 +332,9 @@ function branchName(repo: Repository, metaHandle: Uint8Array): string | undefine
   }
 }
 
-export async function runPull(path: string, remote: string, opts: TeamOptions & { branch: string; key?: string; json?: boolean }): Promise<number> {
+export async function runPull(path: string, remote: string, opts: TeamOptions & FetchFlags & { branch: string; key?: string; json?: boolean }): Promise<number> {
   const { addr, peerId } = address(remote);
+  const { limits, window, idleMs } = fetchSettings(opts);
   if (!peerId) throw new CliError(`${remote}: the address must end in /p2p/<peer id> so the peer can be authenticated`);
   const peerIdText = peerId.toString();
   const remoteKey = peerPublicKey(peerId);
@@ -333,7 +346,7 @@ export async function runPull(path: string, remote: string, opts: TeamOptions & 
   try {
     let client: SyncClient;
     try {
-      client = await SyncClient.connect(host, addr, credentialsOf(opts, pile.reader()), AbortSignal.timeout(10_000));
+      client = await SyncClient.connect(host, addr, credentialsOf(opts, pile.reader()), AbortSignal.timeout(10_000), idleMs ? { idleMs } : {});
     } catch (err) {
       if (err instanceof AuthRejectedError) throw new CliError(`${peerIdText} rejected our capability (set --cap / TRIBLE_TEAM_CAP to a capability issued by its team)`);
       throw new CliError(`cannot reach ${remote}: ${(err as Error).message}`);
@@ -356,6 +369,8 @@ export async function runPull(path: string, remote: string, opts: TeamOptions & 
     const started = performance.now();
     const delivered = new HashIndex(256);
     const summary = await fetchClosure(client, match.head, pile, {
+      limits,
+      ...(window ? { window } : {}),
       onProgress: (p) => {
         if (!tty) return;
         const secs = (performance.now() - started) / 1000;

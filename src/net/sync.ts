@@ -16,7 +16,7 @@ import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { Repository } from "../repo/repository.ts";
 import { findTrackingBranch } from "../repo/tracking.ts";
 import { type Credentials, type PushResult, SyncClient } from "./client.ts";
-import { fetchClosure, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
+import { BudgetExceededError, fetchClosure, type FetchOptions, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { checkPossession, eitherScope } from "./possession.ts";
 import { encodeHeadFrame, type HeadFrame, HeadGossip } from "./gossip.ts";
 import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString } from "./host.ts";
@@ -99,6 +99,12 @@ export interface SyncNodeOptions {
   /** A fetch running longer than this reports "fetch-progress" events this often (default 1 s). */
   progressEveryMs?: number;
   peerEvents?: PeerEvents;
+  /**
+   * Budgets and deadline of every fetch this node makes (see fetch-budget.ts; the defaults leave
+   * room for an honest pile of 10 M blobs): `idleMs` drops a peer that sends nothing that long
+   * while a reply is due.
+   */
+  fetch?: Pick<FetchOptions, "limits" | "window"> & { idleMs?: number };
   /** Passed to the pile-sync server (tests play an older server with `withoutOps`). */
   server?: Pick<ServerOptions, "withoutOps">;
 }
@@ -199,7 +205,7 @@ export class SyncNode implements PeerNetwork {
       }
     };
     const first = await attempt();
-    void (async () => {
+    this.background(`keeping ${text} connected`, async () => {
       let peer = first;
       while (!this.stopped) {
         if (peer) await this.untilDisconnected(peer);
@@ -207,7 +213,7 @@ export class SyncNode implements PeerNetwork {
         if (!peer) delay = Math.min(delay * 2, REDIAL_MAX_MS);
         if (!this.stopped) peer = await attempt();
       }
-    })();
+    });
   }
 
   /** Resolves once no connection to `peer` is left, or at stop. */
@@ -255,7 +261,7 @@ export class SyncNode implements PeerNetwork {
 
   publishHead(branchId: BranchId, head: Hash): void {
     const pushed = this.pushHead(branchId, head);
-    void this.gossip.publish(branchId, head, pushed > 0 ? GOSSIP_AFTER_PUSH_MS : 0);
+    this.background("publishing a head", () => this.gossip.publish(branchId, head, pushed > 0 ? GOSSIP_AFTER_PUSH_MS : 0));
     this.provide(branchId, head);
   }
 
@@ -272,7 +278,8 @@ export class SyncNode implements PeerNetwork {
     for (const [peer, client] of this.connected) {
       if (!client.isOpen || !client.pushSupported) continue;
       sent++;
-      void client.pushHead(frame, PUSH_TIMEOUT_MS).then((result) => {
+      this.background(`pushing a head to ${peer}`, async () => {
+        const result = await client.pushHead(frame, PUSH_TIMEOUT_MS);
         if (result !== "skipped" && !this.stopped) this.opts.onEvent?.({ type: "head-pushed", peer, branchId: toHex(branchId), head: toHex(head), result });
       });
     }
@@ -327,7 +334,7 @@ export class SyncNode implements PeerNetwork {
     if (this.stopped || this.peer.direction === "writeonly") return;
     const key = toHex(frame.publisher) + toHex(frame.branchId);
     this.wanted.set(key, { ...frame, receivedAt: Date.now() });
-    if (!this.running.has(key)) void this.fetchLoop(key);
+    if (!this.running.has(key)) this.background("fetching a head", () => this.fetchLoop(key));
   }
 
   private async fetchLoop(key: string): Promise<void> {
@@ -358,7 +365,12 @@ export class SyncNode implements PeerNetwork {
                 for (const h of hashes) own.insert(h);
               }
             : undefined;
-          const summary = await fetchClosure(clients, remote.head, this.opts.store, { onProgress: this.progressReporter(publisher, remote), have: this.haveHints(remote), ...(onStored ? { onStored } : {}) });
+          const summary = await fetchClosure(clients, remote.head, this.opts.store, {
+            ...this.fetchBudget(),
+            onProgress: this.progressReporter(publisher, remote),
+            have: this.haveHints(remote),
+            ...(onStored ? { onStored } : {}),
+          });
           this.retries.delete(key);
           for (const dropped of summary.dropped) this.forgetClient(dropped.peer);
           const proven = await this.possessed(remote, own);
@@ -374,8 +386,10 @@ export class SyncNode implements PeerNetwork {
           this.forgetClientIfClosed(publisher.toString());
           const error = err instanceof Error ? err.message : String(err);
           // A peer that answered it lacks a blob, or may not share it with us, will answer the
-          // same again; anything else (a dropped connection, a stall, a refused stream) may pass.
-          const retryInMs = err instanceof MissingBlobError ? undefined : this.retryLater(key, remote);
+          // same again, as will one whose DAG overran a budget; anything else (a dropped
+          // connection, a stall, a refused stream) may pass.
+          const final = err instanceof MissingBlobError || err instanceof BudgetExceededError;
+          const retryInMs = final ? undefined : this.retryLater(key, remote);
           const failed = { type: "fetch-failed", publisher: publisher.toString(), branchId: toHex(remote.branchId), error } as const;
           this.opts.onEvent?.(retryInMs === undefined ? failed : { ...failed, retryInMs });
         }
@@ -383,6 +397,12 @@ export class SyncNode implements PeerNetwork {
     } finally {
       this.running.delete(key);
     }
+  }
+
+  /** The fetch options of `SyncNodeOptions.fetch`. */
+  private fetchBudget(): Pick<FetchOptions, "limits" | "window"> {
+    const given = this.opts.fetch ?? {};
+    return { ...(given.limits ? { limits: given.limits } : {}), ...(given.window ? { window: given.window } : {}) };
   }
 
   /** The publisher's read scope on our store: undefined when no check is configured, null when it reads nothing. */
@@ -494,7 +514,7 @@ export class SyncNode implements PeerNetwork {
     const timer = setTimeout(() => {
       if (this.stopped || this.wanted.has(key)) return;
       this.wanted.set(key, remote);
-      if (!this.running.has(key)) void this.fetchLoop(key);
+      if (!this.running.has(key)) this.background("fetching a head", () => this.fetchLoop(key));
     }, delay);
     timer.unref?.();
     return delay;
@@ -523,7 +543,10 @@ export class SyncNode implements PeerNetwork {
     this.forgetClientIfClosed(id);
     let client = this.clients.get(id);
     if (!client) {
-      const connecting = SyncClient.connect(this.host, peer, this.opts.credentials).then(async (c) => {
+      const idleMs = this.opts.fetch?.idleMs;
+      const connecting = SyncClient.connect(this.host, peer, this.opts.credentials, undefined, idleMs ? { idleMs } : {}).then(async (c) => {
+        // The peer accepted us: its connections are members, not strangers waiting for AUTH.
+        this.server.admitPeer(peer);
         await this.completeOwnChain(c);
         if (this.clients.get(id) === connecting) this.connected.set(id, c);
         return c;
@@ -576,6 +599,19 @@ export class SyncNode implements PeerNetwork {
     const retry = [...this.authFailed];
     this.authFailed.clear();
     for (const id of retry) void this.clientFor(peerIdFromString(id)).catch(() => undefined);
+  }
+
+  /**
+   * Runs `work` in the background: a failure becomes one "warning" event and the node goes on (an
+   * unhandled rejection would end the process).
+   */
+  private background(what: string, work: () => Promise<unknown>): void {
+    work().catch((err: unknown) => {
+      if (this.stopped) return;
+      try {
+        this.opts.onEvent?.({ type: "warning", message: `${what} failed: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}` });
+      } catch {}
+    });
   }
 
   /** Peers a new head is pushed to now: those we hold an open, authenticated client for that take pushes. */
