@@ -91,7 +91,7 @@ async function commitFolder(path: string, opts: CommitOpts, message: string) {
     for (const p of commit.removed) lines.push(`  - ${shown(p)}`);
     for (const c of planned.conflicts) lines.push(`CONFLICT ${shown(c.path)}: changed on ${branch} since your checkout; your version is committed as ${shown(c.copy)}, the branch's is now at ${shown(c.path)}`);
     for (const p of planned.keptOnBranch) lines.push(`not deleted ${shown(p)}: changed on ${branch} since your checkout (the change is written back)`);
-    lines.push(...checkoutLines(dir, plan.plan));
+    for (const line of checkoutLines(dir, plan.plan)) lines.push(line);
     return lines.join("\n");
   });
   reportSkipped(planned.skipped);
@@ -160,8 +160,7 @@ export async function pileFiles(path: string, opts: { branch: unknown; json?: bo
   const files = tree.files.map((f) => summarize(f, tree));
   output(opts.json, { branch, files, conflicts: tree.conflicts.map(conflictJson), collisions: tree.collisions, unreadableCommits: tree.unreadableCommits.map(toHex), unreadableNames: tree.unreadableNames }, () => {
     if (files.length === 0) return `no files on ${branch}`;
-<<<<<<< HEAD
-    const width = Math.max(...files.map((f) => shown(f.path).length));
+    const width = files.reduce((w, f) => Math.max(w, shown(f.path).length), 0);
     const lines = files.map((f) => {
       const flag = f.conflictCopy ? "  CONFLICT COPY" : f.unsafe ? `  UNSAFE PATH (${f.unsafe}; checkout refuses it)` : "";
       return `${shown(f.path).padEnd(width)}  ${formatSize(f.size).padStart(10)}  ${f.time ?? "(no time)"}  ${f.content.slice(0, 16)}${flag}`;
@@ -170,15 +169,6 @@ export async function pileFiles(path: string, opts: { branch: unknown; json?: bo
     if (copies) lines.push(`${copies} conflict cop${copies === 1 ? "y" : "ies"}: both sides changed a file; compare each with the file it is named after, keep what you want, and \`tribles pile rm\` the copy`);
     for (const g of tree.collisions) lines.push(`COLLISION ${g.map(shown).join(" / ")}: one file on a case-insensitive file system (or a file and a directory)`);
     return lines.join("\n");
-=======
-    const width = files.reduce((w, f) => Math.max(w, displayName(f.name).length), 0);
-    return files
-      .map((f) => {
-        const versions = f.versions > 1 ? `  (${f.versions} versions)` : "";
-        return `${displayName(f.name).padEnd(width)}  ${formatSize(f.size).padStart(10)}  ${f.time ?? "(no time)"}  ${f.content}${versions}`;
-      })
-      .join("\n");
->>>>>>> main
   });
   warnUnreadable(tree);
 }

@@ -132,7 +132,7 @@ class TreeBuilder {
       }
       const pending = parents.filter((p) => !this.trees.has(toHex(p)));
       if (pending.length) {
-        stack.push(...pending);
+        for (const p of pending) stack.push(p); // a spread would overflow the stack on a huge parent list
         continue;
       }
       stack.pop();
