@@ -12,7 +12,7 @@ import type { Pile } from "../pile/pile.ts";
 import { RepoError } from "../repo/errors.ts";
 import { commitFileChanges, type FileChange } from "../repo/file-commit.ts";
 import { type FileTree, isConflictCopy, type MergeConflict, type TreeEntry, treeAt } from "../repo/file-tree.ts";
-import { applyCheckout, type CheckoutPlan, folderChanges, folderStatus, planCheckout, readRecord, walkFolder, writeRecord } from "../repo/folder.ts";
+import { applyCheckout, type CheckoutPlan, folderChanges, folderStatus, planCheckout, RECORD_FILE, readRecord, walkFolder, writeRecord } from "../repo/folder.ts";
 import { normalizeLocalPath, pathProblem } from "../repo/paths.ts";
 import { adoptTrackedBranch } from "../repo/remote-merge.ts";
 import { type BranchInfo, Repository } from "../repo/repository.ts";
@@ -177,7 +177,7 @@ export async function pileStatus(dir: string, opts: { pile?: unknown; branch?: u
   const folder = resolve(dir);
   const record = readRecordOrFail(folder);
   const pilePath = opts.pile !== undefined && opts.pile !== true ? String(opts.pile) : record?.pile;
-  if (!pilePath) throw new CliError(`${folder} was not checked out with \`tribles pile checkout PILE --out ${dir}\` (no ${".tribles-checkout.json"}); pass --pile PILE`);
+  if (!pilePath) throw new CliError(`${folder} was not checked out with \`tribles pile checkout PILE --out ${dir}\` (no ${RECORD_FILE}); pass --pile PILE`);
   const branch = String(opts.branch ?? record?.branch ?? "main");
   const { tree, head } = await withPile(pilePath, (pile) => {
     const repo = new Repository(pile);

@@ -59,6 +59,7 @@ export interface FileTree {
 }
 
 type Tree = Map<string, TreeEntry>;
+const utf8 = new TextEncoder();
 
 /** Whether a path is a conflict copy (made here or by Syncthing). */
 export function isConflictCopy(path: string): boolean {
@@ -73,7 +74,11 @@ export function conflictName(path: string, createdAt: bigint | undefined, author
   const slash = path.lastIndexOf("/");
   const dot = path.lastIndexOf(".");
   const cut = dot > slash + 1 ? dot : path.length;
-  return `${path.slice(0, cut)}.sync-conflict-${stamp}-${who}${path.slice(cut)}`;
+  const [dir, ext, marker] = [path.slice(0, slash + 1), path.slice(cut), `.sync-conflict-${stamp}-${who}`];
+  // The name must stay a writable segment (≤ 255 bytes): a long stem is shortened, never the marker.
+  let stem = path.slice(slash + 1, cut);
+  while (stem.length > 1 && utf8.encode(stem + marker + ext).length > 255) stem = [...stem].slice(0, -1).join("");
+  return `${dir}${stem}${marker}${ext}`;
 }
 
 /** The file tree at commit `head`. Missing or unreadable history counts as empty (and is reported). */

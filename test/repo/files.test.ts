@@ -14,7 +14,7 @@ import { MemoryStore } from "../../src/core/memory-store.ts";
 import { Pile } from "../../src/pile/pile.ts";
 import { commitFileChanges } from "../../src/repo/file-commit.ts";
 import { storedProblem } from "../../src/repo/file-content.ts";
-import { isConflictCopy, treeAt } from "../../src/repo/file-tree.ts";
+import { conflictName, isConflictCopy, treeAt } from "../../src/repo/file-tree.ts";
 import { CHUNK_BYTES, FILE_CONTENT, FILE_NAME, FILE_SIZE, filesToContent } from "../../src/repo/files.ts";
 import { pathCollisions, pathProblem } from "../../src/repo/paths.ts";
 import { Repository } from "../../src/repo/repository.ts";
@@ -146,6 +146,11 @@ describe("file trees", () => {
     for (const bad of ["", "/etc/passwd", "C:/x", "../x", "a/../../x", "a//b", "a/", "./a", "a\\b", "CON", "docs/nul.txt", "com1", "a\nb", "x:y", "trailing.", "x".repeat(256)]) expect(pathProblem(bad)).not.toBeNull();
     for (const good of ["notes.md", ".hidden", "docs/sub/päckchen.txt", "x".repeat(255), "console.txt"]) expect(pathProblem(good)).toBeNull();
     expect(pathCollisions(["Notes.md", "notes.md", "a", "a/b", "fine"])).toEqual([["Notes.md", "notes.md"], ["a", "a/b"]]);
+    // A conflict copy of a long name is still a name that can be written.
+    const long = `dir/${"n".repeat(250)}.txt`;
+    const copy = conflictName(long, 1_000_000_000_000_000_000n, new Uint8Array(32).fill(0xab));
+    expect(copy).toMatch(/^dir\/n+\.sync-conflict-\d{8}-\d{6}-ABABABA\.txt$/);
+    expect(pathProblem(copy)).toBeNull();
   });
 });
 
