@@ -24,6 +24,12 @@ export const SERVER_BUDGET = {
   progressMs: 10_000,
   /** An AUTH frame must arrive whole within this (it is small; see LIMITS.maxAuthBytes). */
   authFrameMs: 10_000,
+  /**
+   * Request bytes a stream may have received ahead of the one being answered before the server
+   * stops reading it (the peer's transport then stops sending: stream-io.ts, BoundedSource). An
+   * honest client pipelines more, which waits in its own send buffer instead of ours.
+   */
+  maxUnreadBytes: 1 << 20,
 };
 
 /** The request's stream closed or was reset while the request ran: its work is abandoned. */

@@ -7,6 +7,7 @@
  */
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
+import { YamuxStream } from "@chainsafe/libp2p-yamux/stream";
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import { gossipsub } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
@@ -23,7 +24,21 @@ import { bytesEqual } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import { noiseCrypto } from "./noise-crypto.ts";
 import { loadQuic, type QuicSettings } from "./quic.ts";
-import { StreamReader } from "./stream-io.ts";
+import { PAUSES_SENDER, StreamReader } from "./stream-io.ts";
+
+// A paused yamux stream sends no window updates, so its sender stops within one window.
+(YamuxStream.prototype as unknown as Record<symbol, boolean>)[PAUSES_SENDER] = true;
+
+/**
+ * Per-stream yamux windows. While a reader has paused a stream (stream-io.ts, `maxUnread`) the
+ * sender may still fill the window it was granted, which libp2p buffers, aborting the stream past
+ * `maxReadBufferLength`: that must hold a full window, or pausing would abort honest streams. The
+ * largest window (libp2p's default is 16 MiB) is what a paused stream can buffer per stream.
+ */
+export const YAMUX_STREAM = {
+  maxStreamWindowSize: 4 << 20,
+  maxReadBufferLength: (4 << 20) + (64 << 10),
+};
 
 export const DHT_PROTOCOL = "/tribles/kad/1.0.0";
 export const DEFAULT_LISTEN = ["/ip4/127.0.0.1/udp/0/quic-v1", "/ip4/127.0.0.1/tcp/0"];
@@ -173,7 +188,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     addresses: { listen },
     transports,
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux({ streamOptions: YAMUX_STREAM })],
     peerDiscovery: opts.mdns ? [mdns()] : [],
     connectionManager: CONNECTION_LIMITS,
     connectionGater: { denyInboundEncryptedConnection: admit },

@@ -217,7 +217,7 @@ export class SyncServer {
   }
 
   private async serveV4(stream: Stream, conn: Connection): Promise<void> {
-    const reader = new StreamReader(stream, { progressMs: SERVER_BUDGET.progressMs, idleMs: SERVER_BUDGET.frameMs });
+    const reader = new StreamReader(stream, { progressMs: SERVER_BUDGET.progressMs, idleMs: SERVER_BUDGET.frameMs, maxUnread: SERVER_BUDGET.maxUnreadBytes });
     reader.deadline(SERVER_BUDGET.frameMs);
     const op = await reader.readU8();
     const target = await reader.readExactly(32);
@@ -250,7 +250,7 @@ export class SyncServer {
    * one is cut off), then answered on the connection's lane in metered slices (budget.ts).
    */
   private async serveV5(stream: Stream, conn: Connection): Promise<void> {
-    const reader = new StreamReader(stream, { progressMs: SERVER_BUDGET.progressMs });
+    const reader = new StreamReader(stream, { progressMs: SERVER_BUDGET.progressMs, maxUnread: SERVER_BUDGET.maxUnreadBytes });
     const out = new BufferedWriter(stream);
     const lane = this.laneOf(conn);
     const meter = new WorkMeter(stream, lane);

@@ -11,6 +11,7 @@
  */
 import { createRequire } from "node:module";
 import type { Libp2pOptions } from "libp2p";
+import { PAUSES_SENDER } from "./stream-io.ts";
 
 type Transport = NonNullable<Libp2pOptions["transports"]>[number];
 
@@ -44,6 +45,7 @@ async function load(): Promise<QuicLoad> {
     }
     const mod = await import("@chainsafe/libp2p-quic");
     widenReads(compiled ? process.env.NAPI_RS_NATIVE_LIBRARY_PATH! : "@chainsafe/libp2p-quic-linux-x64-gnu");
+    await holdReadsWhilePaused();
     return { ok: true, quic: (settings = {}) => mod.quic(settings) as unknown as Transport };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -89,9 +91,75 @@ function widenReads(addon: string): void {
     return;
   }
   const read = proto.read;
-  proto.read = function (this: unknown, size: number) {
+  proto.read = function (this: GatedNative, size: number) {
+    // The JS stream whose read loop is starting (see holdReadsWhilePaused) owns this native stream.
+    if (starting) this[OWNER] = starting;
+    const owner = this[OWNER];
+    if (owner?.readStatus === "paused") return resumed(owner).then(() => read.call(this, Math.max(size, QUIC_READ_BYTES)));
     return read.call(this, Math.max(size, QUIC_READ_BYTES));
   };
   proto.widened = true;
   quicReadsWidened = true;
+}
+
+/** The package's JS stream, as far as holdReadsWhilePaused uses it. */
+type JsStream = {
+  readStatus: string;
+  addEventListener(type: string, listener: () => void, options?: { once: boolean }): void;
+  [RESUMED]?: { promise: Promise<void>; resolve: () => void };
+};
+type GatedNative = { [OWNER]?: JsStream };
+type JsStreamClass = { prototype: { readFromStream(): Promise<void>; sendPause(): void; sendResume(): void; [PAUSES_SENDER]?: boolean } };
+
+const OWNER = Symbol("tribles.quicOwner");
+const RESUMED = Symbol("tribles.quicResumed");
+/** The JS stream whose `readFromStream` is running its synchronous start (it calls the native read at once). */
+let starting: JsStream | undefined;
+
+/** Settles when `stream` is resumed or closes. */
+function resumed(stream: JsStream): Promise<void> {
+  if (!stream[RESUMED]) {
+    const gate = Promise.withResolvers<void>();
+    stream[RESUMED] = gate;
+    stream.addEventListener("close", () => gate.resolve(), { once: true });
+  }
+  return stream[RESUMED].promise;
+}
+
+/**
+ * Makes a paused QUIC stream stop reading its native stream, so QUIC's own flow control holds the
+ * sender back. The package's `pause()` does nothing (its comment says QUIC flow control handles
+ * it, but its read loop reads on regardless, so the bytes pile up in the JS stream, which aborts
+ * past 4 MiB). The native read of a paused stream now waits for `resume()`: at most one read
+ * (QUIC_READ_BYTES) arrives after the pause. The stream class is not exported, so it is loaded
+ * from beside the package's entry; where that fails (the compiled executable bundles the
+ * package), streams are not marked PAUSES_SENDER and readers do not pause them.
+ */
+async function holdReadsWhilePaused(): Promise<void> {
+  let QuicStream: JsStreamClass | undefined;
+  try {
+    const entry = import.meta.resolve("@chainsafe/libp2p-quic");
+    QuicStream = ((await import(new URL("./stream.js", entry).href)) as { QuicStream?: JsStreamClass }).QuicStream;
+  } catch {
+    return;
+  }
+  const proto = QuicStream?.prototype;
+  if (!proto || typeof proto.readFromStream !== "function" || !quicReadsWidened || proto[PAUSES_SENDER]) return;
+  const readFromStream = proto.readFromStream;
+  proto.readFromStream = function (this: JsStream) {
+    starting = this;
+    try {
+      return readFromStream.call(this);
+    } finally {
+      starting = undefined;
+    }
+  };
+  const sendResume = proto.sendResume;
+  proto.sendResume = function (this: JsStream) {
+    const gate = this[RESUMED];
+    this[RESUMED] = undefined;
+    gate?.resolve();
+    return sendResume.call(this);
+  };
+  proto[PAUSES_SENDER] = true;
 }

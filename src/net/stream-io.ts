@@ -29,7 +29,110 @@ export interface ReadTimeouts {
   progressMs?: number;
   /** How long `atEnd` (waiting for the next frame) may wait with no byte arriving; unlimited when absent. */
   idleMs?: number;
+  /**
+   * Bytes that may arrive ahead of what is read before the stream is paused (its transport stops
+   * granting the sender window, see `BoundedSource`). Unbounded when absent, or when the stream's
+   * transport cannot pause its sender (`pausesSender`).
+   */
+  maxUnread?: number;
 }
+
+/** A libp2p stream's reading side, as BoundedSource uses it. */
+type PausableStream = AsyncIterable<Chunk> &
+  Pick<Stream, "pause" | "resume" | "readStatus" | "addEventListener" | "removeEventListener">;
+
+/** Marks a stream class whose `pause()` stops its sender (yamux: no window updates; QUIC: see quic.ts). */
+export const PAUSES_SENDER = Symbol.for("tribles.pausesSender");
+
+/** Whether pausing `stream` holds back its sender (instead of buffering what it goes on sending). */
+export function pausesSender(stream: unknown): stream is PausableStream {
+  const s = stream as { pause?: unknown; [PAUSES_SENDER]?: boolean } | null;
+  return typeof s?.pause === "function" && s[PAUSES_SENDER] === true;
+}
+
+/**
+ * A stream's chunks as they arrive, pausing the stream while `maxUnread` bytes or more wait to be
+ * read. The libp2p stream's own async iterator queues every message it is given, and its
+ * transport grants window as data arrives whether or not anyone reads it, so a peer sending
+ * requests faster than we answer them made us buffer without end. Paused, yamux sends no window
+ * updates and QUIC stops reading its native stream: the sender can get at most one window ahead.
+ */
+export class BoundedSource implements AsyncIterator<Chunk> {
+  private readonly queue: Chunk[] = [];
+  private queued = 0;
+  private ended = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private readonly onMessage = (evt: Event) => {
+    const data = (evt as Event & { data: Chunk }).data;
+    this.queue.push(data);
+    this.queued += chunkLength(data);
+    if (this.queued >= this.maxUnread && this.stream.readStatus === "readable") this.stream.pause();
+    this.notify();
+  };
+  private readonly onEnd = () => {
+    this.ended = true;
+    this.notify();
+  };
+  private readonly onClose = (evt: Event) => {
+    const error = (evt as Event & { error?: Error }).error;
+    if (error) this.failure ??= error;
+    this.ended = true;
+    this.notify();
+  };
+
+  constructor(
+    private readonly stream: PausableStream,
+    private readonly maxUnread: number,
+  ) {
+    stream.addEventListener("message", this.onMessage);
+    stream.addEventListener("end", this.onEnd);
+    stream.addEventListener("close", this.onClose);
+  }
+
+  /** Bytes received and not yet handed to the reader. */
+  get unread(): number {
+    return this.queued;
+  }
+
+  async next(): Promise<IteratorResult<Chunk>> {
+    for (;;) {
+      const chunk = this.queue.shift();
+      if (chunk !== undefined) {
+        this.queued -= chunkLength(chunk);
+        if (this.queued < this.maxUnread && this.stream.readStatus === "paused") this.stream.resume();
+        return { done: false, value: chunk };
+      }
+      if (this.failure && this.queue.length === 0) throw this.failure;
+      if (this.ended) {
+        this.detach();
+        return { done: true, value: undefined };
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  async return(): Promise<IteratorResult<Chunk>> {
+    this.detach();
+    return { done: true, value: undefined };
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private detach(): void {
+    this.stream.removeEventListener("message", this.onMessage);
+    this.stream.removeEventListener("end", this.onEnd);
+    this.stream.removeEventListener("close", this.onClose);
+  }
+}
+
+const chunkLength = (chunk: Chunk) => (chunk instanceof Uint8Array ? chunk.length : (chunk as unknown as { byteLength: number }).byteLength);
 
 /**
  * Reads exact byte counts from a stream; `readExactly` throws ProtocolError on early end. With
@@ -50,7 +153,7 @@ export class StreamReader {
     stream: AsyncIterable<Chunk>,
     private readonly timeouts: ReadTimeouts = {},
   ) {
-    this.source = stream[Symbol.asyncIterator]();
+    this.source = timeouts.maxUnread !== undefined && pausesSender(stream) ? new BoundedSource(stream, timeouts.maxUnread) : stream[Symbol.asyncIterator]();
   }
 
   /**
@@ -211,20 +314,42 @@ export const SEND_HIGH_WATER = 4 << 20;
 export const SEND_STALL_MS = 30_000;
 
 /**
- * Sends bytes; waits for the stream to drain only when more than SEND_HIGH_WATER bytes are queued,
+ * Sends bytes; while more than SEND_HIGH_WATER bytes are queued it waits for the stream to drain,
  * and fails with StreamTimeoutError when the peer takes nothing for `stallMs` (a reader that never
- * reads would otherwise hold the writer and its queued bytes forever).
+ * reads would otherwise hold the writer and its queued bytes forever). It waits for `drain` events
+ * itself: libp2p's `onDrain()` keeps its first promise once resolved, so after a stream's first
+ * drain it returns at once, and a QUIC stream (which drains after every native write) let a
+ * server queue replies without end to a peer that read slowly.
  */
 export async function sendAll(stream: Stream, data: Uint8Array, stallMs = SEND_STALL_MS): Promise<void> {
-  if (stream.send(data) || stream.writeBufferLength <= SEND_HIGH_WATER) return;
-  try {
-    await stream.onDrain({ signal: AbortSignal.timeout(stallMs) });
-  } catch (err) {
-    if ((err as Error)?.name === "TimeoutError" || (err as Error)?.name === "AbortError") {
-      throw new StreamTimeoutError(`peer stalled: read nothing of our reply for ${(stallMs / 1000).toFixed(1)} s`);
-    }
-    throw err;
-  }
+  stream.send(data);
+  while (stream.writeBufferLength > SEND_HIGH_WATER) await nextDrain(stream, stallMs);
+}
+
+/** The stream's next `drain` event; StreamTimeoutError after `stallMs` without one; the stream's error if it closes. */
+function nextDrain(stream: Stream, stallMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      stream.removeEventListener("drain", onDrain);
+      stream.removeEventListener("close", onClose);
+    };
+    const onDrain = () => {
+      done();
+      resolve();
+    };
+    const onClose = (evt: Event) => {
+      done();
+      reject((evt as Event & { error?: Error }).error ?? new ProtocolError("stream closed while a reply was queued"));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new StreamTimeoutError(`peer stalled: read nothing of our reply for ${(stallMs / 1000).toFixed(1)} s`));
+    }, stallMs);
+    stream.addEventListener("drain", onDrain);
+    stream.addEventListener("close", onClose);
+    if (stream.status !== "open" || stream.writeStatus !== "writable") onClose(new Event("close"));
+  });
 }
 
 /**
