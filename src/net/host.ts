@@ -22,6 +22,7 @@ import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
 import { bytesEqual } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
+import { PendingHandshakes } from "./handshake-gate.ts";
 import { noiseCrypto } from "./noise-crypto.ts";
 import { loadQuic, type QuicSettings } from "./quic.ts";
 import { PAUSES_SENDER, StreamReader } from "./stream-io.ts";
@@ -56,6 +57,8 @@ export interface HostOptions {
    * timeout passes (UDP gets no refusal), so a one-shot command shortens it; see PULL_QUIC.
    */
   quic?: QuicSettings;
+  /** Handshakes one IP address may have pending at once (default MAX_PENDING_HANDSHAKES_PER_IP). */
+  maxPendingHandshakesPerIp?: number;
   /** Called with warnings: QUIC could not load (the node runs on TCP only), a discovered peer could not be dialed. */
   onWarning?: (message: string) => void;
 }
@@ -100,6 +103,12 @@ export const CONNECTION_LIMITS = {
    */
   inboundConnectionThreshold: 50,
 };
+
+/**
+ * Handshakes one IP address may have pending at once (handshake-gate.ts): well under
+ * maxIncomingPendingConnections, so stalled handshakes from one address leave the rest free.
+ */
+export const MAX_PENDING_HANDSHAKES_PER_IP = 8;
 
 /** A listen address could not be used (in use, not local, no transport for it); one line. */
 export class ListenError extends Error {
@@ -177,6 +186,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       allowQueryWithZeroPeers: true,
     });
   }
+  const handshakes = new PendingHandshakes(opts.maxPendingHandshakesPerIp ?? MAX_PENDING_HANDSHAKES_PER_IP, CONNECTION_LIMITS.inboundUpgradeTimeout + 1000);
   let node: Host | undefined;
   const admit = async (peer: PeerId) => {
     if (node) await closeDeadConnections(node, peer);
@@ -191,7 +201,14 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     streamMuxers: [yamux({ streamOptions: YAMUX_STREAM })],
     peerDiscovery: opts.mdns ? [mdns()] : [],
     connectionManager: CONNECTION_LIMITS,
-    connectionGater: { denyInboundEncryptedConnection: admit },
+    connectionGater: {
+      denyInboundConnection: (maConn) => handshakes.refuse(maConn),
+      denyInboundEncryptedConnection: admit,
+      denyInboundUpgradedConnection: (_peer, maConn) => {
+        handshakes.done(maConn);
+        return false;
+      },
+    },
     services,
   });
   try {
