@@ -242,7 +242,7 @@ export class TeamPolicy {
   }
 
   /** Why a head from `publisher` on `branchId` is not admitted, in plain words. */
-  whyNotAdmitted(publisher: Uint8Array, branchId: Uint8Array): string {
+  whyNotAdmitted(publisher: Uint8Array, _branchId?: Uint8Array): string {
     const cap = this.capabilityOf(publisher);
     if (cap) return cap.grantsWrite() ? "its capability does not cover this branch" : "its capability is read-only";
     const refusal = this.refusalFor(publisher);

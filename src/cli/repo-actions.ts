@@ -16,8 +16,10 @@ import { loadKey } from "../repo/keyfile.ts";
 import { type BranchInfo, Repository } from "../repo/repository.ts";
 import { output, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
+import { checkOwnCapability } from "./own-capability.ts";
+import { capHandleOf, givenTeamRoot, type TeamOptions } from "./team-context.ts";
 
-export async function pileCommit(path: string, files: string[], opts: KeyOptions & { branch: unknown; message?: unknown; json?: boolean }) {
+export async function pileCommit(path: string, files: string[], opts: KeyOptions & TeamOptions & { branch: unknown; message?: unknown; json?: boolean }) {
   if (opts.message === undefined || opts.message === true || String(opts.message).trim() === "") throw new CliError("a commit needs a message: -m MSG");
   const branch = String(opts.branch);
   const entries = files.map(readInputFile);
@@ -30,7 +32,14 @@ export async function pileCommit(path: string, files: string[], opts: KeyOptions
   }
   const key = repoKey(opts, path);
   const { content, blobs } = filesToContent(entries);
-  const handle = await withPile(path, (pile) => new Repository(pile, key).commit(branch, content, String(opts.message), blobs));
+  const team = givenTeamRoot(opts);
+  const cap = capHandleOf(opts);
+  const handle = await withPile(path, (pile) => {
+    const commit = new Repository(pile, key).commit(branch, content, String(opts.message), blobs);
+    // A commit peers will refuse is still a commit here; say so now rather than leave it to silence.
+    if (team && cap) for (const message of checkOwnCapability(pile.reader(), team, key.publicKey, cap).warnings) console.error(`warning: ${message}`);
+    return commit;
+  });
   output(opts.json, { commit: toHex(handle), branch, files: entries.map((e) => ({ name: e.name, bytes: e.bytes.length })) }, () => `committed ${toHex(handle)} to ${branch} (${entries.length} file${entries.length === 1 ? "" : "s"})`);
 }
 

@@ -6,19 +6,24 @@
 import type { PeerId } from "@libp2p/interface";
 import { MAX_CHAIN_DEPTH } from "../auth/attributes.ts";
 import { chainBlobs, nextInChain } from "../auth/capability.ts";
+import type { TeamPolicy } from "../auth/policy.ts";
+import { isPermanent, type Refusal } from "../auth/refusal.ts";
+import type { Revocation } from "../auth/revocations.ts";
 import { hash } from "../core/blake3.ts";
 import { bytesEqual, isZero, toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import type { BranchId, Hash, Store } from "../core/store.ts";
 import { Repository } from "../repo/repository.ts";
 import { findTrackingBranch } from "../repo/tracking.ts";
-import { type Credentials, type PushResult, SyncClient } from "./client.ts";
+import { AuthRejectedError, type Credentials, type PushResult, SyncClient } from "./client.ts";
 import { fetchClosure, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { encodeHeadFrame, type HeadFrame, HeadGossip } from "./gossip.ts";
-import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString } from "./host.ts";
+import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString, peerPublicKey } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
 import { type AccessPolicy, type ServerOptions, SyncServer } from "./protocol.ts";
 import { announceProvider, providersFor } from "./providers.ts";
+import { PublisherChains } from "./publisher-chains.ts";
+import { RevocationSync } from "./revocation-sync.ts";
 
 /** A branch's provider record is placed once it has been quiet this long… */
 const PROVIDE_QUIET_MS = 500;
@@ -57,11 +62,21 @@ export type SyncEvent =
   | { type: "dial-failed"; addr: string; error: string; retryInMs: number }
   /** A given peer is connected (at start, after a failed dial or after the connection dropped). */
   | { type: "connected"; addr: string; peer: string }
-  | { type: "gossip-dropped"; reason: string }
+  /** `publisher`: the frame's publisher (peer id), when the frame decoded. */
+  | { type: "gossip-dropped"; reason: string; publisher?: string }
   /** What a peer answered to a head we pushed to it directly (see PushResult; "skipped" is not reported). */
   | { type: "head-pushed"; peer: string; branchId: string; head: string; result: Exclude<PushResult, "skipped"> }
   /** `presented`: whether the peer presented a capability at all. */
-  | { type: "auth"; peer: string; remoteKey: Uint8Array; accepted: boolean; presented: boolean }
+  | { type: "auth"; peer: string; remoteKey: Uint8Array; accepted: boolean; presented: boolean; refusal?: Refusal }
+  /**
+   * A peer refused our capability (reported once per peer and reason). `retrying`: whether we try
+   * that peer again (only when the refusal may pass, e.g. our chain was incomplete).
+   */
+  | { type: "refused-by"; peer: string; refusal?: Refusal; retrying: boolean }
+  /** A key we served lost access while connected (revoked, or its capability expired): cut off. */
+  | { type: "access-ended"; peer: string; remoteKey: Uint8Array; refusal: Refusal; connections: number }
+  /** A revocation new to us, verified; `from`: "pile", "gossip" or the peer that gave it. */
+  | { type: "revocation"; target: Uint8Array; peer: string; atNs?: bigint; from: string }
   | { type: "provide-failed"; head: string; error: string }
   | { type: "warning"; message: string };
 
@@ -88,6 +103,12 @@ export interface SyncNodeOptions {
   peerEvents?: PeerEvents;
   /** Passed to the pile-sync server (tests play an older server with `withoutOps`). */
   server?: Pick<ServerOptions, "withoutOps">;
+  /**
+   * The team policy behind `policy`, when there is one: revocations are then exchanged and
+   * gossiped, a key that loses access is cut off at once, and a relayed head's publisher is judged
+   * by the capability chain our peers hold for it.
+   */
+  team?: TeamPolicy;
 }
 
 export class SyncNode implements PeerNetwork {
@@ -99,6 +120,12 @@ export class SyncNode implements PeerNetwork {
   /** Failed fetches retried so far, per (publisher, branch) key; see RETRY_DELAYS_MS. */
   private readonly retries = new Map<string, number>();
   private readonly authFailed = new Set<string>();
+  /** Peers that refused our capability for good (see isPermanent), with the error; not asked again. */
+  private readonly refusedBy = new Map<string, AuthRejectedError>();
+  /** (peer, refusal kind) pairs already reported, so each refusal is said once. */
+  private readonly refusalsSaid = new Set<string>();
+  private revocationSync: RevocationSync | undefined;
+  private chains: PublisherChains | undefined;
   /** Latest wanted head per (publisher, branch); fetches run one at a time per branch. */
   private readonly wanted = new Map<string, RemoteHead>();
   private readonly running = new Set<string>();
@@ -133,8 +160,8 @@ export class SyncNode implements PeerNetwork {
       opts.store,
       opts.policy,
       {
-        onAuth: (remoteKey, accepted, capHandle) =>
-          opts.onEvent?.({ type: "auth", peer: peerIdFromKey(remoteKey).toString(), remoteKey, accepted, presented: !isZero(capHandle) }),
+        onAuth: (remoteKey, accepted, capHandle, refusal) =>
+          opts.onEvent?.({ type: "auth", peer: peerIdFromKey(remoteKey).toString(), remoteKey, accepted, presented: !isZero(capHandle), ...(refusal ? { refusal } : {}) }),
       },
       // A pushed head goes through gossip's checks and delivery, so one arriving both ways is fetched once.
       { ...opts.server, onPushedHead: (frame, pusher) => node.gossip.receivePushed(frame, pusher) },
@@ -146,10 +173,11 @@ export class SyncNode implements PeerNetwork {
       self: opts.key.publicKey,
       admit: (frame) => node.admit(frame),
       onHead: (frame) => node.onRemoteHead(frame),
-      onDrop: (reason) => opts.onEvent?.({ type: "gossip-dropped", reason }),
+      onDrop: (reason, frame) => node.reportDrop(reason, frame),
       ...(opts.republishMs ? { republishMs: opts.republishMs } : {}),
     });
     node.gossip.start();
+    if (opts.team) node.joinTeam(opts.team);
     opts.onEvent?.({ type: "listening", peerId: host.peerId.toString(), addrs: host.getMultiaddrs().map(String) });
     // Authenticate to every peer as soon as it connects, so each side knows the other's capability
     // before gossip arrives (gossip is admitted only from peers with a verified capability).
@@ -193,6 +221,56 @@ export class SyncNode implements PeerNetwork {
         if (!this.stopped) peer = await attempt();
       }
     })();
+  }
+
+  /** Wires the team policy in: revocations spread, lost access is cut off, relayed publishers are looked up. */
+  private joinTeam(team: TeamPolicy): void {
+    const liveClients = () => [...this.connected.values()].filter((c) => c.isOpen);
+    this.chains = new PublisherChains(team, liveClients);
+    this.revocationSync = new RevocationSync({
+      policy: team,
+      pubsub: this.host.services.pubsub,
+      teamRoot: this.opts.teamRoot,
+      clients: liveClients,
+      onLearned: (rev, from) => this.reportRevocation(rev, from),
+    });
+    team.onAccessLost((key, refusal) => this.endAccess(key, refusal));
+    this.revocationSync.start();
+    // Revocations already in the pile count from the start (and are handed on at each AUTH).
+    team.refreshRevocations();
+  }
+
+  private reportRevocation(rev: Revocation, from: string): void {
+    if (this.stopped) return;
+    this.opts.onEvent?.({ type: "revocation", target: rev.target, peer: peerIdFromKey(rev.target).toString(), ...(rev.atNs === undefined ? {} : { atNs: rev.atNs }), from });
+  }
+
+  /**
+   * A key lost access (revoked or expired): nothing more is served to it (its grants end and its
+   * connections close), no fetch of its heads goes on, and no client of ours talks to it.
+   */
+  private endAccess(key: Uint8Array, refusal: Refusal): void {
+    if (this.stopped) return;
+    const peer = peerIdFromKey(key);
+    const connections = this.server.cutOff(key);
+    this.forgetClient(peer.toString());
+    const prefix = toHex(key);
+    for (const wanted of [...this.wanted.keys()]) if (wanted.startsWith(prefix)) this.wanted.delete(wanted);
+    for (const retry of [...this.retries.keys()]) if (retry.startsWith(prefix)) this.retries.delete(retry);
+    void this.host.hangUp(peer).catch(() => undefined);
+    this.opts.onEvent?.({ type: "access-ended", peer: peer.toString(), remoteKey: key, refusal, connections });
+  }
+
+  /** A dropped frame, reported with its publisher and, for a refused publisher, why in words. */
+  private reportDrop(reason: string, frame: HeadFrame | null): void {
+    const team = this.opts.team;
+    const why = frame && team && reason === "publisher has no valid capability" ? team.whyNotAdmitted(frame.publisher, frame.branchId) : reason;
+    this.opts.onEvent?.({ type: "gossip-dropped", reason: why, ...(frame ? { publisher: peerIdFromKey(frame.publisher).toString() } : {}) });
+  }
+
+  /** Whether a head of this publisher may still be acted on (a revocation may have come meanwhile). */
+  private stillAdmitted(remote: RemoteHead): boolean {
+    return this.opts.team ? this.opts.team.admits(remote.publisher, remote.branchId) : true;
   }
 
   /** Resolves once no connection to `peer` is left, or at stop. */
@@ -302,10 +380,15 @@ export class SyncNode implements PeerNetwork {
    * connected to us: contact the publisher (found through the DHT when we have no address), so the
    * two sides authenticate and learn each other's capability, then apply the caller's check.
    */
-  private admit(frame: HeadFrame): boolean | Promise<boolean> {
+  private async admit(frame: HeadFrame): Promise<boolean> {
+    const team = this.opts.team;
+    if (team?.revoked.has(frame.publisher)) return false;
     const publisher = peerIdFromKey(frame.publisher);
     if (!this.stopped && this.host.getConnections(publisher).length === 0) void this.clientFor(publisher).catch(() => undefined);
-    return this.opts.admit ? this.opts.admit(frame) : true;
+    // A publisher we never authenticated: judge it by the chain our peers verified for it.
+    if (team && this.chains && !team.capabilityOf(frame.publisher)) await this.chains.lookup(frame.publisher);
+    if (this.opts.admit) return this.opts.admit(frame);
+    return team ? team.admits(frame.publisher, frame.branchId) : true;
   }
 
   private onRemoteHead(frame: HeadFrame): void {
@@ -321,6 +404,7 @@ export class SyncNode implements PeerNetwork {
       for (let remote = this.wanted.get(key); remote && !this.stopped; remote = this.wanted.get(key)) {
         this.wanted.delete(key);
         const publisher = peerIdFromKey(remote.publisher);
+        if (!this.stillAdmitted(remote)) continue;
         // A head we hold already has its closure here (blobs are stored closure first): nothing to
         // fetch, and no event (heads are re-sent on every new subscription and republish).
         if (this.opts.store.reader().has(remote.head)) {
@@ -334,6 +418,8 @@ export class SyncNode implements PeerNetwork {
           const summary = await fetchClosure(clients, remote.head, this.opts.store, { onProgress: this.progressReporter(publisher, remote), have: this.haveHints(remote) });
           this.retries.delete(key);
           for (const dropped of summary.dropped) this.forgetClient(dropped.peer);
+          // Access may have ended while the fetch ran: its blobs stay, its head is not applied.
+          if (!this.stillAdmitted(remote)) continue;
           this.delivered.push(remote);
           this.provide(remote.branchId, remote.head);
           this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary });
@@ -431,22 +517,44 @@ export class SyncNode implements PeerNetwork {
 
   private clientFor(peer: PeerId): Promise<SyncClient> {
     const id = peer.toString();
+    const refused = this.refusedBy.get(id);
+    if (refused) return Promise.reject(refused);
+    const key = peerPublicKey(peer);
+    if (key && this.opts.team?.revoked.has(key)) return Promise.reject(new Error(`peer ${id} is revoked`));
     this.forgetClientIfClosed(id);
     let client = this.clients.get(id);
     if (!client) {
       const connecting = SyncClient.connect(this.host, peer, this.opts.credentials).then(async (c) => {
         await this.completeOwnChain(c);
         if (this.clients.get(id) === connecting) this.connected.set(id, c);
+        if (this.revocationSync) await this.revocationSync.exchange(c);
         return c;
       });
       client = connecting;
       this.clients.set(id, connecting);
-      connecting.catch(() => {
+      connecting.catch((err) => {
         if (this.clients.get(id) === connecting) this.clients.delete(id);
-        this.authFailed.add(id);
+        if (err instanceof AuthRejectedError) this.onRefusedBy(id, err);
+        else this.authFailed.add(id);
       });
     }
     return client;
+  }
+
+  /**
+   * A peer refused our capability: said once per peer and reason. A refusal that our missing chain
+   * may explain is retried once we hold the chain (completeOwnChain); one that no retry can change
+   * (revoked, expired, issued to another key, no read permission) ends our attempts at that peer.
+   */
+  private onRefusedBy(id: string, err: AuthRejectedError): void {
+    const missingChain = this.opts.credentials.chain.length === 0 && !isZero(this.opts.credentials.capHandle);
+    const retrying = !err.refusal || !isPermanent(err.refusal.kind) || (missingChain && err.refusal.kind === "broken-chain");
+    if (retrying) this.authFailed.add(id);
+    else this.refusedBy.set(id, err);
+    const said = `${id} ${err.refusal?.kind ?? "unknown"}`;
+    if (this.stopped || this.refusalsSaid.has(said)) return;
+    this.refusalsSaid.add(said);
+    this.opts.onEvent?.({ type: "refused-by", peer: id, ...(err.refusal ? { refusal: err.refusal } : {}), retrying });
   }
 
   /** Drops the cached client of a peer if its connection or stream has closed. */
@@ -504,6 +612,7 @@ export class SyncNode implements PeerNetwork {
     clearTimeout(this.provideTimer);
     this.lifetime.abort();
     this.gossip.stop();
+    this.revocationSync?.stop();
     for (const client of this.clients.values()) void client.then((c) => c.close()).catch(() => undefined);
     await this.server.stop();
     await this.host.stop();
