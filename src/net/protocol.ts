@@ -293,7 +293,6 @@ export class SyncServer {
         }
         const result = await this.authenticate(conn, capHandle, chain);
         await sendAll(stream, result === true ? new Uint8Array([AUTH_OK]) : encodeRefusal(result?.refusal));
-        if (result !== true && !this.grants.has(conn.id)) return; // nothing more is served to it
         continue;
       }
       if (op === OP_REVOCATIONS) {
