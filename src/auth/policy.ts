@@ -22,6 +22,8 @@ export interface AuthRequestLike {
   capHandle: Hash;
   remoteKey: Uint8Array;
   chain: Uint8Array[];
+  /** Who sent it (for messages about revocations it carried). */
+  from?: string;
 }
 
 export interface ScopeLike {
@@ -65,7 +67,8 @@ interface Known {
 }
 
 export type AccessLostListener = (key: Uint8Array, refusal: Refusal) => void;
-export type RevocationListener = (revocation: Revocation) => void;
+/** `from`: "pile", or who handed it to us (a peer id, "gossip"). */
+export type RevocationListener = (revocation: Revocation, from: string) => void;
 
 export class TeamPolicy {
   private readonly known = new Map<string, Known>();
@@ -102,14 +105,14 @@ export class TeamPolicy {
 
   /** Picks up root-signed revocations stored in the pile since the last call. */
   refreshRevocations(): void {
-    this.learned(this.revocations.scan(this.store.reader()));
+    this.learned(this.revocations.scan(this.store.reader()), "pile");
   }
 
   /**
    * Takes the revocations among `blobs` (e.g. sent by a peer): each is verified, stored, and acted
    * on. At most MAX_REVOCATIONS_PER_BATCH are looked at. Returns the new ones.
    */
-  learnRevocations(blobs: readonly Uint8Array[]): Revocation[] {
+  learnRevocations(blobs: readonly Uint8Array[], from = "a peer"): Revocation[] {
     const fresh: Revocation[] = [];
     for (const { sigBlob, revBlob } of revocationPairs(blobs, MAX_REVOCATIONS_PER_BATCH)) {
       const rev = this.revocations.add(sigBlob, revBlob);
@@ -117,7 +120,7 @@ export class TeamPolicy {
       this.store.putMany([revBlob, sigBlob]);
       fresh.push(rev);
     }
-    this.learned(fresh);
+    this.learned(fresh, from);
     return fresh;
   }
 
@@ -126,9 +129,9 @@ export class TeamPolicy {
     return this.revocations.all().flatMap((r) => [r.revBlob, r.sigBlob]);
   }
 
-  private learned(fresh: Revocation[]): void {
+  private learned(fresh: Revocation[], from: string): void {
     if (fresh.length === 0) return;
-    for (const rev of fresh) for (const listener of this.revocationListeners) listener(rev);
+    for (const rev of fresh) for (const listener of this.revocationListeners) listener(rev, from);
     // A revoked admin takes everyone it delegated to with it: check every remembered chain again.
     for (const [hex, known] of [...this.known]) {
       try {
@@ -180,7 +183,7 @@ export class TeamPolicy {
    * returns its read scope, or why it is refused.
    */
   authorize(request: AuthRequestLike): ScopeLike | { refusal: Refusal } {
-    this.learnRevocations(request.chain);
+    this.learnRevocations(request.chain, request.from);
     if (request.capHandle.every((b) => b === 0)) return this.refuse(request.remoteKey, { kind: "no-capability" });
     // Only this request fails: a capability the key verified before (on another connection,
     // say a healthy sync while a stray process with the same key and no capability connects)

@@ -45,9 +45,6 @@ export function refusalFromError(err: unknown, revokedAt?: (key: Uint8Array) => 
       return withAt({ kind: "not-yet-valid", detail }, err.atNs);
     case "SubjectMismatch":
       return { kind: "wrong-key", detail };
-    case "MalformedSig":
-      // A missing leaf signature is what a peer with no capability at all (a zero handle) sends.
-      return detail.includes("not found") ? { kind: "no-capability", detail } : { kind: "broken-chain", detail };
     default:
       return { kind: "broken-chain", detail };
   }

@@ -117,10 +117,45 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     if (opts.json) console.log(JSON.stringify({ time: Date.now(), ...event }));
     else console.log(text);
   };
-  const own = checkOwnCapability(pile.reader(), teamRoot, key.publicKey, capHandleOf(opts));
+  // A member's pile may not hold its own chain before its first sync (it lives in the issuer's
+  // pile): then the check runs again at each tick until the chain has been fetched.
+  policy.refreshRevocations();
+  let own = checkOwnCapability(pile.reader(), teamRoot, key.publicKey, capHandleOf(opts), { revoked: policy.revoked });
+  const judgeOwn = () => {
+    if (own.judged) return;
+    own = checkOwnCapability(pile.reader(), teamRoot, key.publicKey, capHandleOf(opts), { revoked: policy.revoked });
+    for (const message of own.warnings) log({ event: "warning", message }, `warning: ${message}`);
+    if (own.judged) for (const [branchId, head] of unjudged.splice(0)) announcePublished(branchId, head);
+  };
   for (const message of own.warnings) log({ event: "warning", message }, `warning: ${message}`);
   /** Branches whose heads we did not announce as published: our capability does not let peers accept them. */
   const unpublishable = new Set<string>();
+  /** Heads published before our own capability could be judged (its chain not fetched yet). */
+  const unjudged: [Uint8Array, Uint8Array][] = [];
+  /** Why peers will refuse our heads on a branch, or undefined if they accept them. */
+  const refusedBecause = (branchId: Uint8Array): string | undefined => {
+    if (bytesEqual(key.publicKey, teamRoot)) return undefined;
+    if (!own.cap) return capHandleOf(opts) ? "your capability is refused (see the warning above)" : "you hold no capability";
+    if (own.cap.grantsWriteOn(branchId)) return undefined;
+    return own.cap.grantsWrite() ? "your capability does not cover this branch" : "your capability is read-only";
+  };
+  const announcePublished = (branchId: Uint8Array, head: Uint8Array) => {
+    if (!own.judged) {
+      unjudged.push([branchId, head]);
+      return;
+    }
+    const name = branchName(repo, head) ?? toHex(branchId);
+    names.set(toHex(branchId), name);
+    const why = refusedBecause(branchId);
+    if (why) {
+      // Peers refuse heads our capability does not let us write: "published" would be a lie.
+      if (unpublishable.has(toHex(branchId))) return;
+      unpublishable.add(toHex(branchId));
+      log({ event: "not-published", branch: name, branchId: toHex(branchId), head: toHex(head), reason: why }, `not publishing ${name}: ${why}, so peers refuse its heads`);
+      return;
+    }
+    log({ event: "published", branch: name, branchId: toHex(branchId), head: toHex(head) }, `published ${name} (${toHex(head).slice(0, 16)}…)`);
+  };
   const repo = new Repository(pile, key);
   const names = new Map<string, string>();
   /** Tracking heads this process has merged into local branches (or found merged already). */
@@ -143,19 +178,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     republishMs: republishSeconds * 1000,
     onEvent: (e: SyncEvent) => logEvent(e, log, policy),
     peerEvents: {
-      onPublished(branchId, head) {
-        const name = branchName(repo, head) ?? toHex(branchId);
-        names.set(toHex(branchId), name);
-        if (own.cap && !bytesEqual(key.publicKey, teamRoot) && !own.cap.grantsWriteOn(branchId)) {
-          // Peers refuse heads our capability does not let us write: "published" would be a lie.
-          if (unpublishable.has(toHex(branchId))) return;
-          unpublishable.add(toHex(branchId));
-          const why = own.cap.grantsWrite() ? "your capability does not cover this branch" : "your capability is read-only";
-          log({ event: "not-published", branch: name, branchId: toHex(branchId), head: toHex(head), reason: why }, `not publishing ${name}: ${why}, so peers refuse its heads`);
-          return;
-        }
-        log({ event: "published", branch: name, branchId: toHex(branchId), head: toHex(head) }, `published ${name} (${toHex(head).slice(0, 16)}…)`);
-      },
+      onPublished: (branchId, head) => announcePublished(branchId, head),
       onApplied(remote, result) {
         const publisher = peerIdFromKey(remote.publisher).toString();
         if (result.status === "rejected") {
@@ -206,6 +229,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
         // A revocation written to the pile (`team revoke`) takes effect here: within the watch
         // event or the 1 s timer.
         policy.refreshRevocations();
+        judgeOwn();
         node.peer.refresh();
         pile.flush();
       } catch (err) {

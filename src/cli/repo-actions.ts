@@ -37,7 +37,11 @@ export async function pileCommit(path: string, files: string[], opts: KeyOptions
   const handle = await withPile(path, (pile) => {
     const commit = new Repository(pile, key).commit(branch, content, String(opts.message), blobs);
     // A commit peers will refuse is still a commit here; say so now rather than leave it to silence.
-    if (team && cap) for (const message of checkOwnCapability(pile.reader(), team, key.publicKey, cap).warnings) console.error(`warning: ${message}`);
+    if (team && cap) {
+      const own = checkOwnCapability(pile.reader(), team, key.publicKey, cap);
+      for (const message of own.warnings) console.error(`warning: ${message}`);
+      if (!own.judged) console.error("note: your capability's chain is not in this pile yet (a first sync fetches it), so whether peers accept this commit cannot be told here");
+    }
     return commit;
   });
   output(opts.json, { commit: toHex(handle), branch, files: entries.map((e) => ({ name: e.name, bytes: e.bytes.length })) }, () => `committed ${toHex(handle)} to ${branch} (${entries.length} file${entries.length === 1 ? "" : "s"})`);

@@ -111,6 +111,8 @@ export interface AuthRequest {
   remoteKey: Uint8Array;
   /** Blobs of the capability chain sent along (v5 only; hashes verified). */
   chain: Uint8Array[];
+  /** The peer's id, as text (for messages). */
+  from?: string;
 }
 
 /** A refused AUTH, and why (sent to the peer as a reason code on v5). */
@@ -127,7 +129,7 @@ export interface AccessPolicy {
   /** Every revocation blob known (served by REVOCATIONS). */
   revocationBlobs?(): Uint8Array[];
   /** Takes revocation blobs a peer sent (they are verified there). */
-  learnRevocations?(blobs: Uint8Array[]): unknown;
+  learnRevocations?(blobs: Uint8Array[], from: string): unknown;
 }
 
 const isScope = (d: AuthDecision): d is Scope => d !== null && typeof (d as Scope).inScope === "function";
@@ -225,7 +227,7 @@ export class SyncServer {
     const remoteKey = peerPublicKey(conn.remotePeer);
     if (!remoteKey) return null;
     if (!this.countRevocationBlobs(conn, chain.length)) return null;
-    const decision = await this.authorize({ capHandle, remoteKey, chain });
+    const decision = await this.authorize({ capHandle, remoteKey, chain, from: conn.remotePeer.toString() });
     const accepted = isScope(decision);
     // A failed AUTH leaves any earlier grant on this connection as it was (as the reference does).
     if (accepted) this.grants.set(conn.id, { scope: decision, key: remoteKey, connection: conn });
@@ -368,7 +370,7 @@ export class SyncServer {
     const blobs = await readBlobList(reader, LIMITS.maxRevocationBlobs, LIMITS.maxRevocationBlobBytes, "REVOCATIONS");
     if (!this.scopeOf(conn)) throw new ProtocolError("request before a successful AUTH");
     if (!this.countRevocationBlobs(conn, blobs.length)) throw new ProtocolError(`more than ${LIMITS.maxRevocationBlobsPerConnection} revocation blobs on one connection`);
-    if (blobs.length) this.policy.learnRevocations?.(blobs);
+    if (blobs.length) this.policy.learnRevocations?.(blobs, conn.remotePeer.toString());
     writeBlobList(out, (this.policy.revocationBlobs?.() ?? []).slice(-LIMITS.maxRevocationBlobs));
     await out.flush();
     this.events.onRequest?.(OP_REVOCATIONS, blobs.length);

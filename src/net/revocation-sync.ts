@@ -63,14 +63,12 @@ export interface RevocationSyncOptions {
 
 export class RevocationSync {
   readonly topic: string;
-  /** Where the revocation being learned came from, for `onLearned` (learning is synchronous). */
-  private source = "pile";
   private stopped = false;
   private readonly listener = (evt: CustomEvent<GossipMessage>) => this.receive(evt.detail);
 
   constructor(private readonly opts: RevocationSyncOptions) {
     this.topic = revocationTopic(opts.teamRoot);
-    opts.policy.onRevocation((rev) => this.spread(rev));
+    opts.policy.onRevocation((rev, from) => this.spread(rev, from));
   }
 
   start(): void {
@@ -91,12 +89,7 @@ export class RevocationSync {
   }
 
   private learn(blobs: Uint8Array[], from: string): void {
-    this.source = from;
-    try {
-      this.opts.policy.learnRevocations(blobs);
-    } finally {
-      this.source = "pile";
-    }
+    this.opts.policy.learnRevocations(blobs, from);
   }
 
   private receive(msg: GossipMessage): void {
@@ -106,8 +99,8 @@ export class RevocationSync {
   }
 
   /** A revocation is new to us: tell everyone (each member does so once, when it first learns it). */
-  private spread(rev: Revocation): void {
-    this.opts.onLearned?.(rev, this.source);
+  private spread(rev: Revocation, from: string): void {
+    this.opts.onLearned?.(rev, from);
     if (this.stopped) return;
     const blobs = [rev.revBlob, rev.sigBlob];
     for (const client of this.opts.clients()) void client.revocations(blobs).then((theirs) => theirs?.length && this.learn(theirs, client.peer));
