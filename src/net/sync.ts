@@ -94,6 +94,8 @@ export interface SyncNodeOptions {
   listen?: string[];
   peers?: string[];
   mdns?: boolean;
+  /** Whether to run the DHT (default true): without it, peers are found only through `peers` and mDNS. */
+  dht?: boolean;
   republishMs?: number;
   /** How long a fetch waits for DHT provider records before starting with what it has (default 1 s). */
   providerLookupMs?: number;
@@ -152,6 +154,7 @@ export class SyncNode implements PeerNetwork {
       key: opts.key,
       ...(opts.listen ? { listen: opts.listen } : {}),
       mdns: opts.mdns ?? false,
+      ...(opts.dht === false ? { dht: false } : {}),
       onWarning: (message) => opts.onEvent?.({ type: "warning", message }),
     });
     const node = new SyncNode(host, opts);
