@@ -20,7 +20,7 @@ import { fetchClosure, type FetchProgress, type FetchSummary, MissingBlobError }
 import { encodeHeadFrame, type HeadFrame, HeadGossip } from "./gossip.ts";
 import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString, peerPublicKey } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
-import { type AccessPolicy, type ServerOptions, SyncServer } from "./protocol.ts";
+import { type AccessPolicy, LIMITS, type ServerOptions, SyncServer } from "./protocol.ts";
 import { announceProvider, providersFor } from "./providers.ts";
 import { PublisherChains } from "./publisher-chains.ts";
 import { RevocationSync } from "./revocation-sync.ts";
@@ -529,7 +529,7 @@ export class SyncNode implements PeerNetwork {
     this.forgetClientIfClosed(id);
     let client = this.clients.get(id);
     if (!client) {
-      const connecting = SyncClient.connect(this.host, peer, this.opts.credentials).then(async (c) => {
+      const connecting = SyncClient.connect(this.host, peer, this.authCredentials()).then(async (c) => {
         await this.completeOwnChain(c);
         if (this.clients.get(id) === connecting) this.connected.set(id, c);
         if (this.revocationSync) await this.revocationSync.exchange(c);
@@ -544,6 +544,14 @@ export class SyncNode implements PeerNetwork {
       });
     }
     return client;
+  }
+
+  /** Our credentials, with as many of the revocations we know as AUTH has room for (the newest). */
+  private authCredentials(): Credentials {
+    const { capHandle, chain } = this.opts.credentials;
+    const room = Math.max(0, LIMITS.maxAuthBlobs - chain.length) & ~1; // whole revocations: two blobs each
+    const revocations = room > 0 ? (this.opts.team?.revocationBlobs().slice(-room) ?? []) : [];
+    return { capHandle, chain: revocations.length ? [...chain, ...revocations] : chain };
   }
 
   /**
