@@ -245,6 +245,8 @@ export class SyncNode implements PeerNetwork {
 
   private reportRevocation(rev: Revocation, from: string): void {
     if (this.stopped) return;
+    // Also a revoked key that never authenticated to us (we only dialled it): we stop talking to it.
+    this.disconnect(rev.target);
     this.opts.onEvent?.({ type: "revocation", target: rev.target, peer: peerIdFromKey(rev.target).toString(), ...(rev.atNs === undefined ? {} : { atNs: rev.atNs }), from });
   }
 
@@ -254,14 +256,19 @@ export class SyncNode implements PeerNetwork {
    */
   private endAccess(key: Uint8Array, refusal: Refusal): void {
     if (this.stopped) return;
-    const peer = peerIdFromKey(key);
     const connections = this.server.cutOff(key);
+    this.disconnect(key);
+    this.opts.onEvent?.({ type: "access-ended", peer: peerIdFromKey(key).toString(), remoteKey: key, refusal, connections });
+  }
+
+  /** Closes our client to a key and every connection with it, and drops the fetches of its heads. */
+  private disconnect(key: Uint8Array): void {
+    const peer = peerIdFromKey(key);
     this.forgetClient(peer.toString());
     const prefix = toHex(key);
     for (const wanted of [...this.wanted.keys()]) if (wanted.startsWith(prefix)) this.wanted.delete(wanted);
     for (const retry of [...this.retries.keys()]) if (retry.startsWith(prefix)) this.retries.delete(retry);
-    void this.host.hangUp(peer).catch(() => undefined);
-    this.opts.onEvent?.({ type: "access-ended", peer: peer.toString(), remoteKey: key, refusal, connections });
+    if (this.host.getConnections(peer).length > 0) void this.host.hangUp(peer).catch(() => undefined);
   }
 
   /** A dropped frame, reported with its publisher and, for a refused publisher, why in words. */
