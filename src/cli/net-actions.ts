@@ -169,8 +169,10 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     policy,
     team: policy,
     // A publisher not known yet may be authenticating to us right now (SyncNode dials it and asks
-    // our peers for its chain); one already refused is not waited for.
-    admit: (frame) => policy.admits(frame.publisher, frame.branchId) || (!policy.refusalFor(frame.publisher) && waitFor(() => policy.admits(frame.publisher, frame.branchId), 5000)),
+    // our peers for its chain); one already known (say read-only) or refused is not waited for.
+    admit: (frame) =>
+      policy.admits(frame.publisher, frame.branchId) ||
+      (!policy.capabilityOf(frame.publisher) && !policy.refusalFor(frame.publisher) && waitFor(() => policy.admits(frame.publisher, frame.branchId), 5000)),
     direction,
     listen: listen.length ? listen : undefined!,
     peers,
