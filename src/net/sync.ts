@@ -50,6 +50,8 @@ const PUSH_TIMEOUT_MS = 10_000;
  * gossip must find and dial a provider before fetching, which costs far more than this.
  */
 const GOSSIP_AFTER_PUSH_MS = 10;
+/** Dropped heads remembered so each is reported once; the memory is cleared when it is full. */
+const MAX_DROPS_REMEMBERED = 4096;
 
 export type SyncEvent =
   | { type: "listening"; peerId: string; addrs: string[] }
@@ -124,6 +126,8 @@ export class SyncNode implements PeerNetwork {
   private readonly authFailed = new Set<string>();
   /** Peers that refused our capability for good (see isPermanent), with the error; not asked again. */
   private readonly refusedBy = new Map<string, AuthRejectedError>();
+  /** Dropped heads already reported (see reportDrop). */
+  private readonly dropsSaid = new Set<string>();
   /** (peer, refusal kind) pairs already reported, so each refusal is said once. */
   private readonly refusalsSaid = new Set<string>();
   private revocationSync: RevocationSync | undefined;
@@ -219,6 +223,8 @@ export class SyncNode implements PeerNetwork {
       let peer = first;
       while (!this.stopped) {
         if (peer) await this.untilDisconnected(peer);
+        // A peer that refused our capability for good (revoked, expired, …) is not dialled again.
+        if (peer && this.refusedBy.has(peer.toString())) return;
         await this.sleep(delay);
         if (!peer) delay = Math.min(delay * 2, REDIAL_MAX_MS);
         if (!this.stopped) peer = await attempt();
@@ -275,6 +281,11 @@ export class SyncNode implements PeerNetwork {
   private reportDrop(reason: string, frame: HeadFrame | null): void {
     const team = this.opts.team;
     const why = frame && team && reason === "publisher has no valid capability" ? team.whyNotAdmitted(frame.publisher, frame.branchId) : reason;
+    // Gossip re-sends a head every republish: each (publisher, head, reason) is reported once.
+    const said = frame ? `${toHex(frame.publisher)}${toHex(frame.head)}${why}` : why;
+    if (this.dropsSaid.has(said)) return;
+    if (this.dropsSaid.size >= MAX_DROPS_REMEMBERED) this.dropsSaid.clear();
+    this.dropsSaid.add(said);
     this.opts.onEvent?.({ type: "gossip-dropped", reason: why, ...(frame ? { publisher: peerIdFromKey(frame.publisher).toString() } : {}) });
   }
 
