@@ -55,8 +55,10 @@ export interface RevocationSyncOptions {
   policy: TeamPolicy;
   pubsub: PubSubLike;
   teamRoot: Uint8Array;
-  /** The clients to push a new revocation to (authenticated, open). */
+  /** The clients to push a new revocation to (authenticated, open, to verified members). */
   clients: () => SyncClient[];
+  /** Whether a peer (id text) is a verified member: only members are handed our revocations. */
+  isMember: (peer: string) => boolean;
   /** For logs: a revocation learned, and from where ("pile", a peer id, "gossip"). */
   onLearned?: (rev: Revocation, from: string) => void;
 }
@@ -82,9 +84,9 @@ export class RevocationSync {
     this.opts.pubsub.unsubscribe(this.topic);
   }
 
-  /** After AUTH: give the peer ours, take its own. */
+  /** After AUTH: give the peer ours (when it is a verified member), take its own. */
   async exchange(client: SyncClient): Promise<void> {
-    const theirs = await client.revocations(this.opts.policy.revocationBlobs());
+    const theirs = await client.revocations(this.opts.isMember(client.peer) ? this.opts.policy.revocationBlobs() : []);
     if (theirs?.length && !this.stopped) this.learn(theirs, client.peer);
   }
 
@@ -103,7 +105,7 @@ export class RevocationSync {
     this.opts.onLearned?.(rev, from);
     if (this.stopped) return;
     const blobs = [rev.revBlob, rev.sigBlob];
-    for (const client of this.opts.clients()) void client.revocations(blobs).then((theirs) => theirs?.length && this.learn(theirs, client.peer));
+    for (const client of this.opts.clients().filter((c) => this.opts.isMember(c.peer))) void client.revocations(blobs).then((theirs) => theirs?.length && this.learn(theirs, client.peer));
     void this.opts.pubsub.publish(this.topic, encodeRevocationMessage(rev)).catch(() => undefined);
   }
 }

@@ -241,12 +241,19 @@ export class SyncNode implements PeerNetwork {
       pubsub: this.host.services.pubsub,
       teamRoot: this.opts.teamRoot,
       clients: liveClients,
+      isMember: (peer) => this.isMember(peer),
       onLearned: (rev, from) => this.reportRevocation(rev, from),
     });
     team.onAccessLost((key, refusal) => this.endAccess(key, refusal));
     this.revocationSync.start();
     // Revocations already in the pile count from the start (and are handed on at each AUTH).
     team.refreshRevocations();
+  }
+
+  /** Whether a peer presented a capability that verifies (and still holds) here. */
+  private isMember(peer: string): boolean {
+    const key = peerPublicKey(peerIdFromString(peer));
+    return !!key && !!this.opts.team?.capabilityOf(key);
   }
 
   private reportRevocation(rev: Revocation, from: string): void {
@@ -547,7 +554,7 @@ export class SyncNode implements PeerNetwork {
     this.forgetClientIfClosed(id);
     let client = this.clients.get(id);
     if (!client) {
-      const connecting = SyncClient.connect(this.host, peer, this.authCredentials()).then(async (c) => {
+      const connecting = SyncClient.connect(this.host, peer, this.authCredentials(peer)).then(async (c) => {
         await this.completeOwnChain(c);
         if (this.clients.get(id) === connecting) this.connected.set(id, c);
         if (this.revocationSync) await this.revocationSync.exchange(c);
@@ -565,8 +572,10 @@ export class SyncNode implements PeerNetwork {
   }
 
   /** Our credentials, with as many of the revocations we know as AUTH has room for (the newest). */
-  private authCredentials(): Credentials {
+  private authCredentials(peer: PeerId): Credentials {
     const { capHandle, chain } = this.opts.credentials;
+    // Only a peer known as a member is told whom the team revoked.
+    if (!this.isMember(peer.toString())) return this.opts.credentials;
     const room = Math.max(0, LIMITS.maxAuthBlobs - chain.length) & ~1; // whole revocations: two blobs each
     const revocations = room > 0 ? (this.opts.team?.revocationBlobs().slice(-room) ?? []) : [];
     return { capHandle, chain: revocations.length ? [...chain, ...revocations] : chain };
