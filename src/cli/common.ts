@@ -17,7 +17,9 @@ export function openPile(path: string, opts: { create?: boolean } = {}): Pile {
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  for (const t of pile.repairedTails) console.error(`warning: ${path}: removed an incomplete last record (${t.bytes} bytes at offset ${t.offset}) left by an interrupted write`);
+  for (const t of pile.repairedTails) {
+    console.error(`warning: ${path}: removed an incomplete last record (${t.bytes} bytes at offset ${t.offset}: ${t.reason}) left by an interrupted write; saved them to ${t.savedTo}`);
+  }
   return pile;
 }
 

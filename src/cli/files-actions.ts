@@ -25,7 +25,7 @@ interface FileSummary {
 }
 
 export async function pileFiles(path: string, opts: { branch: unknown; json?: boolean }) {
-  const { branch, found } = await withPile(path, (pile) => branchFiles(new Repository(pile), String(opts.branch)));
+  const { branch, found } = await withPile(path, (pile) => branchFiles(new Repository(pile), String(opts.branch), path));
   const files = found.files.map(summarize);
   output(opts.json, { branch, files, unreadableCommits: found.unreadableCommits.map(toHex), unreadableNames: found.unreadableNames }, () => {
     if (files.length === 0) return `no files on ${branch}`;
@@ -45,7 +45,7 @@ export async function pileCheckout(path: string, names: string[], opts: { branch
   const outDir = resolve(opts.out === undefined ? "." : String(opts.out));
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new CliError(`${outDir}: not a directory`);
   const result = await withPile(path, (pile) => {
-    const { branch, found } = branchFiles(new Repository(pile), String(opts.branch));
+    const { branch, found } = branchFiles(new Repository(pile), String(opts.branch), path);
     const wanted = names.length ? names : found.files.map((f) => f.name);
     const byName = new Map(found.files.map((f) => [f.name, f]));
     const problems: string[] = names.filter((n) => !byName.has(n)).map((n) => `${n}: no file of that name on ${branch} (see \`tribles pile files\`)`);
@@ -74,12 +74,18 @@ export async function pileCheckout(path: string, names: string[], opts: { branch
   }
 }
 
-/** A branch's files; a local branch's signatures are checked first (tracking heads were checked when they moved). */
-function branchFiles(repo: Repository, name: string) {
-  const branch = resolveBranch(repo, name);
+/**
+ * A branch's files; a local branch's signatures are checked first (tracking heads were checked
+ * when they moved). A head whose metadata carries no signature is read, as the reference reads
+ * it, with a warning.
+ */
+function branchFiles(repo: Repository, name: string, path: string) {
+  const branch = resolveBranch(repo, name, path);
   if (!branch.tracking) {
     try {
-      repo.verifyBranch(branch);
+      if (repo.verifyBranch(branch).headUnsigned) {
+        console.error(`warning: branch "${branch.name}": its head is unsigned (the branch metadata carries no signature); the commits' signatures were checked`);
+      }
     } catch (err) {
       throw new CliError(`branch "${branch.name}": ${(err as Error).message} (see \`tribles pile log\`); nothing read`);
     }

@@ -2,15 +2,20 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { toHex } from "../core/bytes.ts";
 import { unixMsFromTaiNs } from "../core/schemas.ts";
-import { diagnosePile } from "../pile/diagnose.ts";
+import { type DiagnosedBranch, type DiagnoseReport, diagnosePile } from "../pile/diagnose.ts";
+import { describeMetaBlob } from "../repo/branch-meta.ts";
 import { repairTail } from "../pile/repair.ts";
 import { type BranchInfo, Repository } from "../repo/repository.ts";
 import { output, parseHash, signingKey, withPile } from "./common.ts";
+import { describeUnreadable, unreadableMark } from "./unreadable-branches.ts";
 import { CliError } from "./errors.ts";
 
 function describeBranch(b: BranchInfo) {
   return {
     id: toHex(b.id),
+    // A head whose metadata carries no signature (the reference's branch_unsigned); tracking
+    // metadata is always unsigned (written locally), so it is not marked.
+    ...(b.meta.head && !b.tracking && !b.meta.signedBy ? { headUnsigned: true } : {}),
     name: b.name,
     tracking: b.tracking,
     head: b.meta.head ? toHex(b.meta.head) : null,
@@ -38,8 +43,11 @@ export function pileDiagnose(path: string, opts: { json?: boolean }) {
   if (!existsSync(path)) throw new CliError(`${path}: no such pile`);
   // A large pile takes seconds to hash: show how far the check is on a terminal.
   const tty = process.stderr.isTTY && !opts.json;
-  const r = diagnosePile(path, (checked, total) => {
-    if (tty && total > 0) process.stderr.write(`\rchecked ${(checked / 1e6).toFixed(0)} of ${(total / 1e6).toFixed(0)} MB (${Math.floor((100 * checked) / total)}%)   `);
+  const r = diagnosePile(path, {
+    onProgress: (checked, total) => {
+      if (tty && total > 0) process.stderr.write(`\rchecked ${(checked / 1e6).toFixed(0)} of ${(total / 1e6).toFixed(0)} MB (${Math.floor((100 * checked) / total)}%)   `);
+    },
+    inspectMeta: describeMetaBlob,
   });
   if (tty) process.stderr.write("\r\x1b[K");
   output(opts.json, r, () =>
@@ -48,21 +56,32 @@ export function pileDiagnose(path: string, opts: { json?: boolean }) {
       `blobs: ${r.blobRecords} records, ${r.distinctBlobs} distinct, ${r.blobBytes} payload bytes`,
       `branches: ${r.branches.length} live (${r.branchRecords} updates, ${r.tombstones} deletions)`,
       ...r.badBlobs.map((b) => `BAD blob at offset ${b.offset}: payload does not hash to ${b.hash}`),
-      ...(r.corruption ? [`${r.corruption.tornTail ? "torn tail" : "CORRUPT"} at offset ${r.corruption.offset}: ${r.corruption.reason} (${corruptionAdvice(r.corruption, r.path)})`] : []),
+      ...r.branches.filter((b) => b.metadata !== "ok").map((b) => `branch ${b.id}: ${metadataProblem(b, path)}`),
+      ...(r.corruption ? [`${r.corruption.tornTail ? "torn tail" : "CORRUPT"} at offset ${r.corruption.offset}: ${r.corruption.reason} (${r.corruption.advice})`] : []),
+      ...(r.referenceRestore ? [referenceRestoreNote(r.referenceRestore)] : []),
       r.ok ? "ok" : "problems found",
     ].join("\n"),
   );
   return r.ok ? 0 : 1;
 }
 
-/** What a user can do about the first bad record diagnose found. */
-function corruptionAdvice(c: { offset: number; tornTail: boolean; nothingAfter: boolean }, path: string): string {
-  if (c.tornTail) return "an interrupted write: the next command that opens the pile truncates it";
-  if (!c.nothingAfter) {
-    return `valid-looking records follow it: real records after damage, or the payload of a large blob a crash cut short. \`tribles pile repair --force ${path}\` saves everything from this offset to a file beside the pile and cuts the pile there`;
-  }
-  if (c.offset === 0) return "this file is not a pile";
-  return `nothing valid follows it: \`tribles pile repair ${path}\` saves these bytes aside and cuts them off`;
+/** A live branch whose metadata blob diagnose found missing, damaged or unreadable. */
+function metadataProblem(b: DiagnosedBranch, path: string): string {
+  const what = {
+    ok: "",
+    missing: `metadata missing (blob ${b.head} is not in this pile)`,
+    damaged: `metadata unreadable: blob ${b.head} fails its hash check`,
+    unreadable: `metadata unreadable: ${b.problem}`,
+  }[b.metadata];
+  return `${what}; \`tribles pile branch delete ${path} ${b.id}\` removes the branch`;
+}
+
+/** What the reference's restore would throw away, for a user who also runs it on this pile. */
+function referenceRestoreNote(r: NonNullable<DiagnoseReport["referenceRestore"]>): string {
+  const { blobs, branches, tombstones } = r.discardsRecords;
+  const records = `${blobs} blob record${blobs === 1 ? "" : "s"}, ${branches} branch record${branches === 1 ? "" : "s"} and ${tombstones} tombstone${tombstones === 1 ? "" : "s"}`;
+  const lost = r.branchesLost.length ? `; ${r.branchesLost.length} branch${r.branchesLost.length === 1 ? "" : "es"} would lose ${r.branchesLost.length === 1 ? "its" : "their"} newest state: ${r.branchesLost.join(", ")}` : "";
+  return `note: the reference implementation's restore (Pile::restore) would truncate this file to ${r.truncatesTo} bytes, throwing away the ${r.discardsBytes} bytes from that offset on: the bad record and, after it, ${records}${lost}. tribles leaves the file untouched`;
 }
 
 export function pileRepair(path: string, opts: { force?: boolean; json?: boolean }) {
@@ -97,10 +116,24 @@ export async function pileBlobList(path: string, opts: { json?: boolean }) {
   output(opts.json, hashes, () => hashes.join("\n"));
 }
 
+/**
+ * Every live branch; those whose metadata blob is missing or unreadable are listed too, marked
+ * (`metadata missing` / `metadata unreadable: …`), with `name: null`: only their id names them.
+ */
 export async function pileBranchList(path: string, opts: { json?: boolean }) {
-  const branches = await withPile(path, (pile) => new Repository(pile).listBranches().map(describeBranch));
-  output(opts.json, branches, () =>
-    branches.map((b) => `${b.id}  ${b.tracking ? `${b.name} (tracking ${b.remotePeer?.slice(0, 12)}…)` : b.name}  head ${b.head ?? "(empty)"}  updated ${b.updatedAt ?? "?"}`).join("\n"),
+  const { branches, unreadable } = await withPile(path, (pile) => {
+    const overview = new Repository(pile).branchOverview();
+    return { branches: overview.branches.map(describeBranch), unreadable: overview.unreadable.map(describeUnreadable) };
+  });
+  const all = [...branches.map((b) => ({ ...b, metadata: "ok" as const })), ...unreadable.map((b) => ({ id: b.id, name: null, meta: b.meta, metadata: b.problem, reason: b.reason }))];
+  output(opts.json, all, () =>
+    [
+      ...branches.map((b) => {
+        const name = b.tracking ? `${b.name} (tracking ${b.remotePeer?.slice(0, 12)}…)` : b.name;
+        return `${b.id}  ${name}  head ${b.head ?? "(empty)"}${b.headUnsigned ? " (unsigned)" : ""}  updated ${b.updatedAt ?? "?"}`;
+      }),
+      ...unreadable.map((b) => `${b.id}  (metadata ${unreadableMark(b)})  meta ${b.meta}`),
+    ].join("\n"),
   );
 }
 
@@ -116,7 +149,9 @@ export async function pileBranchCreate(path: string, name: string) {
 export async function pileBranchDelete(path: string, name: string) {
   await withPile(path, (pile) => {
     const repo = new Repository(pile);
-    const byId = /^[0-9a-fA-F]{32}$/.test(name) ? repo.listBranches().find((b) => toHex(b.id) === name.toLowerCase()) : undefined;
+    // By id: readable branches, and those whose metadata is missing or unreadable.
+    const overview = /^[0-9a-fA-F]{32}$/.test(name) ? repo.branchOverview() : undefined;
+    const byId = overview && [...overview.branches, ...overview.unreadable].find((b) => toHex(b.id) === name.toLowerCase());
     if (!byId) return repo.deleteBranch(name);
     if (!pile.update(byId.id, byId.metaHandle, null).ok) throw new CliError(`branch ${name} changed while deleting it; try again`);
   });

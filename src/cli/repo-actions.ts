@@ -18,6 +18,7 @@ import { output, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
 import { checkOwnCapability } from "./own-capability.ts";
 import { capHandleOf, givenTeamRoot, type TeamOptions } from "./team-context.ts";
+import { describeUnreadable, unreadableAdvice, unreadableById, unreadableMark } from "./unreadable-branches.ts";
 
 export async function pileCommit(path: string, files: string[], opts: KeyOptions & TeamOptions & { branch: unknown; message?: unknown; json?: boolean }) {
   if (opts.message === undefined || opts.message === true || String(opts.message).trim() === "") throw new CliError("a commit needs a message: -m MSG");
@@ -52,7 +53,7 @@ export async function pileLog(path: string, opts: { branch: unknown; limit?: unk
   if (!(limit >= 0)) throw new CliError(`--limit must be a number, got "${opts.limit}"`);
   const commits = await withPile(path, (pile) => {
     const repo = new Repository(pile);
-    const b = resolveBranch(repo, String(opts.branch));
+    const b = resolveBranch(repo, String(opts.branch), path);
     return b.meta.head ? history(pile.reader(), b.meta.head, limit) : [];
   });
   output(opts.json, commits, () => commits.map(formatCommit).join("\n\n"));
@@ -63,11 +64,17 @@ export async function pileLog(path: string, opts: { branch: unknown; limit?: unk
 export async function pileBranchShow(path: string, name: string, opts: { json?: boolean }) {
   const info = await withPile(path, (pile) => {
     const repo = new Repository(pile);
-    return describeBranch(repo, resolveBranch(repo, String(name)));
+    const broken = unreadableById(repo, String(name));
+    return broken ? describeUnreadable(broken) : describeBranch(repo, resolveBranch(repo, String(name), path));
   });
+  if ("problem" in info) {
+    output(opts.json, info, () => [`branch ${info.id}`, `metadata ${info.meta}`, `metadata ${unreadableMark(info)}`].join("\n"));
+    throw new CliError(`branch ${info.id}: ${unreadableAdvice(info, path)}`);
+  }
   output(opts.json, info, () => formatBranch(info));
   if (info.signature === "bad") throw new CliError(`branch "${info.name}": ${info.signatureError}`);
 }
+
 
 export async function pileMerge(path: string, opts: KeyOptions & { into?: unknown; from?: unknown; json?: boolean }) {
   if (typeof opts.into !== "string" || typeof opts.from !== "string") throw new CliError("merge needs --into NAME and --from NAME");
@@ -77,7 +84,7 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
     const repo = new Repository(pile, key);
     // Merging a local branch into itself means nothing: the same name in --from names the
     // tracking branch of a remote branch (what `pile net pull` leaves), the usual way to adopt it.
-    const source = from === into ? trackingBranchNamed(repo, from) : resolveBranch(repo, from);
+    const source = from === into ? trackingBranchNamed(repo, from) : resolveBranch(repo, from, path);
     const target = repo.lookupBranch(into);
     if (!source.meta.head) return { head: target?.meta.head ?? null, kind: "up-to-date" as const };
     // A missing --into branch is created at the source's head.
@@ -136,7 +143,7 @@ function readInputFile(file: string): { name: string; bytes: Uint8Array } {
  * A branch by local name; else the one tracking branch with that remote name; else a branch id
  * in hex. Several tracking branches with the name (from different peers) must be named by id.
  */
-export function resolveBranch(repo: Repository, name: string): BranchInfo {
+export function resolveBranch(repo: Repository, name: string, pilePath = "PILE"): BranchInfo {
   const local = repo.lookupBranch(name);
   if (local) return local;
   const tracking = repo.listBranches().filter((b) => b.tracking && b.name === name);
@@ -146,7 +153,11 @@ export function resolveBranch(repo: Repository, name: string): BranchInfo {
     const byId = repo.listBranches().find((b) => toHex(b.id) === name.toLowerCase());
     if (byId) return byId;
   }
-  throw new CliError(`unknown branch "${name}" (see \`tribles pile branch list\`)`);
+  const broken = unreadableById(repo, name);
+  if (broken) throw new CliError(`branch ${name}: ${unreadableAdvice(describeUnreadable(broken), pilePath)}`);
+  const unreadable = repo.branchOverview().unreadable.length;
+  const hint = unreadable ? `; ${unreadable} branch${unreadable === 1 ? " has" : "es have"} unreadable metadata and no name` : "";
+  throw new CliError(`unknown branch "${name}" (see \`tribles pile branch list\`${hint})`);
 }
 
 interface CommitSummary {
@@ -223,7 +234,9 @@ interface BranchSummary {
   head: string | null;
   updatedAt: string | null;
   signedBy: string | null;
+  /** `unsigned`: no head, a tracking branch, or a head whose metadata carries no signature (`headUnsigned`). */
   signature: "ok" | "bad" | "unsigned";
+  headUnsigned?: true;
   signatureError?: string;
   remotePeer?: string;
   remoteBranch?: string;
@@ -247,8 +260,8 @@ function describeBranch(repo: Repository, b: BranchInfo): BranchSummary {
   // Tracking metadata is written locally and unsigned; its head was verified when it moved.
   if (b.meta.head && !b.tracking) {
     try {
-      repo.verifyBranch(b);
-      summary.signature = "ok";
+      if (repo.verifyBranch(b).headUnsigned) summary.headUnsigned = true;
+      else summary.signature = "ok";
     } catch (err) {
       summary.signature = "bad";
       summary.signatureError = (err as Error).message;
@@ -262,6 +275,7 @@ function formatBranch(b: BranchSummary): string {
   if (b.updatedAt) lines.push(`updated ${b.updatedAt}`);
   lines.push(`head ${b.head ?? "(empty)"}`);
   if (b.signature === "ok") lines.push(`signed by ${b.signedBy} (verified, with the whole history)`);
+  if (b.headUnsigned) lines.push("head UNSIGNED: the branch metadata carries no signature (as the reference's branch_unsigned writes it); the commits' signatures were checked");
   if (b.signature === "bad") lines.push(`BAD SIGNATURE: ${b.signatureError}`);
   if (b.commit) lines.push("", formatCommit(b.commit));
   return lines.join("\n");

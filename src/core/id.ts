@@ -81,3 +81,10 @@ export function assertId(id: Uint8Array, what = "id"): void {
   if (id.length !== ID_LEN) throw new Error(`${what} must be ${ID_LEN} bytes, got ${id.length}`);
   if (isZero(id)) throw new Error(`${what} must not be the nil id`);
 }
+
+/** A 16-byte branch id as a bigint map key (no hex: ids are compared on hot paths). */
+export function branchKey(id: Uint8Array): bigint {
+  if (id.length !== 16) throw new Error(`branch id must be 16 bytes, got ${id.length}`);
+  const v = new DataView(id.buffer, id.byteOffset, 16);
+  return (v.getBigUint64(0) << 64n) | v.getBigUint64(8);
+}

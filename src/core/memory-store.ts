@@ -2,12 +2,14 @@
 import { hash as blake3, hashMany } from "./blake3.ts";
 import { bytesEqual } from "./bytes.ts";
 import { HashIndex } from "./hash-index.ts";
+import { branchKey } from "./id.ts";
 import type { BlobReader, BranchId, CasResult, Hash, Store } from "./store.ts";
 
 export class MemoryStore implements Store {
   private readonly index = new HashIndex(64);
   private readonly blobs: Uint8Array[] = [];
   private readonly heads = new Map<bigint, { id: BranchId; head: Hash }>();
+  private branchChanges = 0;
 
   reader(): BlobReader {
     return new MemoryReader(this.index, this.blobs, this.blobs.length);
@@ -51,7 +53,17 @@ export class MemoryStore implements Store {
     if (!matches) return { ok: false, current: current?.slice() ?? null };
     if (next === null) this.heads.delete(key);
     else this.heads.set(key, { id: id.slice(), head: next.slice() });
+    this.branchChanges++;
     return { ok: true };
+  }
+
+  /** One thread and a synchronous `fn`: nothing else can run meanwhile. */
+  withExclusiveLock<T>(fn: () => T): T {
+    return fn();
+  }
+
+  branchVersion(): number {
+    return this.branchChanges;
   }
 }
 
@@ -76,13 +88,11 @@ class MemoryReader implements BlobReader {
   checkMany(_hashes: readonly Hash[]): void {}
 
   *list(): Iterable<Hash> {
-    for (let e = 0; e < this.len; e++) yield this.index.keyAt(e);
+    yield* this.listFrom(0);
   }
-}
 
-/** A 16-byte branch id as a bigint map key (ids are few; blobs never use this path). */
-function branchKey(id: BranchId): bigint {
-  if (id.length !== 16) throw new Error(`branch id must be 16 bytes, got ${id.length}`);
-  const v = new DataView(id.buffer, id.byteOffset, 16);
-  return (v.getBigUint64(0) << 64n) | v.getBigUint64(8);
+  /** Hashes stored after the first `fromEntry` (in put order), as the pile's reader offers. */
+  *listFrom(fromEntry: number): Iterable<Hash> {
+    for (let e = fromEntry; e < this.len; e++) yield this.index.keyAt(e);
+  }
 }

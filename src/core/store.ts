@@ -67,6 +67,19 @@ export interface BranchStore {
    * (null = absent). `next = null` deletes the branch.
    */
   update(id: BranchId, expected: Hash | null, next: Hash | null): CasResult;
+  /**
+   * Runs `fn` (synchronous) with no other writer of this store able to change it meanwhile, and
+   * returns its result; the store's own methods work inside. For a check-then-act across
+   * processes, such as creating a branch only if no branch has its name. Optional: a store that
+   * cannot offer it (a remote peer) leaves the caller with plain compare-and-swap.
+   */
+  withExclusiveLock?<T>(fn: () => T): T;
+  /**
+   * A number that changes whenever a branch is created, moved or deleted (here or, for a shared
+   * file, by another process). Optional: it lets a wrapper such as `Peer` tell "no branch changed"
+   * in O(1) instead of comparing every branch on every read and put.
+   */
+  branchVersion?(): number;
 }
 
 /** Everything a full store offers. */

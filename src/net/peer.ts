@@ -9,7 +9,9 @@
  * received heads).
  */
 import { decodeSimpleArchive } from "../core/archive.ts";
-import { toHex } from "../core/bytes.ts";
+import { bytesEqual } from "../core/bytes.ts";
+import { HashIndex } from "../core/hash-index.ts";
+import { branchKey } from "../core/id.ts";
 import type { BlobReader, BranchId, CasResult, Hash, Store } from "../core/store.ts";
 import { TRACKING_REMOTE_BRANCH } from "../repo/attributes.ts";
 import { applyRemoteHead, type TrackingResult } from "../repo/tracking.ts";
@@ -43,8 +45,13 @@ export interface PeerEvents {
 }
 
 export class Peer implements Store {
-  private readonly published = new Map<string, Hash>();
-  private readonly trackingByMeta = new Map<string, boolean>();
+  /** The head last published (or skipped as tracking) per branch, keyed by the id's bytes. */
+  private readonly published = new Map<bigint, Hash>();
+  /** Branch-metadata handles seen, with whether each is a tracking branch's (one flag per entry). */
+  private readonly metaSeen = new HashIndex(64);
+  private metaIsTracking = new Uint8Array(64);
+  /** The inner store's branch version at the last pass over its branches; see `BranchStore.branchVersion`. */
+  private publishedVersion: number | undefined;
   private announcedLen = 0;
   private lastEvent: number | null = null;
   private released = false;
@@ -89,24 +96,34 @@ export class Peer implements Store {
     }
   }
 
+  /**
+   * One pass over the branches per branch change of the inner store: with a store that offers
+   * `branchVersion`, reads and puts between commits cost O(1) here (plus announcing new blobs).
+   */
   private publishChanges(): void {
     if (this.direction === "readonly") return;
     const reader = this.innerStore.reader();
-    const seen = new Set<string>();
+    const version = this.innerStore.branchVersion?.();
+    if (version !== undefined && version === this.publishedVersion) {
+      this.announceNewBlobs(reader);
+      return;
+    }
+    const seen = new Set<bigint>();
     for (const id of this.innerStore.branches()) {
-      const key = toHex(id);
+      const key = branchKey(id);
       seen.add(key);
       const head = this.innerStore.head(id);
       if (!head) continue;
       const last = this.published.get(key);
-      if (last && toHex(last) === toHex(head)) continue;
+      if (last && bytesEqual(last, head)) continue;
       this.published.set(key, head);
       if (this.isTracking(head, reader)) continue;
       this.net.publishHead(id, head);
       this.events.onPublished?.(id, head);
     }
-    for (const key of this.published.keys()) if (!seen.has(key)) this.published.delete(key);
+    if (seen.size !== this.published.size) for (const key of this.published.keys()) if (!seen.has(key)) this.published.delete(key);
     this.announceNewBlobs(reader);
+    this.publishedVersion = version;
   }
 
   private announceNewBlobs(reader: BlobReader): void {
@@ -128,26 +145,31 @@ export class Peer implements Store {
 
   /** Tracking branches are never re-published (their metadata names a remote branch). */
   private isTracking(metaHandle: Hash, reader: BlobReader): boolean {
-    const key = toHex(metaHandle);
-    let tracking = this.trackingByMeta.get(key);
-    if (tracking === undefined) {
-      const bytes = reader.get(metaHandle);
-      tracking = false;
-      if (bytes) {
-        try {
-          tracking = decodeSimpleArchive(bytes).find({ a: TRACKING_REMOTE_BRANCH }).length > 0;
-        } catch {
-          tracking = false;
-        }
+    const known = this.metaSeen.find(metaHandle);
+    if (known >= 0) return this.metaIsTracking[known] === 1;
+    const bytes = reader.get(metaHandle);
+    let tracking = false;
+    if (bytes) {
+      try {
+        tracking = decodeSimpleArchive(bytes).find({ a: TRACKING_REMOTE_BRANCH }).length > 0;
+      } catch {
+        tracking = false; // unreadable metadata is published as it is; receivers judge it
       }
-      this.trackingByMeta.set(key, tracking);
     }
+    const entry = this.metaSeen.append(metaHandle);
+    if (entry >= this.metaIsTracking.length) {
+      const grown = new Uint8Array(this.metaIsTracking.length * 2);
+      grown.set(this.metaIsTracking);
+      this.metaIsTracking = grown;
+    }
+    this.metaIsTracking[entry] = tracking ? 1 : 0;
     return tracking;
   }
 
   /** Re-gossips every local, non-tracking branch head (e.g. when a peer joins). */
   republishAll(): void {
     this.published.clear();
+    this.publishedVersion = undefined;
     this.publishChanges();
   }
 

@@ -15,18 +15,22 @@ export class BranchTable {
   private live = new Uint8Array(16);
   private slots = new Int32Array(32).fill(EMPTY);
   private count = 0;
+  /** Grows by one per set or remove: tells a reader whether any branch moved since it last looked. */
+  changes = 0;
 
   /** Sets the head of the id at `bytes[idAt..+16]` to `bytes[headAt..+32]`. */
   set(bytes: Uint8Array, idAt: number, headAt: number): void {
     const entry = this.entryFor(bytes, idAt, true);
     this.heads.set(bytes.subarray(headAt, headAt + HEAD_LEN), entry * HEAD_LEN);
     this.live[entry] = 1;
+    this.changes++;
   }
 
   /** Marks the id at `bytes[idAt..+16]` as deleted. */
   remove(bytes: Uint8Array, idAt: number): void {
     const entry = this.entryFor(bytes, idAt, false);
     if (entry >= 0) this.live[entry] = 0;
+    this.changes++;
   }
 
   /** The live head of `id` (a copy), or null. */

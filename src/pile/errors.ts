@@ -17,8 +17,10 @@ export class PileCorruptError extends PileError {
     path: string,
     readonly offset: number,
     readonly reason: string,
+    /** What the user can do (the advice `diagnose` gives); by default, run diagnose. */
+    advice?: string,
   ) {
-    super(path, `corrupt record at offset ${offset}: ${reason} (file left untouched; run \`tribles pile diagnose ${path}\`)`);
+    super(path, `corrupt record at offset ${offset}: ${reason} (file left untouched; ${advice ? `${advice}; ` : ""}run \`tribles pile diagnose ${path}\` for a full check)`);
     this.name = "PileCorruptError";
   }
 }

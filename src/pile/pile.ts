@@ -12,11 +12,11 @@
  * - Appends are single writes on an O_APPEND descriptor under a shared flock; branch
  *   compare-and-swap holds the exclusive flock across refresh → compare → append.
  *
- * Torn tails: a record that is bad (incomplete, unknown magic, nil branch id …) and is not followed
- * by any run of valid records reaching the end of the file is a torn tail — what a crash during an
- * append leaves. It is truncated under the exclusive lock, by `open` and before any append. A bad
- * record followed by valid records is corruption in the middle: reported with its offset, never
- * truncated (see `scan.ts#isTornTail`).
+ * Torn tails: a bad record at the end that looks like an interrupted append and after which
+ * nothing parses as a record (or only the payload of the large blob it starts) is a torn tail —
+ * what a crash during an append leaves. Under the exclusive lock, by `open` and before any append,
+ * it is saved to PILE.damaged-tail-OFFSET and truncated. Anything else is corruption: reported
+ * with its offset, never truncated (see `tail.ts#judgeTail`).
  */
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync, writevSync } from "node:fs";
 import { BATCH_INPUT_MAX, hash as blake3, hashMany } from "../core/blake3.ts";
@@ -28,7 +28,9 @@ import { PileCorruptError, PileError, PileIntegrityError } from "./errors.ts";
 import { type Bytes, FileView, type Region } from "./file-view.ts";
 import { lockExclusive, lockShared, unlock, withLock } from "./flock.ts";
 import { ATOMIC_WRITE_LIMIT, branchRecord, HEADER_LEN, paddingFor, writeBlobHeaderInto } from "./format.ts";
-import { isTornTail, nothingValidAfter, type RecordVisitor, scanRecords } from "./scan.ts";
+import { saveAside } from "./save-aside.ts";
+import { type RecordVisitor, scanRecords } from "./scan.ts";
+import { adviceFor, judgeTail } from "./tail.ts";
 
 // Per-entry state byte: verification of the first record, plus a flag for duplicate records.
 const UNVERIFIED = 0;
@@ -53,6 +55,14 @@ interface Duplicate {
 
 type ScanOutcome = { ok: true } | { ok: false; offset: number; incomplete: boolean; reason: string; region: Region };
 
+/** A torn tail cut off a pile: where, how many bytes, the file holding them, and what they were. */
+export interface RepairedTail {
+  offset: number;
+  bytes: number;
+  savedTo: string;
+  reason: string;
+}
+
 export interface PileOpenOptions {
   /** Create the file if it does not exist (default true; the CLI passes false except for `create`). */
   create?: boolean;
@@ -75,11 +85,13 @@ export class Pile implements Store {
   /** The region being scanned (the visitor reads through it). */
   private scanBytes: Uint8Array = ZEROS;
   private scanBase = 0;
+  /** Nesting depth of `withExclusiveLock` (the flock is held while above 0). */
+  private exclusiveDepth = 0;
   /** Appended since the last fsync. */
   private dirty = false;
   private closed = false;
   /** Torn tails this handle truncated (what an interrupted append left), for callers to report. */
-  readonly repairedTails: { offset: number; bytes: number }[] = [];
+  readonly repairedTails: RepairedTail[] = [];
 
   private constructor(
     readonly path: string,
@@ -120,6 +132,10 @@ export class Pile implements Store {
   refresh(): void {
     this.checkOpen();
     if (fstatSync(this.fd).size === this.seenSize) return;
+    if (this.exclusiveDepth > 0) {
+      this.withAppendLock(true, () => undefined);
+      return;
+    }
     // An incomplete last record may be an append in progress: leave it for a later refresh.
     const settled = withLock(this.fd, false, () => {
       const outcome = this.applyNew();
@@ -135,6 +151,13 @@ export class Pile implements Store {
    * and corruption is thrown — so nothing is ever appended after a torn record.
    */
   private withAppendLock<T>(exclusive: boolean, fn: () => T): T {
+    if (this.exclusiveDepth > 0) {
+      // Inside withExclusiveLock: the lock is held already (taking it again on this descriptor
+      // would convert or drop it).
+      const outcome = this.applyNew();
+      if (!outcome.ok) this.truncateTornTail(outcome);
+      return fn();
+    }
     if (!exclusive) {
       lockShared(this.fd);
       try {
@@ -153,20 +176,42 @@ export class Pile implements Store {
     }
   }
 
-  /** Under the exclusive lock: truncates a torn tail, or throws if the bad record is mid-file. */
+  /**
+   * Runs `fn` holding the pile's exclusive lock: no other process appends or moves a branch until
+   * it returns. This handle's own methods work inside (they see the lock is held); calls nest.
+   */
+  withExclusiveLock<T>(fn: () => T): T {
+    this.checkOpen();
+    if (this.exclusiveDepth > 0) return fn();
+    lockExclusive(this.fd);
+    this.exclusiveDepth++;
+    try {
+      return fn();
+    } finally {
+      this.exclusiveDepth--;
+      unlock(this.fd);
+    }
+  }
+
+  /**
+   * Under the exclusive lock: saves a torn tail beside the pile and truncates it, or throws if
+   * cutting would remove records (see `tail.ts#judgeTail`).
+   */
   private truncateTornTail(bad: Extract<ScanOutcome, { ok: false }>): void {
     const { region } = bad;
     const [at, end] = [bad.offset - region.base, region.end - region.base];
-    if (!isTornTail(region.bytes, at, end)) {
+    const verdict = judgeTail(region.bytes, at, end, bad.reason, region.base);
+    if (!verdict.torn) {
       // A file whose first bytes are no record and that holds no records at all is not a pile
       // (a document passed by mistake): say so, and never treat its content as a torn tail.
-      if (bad.offset === 0 && nothingValidAfter(region.bytes, at, end)) throw new PileError(this.path, "not a pile: it does not start with a pile record (file left untouched)");
-      throw new PileCorruptError(this.path, bad.offset, bad.reason);
+      if (bad.offset === 0 && verdict.nothingAfter) throw new PileError(this.path, "not a pile: it does not start with a pile record (file left untouched)");
+      throw new PileCorruptError(this.path, bad.offset, verdict.reason, adviceFor(this.path, bad.offset, verdict));
     }
+    const savedTo = saveAside(this.path, bad.offset, region.bytes.subarray(at, end));
     ftruncateSync(this.fd, bad.offset);
     fsyncSync(this.fd);
     this.seenSize = bad.offset;
-    this.repairedTails.push({ offset: bad.offset, bytes: end - at });
+    this.repairedTails.push({ offset: bad.offset, bytes: end - at, savedTo, reason: verdict.reason });
   }
 
   /** Scans bytes beyond `applied` (caller holds a lock); stops at the first bad or incomplete record. */
@@ -311,6 +356,12 @@ export class Pile implements Store {
   /** Number of distinct blobs indexed so far (cheap; for progress and diffs). */
   get blobCount(): number {
     return this.index.size;
+  }
+
+  /** Branch records applied so far (this or other processes' appends): see `BranchStore.branchVersion`. */
+  branchVersion(): number {
+    this.refresh();
+    return this.branchTable.changes;
   }
 
   /** Bytes of the file applied so far. */

@@ -34,7 +34,7 @@ const REASONS: Record<number, string> = {
 };
 
 /** Size of the complete, well-formed record at `at` (ending by `to`), or a negative reason code. */
-function recordSizeAt(bytes: Uint8Array, at: number, to: number): number {
+export function recordSizeAt(bytes: Uint8Array, at: number, to: number): number {
   const left = to - at;
   if (left < MAGIC_LEN) return PARTIAL_MAGIC;
   const kind = recordKindAt(bytes, at);
@@ -72,46 +72,21 @@ export function scanRecords(bytes: Uint8Array, from: number, to: number, visit: 
  * a whole blob header whose payload runs past the end. Headers are 64-byte aligned and never
  * straddle a page, so a crash does not leave a complete header with wrong fields: anything else
  * at the end (unknown bytes, an absurd length, a nil branch id) is damage, not an interrupted write.
+ * Whether cutting there is safe is decided by `tail.ts#judgeTail`.
  */
-function looksInterrupted(bytes: Uint8Array, at: number, end: number): boolean {
+export function looksInterrupted(bytes: Uint8Array, at: number, end: number): boolean {
   if (isZero(bytes.subarray(at, end))) return true;
   const size = recordSizeAt(bytes, at, end);
-  if (size === PARTIAL_MAGIC) return [BLOB_MAGIC, BRANCH_MAGIC, TOMBSTONE_MAGIC].some((magic) => bytesEqual(bytes.subarray(at, end), magic.subarray(0, end - at)));
+  if (size === PARTIAL_MAGIC) return isMagicPrefix(bytes, at, end);
   return size === PARTIAL_HEADER || size === PAST_END;
 }
 
-/**
- * Whether the bad record at `badAt` is a torn tail, which opening a pile truncates: the bytes from
- * it to `end` look like an interrupted append (`looksInterrupted`) and no valid records follow it
- * (`nothingValidAfter`). Anything else is reported and left alone.
- */
-export function isTornTail(bytes: Uint8Array, badAt: number, end: number): boolean {
-  return looksInterrupted(bytes, badAt, end) && nothingValidAfter(bytes, badAt, end);
+/** Whether bytes[at, end) (fewer than 16) are the start of one of the three record magics. */
+export function isMagicPrefix(bytes: Uint8Array, at: number, end: number): boolean {
+  return [BLOB_MAGIC, BRANCH_MAGIC, TOMBSTONE_MAGIC].some((magic) => bytesEqual(bytes.subarray(at, end), magic.subarray(0, end - at)));
 }
 
-/**
- * True when no run of well-formed records starting at a later 64-byte boundary reaches exactly
- * `end`. A damaged record in the middle is followed by the intact records written after it, so
- * truncating there would lose them; when nothing valid follows, cutting the tail loses no record.
- *
- * Linear time: every boundary is walked at most once, because a walk that fails marks every
- * record start it passed, and any later walk reaching a marked start fails the same way. (A torn
- * blob whose own payload holds pile records aligned to the cut is classed as corruption: the safe
- * mistake, reported instead of truncated.)
- */
-export function nothingValidAfter(bytes: Uint8Array, badAt: number, end: number): boolean {
-  const doomed = new Uint8Array(Math.floor((end - badAt) / HEADER_LEN) + 1);
-  for (let start = badAt + HEADER_LEN; start + HEADER_LEN <= end; start += HEADER_LEN) {
-    let at = start;
-    while (at < end) {
-      const slot = (at - badAt) / HEADER_LEN;
-      if (doomed[slot] === 1) break;
-      doomed[slot] = 1;
-      const size = recordSizeAt(bytes, at, end);
-      if (size < 0) break;
-      at += size;
-    }
-    if (at === end) return false;
-  }
-  return true;
+/** Whether the record at `at` is a blob header whose (plausible) length runs past `end`. */
+export function runsPastEnd(bytes: Uint8Array, at: number, end: number): boolean {
+  return recordSizeAt(bytes, at, end) === PAST_END;
 }

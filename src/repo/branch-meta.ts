@@ -8,7 +8,7 @@ import { hash } from "../core/blake3.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import { intrinsicEntity, type Pair } from "../core/entity.ts";
 import type { Id } from "../core/id.ts";
-import { encodeLongString } from "../core/longstring.ts";
+import { decodeLongString, encodeLongString } from "../core/longstring.ts";
 import { METADATA_NAME, METADATA_UPDATED_AT } from "../core/metadata.ts";
 import { genIdFromValue, genIdValue, intervalFromValue, nowTaiNs, pointInterval, signatureRValue, signatureSValue } from "../core/schemas.ts";
 import type { Hash } from "../core/store.ts";
@@ -130,6 +130,42 @@ export function verifyBranchMeta(metaBytes: Uint8Array, headCommitBytes: Uint8Ar
   const meta = parseBranchMeta(metaBytes);
   if (!meta.head) throw new RepoError("branch metadata has no head to verify", "bad-blob");
   return verifyAnchoredSignature(decodeArchive(metaBytes, "bad branch metadata"), REPO_HEAD, meta.head, headCommitBytes, "branch metadata");
+}
+
+/**
+ * What a metadata blob says of its branch, for tools that read raw piles (`diagnose`): its name
+ * (when the name blob is there and reads), or why the blob is not branch metadata.
+ */
+export function describeMetaBlob(bytes: Uint8Array, blob: (hash: Hash) => Uint8Array | undefined): { name?: string; problem?: string } {
+  let meta: BranchMeta;
+  try {
+    meta = parseBranchMeta(bytes);
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+  const nameHandle = meta.tracking?.remoteName ?? meta.name;
+  try {
+    const nameBytes = nameHandle ? blob(nameHandle) : undefined;
+    return nameBytes ? { name: decodeLongString(nameBytes) } : {};
+  } catch {
+    // An unreadable name leaves the metadata readable; the branch just has no name to show.
+    return {};
+  }
+}
+
+/**
+ * True when branch metadata names a head but carries no signature at all (no signed_by, no
+ * signature_r, no signature_s): the reference's `branch_unsigned` with a head. Unreadable bytes,
+ * metadata without a head, and a partial signature are not "unsigned".
+ */
+export function isUnsignedHead(metaBytes: Uint8Array): boolean {
+  let set: TribleSet;
+  try {
+    set = decodeArchive(metaBytes, "branch metadata");
+  } catch {
+    return false;
+  }
+  return set.find({ a: REPO_HEAD }).length > 0 && [REPO_SIGNED_BY, REPO_SIGNATURE_R, REPO_SIGNATURE_S].every((a) => set.find({ a }).length === 0);
 }
 
 /**

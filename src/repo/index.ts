@@ -3,13 +3,13 @@
  * layers call. Each name lives in a short module of its own; this file only re-exports.
  */
 export * from "./attributes.ts";
-export { type BranchMeta, type BuiltMeta, buildBranchMeta, buildTrackingMeta, isTrackingMeta, parseBranchMeta, verifyBranchMeta } from "./branch-meta.ts";
+export { type BranchMeta, type BuiltMeta, buildBranchMeta, buildTrackingMeta, describeMetaBlob, isTrackingMeta, isUnsignedHead, parseBranchMeta, verifyBranchMeta } from "./branch-meta.ts";
 export { type BuiltCommit, buildCommit, buildMergeCommit, type CommitInfo, parseCommit, verifyCommit } from "./commit.ts";
 export { RepoError, type RepoErrorCode } from "./errors.ts";
 export { type FileEntry, type FileRecord, filesInContent, filesToContent } from "./files.ts";
 export { ancestors, checkoutRange, commonAncestors, isAncestor, readCommit, type VerifiedCommit, verifyHistory, verifyOne } from "./history.ts";
 export { KeyFileError, keyFileText, loadKey, parseKeyFile, resolveKeyPath } from "./keyfile.ts";
-export { type BranchInfo, createNamedBranch, DEFAULT_PUSH_RETRIES, Repository, type RepositoryOptions } from "./repository.ts";
+export { type BranchInfo, createNamedBranch, DEFAULT_PUSH_RETRIES, Repository, type RepositoryOptions, type UnreadableBranch } from "./repository.ts";
 export { SignatureError, verifyAnchoredSignature } from "./signature.ts";
 export { applyRemoteHead, findTrackingBranch, isTrackingBranch, isTrackingBranchId, listTrackingBranches, type TrackingResult } from "./tracking.ts";
 export { type MergeKind, Workspace } from "./workspace.ts";

@@ -10,7 +10,7 @@ import { nowTaiNs } from "../core/schemas.ts";
 import type { BlobReader, BranchId, Hash, Store } from "../core/store.ts";
 import type { TribleSet } from "../core/tribleset.ts";
 import { requireBlob } from "./archive-read.ts";
-import { type BranchMeta, buildBranchMeta, parseBranchMeta, verifyBranchMeta } from "./branch-meta.ts";
+import { type BranchMeta, buildBranchMeta, isUnsignedHead, parseBranchMeta, verifyBranchMeta } from "./branch-meta.ts";
 import type { CommitInfo } from "./commit.ts";
 import { RepoError } from "./errors.ts";
 import { ancestors, checkoutRange, commonAncestors, isAncestor, readCommit, type VerifiedCommit, verifyHistory } from "./history.ts";
@@ -51,8 +51,17 @@ export class Repository {
 
   // ── Branches ────────────────────────────────────────────────────────────────────────────────
 
-  /** Every branch whose metadata can be read (unreadable ones are skipped), with its name. */
+  /** Every branch whose metadata can be read (see `branchOverview` for the others), with its name. */
   listBranches(): BranchInfo[] {
+    return this.branchOverview().branches;
+  }
+
+  /**
+   * Every live branch: those whose metadata reads, and those whose metadata blob is missing (a
+   * partial copy: the branch record arrived before its blob) or unreadable (damaged, malformed).
+   * The reference lists the latter too; they can only be deleted (by id).
+   */
+  branchOverview(): { branches: BranchInfo[]; unreadable: UnreadableBranch[] } {
     const heads: [BranchId, Hash][] = [];
     for (const id of this.store.branches()) {
       const metaHandle = this.store.head(id);
@@ -61,12 +70,14 @@ export class Repository {
     // The snapshot is taken after the heads are read: a writer stores metadata before it moves a
     // head, so this snapshot holds every blob those heads name (an earlier one might not).
     const reader = this.store.reader();
-    const out: BranchInfo[] = [];
+    const branches: BranchInfo[] = [];
+    const unreadable: UnreadableBranch[] = [];
     for (const [id, metaHandle] of heads) {
-      const info = readBranch(reader, id, metaHandle);
-      if (info) out.push(info);
+      const info = inspectBranch(reader, id, metaHandle);
+      if ("problem" in info) unreadable.push(info);
+      else branches.push(info);
     }
-    return out;
+    return { branches, unreadable };
   }
 
   /** The branch with this id, or null if it does not exist or its metadata is unreadable. */
@@ -91,14 +102,24 @@ export class Repository {
 
   /**
    * Creates a named branch with a fresh random id: empty (unsigned metadata) or, given `head`,
-   * pointing at that commit (signed with the repository key).
+   * pointing at that commit (signed with the repository key). The name is checked again, and the
+   * branch created, under the store's exclusive lock when it has one, so concurrent creators of
+   * one name (processes sharing a pile) make one branch; the others get "branch-exists".
    */
   createBranch(name: string, head?: Hash): BranchInfo {
-    if (this.lookupBranch(name)) throw new RepoError(`branch "${name}" already exists`, "branch-exists");
+    const taken = () => {
+      if (this.lookupBranch(name)) throw new RepoError(`branch "${name}" already exists`, "branch-exists");
+    };
+    taken();
     const id = genId();
     const meta = buildBranchMeta({ branchId: id, name, timestampNs: this.clock(), ...this.signedHead(head) });
     this.store.putMany(meta.blobs);
-    if (!this.store.update(id, null, meta.handle).ok) throw new RepoError(`could not create branch "${name}"`, "conflict");
+    const create = () => {
+      taken();
+      if (!this.store.update(id, null, meta.handle).ok) throw new RepoError(`could not create branch "${name}"`, "conflict");
+    };
+    if (this.store.withExclusiveLock) this.store.withExclusiveLock(create);
+    else create();
     return this.branchById(id)!;
   }
 
@@ -263,12 +284,17 @@ export class Repository {
    * Verifies a branch: its metadata signature over the head commit, then every authored commit of
    * its history. Returns the metadata signer and the verified commits; throws on the first failure.
    */
-  verifyBranch(branch: BranchInfo): { signer: Uint8Array | null; commits: VerifiedCommit[] } {
-    if (!branch.meta.head) return { signer: null, commits: [] };
+  verifyBranch(branch: BranchInfo): { signer: Uint8Array | null; headUnsigned: boolean; commits: VerifiedCommit[] } {
+    if (!branch.meta.head) return { signer: null, headUnsigned: false, commits: [] };
     const reader = this.store.reader();
     const metaBytes = requireBlob(reader, branch.metaHandle, "branch metadata");
-    const signer = verifyBranchMeta(metaBytes, requireBlob(reader, branch.meta.head, "head commit"));
-    return { signer, commits: verifyHistory(reader, branch.meta.head) };
+    const headBytes = requireBlob(reader, branch.meta.head, "head commit");
+    // Metadata with a head and no signature at all (the reference's `branch_unsigned` writes it)
+    // is read as the reference reads it; the commits below are still verified. A partial or bad
+    // signature is an error, and the network never admits unsigned heads (tracking.ts).
+    const headUnsigned = isUnsignedHead(metaBytes);
+    const signer = headUnsigned ? null : verifyBranchMeta(metaBytes, headBytes);
+    return { signer, headUnsigned, commits: verifyHistory(reader, branch.meta.head) };
   }
 
   // ── Helpers ─────────────────────────────────────────────────────────────────────────────────
@@ -296,17 +322,40 @@ export class Repository {
   }
 }
 
-/** Reads one branch's metadata and name; null when unreadable (it is then not listed). */
+/** A live branch whose metadata blob cannot be read. */
+export interface UnreadableBranch {
+  id: BranchId;
+  metaHandle: Hash;
+  /** `missing`: the blob is not in the store; `unreadable`: it is damaged or not branch metadata. */
+  problem: "missing" | "unreadable";
+  /** Why, in words (for `unreadable`, the decoding error). */
+  reason: string;
+}
+
+/** Reads one branch's metadata and name; null when unreadable (see `inspectBranch`). */
 function readBranch(reader: BlobReader, id: BranchId, metaHandle: Hash): BranchInfo | null {
+  const info = inspectBranch(reader, id, metaHandle);
+  return "problem" in info ? null : info;
+}
+
+/** Reads one branch's metadata and name, or says why it cannot. */
+function inspectBranch(reader: BlobReader, id: BranchId, metaHandle: Hash): BranchInfo | UnreadableBranch {
+  let meta: BranchMeta;
   try {
-    const meta = parseBranchMeta(requireBlob(reader, metaHandle, "branch metadata"));
+    meta = parseBranchMeta(requireBlob(reader, metaHandle, "branch metadata"));
+  } catch (err) {
+    const missing = err instanceof RepoError && err.code === "missing-blob";
+    return { id, metaHandle, problem: missing ? "missing" : "unreadable", reason: (err as Error).message };
+  }
+  let name = "";
+  try {
     const nameHandle = meta.tracking?.remoteName ?? meta.name;
     const nameBytes = nameHandle ? reader.get(nameHandle) : undefined;
-    const name = nameBytes ? decodeLongString(nameBytes) : "";
-    return { id, metaHandle, meta, name, tracking: meta.tracking !== undefined };
+    if (nameBytes) name = decodeLongString(nameBytes);
   } catch {
-    return null;
+    // A name blob that is damaged or no LongString leaves the branch readable, without a name.
   }
+  return { id, metaHandle, meta, name, tracking: meta.tracking !== undefined };
 }
 
 /**

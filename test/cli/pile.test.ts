@@ -138,7 +138,7 @@ describe("tribles pile", () => {
     writeFileSync(tmp.path("d.pile"), bytes);
     const corrupt = await tribles(["pile", "diagnose", "d.pile", "--json"]);
     expect(corrupt.code).toBe(1);
-    expect(JSON.parse(corrupt.out).corruption).toEqual({ offset: 128, reason: "unknown record magic", tornTail: false, nothingAfter: false });
+    expect(JSON.parse(corrupt.out).corruption).toMatchObject({ offset: 128, reason: "unknown record magic, and a valid blob record at offset 256 follows it", tornTail: false, nothingAfter: false });
     // Other commands refuse the corrupt pile with one line naming file and offset, writing nothing;
     // repair refuses too (records follow the damage).
     expectOneLineError(await tribles(["pile", "blob", "put", "d.pile", "-"], new TextEncoder().encode("x")), "offset 128");
@@ -177,8 +177,9 @@ describe("tribles pile", () => {
     appendFileSync(tmp.path("t.pile"), whole.subarray(0, 40)); // half a header
     const r = await tribles(["pile", "blob", "list", "t.pile"]);
     expect(r.code).toBe(0);
-    expect(r.err).toContain("removed an incomplete last record (40 bytes at offset 128)");
+    expect(r.err).toContain("removed an incomplete last record (40 bytes at offset 128: partial record header) left by an interrupted write; saved them to t.pile.damaged-tail-128");
     expect(statSync(tmp.path("t.pile")).size).toBe(128);
+    expect(new Uint8Array(readFileSync(tmp.path("t.pile.damaged-tail-128")))).toEqual(whole.subarray(0, 40));
     // diagnose reports a torn tail without failing: it is what a crash leaves, and opening repairs it.
     appendFileSync(tmp.path("t.pile"), whole.subarray(0, 40));
     const d = await tribles(["pile", "diagnose", "t.pile"]);
@@ -186,6 +187,57 @@ describe("tribles pile", () => {
     expect(d.out).toContain("torn tail at offset 128");
     expect(statSync(tmp.path("t.pile")).size).toBe(168);
   }, 30_000);
+
+  test("a crash-torn end plus a length field damaged earlier: diagnose says corruption, and no command cuts the records after it", async () => {
+    await tribles(["pile", "create", "d.pile"]);
+    for (let i = 0; i < 20; i++) await tribles(["pile", "blob", "put", "d.pile", "-"], new TextEncoder().encode(`blob number ${i}`.repeat(i + 1)));
+    const bytes = new Uint8Array(readFileSync(tmp.path("d.pile")));
+    new DataView(bytes.buffer).setBigUint64(24, BigInt(bytes.length * 4), true); // the first record's length
+    const damaged = new Uint8Array(Buffer.concat([bytes, bytes.subarray(128, 128 + 80)])); // and a torn append
+    writeFileSync(tmp.path("d.pile"), damaged);
+    const d = await tribles(["pile", "diagnose", "d.pile", "--json"]);
+    expect(d.code).toBe(1);
+    const report = JSON.parse(d.out);
+    expect(report).toMatchObject({ ok: false, corruption: { offset: 0, tornTail: false } });
+    for (const args of [["pile", "blob", "list", "d.pile"], ["pile", "branch", "list", "d.pile"], ["pile", "blob", "put", "d.pile", "-"]]) {
+      expectOneLineError(await tribles(args, new Uint8Array(0)), report.corruption.reason);
+    }
+    expectOneLineError(await tribles(["pile", "repair", "d.pile"]), "valid-looking records follow it");
+    expect(new Uint8Array(readFileSync(tmp.path("d.pile")))).toEqual(damaged);
+  }, 60_000);
+
+  test("`pile blob put a.pile other.pile` killed mid-write (file size limit): the next command saves the torn blob aside and cuts it", async () => {
+    // other.pile: branch records only (64 bytes each), so every 64-byte boundary of the torn
+    // payload is a record boundary of the pile it holds, wherever the write stopped.
+    await tribles(["pile", "create", "a.pile"]);
+    const kept = (await tribles(["pile", "blob", "put", "a.pile", "-"], new TextEncoder().encode("kept"))).out.trim();
+    const other = new Uint8Array(64 * 4000);
+    for (let i = 0; i < 4000; i++) {
+      other.set(Buffer.from("2bc991a7f5d5d2a3a468c53b0aa03504", "hex"), i * 64);
+      other.fill((i % 250) + 1, i * 64 + 16, i * 64 + 64);
+    }
+    writeFileSync(tmp.path("other.pile"), other);
+    // The kernel stops the write at the limit (in 512-byte blocks) and the writer dies of SIGXFSZ.
+    const limitBlocks = 200;
+    const proc = Bun.spawn(["sh", "-c", `ulimit -f ${limitBlocks} && exec "$0" "$@"`, process.execPath, MAIN, "pile", "blob", "put", "a.pile", "other.pile"], {
+      cwd: tmp.dir,
+      stdout: "pipe",
+      stderr: "pipe",
+      // Nothing but the pile may be written under the limit: no transpiler cache files.
+      env: { ...process.env, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" },
+    });
+    expect(await proc.exited).not.toBe(0);
+    const torn = new Uint8Array(readFileSync(tmp.path("a.pile")));
+    expect(torn.length).toBe(limitBlocks * 512);
+    const d = await tribles(["pile", "diagnose", "a.pile", "--json"]);
+    expect(JSON.parse(d.out)).toMatchObject({ ok: true, corruption: { offset: 128, tornTail: true } });
+    const r = await tribles(["pile", "blob", "list", "a.pile"]);
+    expect(r.code).toBe(0);
+    expect(r.out.trim()).toBe(kept);
+    expect(r.err).toContain("saved them to a.pile.damaged-tail-128");
+    expect(new Uint8Array(readFileSync(tmp.path("a.pile.damaged-tail-128")))).toEqual(torn.subarray(128));
+    expect(statSync(tmp.path("a.pile")).size).toBe(128);
+  }, 60_000);
 
   test("failures are one line, non-zero, and write nothing", async () => {
     expectOneLineError(await tribles(["pile", "blob", "list", "missing.pile"]), "missing.pile");

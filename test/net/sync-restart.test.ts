@@ -3,7 +3,7 @@
  * synced again within seconds. Over QUIC the other side learns nothing of the old process's death
  * (no RST) and still holds its connection when the new process connects.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, test } from "bun:test";
 import { firstAddr, listenFor, makeTeam, type Team } from "./e2e-helpers.ts";
 
 let team: Team | undefined;
@@ -29,9 +29,7 @@ describe.each(["quic", "tcp"] as const)("over %s", (transport) => {
     const b = team.sync("b", bArgs);
     await b.waitFor((e) => e.event === "connected", 10_000);
     const after = await team.commit("a", "after the restart", { "a2.txt": "two" });
-    const started = Date.now();
+    // Bounded: before the stale-connection ping (STALE_PROBE_MS) this took minutes over QUIC.
     await b.waitFor(received(after), 15_000);
-    // A dead QUIC connection is found by a ping (STALE_PROBE_MS), not by its idle timeout.
-    expect(Date.now() - started).toBeLessThan(8_000);
   }, 60_000);
 });

@@ -1,10 +1,11 @@
 /** Pile behaviour: snapshots, refresh, duplicates, damaged payloads, corruption, branches, errors. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toHex } from "../../src/core/bytes.ts";
 import { PileCorruptError, PileError, PileIntegrityError } from "../../src/pile/errors.ts";
 import { TAIL_MAX } from "../../src/pile/file-view.ts";
+import { tryLockExclusive, unlock } from "../../src/pile/flock.ts";
 import { diagnosePile } from "../../src/pile/diagnose.ts";
 import { Pile } from "../../src/pile/pile.ts";
 import { repairTail } from "../../src/pile/repair.ts";
@@ -276,21 +277,50 @@ describe("corruption", () => {
     return b;
   };
 
-  test("an interrupted append at the end is a torn tail: truncated, and reported to the caller", () => {
+  test("an interrupted append at the end is a torn tail: saved beside the pile, truncated, and reported to the caller", () => {
     const variants: [string, (b: Uint8Array) => Uint8Array][] = [
       ["payload cut short", (b) => b.subarray(0, 256 + 64 + 2)],
       ["header cut short", (b) => b.subarray(0, 256 + 40)],
       ["part of a magic", (b) => b.subarray(0, 256 + 7)],
-      ["length past EOF", (b) => lastLength(b, 1_000_000n)],
+      ["length past EOF, payload cut short", (b) => lastLength(b, 1_000_000n).subarray(0, 256 + 64 + 3)],
       ["zeros", (b) => b.fill(0, 256)],
     ];
     for (const [name, damage] of variants) {
-      writeFileSync(tmp.path("t.pile"), damage(three()));
-      const pile = Pile.open(tmp.path("t.pile"));
-      expect({ name, size: statSync(tmp.path("t.pile")).size, repaired: pile.repairedTails.map((t) => t.offset) }).toEqual({ name, size: 256, repaired: [256] });
+      const dir = tmp.path(name.replaceAll(" ", "-").replaceAll(",", ""));
+      mkdirSync(dir);
+      const path = join(dir, "t.pile");
+      const bytes = damage(three());
+      writeFileSync(path, bytes);
+      const pile = Pile.open(path);
+      expect({ name, size: statSync(path).size, repaired: pile.repairedTails.map((t) => [t.offset, t.savedTo]) }).toEqual({ name, size: 256, repaired: [[256, `${path}.damaged-tail-256`]] });
+      expect(new Uint8Array(readFileSync(`${path}.damaged-tail-256`))).toEqual(new Uint8Array(bytes.subarray(256)));
       expect(pile.reader().get(independentHash(utf8("two")))).toEqual(utf8("two"));
       pile.close();
     }
+  }, 10_000);
+
+  test("the same offset torn twice keeps both saved copies", () => {
+    const path = tmp.path("twice.pile");
+    writeFileSync(path, three().subarray(0, 256 + 70));
+    Pile.open(path).close();
+    writeFileSync(path, three().subarray(0, 256 + 9));
+    Pile.open(path).close();
+    expect(statSync(path).size).toBe(256);
+    expect(new Uint8Array(readFileSync(`${path}.damaged-tail-256`))).toEqual(new Uint8Array(three().subarray(256, 256 + 70)));
+    expect(new Uint8Array(readFileSync(`${path}.damaged-tail-256.2`))).toEqual(new Uint8Array(three().subarray(256, 256 + 9)));
+  }, 10_000);
+
+  test("a last record whose length field is damaged (its payload verifies) is refused, never cut on open", () => {
+    const path = tmp.path("len.pile");
+    const bytes = lastLength(three(), 1_000_000n);
+    writeFileSync(path, bytes);
+    expect(() => Pile.open(path)).toThrow(/offset 256: .*payload verifies with 5 bytes/);
+    expect(new Uint8Array(readFileSync(path))).toEqual(new Uint8Array(bytes));
+    const report = diagnosePile(path);
+    expect(report.ok).toBe(false);
+    expect(report.corruption).toMatchObject({ offset: 256, tornTail: false, nothingAfter: false });
+    expect(() => repairTail(path)).toThrow("valid-looking records follow it");
+    expect(repairTail(path, { force: true })).toMatchObject({ offset: 256, bytes: 128 });
   }, 10_000);
 
   test("a damaged last record that no crash could leave is reported, untouched, and repairTail saves it aside", () => {
@@ -403,6 +433,35 @@ describe("branches", () => {
     expect(() => pile.update(new Uint8Array(16).fill(1), null, h.subarray(1))).toThrow("32-byte");
     expect(statSync(tmp.path("arg.pile")).size).toBe(128);
     pile.close();
+  }, 10_000);
+});
+
+describe("withExclusiveLock", () => {
+  test("holds the lock across the handle's own reads and writes, which work inside and nest", () => {
+    const path = tmp.path("x.pile");
+    const pile = Pile.open(path);
+    const other = Pile.open(path);
+    const id = new Uint8Array(16).fill(4);
+    const probe = openSync(path, "r");
+    try {
+      const inside = pile.withExclusiveLock(() => {
+        // Another descriptor cannot take the lock while we hold it.
+        expect(tryLockExclusive(probe)).toBe(false);
+        const h = pile.put(utf8("inside"));
+        expect(pile.update(id, null, h).ok).toBe(true);
+        expect(pile.withExclusiveLock(() => pile.head(id))).toEqual(h);
+        expect(tryLockExclusive(probe)).toBe(false);
+        return h;
+      });
+      expect(tryLockExclusive(probe)).toBe(true);
+      unlock(probe);
+      expect(other.head(id)).toEqual(inside);
+      expect(other.reader().get(inside)).toEqual(utf8("inside"));
+    } finally {
+      closeSync(probe);
+      pile.close();
+      other.close();
+    }
   }, 10_000);
 });
 
