@@ -217,11 +217,6 @@ export class SyncServer {
     return closed;
   }
 
-  /** Grants the server holds, by key (hex-free: tests and status only). */
-  grantedKeys(): Uint8Array[] {
-    return [...this.grants.values()].map((g) => g.key);
-  }
-
   /** AUTH: the reply to send (v5 says why it refuses). */
   private async authenticate(conn: Connection, capHandle: Hash, chain: Uint8Array[]): Promise<Denied | true | null> {
     const remoteKey = peerPublicKey(conn.remotePeer);
