@@ -458,8 +458,9 @@ export class SyncNode implements PeerNetwork {
           // Only a client whose connection died is replaced: other fetches may be using this one.
           this.forgetClientIfClosed(publisher.toString());
           const error = err instanceof Error ? err.message : String(err);
-          // A peer that refused our capability for good was reported once (refused-by): no retry, no repeat.
-          if (err instanceof AuthRejectedError && this.refusedBy.has(err.peer)) continue;
+          // A peer that refused our capability was reported once (refused-by); a retry then comes
+          // only once our chain is complete (completeOwnChain), not per announced head.
+          if (err instanceof AuthRejectedError) continue;
           // A peer that answered it lacks a blob, or may not share it with us, will answer the
           // same again; anything else (a dropped connection, a stall, a refused stream) may pass.
           const retryInMs = err instanceof MissingBlobError ? undefined : this.retryLater(key, remote);

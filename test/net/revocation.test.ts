@@ -64,6 +64,10 @@ describe("revocation", () => {
     // A — C — B: B knows only C, and C only A.
     const a = team.sync("a", listenFor("tcp"));
     const aAddr = firstAddr(await a.waitFor((e) => e.event === "listening"));
+    // D syncs once (fetching its capability chain from A, its issuer), then goes offline.
+    const dBefore = team.sync("d", [...listenFor("tcp"), "--peers", aAddr]);
+    await dBefore.waitFor(received(first));
+    await dBefore.stop();
     const c = team.sync("c", [...listenFor("tcp"), "--peers", aAddr, "--no-merge"]);
     const cAddr = firstAddr(await c.waitFor((e) => e.event === "listening"));
     await c.waitFor(received(first));
@@ -88,7 +92,7 @@ describe("revocation", () => {
 
     // D was offline: it learns the revocation on its first contact with a member (C, or A found
     // through the DHT), from that member, not from gossip.
-    const d = team.sync("d", [...listenFor("tcp"), "--peers", cAddr]);
+    const d = team.sync("d", ["--peers", cAddr]);
     const dLearned = await d.waitFor((e) => e.event === "revocation" && e.peer === bPeer, 10_000);
     expect([team.members.c!.peerId, team.members.a!.peerId]).toContain(String(dLearned.from));
 
