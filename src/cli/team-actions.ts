@@ -267,6 +267,7 @@ export async function teamRevoke(peerKey: string, opts: TeamOptions & { pile?: s
   const rev = issueRevocation(root, target);
   await withPile(opts.pile, (pile) => pile.putMany([rev.blob, rev.sigBlob]));
   console.log(`revoked ${toHex(target)} (revocation ${toHex(rev.sigHandle)}; signed with ${source})`);
+  console.log("a sync running on this pile cuts the key off within a second and hands the revocation to every member; otherwise the next sync does");
 }
 
 export async function teamList(opts: TeamOptions & { pile?: string; json?: boolean }) {
