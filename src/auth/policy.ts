@@ -16,7 +16,7 @@ import type { BlobReader, BlobStore, BlobStorePut, BranchStore, Hash } from "../
 import { type BlobSource, chainBlobs, type RevocationSet, type VerifiedCapability, verifyChain } from "./capability.ts";
 import { describeRefusal, type Refusal, refusalFromError } from "./refusal.ts";
 import { type Revocation, revocationPairs, Revocations } from "./revocations.ts";
-import { ScopeIndex } from "./scope.ts";
+import { FULL_READ_SCOPE, type ReadScope, ScopeIndex } from "./scope.ts";
 
 export interface AuthRequestLike {
   capHandle: Hash;
@@ -78,6 +78,8 @@ export class TeamPolicy {
   private readonly lostListeners: AccessLostListener[] = [];
   private readonly revocationListeners: RevocationListener[] = [];
   private readonly clock: PolicyClock;
+  /** Read scopes of publishers (see readScopeOf), by hex key. */
+  private readonly readScopes = new Map<string, { cap: VerifiedCapability; index: ScopeIndex }>();
 
   constructor(
     private readonly store: BlobStore & BlobStorePut & BranchStore,
@@ -146,6 +148,7 @@ export class TeamPolicy {
     if (this.known.get(hex) !== known) return;
     known.cancelExpiry();
     this.known.delete(hex);
+    this.readScopes.delete(hex);
     this.refusals.set(hex, refusal);
     for (const listener of this.lostListeners) listener(known.cap.subject, refusal);
   }
@@ -229,6 +232,26 @@ export class TeamPolicy {
       return undefined;
     }
     return known.cap;
+  }
+
+  /**
+   * What `key` may read of our store, by its verified capability (the team root reads everything);
+   * null without one. One incremental index per key, kept while its capability stays the same: a
+   * head from a publisher may bring into a scope only blobs under this, or blobs it delivered.
+   */
+  readScopeOf(key: Uint8Array): ReadScope | null {
+    if (bytesEqual(key, this.teamRoot)) return FULL_READ_SCOPE;
+    const cap = this.capabilityOf(key);
+    const hex = toHex(key);
+    if (!cap?.grantsRead()) {
+      this.readScopes.delete(hex);
+      return null;
+    }
+    const held = this.readScopes.get(hex);
+    if (held?.cap === cap) return held.index;
+    const index = new ScopeIndex(this.store, cap);
+    this.readScopes.set(hex, { cap, index });
+    return index;
   }
 
   /** Why a key was last refused (or lost access), if it was. */

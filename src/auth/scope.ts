@@ -9,9 +9,38 @@
 import { toHex } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
-import type { VerifiedCapability } from "./capability.ts";
+import type { Id } from "../core/id.ts";
+import { PERM_READ } from "./attributes.ts";
+import { VerifiedCapability } from "./capability.ts";
 
-export class ScopeIndex {
+/**
+ * What a peer may read of our store, as a proof-of-possession check asks it (net/possession.ts):
+ * catch up once, then ask per blob without further work.
+ */
+export interface ReadScope {
+  /** Covers every blob: nothing to check. */
+  readonly unrestricted: boolean;
+  /** Catches up with head moves of the granted branches (incremental). */
+  update(reader?: BlobReader): void;
+  /** Whether a present blob is in scope as of the last `update` (no work beyond one lookup). */
+  covers(hash: Hash): boolean;
+}
+
+/** The scope of a key that reads everything (the team root). */
+export const FULL_READ_SCOPE: ReadScope = { unrestricted: true, update() {}, covers: () => true };
+
+/**
+ * The scope of a reader of exactly these branches (their closures in `store`): what a peer whose
+ * capability we do not know (the server of a pull) is taken to read when it serves one of them.
+ */
+export function branchesReadScope(store: BlobStore & BranchStore, branches: Id[]): ScopeIndex {
+  return new ScopeIndex(store, new VerifiedCapability(new Uint8Array(32), new Uint8Array(16), [PERM_READ], branches, 0, 1n << 127n));
+}
+
+/** The scope of a key that may read nothing. */
+export const NO_READ_SCOPE: ReadScope = { unrestricted: false, update() {}, covers: () => false };
+
+export class ScopeIndex implements ReadScope {
   private members = new HashIndex(1024);
   private readonly walkedHeads = new Map<string, string>();
   /** Blobs walked so far (for the benchmark: incremental work done). */
@@ -29,6 +58,14 @@ export class ScopeIndex {
     if (this.members.find(hash) >= 0) return true;
     this.update(reader);
     return this.members.find(hash) >= 0;
+  }
+
+  get unrestricted(): boolean {
+    return this.cap.grantsRead() && this.cap.unrestricted;
+  }
+
+  covers(hash: Hash): boolean {
+    return this.unrestricted || (this.cap.grantsRead() && this.members.find(hash) >= 0);
   }
 
   /** Catches up with head moves of the granted branches. */

@@ -3,16 +3,20 @@ import { watch } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { TeamPolicy } from "../auth/policy.ts";
 import { describeRefusal, formatInstant, type Refusal } from "../auth/refusal.ts";
+import { branchesReadScope } from "../auth/scope.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
+import { HashIndex } from "../core/hash-index.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { decodeLongString } from "../core/longstring.ts";
 import { loadKey } from "../repo/keyfile.ts";
 import { lockPileForSync } from "../pile/sync-lock.ts";
 import { Repository } from "../repo/repository.ts";
-import { applyRemoteHead } from "../repo/tracking.ts";
+import { mergeRemoteHead } from "../repo/remote-merge.ts";
+import { applyRemoteHead, findTrackingBranch } from "../repo/tracking.ts";
 import { AuthRejectedError, SyncClient } from "../net/client.ts";
 import { fetchClosure } from "../net/fetch.ts";
+import { checkPossession } from "../net/possession.ts";
 import { AddressError, createHost, ListenError, PULL_QUIC, parseAddress, peerIdFromKey, peerPublicKey } from "../net/host.ts";
 import type { SyncDirection } from "../net/peer.ts";
 import { type SyncEvent, SyncNode } from "../net/sync.ts";
@@ -173,6 +177,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     admit: (frame) =>
       policy.admits(frame.publisher, frame.branchId) ||
       (!policy.capabilityOf(frame.publisher) && !policy.refusalFor(frame.publisher) && waitFor(() => policy.admits(frame.publisher, frame.branchId), 5000)),
+    readScopeOf: (publisher) => policy.readScopeOf(publisher),
     direction,
     listen: listen.length ? listen : undefined!,
     peers,
@@ -200,11 +205,14 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
         // the remote commits again.
         if (result.head) integrated.add(toHex(result.head));
         if (opts.merge !== false && direction !== "writeonly" && result.head) {
+          // Into the local branch with the remote's id and name (created under that id if absent):
+          // a head never merges across branch ids or names (see repo/remote-merge.ts).
           try {
-            const merged = repo.integrate(result.name, result.head);
-            if (merged.kind !== "up-to-date") log({ event: "merged", branch: result.name, kind: merged.kind, head: toHex(merged.head) }, `merged into local ${result.name}: ${merged.kind}`);
+            const merged = mergeRemoteHead(repo, result.remoteBranch, result.name, result.head);
+            if (merged.kind !== "up-to-date") log({ event: "merged", branch: result.name, branchId: toHex(merged.branch), kind: merged.kind, head: toHex(merged.head) }, `merged into local ${result.name}: ${merged.kind}`);
           } catch (err) {
-            log({ event: "merge-failed", branch: result.name, error: (err as Error).message }, `could not merge ${result.name}: ${(err as Error).message}`);
+            const error = (err as Error).message;
+            log({ event: "merge-failed", branch: result.name, publisher, error }, `could not merge ${result.name} from ${publisher}: ${error}`);
           }
         }
       },
@@ -265,7 +273,7 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
       log({ event: "listening", peerId: e.peerId, addrs: e.addrs }, `listening as ${e.peerId}\n${e.addrs.map((a) => `  ${a}`).join("\n")}`);
       break;
     case "fetched":
-      log({ event: "fetched", ...e.summary, publisher: e.publisher, head: e.head }, `fetched ${plural(e.summary.blobs, "blob")} (${plural(e.summary.bytes, "byte")}) from ${e.publisher.slice(0, 16)}… in ${e.summary.ms.toFixed(1)} ms`);
+      log({ event: "fetched", ...e.summary, proven: e.proven, publisher: e.publisher, head: e.head }, `fetched ${plural(e.summary.blobs, "blob")} (${plural(e.summary.bytes, "byte")}) from ${e.publisher.slice(0, 16)}… in ${e.summary.ms.toFixed(1)} ms`);
       break;
     case "fetch-progress": {
       const p = e.progress;
@@ -279,6 +287,12 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
       log(
         { event: "fetch-failed", publisher: e.publisher, error: e.error, retryInMs: e.retryInMs ?? null },
         `fetch from ${e.publisher} failed: ${e.error}${e.retryInMs === undefined ? "" : ` (trying again in ${e.retryInMs / 1000} s)`}`,
+      );
+      break;
+    case "head-refused":
+      log(
+        { event: "head-refused", publisher: e.publisher, branchId: e.branchId, head: e.head, reason: e.reason },
+        `refused head ${e.head.slice(0, 16)}… of branch ${e.branchId} from ${e.publisher}: ${e.reason}`,
       );
       break;
     case "dial-failed":
@@ -397,15 +411,29 @@ export async function runPull(path: string, remote: string, opts: TeamOptions & 
     }
     if (!match) throw new CliError(`${peerIdText} has no branch "${opts.branch}" that we may read`);
     const started = performance.now();
+    const delivered = new HashIndex(256);
     const summary = await fetchClosure(client, match.head, pile, {
       onProgress: (p) => {
         if (!tty) return;
         const secs = (performance.now() - started) / 1000;
         process.stderr.write(`\r${p.stored}/${p.discovered} blobs, ${(p.bytes / 1e6).toFixed(1)} MB, ${(p.bytes / 1e6 / Math.max(secs, 1e-3)).toFixed(1)} MB/s   `);
       },
+      onStored: (hashes) => {
+        for (const h of hashes) delivered.insert(h);
+      },
     });
     if (tty) process.stderr.write("\n");
-    const result = applyRemoteHead(pile, remoteKey, match.head);
+    // The server presents no capability to us: it is taken to read our branch of that id (and
+    // to hold what it served before, the closure of its tracking branch), so the head may bring in
+    // only that, what it delivered, or what it hands over now (proof of possession).
+    const tracked = findTrackingBranch(new Repository(pile), remoteKey, match.branchId);
+    const scope = branchesReadScope(pile, tracked ? [match.branchId, tracked.id] : [match.branchId]);
+    const possession = await checkPossession({ head: match.head, reader: pile.reader(), scope, delivered, publisher: async () => client });
+    if (!possession.ok) {
+      await client.close();
+      throw new CliError(`refused ${opts.branch} from ${peerIdText}: ${possession.reason}`);
+    }
+    const result = applyRemoteHead(pile, remoteKey, match.head, match.branchId);
     pile.flush();
     await client.close();
     if (result.status === "rejected") throw new CliError(`bad data from ${peerIdText}: ${result.reason}`);

@@ -9,6 +9,8 @@ import { type BranchInfo, Repository } from "../repo/repository.ts";
 import { output, parseHash, signingKey, withPile } from "./common.ts";
 import { describeUnreadable, unreadableMark } from "./unreadable-branches.ts";
 import { CliError } from "./errors.ts";
+import { describeCapability } from "./team-actions.ts";
+import { capHandleOf, givenTeamRoot, type TeamOptions } from "./team-context.ts";
 
 function describeBranch(b: BranchInfo) {
   return {
@@ -117,20 +119,36 @@ export async function pileBlobList(path: string, opts: { json?: boolean }) {
 }
 
 /**
- * Every live branch; those whose metadata blob is missing or unreadable are listed too, marked
- * (`metadata missing` / `metadata unreadable: …`), with `name: null`: only their id names them.
+ * Every live branch with its id (a tracking branch also shows the remote branch id it mirrors);
+ * those whose metadata blob is missing or unreadable are listed too, marked (`metadata missing` /
+ * `metadata unreadable: …`), with `name: null`: only their id names them. With a capability and
+ * team root (--cap/--team-root or their variables), each branch says what the capability grants
+ * on it: capabilities name branch ids, so of two branches that share a name (created
+ * independently by two members) this shows which one the capability covers.
  */
-export async function pileBranchList(path: string, opts: { json?: boolean }) {
+export async function pileBranchList(path: string, opts: TeamOptions & { json?: boolean }) {
+  const capHandle = capHandleOf(opts);
+  const root = givenTeamRoot(opts);
   const { branches, unreadable } = await withPile(path, (pile) => {
+    const cap = capHandle && root ? describeCapability(pile, capHandle, root, path) : undefined;
+    const valid = cap?.status.startsWith("valid") ? cap : undefined;
+    if (cap && !valid) console.error(`note: capability ${toHex(capHandle!)} does not verify (${cap.status}): grants not shown`);
+    const grantsOn = (b: BranchInfo): { grants?: string[] } => {
+      if (!valid) return {};
+      // What a peer checks is the id the branch has across the team: the remote's, for a tracking branch.
+      const teamId = toHex(b.meta.tracking ? b.meta.tracking.remoteBranch : b.id);
+      return { grants: valid.branches.length === 0 || valid.branches.includes(teamId) ? valid.perms : [] };
+    };
     const overview = new Repository(pile).branchOverview();
-    return { branches: overview.branches.map(describeBranch), unreadable: overview.unreadable.map(describeUnreadable) };
+    return { branches: overview.branches.map((b) => ({ ...describeBranch(b), ...grantsOn(b) })), unreadable: overview.unreadable.map(describeUnreadable) };
   });
   const all = [...branches.map((b) => ({ ...b, metadata: "ok" as const })), ...unreadable.map((b) => ({ id: b.id, name: null, meta: b.meta, metadata: b.problem, reason: b.reason }))];
   output(opts.json, all, () =>
     [
       ...branches.map((b) => {
-        const name = b.tracking ? `${b.name} (tracking ${b.remotePeer?.slice(0, 12)}…)` : b.name;
-        return `${b.id}  ${name}  head ${b.head ?? "(empty)"}${b.headUnsigned ? " (unsigned)" : ""}  updated ${b.updatedAt ?? "?"}`;
+        const name = b.tracking ? `${b.name} (tracking ${b.remotePeer?.slice(0, 12)}…'s ${b.remoteBranch})` : b.name;
+        const grants = b.grants ? `  cap: ${b.grants.length ? b.grants.join(",") : "no access"}` : "";
+        return `${b.id}  ${name}  head ${b.head ?? "(empty)"}${b.headUnsigned ? " (unsigned)" : ""}  updated ${b.updatedAt ?? "?"}${grants}`;
       }),
       ...unreadable.map((b) => `${b.id}  (metadata ${unreadableMark(b)})  meta ${b.meta}`),
     ].join("\n"),

@@ -34,7 +34,9 @@ export function register(cli: CAC): void {
     .action(lazy(load, "pileBlobList"));
 
   cli
-    .command("pile branch list <pile>", "List branches (local and tracking)")
+    .command("pile branch list <pile>", "List branches (local and tracking) with their ids; with a capability, what it grants on each")
+    .option("--cap <hex>", "Show what this capability grants on each branch (default $TRIBLE_TEAM_CAP; needs the team root)")
+    .option("--team-root <hex>", "Team root the capability is verified against (default $TRIBLE_TEAM_ROOT)")
     .option("--json", "Print JSON")
     .action(lazy(load, "pileBranchList"));
 

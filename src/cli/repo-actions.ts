@@ -13,7 +13,8 @@ import type { BlobReader, Hash } from "../core/store.ts";
 import { filesToContent } from "../repo/files.ts";
 import { ancestors, readCommit, verifyOne } from "../repo/history.ts";
 import { loadKey } from "../repo/keyfile.ts";
-import { type BranchInfo, Repository } from "../repo/repository.ts";
+import { adoptTrackedBranch, mergeRemoteHead } from "../repo/remote-merge.ts";
+import { type BranchInfo, RepoError, Repository } from "../repo/repository.ts";
 import { output, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
 import { checkOwnCapability } from "./own-capability.ts";
@@ -35,16 +36,20 @@ export async function pileCommit(path: string, files: string[], opts: KeyOptions
   const { content, blobs } = filesToContent(entries);
   const team = givenTeamRoot(opts);
   const cap = capHandleOf(opts);
-  const handle = await withPile(path, (pile) => {
-    const commit = new Repository(pile, key).commit(branch, content, String(opts.message), blobs);
+  const { handle, adopted } = await withPile(path, (pile) => {
+    const repo = new Repository(pile, key);
+    // A first commit to a branch we so far only track (after a pull) goes on the team's branch.
+    const adopted = cliRepoCall(path, () => adoptTrackedBranch(repo, branch));
+    const handle = repo.commit(branch, content, String(opts.message), blobs);
     // A commit peers will refuse is still a commit here; say so now rather than leave it to silence.
     if (team && cap) {
       const own = checkOwnCapability(pile.reader(), team, key.publicKey, cap);
       for (const message of own.warnings) console.error(`warning: ${message}`);
       if (!own.judged) console.error("note: your capability's chain is not in this pile yet (a first sync fetches it), so whether peers accept this commit cannot be told here");
     }
-    return commit;
+    return { handle, adopted };
   });
+  if (adopted) console.error(`note: made local branch ${branch} from its tracking branch (branch id ${toHex(adopted.id)}, the team's)`);
   output(opts.json, { commit: toHex(handle), branch, files: entries.map((e) => ({ name: e.name, bytes: e.bytes.length })) }, () => `committed ${toHex(handle)} to ${branch} (${entries.length} file${entries.length === 1 ? "" : "s"})`);
 }
 
@@ -84,7 +89,14 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
     const repo = new Repository(pile, key);
     // Merging a local branch into itself means nothing: the same name in --from names the
     // tracking branch of a remote branch (what `pile net pull` leaves), the usual way to adopt it.
-    const source = from === into ? trackingBranchNamed(repo, from) : resolveBranch(repo, from, path);
+    // Adopting keeps the remote's branch id (created under it, or merged into the local branch
+    // with that id) and refuses a local branch of that name with another id.
+    if (from === into) {
+      const tracking = trackingBranchNamed(repo, from);
+      if (!tracking.meta.head) return { head: repo.lookupBranch(into)?.meta.head ?? null, kind: "up-to-date" as const };
+      return cliRepoCall(path, () => mergeRemoteHead(repo, tracking.meta.tracking!.remoteBranch, into, tracking.meta.head!));
+    }
+    const source = resolveBranch(repo, from, path);
     const target = repo.lookupBranch(into);
     if (!source.meta.head) return { head: target?.meta.head ?? null, kind: "up-to-date" as const };
     // A missing --into branch is created at the source's head.
@@ -98,6 +110,16 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
     created: `created ${into} at ${head} (from ${from})`,
   };
   output(opts.json, { into, from, kind: result.kind, head }, () => text[result.kind]);
+}
+
+/** Runs a repository call whose "branch-mismatch" error is a user's error: one line, naming the pile. */
+function cliRepoCall<T>(path: string, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    if (err instanceof RepoError && err.code === "branch-mismatch") throw new CliError(err.message.replaceAll("PILE", path));
+    throw err;
+  }
 }
 
 /** The one tracking branch with this remote name. */

@@ -120,7 +120,7 @@ function rootKeyFor(opts: { rootKey?: string }, pilePath: string): { key: Signin
 
 const permName = (p: Uint8Array) => (bytesEqual(p, PERM_READ) ? "read" : bytesEqual(p, PERM_WRITE) ? "write" : bytesEqual(p, PERM_ADMIN) ? "admin" : toHex(p));
 
-interface CapView {
+export interface CapView {
   cap: string;
   subject: string;
   issuer: string;
@@ -223,6 +223,28 @@ function adminCapability(opts: TeamOptions, me: SigningKey, teamRoot: Uint8Array
   return { parent: { capBlob: reader.get(capHandle)!, sigBlob }, verified };
 }
 
+/**
+ * The branch id `--branch` names: 32 hex characters as given; else the local branch of that name;
+ * else the one id its tracking branches share (a branch we only track so far). Capabilities name
+ * ids, and ids are team-wide (a branch made from a remote one keeps its id), so the note says which
+ * id is granted, and that same-named branches with other ids (created independently) are not.
+ */
+function grantedBranch(repo: Repository, given: string, notes: string[]): Uint8Array {
+  if (/^[0-9a-fA-F]{32}$/.test(given)) return parseBranchIdHex(given);
+  const local = repo.lookupBranch(given);
+  const remoteIds = new Map<string, Uint8Array>();
+  for (const b of repo.listBranches()) if (b.tracking && b.name === given) remoteIds.set(toHex(b.meta.tracking!.remoteBranch), b.meta.tracking!.remoteBranch);
+  let id: Uint8Array;
+  if (local) id = local.id;
+  else if (remoteIds.size === 1) id = [...remoteIds.values()][0]!;
+  else if (remoteIds.size > 1) throw new CliError(`--branch ${given}: peers have ${remoteIds.size} different branches named "${given}" (${[...remoteIds.keys()].join(", ")}); give the id to grant`);
+  else throw new CliError(`--branch ${given}: no branch of that name here (see \`tribles pile branch list\`); give a branch id to grant one this pile does not hold`);
+  remoteIds.delete(toHex(id));
+  notes.push(`--branch ${given} grants branch ${toHex(id)}${local ? "" : " (tracked from a peer)"}`);
+  if (remoteIds.size) notes.push(`peers also have a branch named "${given}" with another id (${[...remoteIds.keys()].join(", ")}), created independently: this capability does not cover it`);
+  return id;
+}
+
 /** What `invite` grants when --expires is not given (as the reference does). */
 const DEFAULT_INVITE_MS = 30 * DAY_MS;
 
@@ -236,10 +258,11 @@ export async function teamInvite(peerKey: string, opts: TeamOptions & { pile?: s
   const asked = opts.expires === undefined ? undefined : parseExpires(opts.expires);
   let upper = taiNsFromUnixMs(asked ?? Date.now() + DEFAULT_INVITE_MS);
   let clamped = false;
-  const sigHandle = await withPile(opts.pile, (pile) => {
+  const notes: string[] = [];
+  const { sigHandle, branches } = await withPile(opts.pile, (pile) => {
     const reader = pile.reader();
     const repo = new Repository(pile);
-    const branches = asList(opts.branch).map((b) => (/^[0-9a-fA-F]{32}$/.test(b) ? parseBranchIdHex(b) : repo.requireBranch(b).id));
+    const branches = asList(opts.branch).map((b) => grantedBranch(repo, String(b), notes));
     // The team root's own key issues directly; everyone else delegates from their admin capability.
     const issuer = bytesEqual(me.publicKey, teamRoot) ? undefined : adminCapability(opts, me, teamRoot, reader);
     // A child outliving its parent would be listed as valid after it has stopped verifying.
@@ -250,11 +273,12 @@ export async function teamInvite(peerKey: string, opts: TeamOptions & { pile?: s
     }
     const cap = issueCapability({ issuer: me, subject, perms: [perm], branches, expires: { lower: nowTaiNs(), upper }, ...(issuer ? { parent: issuer.parent } : {}) });
     pile.putMany([cap.blob, cap.sigBlob]);
-    return cap.sigHandle;
+    return { sigHandle: cap.sigHandle, branches };
   });
   const expires = formatExpiry(upper);
+  for (const note of notes) console.error(`note: ${note}`);
   if (clamped) console.error(`note: the new capability expires ${expires}, with yours (a capability cannot outlive its parent)`);
-  output(opts.json, { cap: toHex(sigHandle), subject: toHex(subject), perm, expires }, () => toHex(sigHandle));
+  output(opts.json, { cap: toHex(sigHandle), subject: toHex(subject), perm, branches: branches.map(toHex), expires }, () => toHex(sigHandle));
 }
 
 export async function teamRevoke(peerKey: string, opts: TeamOptions & { pile?: string; rootKey?: string }) {
@@ -277,17 +301,22 @@ export async function teamList(opts: TeamOptions & { pile?: string; json?: boole
   output(opts.json, caps, () => caps.map((c) => `${c.cap}  subject ${c.subject.slice(0, 16)}…  ${c.perms.join(",") || "-"}${c.branches.length ? ` on ${c.branches.length} branches` : ""}  until ${c.expires}  ${c.status}`).join("\n") || "no capabilities");
 }
 
+/** The capability whose sig blob is `sigHandle`, verified against `root` (status says whether it is valid). */
+export function describeCapability(pile: Pile, sigHandle: Uint8Array, root: Uint8Array, pilePath: string): CapView | undefined {
+  const reader = pile.reader();
+  const sig = reader.get(sigHandle);
+  if (!sig) throw new CliError(`capability ${toHex(sigHandle)} is not in ${pilePath}`);
+  const capBytes = reader.get(decodeSimpleArchive(sig).find({ a: SIG_SIGNS })[0]?.slice(32, 64) ?? new Uint8Array(32));
+  if (!capBytes) throw new CliError(`the capability blob signed by ${toHex(sigHandle)} is missing`);
+  return describeCap(sigHandle, capBytes, pile, root, collectRevocations(reader, [root]));
+}
+
 export async function teamShow(capHex: string, opts: TeamOptions & { pile?: string; json?: boolean }) {
   if (!opts.pile) throw new CliError("team show needs --pile PILE");
   const sigHandle = parseHash(String(capHex), "capability handle");
   const root = requireTeamRoot(opts, "team show");
   const view = await withPile(opts.pile, (pile) => {
-    const reader = pile.reader();
-    const sig = reader.get(sigHandle);
-    if (!sig) throw new CliError(`capability ${capHex} is not in ${opts.pile}`);
-    const capBytes = reader.get(decodeSimpleArchive(sig).find({ a: SIG_SIGNS })[0]?.slice(32, 64) ?? new Uint8Array(32));
-    if (!capBytes) throw new CliError(`the capability blob signed by ${capHex} is missing`);
-    return describeCap(sigHandle, capBytes, pile, root, collectRevocations(reader, [root]));
+    return describeCapability(pile, sigHandle, root, opts.pile!);
   });
   if (!view) throw new CliError(`${capHex} is not a capability`);
   output(opts.json, view, () => Object.entries(view).map(([k, v]) => `${k.padEnd(9)} ${Array.isArray(v) ? v.join(", ") || "-" : v}`).join("\n"));

@@ -109,6 +109,8 @@ export interface FetchOptions {
   signal?: AbortSignal;
   onProgress?: (p: FetchProgress) => void;
   onPeerDropped?: (peer: string, error: Error) => void;
+  /** Called with the hashes of each batch stored (a proof-of-possession check wants what a peer delivered). */
+  onStored?: (hashes: readonly Hash[]) => void;
 }
 
 /**
@@ -357,6 +359,7 @@ class Fetch {
    */
   private storeBatch(blobs: Uint8Array[], hashes: readonly Hash[]): void {
     this.store.putVerified(blobs, hashes);
+    this.opts.onStored?.(hashes);
     for (const b of blobs) this.summary.bytes += b.length;
     this.summary.blobs += blobs.length;
     this.progress.stored = this.summary.blobs;

@@ -90,7 +90,7 @@ export class Peer implements Store {
     const delivered = this.net.takeDelivered();
     if (this.direction === "writeonly") return;
     for (const remote of delivered) {
-      const result = applyRemoteHead(this.innerStore, remote.publisher, remote.head);
+      const result = applyRemoteHead(this.innerStore, remote.publisher, remote.head, remote.branchId);
       this.lastEvent = remote.receivedAt;
       this.events.onApplied?.(remote, result);
     }

@@ -5,6 +5,7 @@
  */
 import type { PeerId } from "@libp2p/interface";
 import { MAX_CHAIN_DEPTH } from "../auth/attributes.ts";
+import { branchesReadScope, NO_READ_SCOPE, type ReadScope } from "../auth/scope.ts";
 import { chainBlobs, nextInChain } from "../auth/capability.ts";
 import type { TeamPolicy } from "../auth/policy.ts";
 import { isPermanent, type Refusal } from "../auth/refusal.ts";
@@ -12,11 +13,14 @@ import type { Revocation } from "../auth/revocations.ts";
 import { hash } from "../core/blake3.ts";
 import { bytesEqual, isZero, toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
+import { HashIndex } from "../core/hash-index.ts";
 import type { BranchId, Hash, Store } from "../core/store.ts";
+import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { Repository } from "../repo/repository.ts";
 import { findTrackingBranch } from "../repo/tracking.ts";
 import { AuthRejectedError, type Credentials, type PushResult, SyncClient } from "./client.ts";
 import { fetchClosure, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
+import { checkPossession, eitherScope } from "./possession.ts";
 import { encodeHeadFrame, type HeadFrame, HeadGossip } from "./gossip.ts";
 import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString, peerPublicKey } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
@@ -55,11 +59,14 @@ const MAX_DROPS_REMEMBERED = 4096;
 
 export type SyncEvent =
   | { type: "listening"; peerId: string; addrs: string[] }
-  | { type: "fetched"; publisher: string; branchId: string; head: string; summary: FetchSummary }
+  /** `proven`: blobs the publisher had to hand over again for proof of possession (see possession.ts). */
+  | { type: "fetched"; publisher: string; branchId: string; head: string; summary: FetchSummary; proven: number }
   /** A long fetch's progress (see `progressEveryMs`); `ms` since the fetch started. */
   | { type: "fetch-progress"; publisher: string; branchId: string; head: string; progress: FetchProgress; ms: number }
   /** `retryInMs`: when the fetch will be tried again (absent: not until the head is announced again). */
   | { type: "fetch-failed"; publisher: string; branchId: string; error: string; retryInMs?: number }
+  /** A fetched head failed proof of possession (see possession.ts); it is not delivered nor retried. */
+  | { type: "head-refused"; publisher: string; branchId: string; head: string; reason: string }
   /** A given peer (`--peers`) could not be dialled; it is dialled again in `retryInMs`. */
   | { type: "dial-failed"; addr: string; error: string; retryInMs: number }
   /** A given peer is connected (at start, after a failed dial or after the connection dropped). */
@@ -92,6 +99,12 @@ export interface SyncNodeOptions {
   policy: AccessPolicy;
   /** Whether a gossiped head's publisher may be acted on (e.g. holds a valid capability). */
   admit?: (frame: HeadFrame) => boolean | Promise<boolean>;
+  /**
+   * What a publisher may read of our store (e.g. TeamPolicy.readScopeOf; null: nothing). When
+   * given, a fetched head is delivered only once it passes proof of possession (possession.ts): it
+   * brings into a scope only blobs its publisher could read here or delivered itself.
+   */
+  readScopeOf?: (publisher: Uint8Array) => ReadScope | null;
   direction?: SyncDirection;
   listen?: string[];
   peers?: string[];
@@ -135,6 +148,8 @@ export class SyncNode implements PeerNetwork {
   /** Latest wanted head per (publisher, branch); fetches run one at a time per branch. */
   private readonly wanted = new Map<string, RemoteHead>();
   private readonly running = new Set<string>();
+  /** Closures of branch-limited publishers' tracking branches, by tracking id (see trackedScope). */
+  private readonly trackedScopes = new Map<string, ReadScope>();
   private deliveredListener: (() => void) | undefined;
   private gossip!: HeadGossip;
   private server!: SyncServer;
@@ -437,20 +452,34 @@ export class SyncNode implements PeerNetwork {
         // fetch, and no event (heads are re-sent on every new subscription and republish).
         if (this.opts.store.reader().has(remote.head)) {
           this.retries.delete(key);
+          const scope = this.readScope(remote.publisher);
+          const noCheck = scope === undefined || scope?.unrestricted === true;
+          const possessed = noCheck || this.alreadyTracked(remote) || (await this.possessed(remote, null)) !== null;
+          if (this.stopped || !possessed) continue;
           this.delivered.push(remote);
           this.deliveredListener?.();
           continue;
         }
         try {
           const clients = await this.providerClients(remote.head, publisher);
-          const summary = await fetchClosure(clients, remote.head, this.opts.store, { onProgress: this.progressReporter(publisher, remote), have: this.haveHints(remote) });
+          // What the publisher itself delivers is its own; a scope that covers everything needs no record.
+          const scope = this.readScope(remote.publisher);
+          const own = scope && !scope.unrestricted && clients.length === 1 && clients[0]!.peer === publisher.toString() ? new HashIndex(256) : null;
+          const onStored = own
+            ? (hashes: readonly Hash[]) => {
+                for (const h of hashes) own.insert(h);
+              }
+            : undefined;
+          const summary = await fetchClosure(clients, remote.head, this.opts.store, { onProgress: this.progressReporter(publisher, remote), have: this.haveHints(remote), ...(onStored ? { onStored } : {}) });
           this.retries.delete(key);
           for (const dropped of summary.dropped) this.forgetClient(dropped.peer);
+          const proven = await this.possessed(remote, own);
+          if (proven === null || this.stopped) continue;
           // Access may have ended while the fetch ran: its blobs stay, its head is not applied.
           if (!this.stillAdmitted(remote)) continue;
           this.delivered.push(remote);
           this.provide(remote.branchId, remote.head);
-          this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary });
+          this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary, proven });
           this.deliveredListener?.();
         } catch (err) {
           // Stopping closes the streams under running fetches: that is no failure to report or retry.
@@ -470,6 +499,66 @@ export class SyncNode implements PeerNetwork {
       }
     } finally {
       this.running.delete(key);
+    }
+  }
+
+  /** The publisher's read scope on our store: undefined when no check is configured, null when it reads nothing. */
+  private readScope(publisher: Uint8Array): ReadScope | null | undefined {
+    return this.opts.readScopeOf ? this.opts.readScopeOf(publisher) : undefined;
+  }
+
+  /**
+   * Proof of possession (possession.ts) for a head whose closure is stored, `own` being what its
+   * publisher delivered: how many blobs it had to prove when the head may be delivered; otherwise
+   * null, reporting "head-refused" (not retried: the same head fails the same way until the
+   * publisher can produce the blobs).
+   */
+  private async possessed(remote: RemoteHead, own: HashIndex | null): Promise<number | null> {
+    const scope = this.readScope(remote.publisher);
+    if (scope === undefined || scope?.unrestricted) return 0;
+    const publisher = peerIdFromKey(remote.publisher);
+    const result = await checkPossession({
+      head: remote.head,
+      reader: this.opts.store.reader(),
+      scope: eitherScope(scope ?? NO_READ_SCOPE, this.trackedScope(remote)),
+      delivered: own,
+      publisher: () => this.clientFor(publisher),
+    }).catch((err: Error) => ({ ok: false as const, reason: `could not reach it to ask for blobs its head references: ${err.message}` }));
+    if (result.ok) return result.proven;
+    this.opts.onEvent?.({ type: "head-refused", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), reason: result.reason });
+    return null;
+  }
+
+  /**
+   * The closure of our tracking branch of (publisher, branch): blobs that passed proof of
+   * possession (or came from it) when it moved, so a new head need not prove its history again
+   * (with --no-merge, or a refused merge, it is not in the publisher's read scope). One incremental
+   * index per tracking branch, for branch-limited publishers only.
+   */
+  private trackedScope(remote: RemoteHead): ReadScope {
+    const tracking = findTrackingBranch(new Repository(this.opts.store), remote.publisher, remote.branchId);
+    if (!tracking) return NO_READ_SCOPE;
+    const key = toHex(tracking.id);
+    let index = this.trackedScopes.get(key);
+    if (!index) {
+      index = branchesReadScope(this.opts.store, [tracking.id]);
+      this.trackedScopes.set(key, index);
+    }
+    return index;
+  }
+
+  /**
+   * Whether our tracking branch of this (publisher, branch) already names the head commit of a
+   * head we hold: it passed the checks when it moved there, and nothing new enters.
+   */
+  private alreadyTracked(remote: RemoteHead): boolean {
+    try {
+      const bytes = this.opts.store.reader().get(remote.head);
+      const commit = bytes ? parseBranchMeta(bytes).head : undefined;
+      const tracked = findTrackingBranch(new Repository(this.opts.store), remote.publisher, remote.branchId)?.meta.head;
+      return commit !== undefined && tracked !== undefined && bytesEqual(commit, tracked);
+    } catch {
+      return false;
     }
   }
 

@@ -10,7 +10,9 @@ export type RepoErrorCode =
   | "bad-blob"
   | "no-key"
   | "conflict"
-  | "not-pushable";
+  | "not-pushable"
+  /** A remote branch and the local branch it would merge into are different branches (ids or names disagree). */
+  | "branch-mismatch";
 
 export class RepoError extends Error {
   constructor(

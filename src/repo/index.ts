@@ -10,6 +10,7 @@ export { type FileEntry, type FileRecord, filesInContent, filesToContent } from 
 export { ancestors, checkoutRange, commonAncestors, isAncestor, readCommit, type VerifiedCommit, verifyHistory, verifyOne } from "./history.ts";
 export { KeyFileError, keyFileText, loadKey, parseKeyFile, resolveKeyPath } from "./keyfile.ts";
 export { type BranchInfo, createNamedBranch, DEFAULT_PUSH_RETRIES, Repository, type RepositoryOptions, type UnreadableBranch } from "./repository.ts";
+export { adoptTrackedBranch, localBranchFor, mergeRemoteHead } from "./remote-merge.ts";
 export { SignatureError, verifyAnchoredSignature } from "./signature.ts";
 export { applyRemoteHead, findTrackingBranch, isTrackingBranch, isTrackingBranchId, listTrackingBranches, type TrackingResult } from "./tracking.ts";
 export { type MergeKind, Workspace } from "./workspace.ts";

@@ -101,17 +101,17 @@ export class Repository {
   }
 
   /**
-   * Creates a named branch with a fresh random id: empty (unsigned metadata) or, given `head`,
-   * pointing at that commit (signed with the repository key). The name is checked again, and the
-   * branch created, under the store's exclusive lock when it has one, so concurrent creators of
-   * one name (processes sharing a pile) make one branch; the others get "branch-exists".
+   * Creates a named branch with a fresh random id (or `id`: a branch made from a remote one keeps
+   * the remote's id, see remote-merge.ts): empty (unsigned metadata) or, given `head`, pointing at
+   * that commit (signed with the repository key). The name is checked again, and the branch
+   * created, under the store's exclusive lock when it has one, so concurrent creators of one name
+   * (processes sharing a pile) make one branch; the others get "branch-exists".
    */
-  createBranch(name: string, head?: Hash): BranchInfo {
+  createBranch(name: string, head?: Hash, id: BranchId = genId()): BranchInfo {
     const taken = () => {
       if (this.lookupBranch(name)) throw new RepoError(`branch "${name}" already exists`, "branch-exists");
     };
     taken();
-    const id = genId();
     const meta = buildBranchMeta({ branchId: id, name, timestampNs: this.clock(), ...this.signedHead(head) });
     this.store.putMany(meta.blobs);
     const create = () => {

@@ -8,7 +8,9 @@
  * signature and the head commit's signature are verified before a tracking branch moves. As in the
  * reference, an update whose updated_at is not strictly newer than the one held is dropped (§7.4).
  * The reference keys tracking branches by remote branch id alone; we key them by (peer, branch),
- * so one peer cannot move the mirror of another peer's branch.
+ * so one peer cannot move the mirror of another peer's branch. A head is taken only as the branch
+ * it was announced as: the metadata's branch id must equal the id of the HEAD frame (which the
+ * publisher's write capability was checked against), else nothing moves.
  */
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import { genId, type Id } from "../core/id.ts";
@@ -57,11 +59,16 @@ export function findTrackingBranch(repo: Repository, remotePeer: Uint8Array, rem
 /**
  * Moves (or creates) the tracking branch of `remotePeer`'s branch described by the metadata blob
  * `remoteMetaHandle`, whose closure must already be in `store`. Verifies before moving.
+ * `announcedBranch` is the branch id the head arrived under (the HEAD frame's, or the HEADS
+ * reply's): metadata naming another branch is refused.
  */
-export function applyRemoteHead(store: Store, remotePeer: Uint8Array, remoteMetaHandle: Hash): TrackingResult {
+export function applyRemoteHead(store: Store, remotePeer: Uint8Array, remoteMetaHandle: Hash, announcedBranch: BranchId): TrackingResult {
   const checked = checkRemoteHead(store, remoteMetaHandle);
   if ("reason" in checked) return { status: "rejected", reason: checked.reason };
   const { meta, name, signer } = checked;
+  if (!bytesEqual(meta.branchId, announcedBranch)) {
+    return { status: "rejected", reason: `announced as branch ${toHex(announcedBranch)} but its metadata is branch ${toHex(meta.branchId)} ("${name}")` };
+  }
   const repo = new Repository(store);
   for (let attempt = 0; attempt < TRACKING_CAS_ATTEMPTS; attempt++) {
     const existing = findTrackingBranch(repo, remotePeer, meta.branchId);

@@ -5,7 +5,11 @@ import { issueCapability } from "../../src/auth/capability.ts";
 import { withPile } from "../../src/cli/common.ts";
 import { toHex } from "../../src/core/bytes.ts";
 import { SigningKey } from "../../src/core/ed25519.ts";
+import { MemoryStore } from "../../src/core/memory-store.ts";
+import { TribleSet } from "../../src/core/tribleset.ts";
 import { parseKeyFile } from "../../src/repo/keyfile.ts";
+import { Repository } from "../../src/repo/repository.ts";
+import { applyRemoteHead } from "../../src/repo/tracking.ts";
 import { CLI } from "../net/e2e-helpers.ts";
 import { tempDir } from "../pile/helpers.ts";
 
@@ -204,3 +208,33 @@ test("team list still lists the capabilities of a pile that holds a damaged blob
   expect(list.code).toBe(0);
   expect(JSON.parse(list.out).map((c: { cap: string }) => c.cap)).toEqual([team.cap]);
 }, 30_000);
+
+test("invite --branch names a branch id and says which: the local branch, else the one its tracking branches mirror", async () => {
+  const team = await setupTeam();
+  // A peer's "main" arrives as a tracking branch (what a pull leaves).
+  const remote = new MemoryStore();
+  const peerKey = SigningKey.generate();
+  new Repository(remote, peerKey).commit("main", new TribleSet(), "remote");
+  const remoteMain = new Repository(remote).requireBranch("main");
+  await withPile(join(tmp.dir, "a.pile"), (pile) => {
+    const reader = remote.reader();
+    pile.putMany([...reader.list()].map((h) => reader.get(h)!));
+    expect(applyRemoteHead(pile, peerKey.publicKey, remoteMain.metaHandle, remoteMain.id).status).toBe("applied");
+  });
+  const invite = (...extra: string[]) => tribles("team", "invite", someKey, "--perm", "write", "--branch", "main", "--pile", "a.pile", "--key", "a.key", ...team.ctx, "--json", ...extra);
+  const tracked = await invite();
+  expect(tracked.code).toBe(0);
+  expect(JSON.parse(tracked.out).branches).toEqual([toHex(remoteMain.id)]);
+  expect(tracked.err).toBe(`note: --branch main grants branch ${toHex(remoteMain.id)} (tracked from a peer)`);
+  // A "main" created here independently is another branch: the local one is granted, and the note says the other is not.
+  await withPile(join(tmp.dir, "a.pile"), (pile) => new Repository(pile).createBranch("main"));
+  const local = await invite();
+  const localId = JSON.parse(local.out).branches[0];
+  expect(localId).not.toBe(toHex(remoteMain.id));
+  expect(local.err.split("\n")).toEqual([
+    `note: --branch main grants branch ${localId}`,
+    `note: peers also have a branch named "main" with another id (${toHex(remoteMain.id)}), created independently: this capability does not cover it`,
+  ]);
+  const unknown = await invite("--branch", "nope");
+  expect(unknown.err).toBe("error: --branch nope: no branch of that name here (see `tribles pile branch list`); give a branch id to grant one this pile does not hold");
+}, 60_000);

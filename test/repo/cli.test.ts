@@ -118,27 +118,55 @@ describe("tribles pile commit / log / branch show / merge", () => {
     }
   }, 30_000);
 
-  test("merge --into NAME --from NAME adopts the tracking branch of that name, creating the local branch", async () => {
+  test("merge --into NAME --from NAME adopts the tracking branch of that name, creating the local branch under the remote's id", async () => {
     await tribles("pile", "create", "a.pile");
+    await tribles("pile", "create", "c.pile");
     writeFileSync(tmp.path("f.txt"), "from afar");
     expect((await tribles("pile", "commit", "a.pile", "-m", "remote work", "--key", "a.key", "--create-key", "f.txt")).code).toBe(0);
     // b.pile receives a.pile's blobs and a tracking branch for its main, as a pull leaves them.
     const a = Pile.open(tmp.path("a.pile"));
     const b = Pile.open(tmp.path("b.pile"));
+    const c = Pile.open(tmp.path("c.pile"));
+    const d = Pile.open(tmp.path("d.pile"));
+    let remoteId = "";
     try {
       const reader = a.reader();
       b.putMany([...reader.list()].map((h) => reader.get(h)!));
       const main = new Repository(a).requireBranch("main");
-      expect(applyRemoteHead(b, new Uint8Array(32).fill(9), main.metaHandle).status).toBe("applied");
+      remoteId = toHex(main.id);
+      expect(applyRemoteHead(b, new Uint8Array(32).fill(9), main.metaHandle, main.id).status).toBe("applied");
       b.flush();
+      // c.pile made its own "main" before it heard of a's: another branch under the same name.
+      c.putMany([...reader.list()].map((h) => reader.get(h)!));
+      expect(applyRemoteHead(c, new Uint8Array(32).fill(9), main.metaHandle, main.id).status).toBe("applied");
+      new Repository(c).createBranch("main");
+      c.flush();
+      d.putMany([...reader.list()].map((h) => reader.get(h)!));
+      expect(applyRemoteHead(d, new Uint8Array(32).fill(9), main.metaHandle, main.id).status).toBe("applied");
+      d.flush();
     } finally {
       a.close();
       b.close();
+      c.close();
+      d.close();
     }
+    // A first commit to a branch d only tracks goes on the team's branch (its id, on top of its head).
+    writeFileSync(tmp.path("g.txt"), "local work");
+    const onTracked = await tribles("pile", "commit", "d.pile", "-m", "local work", "--key", "a.key", "g.txt");
+    expect(onTracked.code).toBe(0);
+    expect(onTracked.err.trim()).toBe(`note: made local branch main from its tracking branch (branch id ${remoteId}, the team's)`);
+    expect(JSON.parse((await tribles("pile", "branch", "show", "d.pile", "main", "--json")).out).id).toBe(remoteId);
+    const dLog = JSON.parse((await tribles("pile", "log", "d.pile", "--json")).out) as { message: string }[];
+    expect(dLog.map((c) => c.message)).toEqual(["local work", "remote work"]);
+    // Adopting by name never crosses ids: c's own main stays as it was, and it is told why and what to do.
+    const crossed = await tribles("pile", "merge", "c.pile", "--into", "main", "--from", "main", "--key", "a.key");
+    expectError(crossed, `the remote's "main" is another branch (${remoteId}); not merged, both are kept`);
+    expect(crossed.err).toContain("tribles pile branch rename c.pile main main-mine");
     expectError(await tribles("pile", "merge", "b.pile", "--into", "other", "--from", "other", "--key", "a.key"), 'tracking branch named "other"');
     const adopted = await tribles("pile", "merge", "b.pile", "--into", "main", "--from", "main", "--key", "a.key", "--json");
     expect(adopted.code).toBe(0);
     expect(JSON.parse(adopted.out).kind).toBe("created");
+    expect(JSON.parse((await tribles("pile", "branch", "show", "b.pile", "main", "--json")).out).id).toBe(remoteId);
     const files = JSON.parse((await tribles("pile", "files", "b.pile", "--json")).out).files as { name: string }[];
     expect(files.map((f) => f.name)).toEqual(["f.txt"]);
     expect((await tribles("pile", "merge", "b.pile", "--into", "main", "--from", "main", "--key", "a.key")).out).toContain("already up to date");

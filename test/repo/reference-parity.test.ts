@@ -17,6 +17,7 @@ import { METADATA_NAME, METADATA_UPDATED_AT } from "../../src/core/metadata.ts";
 import { genIdValue, pointInterval } from "../../src/core/schemas.ts";
 import { Pile } from "../../src/pile/pile.ts";
 import { REPO_BRANCH, REPO_HEAD } from "../../src/repo/attributes.ts";
+import { parseBranchMeta } from "../../src/repo/branch-meta.ts";
 import { applyRemoteHead } from "../../src/repo/tracking.ts";
 import { tempDir } from "../pile/helpers.ts";
 import { runCli } from "./fixtures/cli.ts";
@@ -161,7 +162,8 @@ describe("a branch whose head metadata is unsigned (the reference's branch_unsig
     const path = tmp.path(referencePile("net.pile"));
     const pile = Pile.open(path);
     try {
-      const result = applyRemoteHead(pile, new Uint8Array(32).fill(9), unsignedMeta(pile));
+      const meta = unsignedMeta(pile);
+      const result = applyRemoteHead(pile, new Uint8Array(32).fill(9), meta, parseBranchMeta(pile.reader().get(meta)!).branchId);
       expect(result).toMatchObject({ status: "rejected", reason: expect.stringContaining("not signed") });
     } finally {
       pile.close();

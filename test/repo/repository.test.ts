@@ -137,7 +137,7 @@ describe("workspaces and pushes", () => {
     const remote = new Repository(new MemoryStore(), key7);
     remote.commit("main", fact("r"), "r");
     copyBlobs(remote.store, store);
-    const applied = applyRemoteHead(store, key7.publicKey, remote.store.head(remote.requireBranch("main").id)!);
+    const applied = applyRemoteHead(store, key7.publicKey, remote.store.head(remote.requireBranch("main").id)!, remote.requireBranch("main").id);
     if (applied.status !== "applied") throw new Error(applied.status);
     const tracking = repo.pull(applied.trackingId);
     tracking.commit(fact("z"), "z");

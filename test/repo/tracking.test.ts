@@ -15,6 +15,7 @@ import { TribleSet } from "../../src/core/tribleset.ts";
 import { REPO_BRANCH, REPO_HEAD, REPO_SIGNATURE_R, REPO_SIGNATURE_S, REPO_SIGNED_BY, TRACKING_PEER, TRACKING_REMOTE_BRANCH, TRACKING_REMOTE_NAME } from "../../src/repo/attributes.ts";
 import { buildBranchMeta, parseBranchMeta } from "../../src/repo/branch-meta.ts";
 import { buildCommit } from "../../src/repo/commit.ts";
+import { mergeRemoteHead } from "../../src/repo/remote-merge.ts";
 import { Repository } from "../../src/repo/repository.ts";
 import { applyRemoteHead, findTrackingBranch, isTrackingBranch, isTrackingBranchId, type TrackingResult } from "../../src/repo/tracking.ts";
 
@@ -41,6 +42,15 @@ function copyAll(from: MemoryStore, to: MemoryStore): void {
   for (const h of r.list()) to.put(r.get(h)!);
 }
 
+/** The branch id a metadata blob names (what an honest HEAD frame announces); a random id for bytes that are no metadata. */
+function claimedId(store: MemoryStore, meta: Hash): Uint8Array {
+  try {
+    return parseBranchMeta(store.reader().get(meta)!).branchId;
+  } catch {
+    return genId();
+  }
+}
+
 function applied(r: TrackingResult): Extract<TrackingResult, { status: "applied" }> {
   if (r.status !== "applied") throw new Error(`expected applied, got ${r.status}${"reason" in r ? `: ${r.reason}` : ""}`);
   return r;
@@ -51,11 +61,11 @@ describe("applyRemoteHead", () => {
     const { remote, metas, branchId } = remoteWithCommits(2);
     const local = new MemoryStore();
     copyAll(remote, local);
-    const first = applied(applyRemoteHead(local, peerB, metas[1]!));
+    const first = applied(applyRemoteHead(local, peerB, metas[1]!, claimedId(local, metas[1]!)));
     expect(first.name).toBe("main");
     expect(first.signer).toEqual(key7.publicKey);
-    expect(applyRemoteHead(local, peerB, metas[0]!).status).toBe("stale");
-    expect(applyRemoteHead(local, peerB, metas[1]!).status).toBe("unchanged");
+    expect(applyRemoteHead(local, peerB, metas[0]!, claimedId(local, metas[0]!)).status).toBe("stale");
+    expect(applyRemoteHead(local, peerB, metas[1]!, claimedId(local, metas[1]!)).status).toBe("unchanged");
     const repo = new Repository(local);
     const tracking = findTrackingBranch(repo, peerB, branchId)!;
     expect(tracking.id).toEqual(first.trackingId);
@@ -80,11 +90,11 @@ describe("applyRemoteHead", () => {
     remote.putMany([...a.blobs, ...b.blobs]);
     const local = new MemoryStore();
     copyAll(remote, local);
-    applied(applyRemoteHead(local, peerB, a.handle));
-    expect(applyRemoteHead(local, peerB, b.handle).status).toBe("stale");
+    applied(applyRemoteHead(local, peerB, a.handle, claimedId(local, a.handle)));
+    expect(applyRemoteHead(local, peerB, b.handle, claimedId(local, b.handle)).status).toBe("stale");
     const c = buildBranchMeta({ branchId, name: "main", head: { handle: other.handle, bytes: other.bytes }, key: key7, timestampNs: T + 6n });
     local.putMany(c.blobs);
-    expect(applied(applyRemoteHead(local, peerB, c.handle)).head).toEqual(other.handle);
+    expect(applied(applyRemoteHead(local, peerB, c.handle, claimedId(local, c.handle))).head).toEqual(other.handle);
   }, 5_000);
 
   test("metadata without updated_at always applies (the reference's rule)", () => {
@@ -106,8 +116,8 @@ describe("applyRemoteHead", () => {
       ]).set,
     );
     const h = local.put(noTime);
-    applied(applyRemoteHead(local, peerB, h));
-    applied(applyRemoteHead(local, peerB, h));
+    applied(applyRemoteHead(local, peerB, h, claimedId(local, h)));
+    applied(applyRemoteHead(local, peerB, h, claimedId(local, h)));
   }, 5_000);
 
   test("bad signatures and missing blobs are rejected and move nothing", () => {
@@ -116,7 +126,7 @@ describe("applyRemoteHead", () => {
     local.putMany(c.blobs);
     const branchId = genId();
     const rejected = (h: Hash, why: string) => {
-      const r = applyRemoteHead(local, peerB, h);
+      const r = applyRemoteHead(local, peerB, h, claimedId(local, h));
       expect(r.status).toBe("rejected");
       expect(r.status === "rejected" && r.reason).toContain(why);
     };
@@ -149,13 +159,13 @@ describe("applyRemoteHead", () => {
     const { remote, metas, branchId } = remoteWithCommits(1);
     const local = new MemoryStore();
     copyAll(remote, local);
-    const fromB = applied(applyRemoteHead(local, peerB, metas[0]!));
-    const fromC = applied(applyRemoteHead(local, key7.publicKey, metas[0]!));
+    const fromB = applied(applyRemoteHead(local, peerB, metas[0]!, claimedId(local, metas[0]!)));
+    const fromC = applied(applyRemoteHead(local, key7.publicKey, metas[0]!, claimedId(local, metas[0]!)));
     expect(fromB.trackingId).not.toEqual(fromC.trackingId);
     const repo = new Repository(local);
     expect(findTrackingBranch(repo, peerB, branchId)!.id).toEqual(fromB.trackingId);
     const trackingMeta = local.head(fromB.trackingId)!;
-    const r = applyRemoteHead(local, peerB, trackingMeta);
+    const r = applyRemoteHead(local, peerB, trackingMeta, claimedId(local, trackingMeta));
     expect(r.status).toBe("rejected");
   }, 5_000);
 
@@ -163,7 +173,7 @@ describe("applyRemoteHead", () => {
     const { remote, metas, branchId } = remoteWithCommits(1);
     const local = new MemoryStore();
     copyAll(remote, local);
-    const r = applied(applyRemoteHead(local, peerB, metas[0]!));
+    const r = applied(applyRemoteHead(local, peerB, metas[0]!, claimedId(local, metas[0]!)));
     const remoteMeta = parseBranchMeta(local.reader().get(metas[0]!)!);
     const expected = intrinsicEntity([
       [REPO_BRANCH, genIdValue(r.trackingId)],
@@ -176,16 +186,47 @@ describe("applyRemoteHead", () => {
     expect(local.reader().get(local.head(r.trackingId)!)).toEqual(encodeSimpleArchive(expected.set));
   }, 5_000);
 
-  test("a tracking head merges into a local branch (as sync does)", () => {
-    const { remote, metas } = remoteWithCommits(2);
+  test("a tracking head merges into a local branch (as sync does), which keeps the remote's branch id", () => {
+    const { remote, metas, branchId } = remoteWithCommits(2);
     const local = new MemoryStore();
     copyAll(remote, local);
-    const r = applied(applyRemoteHead(local, peerB, metas[1]!));
+    const r = applied(applyRemoteHead(local, peerB, metas[1]!, branchId));
     const repo = new Repository(local, SigningKey.generate());
-    expect(repo.integrate(r.name, r.head!).kind).toBe("created");
+    expect(mergeRemoteHead(repo, r.remoteBranch, r.name, r.head!).kind).toBe("created");
+    expect(repo.requireBranch("main").id).toEqual(branchId);
     expect(repo.requireBranch("main").meta.head).toEqual(r.head!);
-    expect(repo.integrate(r.name, r.head!).kind).toBe("up-to-date");
+    expect(mergeRemoteHead(repo, r.remoteBranch, r.name, r.head!).kind).toBe("up-to-date");
     repo.commit("main", fact("local"), "local");
-    expect(repo.integrate(r.name, r.head!).kind).toBe("up-to-date");
+    expect(mergeRemoteHead(repo, r.remoteBranch, r.name, r.head!).kind).toBe("up-to-date");
+    expect(repo.requireBranch("main").id).toEqual(branchId);
+  }, 5_000);
+
+  test("metadata naming another branch than the one it was announced as moves nothing", () => {
+    const { remote, metas } = remoteWithCommits(1);
+    const local = new MemoryStore();
+    copyAll(remote, local);
+    const announced = genId();
+    const r = applyRemoteHead(local, peerB, metas[0]!, announced);
+    expect(r.status).toBe("rejected");
+    expect(r.status === "rejected" && r.reason).toBe(`announced as branch ${toHex(announced)} but its metadata is branch ${toHex(claimedId(local, metas[0]!))} ("main")`);
+    expect(new Repository(local).listBranches()).toEqual([]);
+  }, 5_000);
+
+  test("a remote head never merges across branch ids or names", () => {
+    const { remote, metas, branchId } = remoteWithCommits(1);
+    const local = new MemoryStore();
+    copyAll(remote, local);
+    const r = applied(applyRemoteHead(local, peerB, metas[0]!, branchId));
+    const repo = new Repository(local, SigningKey.generate());
+    // A "main" created here independently has another id: both are kept, nothing is merged.
+    const mine = repo.commit("main", fact("mine"), "mine");
+    const ours = repo.requireBranch("main");
+    expect(() => mergeRemoteHead(repo, branchId, "main", r.head!)).toThrow(`local branch "main" is ${toHex(ours.id)}, the remote's "main" is another branch (${toHex(branchId)}); not merged, both are kept`);
+    expect(repo.requireBranch("main").meta.head).toEqual(mine);
+    // The remote's id under another local name (renamed here, or a head that names another branch).
+    repo.renameBranch("main", "mine");
+    repo.createBranch("other", undefined, branchId);
+    expect(() => mergeRemoteHead(repo, branchId, "main", r.head!)).toThrow(`remote branch ${toHex(branchId)} is named "main" but the local branch with that id is named "other"; not merged`);
+    expect(repo.requireBranch("other").meta.head).toBeUndefined();
   }, 5_000);
 });
