@@ -18,13 +18,28 @@ import { adoptTrackedBranch } from "../repo/remote-merge.ts";
 import { type BranchInfo, Repository } from "../repo/repository.ts";
 import { output, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
+import { checkOwnCapability } from "./own-capability.ts";
 import { cliRepoCall, type KeyOptions, repoKey, resolveBranch } from "./repo-actions.ts";
+import { capHandleOf, givenTeamRoot, type TeamOptions } from "./team-context.ts";
 
 const EMPTY_TREE: FileTree = { files: [], conflicts: [], unsafe: new Map(), collisions: [], unreadableCommits: [], unreadableNames: 0 };
 
 // ── commit, rm, mv ─────────────────────────────────────────────────────────────────────────────
 
-type CommitOpts = KeyOptions & { branch?: unknown; message?: unknown; from?: unknown; json?: boolean };
+type CommitOpts = KeyOptions & TeamOptions & { branch?: unknown; message?: unknown; from?: unknown; json?: boolean };
+
+/**
+ * A commit peers will refuse is still a commit here; say so now rather than leave it to silence
+ * (with a team root and a capability given: read-only, revoked, expired, not this key's, …).
+ */
+function warnIfPeersWillRefuse(pile: Pile, publicKey: Uint8Array, opts: CommitOpts): void {
+  const team = givenTeamRoot(opts);
+  const cap = capHandleOf(opts);
+  if (!team || !cap) return;
+  const own = checkOwnCapability(pile.reader(), team, publicKey, cap);
+  for (const message of own.warnings) console.error(`warning: ${message}`);
+  if (!own.judged) console.error("note: your capability's chain is not in this pile yet (a first sync fetches it), so whether peers accept this commit cannot be told here");
+}
 
 export async function pileCommit(path: string, inputs: string[], opts: CommitOpts) {
   const message = requireMessage(opts);
@@ -53,7 +68,9 @@ async function commitAndReport(path: string, branch: string, changes: FileChange
   const result = await withPile(path, (pile) => {
     const repo = new Repository(pile, key);
     adoptTracked(repo, branch, path);
-    return repoCall(() => commitFileChanges(repo, branch, changes, message));
+    const committed = repoCall(() => commitFileChanges(repo, branch, changes, message));
+    warnIfPeersWillRefuse(pile, key.publicKey, opts);
+    return committed;
   });
   output(opts.json, { commit: toHex(result.commit), branch, added: result.added, removed: result.removed }, () =>
     [`committed ${short(result.commit)} to ${branch}: ${describeCounts(result.added.length, result.removed.length)}`, ...result.added.map((p) => `  + ${shown(p)}`), ...result.removed.map((p) => `  - ${shown(p)}`)].join("\n"),
@@ -77,6 +94,7 @@ async function commitFolder(path: string, opts: CommitOpts, message: string) {
     const planned = folderChanges(dir, tree, base, { createdAt: repo.now(), author: key.publicKey });
     if (!planned.changes.length) throw new CliError(`nothing to commit: ${dir} has no changes against ${branch} (see \`tribles pile status ${dir}\`)`);
     const commit = repoCall(() => commitFileChanges(repo, branch, planned.changes, message));
+    warnIfPeersWillRefuse(pile, key.publicKey, opts);
     // The folder's files now match the bases below; checking out the new head updates the rest.
     const rec = { pile: resolve(path), branch, commit: base?.commit ?? null, files: planned.bases };
     writeRecord(dir, rec);

@@ -16,6 +16,8 @@ export function register(cli: CAC): void {
       .option("-m, --message <msg>", "Commit message")
       .option("--key <file>", "Signing key file (default: $TRIBLESPACE_KEY, then self.key beside the pile)")
       .option("--create-key", "Create the key file if it does not exist")
+      .option("--team-root <hex>", "Team root (default: $TRIBLE_TEAM_ROOT); with --cap, warns when peers will not accept the commit")
+      .option("--cap <hex>", "Your capability (default: $TRIBLE_TEAM_CAP)")
       .option("--json", "Print JSON");
 
   keyOptions(

@@ -14,6 +14,8 @@
  *   HEADS       0x14                                              → n:u32 (branch[16] head[32])*n
  *   CLOSURE     0x15 root[32] count:u32 have[32]*count budget:u32  → (hash[32] len:u64 bytes)* zero[32] all-ones:u64
  *   PUSH_HEAD   0x16 frame[81]                                    → status:u8 (0 accepted, 1 refused)
+ *   REVOCATIONS 0x17 count:u32 (len:u32 bytes)*count               → count:u32 (len:u32 bytes)*count
+ *   CHAIN       0x18 key[32]                                      → count:u32 (len:u32 bytes)*count
  * CHILDREN_MANY tells an absent (or out-of-scope) parent apart from a leaf, so a client fetching
  * from several peers never mistakes "this peer lacks it" for "it has no children".
  * CLOSURE answers a small update in one round trip instead of one per DAG level: the present,
@@ -27,16 +29,25 @@
  * connection must hold a grant, and the head must pass gossip's admission (write permission);
  * then it is delivered as if gossiped. Like CLOSURE it goes on a stream of its own.
  *
+ * AUTH's reply says why it refuses (auth-reply.ts). REVOCATIONS hands the server the revocation
+ * blobs the client holds and answers with the server's own (see revocation-sync.ts): every
+ * member passes on every revocation. CHAIN returns the verified capability chain the server holds
+ * for a key (leaf sig first; none when it holds none), so a head relayed from a publisher we never
+ * met can be judged by the publisher's own capability. Both go on a stream of their own, like
+ * CLOSURE, and need a grant on the connection.
+ *
  * AUTH binds a read scope to the connection; every later request is checked against it. Every
  * length is bounded before use; a malformed frame aborts that stream, never the process.
  */
 import type { Connection, PeerId, Stream } from "@libp2p/interface";
+import type { Refusal } from "../auth/refusal.ts";
 import { hash as blake3 } from "../core/blake3.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
 import { Admission, type AdmissionLimits, DEFAULT_ADMISSION } from "./admission.ts";
 import { AUTH_LIMITS, readAuthFrame } from "./auth-frame.ts";
+import { AUTH_OK, AUTH_REJECTED, encodeRefusal } from "./auth-reply.ts";
 import { Lane, PerKeyCounter, SERVER_BUDGET, WorkMeter } from "./budget.ts";
 import { decodeHeadFrame, HEAD_FRAME_LEN, type HeadFrame } from "./gossip.ts";
 import type { Host } from "./host.ts";
@@ -58,12 +69,15 @@ export const OP_HEADS = 0x14;
 export const OP_CLOSURE = 0x15;
 /** v5: a branch head pushed by its publisher (see above). */
 export const OP_PUSH_HEAD = 0x16;
+/** v5: revocations exchanged (see above). */
+export const OP_REVOCATIONS = 0x17;
+/** v5: the capability chain the server holds for a key (see above). */
+export const OP_CHAIN = 0x18;
 export const PUSH_ACCEPTED = 0x00;
 export const PUSH_REFUSED = 0x01;
 /** CHILDREN_MANY count meaning "this peer lacks the parent (or may not share it)". */
 export const ABSENT_PARENT = 0xffffffff;
-export const AUTH_OK = 0x00;
-export const AUTH_REJECTED = 0x01;
+export { AUTH_OK, AUTH_REJECTED };
 
 export const LIMITS = {
   /** Hashes per batched request. */
@@ -80,6 +94,12 @@ export const LIMITS = {
   maxClosureBytes: 4 << 20,
   /** Most blobs in a CLOSURE reply; also bounds the server's walk. */
   maxClosureBlobs: 4096,
+  /** Blobs in one REVOCATIONS message, either way (two per revocation). */
+  maxRevocationBlobs: 2048,
+  /** Bytes per revocation blob (a few tribles). */
+  maxRevocationBlobBytes: 512,
+  /** Revocation blobs one connection may send us in all (AUTH and REVOCATIONS); more close it. */
+  maxRevocationBlobsPerConnection: 4096,
 };
 
 /** What an authenticated peer may read. `inScope` is only asked about blobs that are present. */
@@ -94,18 +114,35 @@ export interface AuthRequest {
   remoteKey: Uint8Array;
   /** Blobs of the capability chain sent along (v5 only; hashes verified). */
   chain: Uint8Array[];
+  /** The peer's id, as text (for messages). */
+  from?: string;
 }
 
-export interface AccessPolicy {
-  authorize(request: AuthRequest): Promise<Scope | null> | Scope | null;
+/** A refused AUTH, and why (sent to the peer as a reason code on v5). */
+export interface Denied {
+  refusal: Refusal;
 }
+
+export type AuthDecision = Scope | Denied | null;
+
+export interface AccessPolicy {
+  authorize(request: AuthRequest): Promise<AuthDecision> | AuthDecision;
+  /** The verified capability chain blobs held for a key (served by CHAIN); none without it. */
+  chainOf?(key: Uint8Array): Uint8Array[] | undefined;
+  /** Every revocation blob known (served by REVOCATIONS). */
+  revocationBlobs?(): Uint8Array[];
+  /** Takes revocation blobs a peer sent (they are verified there). */
+  learnRevocations?(blobs: Uint8Array[], from: string): unknown;
+}
+
+const isScope = (d: AuthDecision): d is Scope => d !== null && typeof (d as Scope).inScope === "function";
 
 /** A policy that lets every authenticated connection read everything (tests, single-user setups). */
 export const openPolicy: AccessPolicy = { authorize: () => ({ inScope: () => true }) };
 
 export interface ServerEvents {
-  /** `capHandle`: the capability presented (all zeros when the peer presented none). */
-  onAuth?(remoteKey: Uint8Array, accepted: boolean, capHandle: Hash): void;
+  /** `capHandle`: the capability presented (all zeros when the peer presented none); `refusal`: why not accepted. */
+  onAuth?(remoteKey: Uint8Array, accepted: boolean, capHandle: Hash, refusal?: Refusal): void;
   onError?(remote: string, error: Error): void;
   /** After each authorized request: its op and how many hashes it named (1 for v4 ops). */
   onRequest?(op: number, hashes: number): void;
@@ -125,15 +162,24 @@ export interface ServerOptions {
   admission?: Partial<AdmissionLimits>;
 }
 
+interface Grant {
+  scope: Scope;
+  key: Uint8Array;
+  connection: Connection;
+}
+
 export class SyncServer {
   /** What each open connection's successful AUTH granted, by connection id. */
-  private readonly grants = new Map<string, Scope>();
+  private readonly grants = new Map<string, Grant>();
+  /** Revocation blobs received per connection (LIMITS.maxRevocationBlobsPerConnection). */
+  private readonly revocationsReceived = new Map<string, number>();
   /** Each connection's turn-taking (budget.ts): one request computing per connection at a time. */
   private readonly lanes = new Map<string, Lane>();
   private readonly authReads = new PerKeyCounter(SERVER_BUDGET.authStreamsPerConnection);
   private readonly admission: Admission;
   private readonly onClose = (evt: CustomEvent<Connection>) => {
     this.grants.delete(evt.detail.id);
+    this.revocationsReceived.delete(evt.detail.id);
     this.lanes.delete(evt.detail.id);
   };
 
@@ -195,25 +241,55 @@ export class SyncServer {
     }
   }
 
-  private async authenticate(conn: Connection, capHandle: Hash, chain: Uint8Array[]): Promise<boolean> {
-    const remoteKey = peerPublicKey(conn.remotePeer);
-    if (!remoteKey) return false;
-    const scope = await this.authorize({ capHandle, remoteKey, chain });
-    // A failed AUTH leaves any earlier grant on this connection as it was (as the reference does).
-    if (scope) {
-      this.grants.set(conn.id, scope);
-      this.admission.admit(conn);
+  /**
+   * Ends what a key may do here at once: every connection it authenticated on loses its grant
+   * (later requests fail) and is closed. Returns how many connections were closed.
+   */
+  cutOff(key: Uint8Array): number {
+    let closed = 0;
+    for (const [id, grant] of [...this.grants]) {
+      if (!bytesEqual(grant.key, key)) continue;
+      this.grants.delete(id);
+      closed++;
+      void grant.connection.close().catch(() => grant.connection.abort(new Error("access ended")));
     }
-    this.events.onAuth?.(remoteKey, scope !== null, capHandle);
-    return scope !== null;
+    return closed;
   }
 
-  private async authorize(request: AuthRequest): Promise<Scope | null> {
+  /** AUTH: the reply to send (v5 says why it refuses). */
+  private async authenticate(conn: Connection, capHandle: Hash, chain: Uint8Array[]): Promise<Denied | true | null> {
+    const remoteKey = peerPublicKey(conn.remotePeer);
+    if (!remoteKey) return null;
+    if (!this.countRevocationBlobs(conn, chain.length)) return null;
+    const decision = await this.authorize({ capHandle, remoteKey, chain, from: conn.remotePeer.toString() });
+    const accepted = isScope(decision);
+    // A failed AUTH leaves any earlier grant on this connection as it was (as the reference does).
+    if (accepted) {
+      this.grants.set(conn.id, { scope: decision, key: remoteKey, connection: conn });
+      this.admission.admit(conn);
+    }
+    const refusal = !accepted && decision ? decision.refusal : undefined;
+    this.events.onAuth?.(remoteKey, accepted, capHandle, refusal);
+    return accepted ? true : refusal ? { refusal } : null;
+  }
+
+  /** Counts blobs that may be revocations against the connection's budget; false once it is spent. */
+  private countRevocationBlobs(conn: Connection, n: number): boolean {
+    const total = (this.revocationsReceived.get(conn.id) ?? 0) + n;
+    this.revocationsReceived.set(conn.id, total);
+    return total <= LIMITS.maxRevocationBlobsPerConnection;
+  }
+
+  private async authorize(request: AuthRequest): Promise<AuthDecision> {
     try {
       return await this.policy.authorize(request);
     } catch {
       return null;
     }
+  }
+
+  private scopeOf(conn: Connection): Scope | undefined {
+    return this.grants.get(conn.id)?.scope;
   }
 
   private async serveV4(stream: Stream, conn: Connection): Promise<void> {
@@ -223,11 +299,11 @@ export class SyncServer {
     const target = await reader.readExactly(32);
     reader.deadline(undefined);
     if (op === OP_AUTH) {
-      const ok = await this.authenticate(conn, target.slice(), []);
+      const ok = (await this.authenticate(conn, target.slice(), [])) === true;
       await sendAll(stream, new Uint8Array([ok ? AUTH_OK : AUTH_REJECTED]));
       return;
     }
-    const scope = this.grants.get(conn.id);
+    const scope = this.scopeOf(conn);
     if (!scope) return; // unauthenticated: close with no response bytes
     if (op !== OP_GET_BLOB && op !== OP_CHILDREN) return; // unknown ops (including the retired 0x01 and 0x04): no response bytes
     const snapshot = this.store.reader();
@@ -261,13 +337,27 @@ export class SyncServer {
       const op = await reader.readU8();
       if (this.options.withoutOps?.includes(op)) throw new ProtocolError(`unknown operation 0x${op.toString(16)}`);
       if (op === OP_AUTH) {
-        const ok = await this.serveAuth(reader, conn);
-        await sendAll(stream, new Uint8Array([ok ? AUTH_OK : AUTH_REJECTED]));
+        const result = await this.serveAuth(reader, conn);
+        await sendAll(stream, result === true ? new Uint8Array([AUTH_OK]) : encodeRefusal(result?.refusal));
+        continue;
+      }
+      if (op === OP_REVOCATIONS) {
+        await this.serveRevocations(reader, out, conn);
+        continue;
+      }
+      if (op === OP_CHAIN) {
+        const key = (await reader.readExactly(32)).slice();
+        reader.deadline(undefined);
+        if (!this.scopeOf(conn)) throw new ProtocolError("request before a successful AUTH");
+        const chain = (this.policy.chainOf?.(key) ?? []).slice(0, LIMITS.maxAuthBlobs);
+        writeBlobList(out, chain);
+        await out.flush();
+        this.events.onRequest?.(OP_CHAIN, 1);
         continue;
       }
       if (op === OP_HEADS) {
         reader.deadline(undefined);
-        const scope = this.grants.get(conn.id);
+        const scope = this.scopeOf(conn);
         if (!scope) throw new ProtocolError("request before a successful AUTH");
         this.writeHeads(out, scope);
         await out.flush();
@@ -291,7 +381,7 @@ export class SyncServer {
       if (count > LIMITS.maxBatch) throw new ProtocolError(`batch of ${count} hashes (limit ${LIMITS.maxBatch})`);
       const hashes = await reader.readExactly(count * 32);
       reader.deadline(undefined);
-      const scope = this.grants.get(conn.id);
+      const scope = this.scopeOf(conn);
       if (!scope) throw new ProtocolError("request before a successful AUTH");
       const targets = Array.from({ length: count }, (_, i) => hashes.subarray(i * 32, i * 32 + 32));
       await lane.run(() => (op === OP_GET_BLOBS ? this.serveBlobs(out, scope, targets, meter) : this.serveChildren(out, scope, targets, meter)));
@@ -304,7 +394,7 @@ export class SyncServer {
    * SERVER_BUDGET.authStreamsPerConnection read at once per connection: before AUTH succeeds a
    * peer has proven nothing, so what it can make us buffer is kept small.
    */
-  private async serveAuth(reader: StreamReader, conn: Connection): Promise<boolean> {
+  private async serveAuth(reader: StreamReader, conn: Connection): Promise<Denied | true | null> {
     if (!this.authReads.enter(conn.id)) throw new ProtocolError(`more than ${SERVER_BUDGET.authStreamsPerConnection} AUTH frames at once on one connection`);
     try {
       reader.deadline(SERVER_BUDGET.authFrameMs);
@@ -359,6 +449,19 @@ export class SyncServer {
     }
   }
 
+  /** REVOCATIONS: takes the client's (bounded, verified by the policy), answers with ours. */
+  private async serveRevocations(reader: StreamReader, out: BufferedWriter, conn: Connection): Promise<void> {
+    // Checked before the list is read: a peer without a grant makes us buffer nothing.
+    if (!this.scopeOf(conn)) throw new ProtocolError("request before a successful AUTH");
+    const blobs = await readBlobList(reader, LIMITS.maxRevocationBlobs, LIMITS.maxRevocationBlobBytes, "REVOCATIONS");
+    reader.deadline(undefined);
+    if (!this.countRevocationBlobs(conn, blobs.length)) throw new ProtocolError(`more than ${LIMITS.maxRevocationBlobsPerConnection} revocation blobs on one connection`);
+    if (blobs.length) this.policy.learnRevocations?.(blobs, conn.remotePeer.toString());
+    writeBlobList(out, (this.policy.revocationBlobs?.() ?? []).slice(-LIMITS.maxRevocationBlobs));
+    await out.flush();
+    this.events.onRequest?.(OP_REVOCATIONS, blobs.length);
+  }
+
   private async serveClosure(reader: StreamReader, out: BufferedWriter, conn: Connection, lane: Lane, meter: WorkMeter): Promise<void> {
     const root = await reader.readExactly(32);
     const count = await reader.readU32();
@@ -367,7 +470,7 @@ export class SyncServer {
     const budget = await reader.readU32();
     reader.deadline(undefined);
     if (budget > LIMITS.maxClosureBytes) throw new ProtocolError(`CLOSURE budget of ${budget} bytes (limit ${LIMITS.maxClosureBytes})`);
-    const scope = this.grants.get(conn.id);
+    const scope = this.scopeOf(conn);
     if (!scope) throw new ProtocolError("request before a successful AUTH");
     await lane.run(async () => {
       const have = new HashIndex(Math.max(16, count));
@@ -412,6 +515,28 @@ export class SyncServer {
     out.write(bytes);
     return 8 + bytes.length;
   }
+}
+
+/** A list of blobs as REVOCATIONS and CHAIN carry them: count:u32 (len:u32 bytes)*count. */
+export function writeBlobList(out: BufferedWriter, blobs: readonly Uint8Array[]): void {
+  out.writeU32(blobs.length);
+  for (const blob of blobs) {
+    out.writeU32(blob.length);
+    out.write(blob);
+  }
+}
+
+/** Reads a blob list, bounding the count and each length before use. */
+export async function readBlobList(reader: StreamReader, maxCount: number, maxBytes: number, what: string): Promise<Uint8Array[]> {
+  const count = await reader.readU32();
+  if (count > maxCount) throw new ProtocolError(`${what} carries ${count} blobs (limit ${maxCount})`);
+  const blobs: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const len = await reader.readU32();
+    if (len > maxBytes) throw new ProtocolError(`${what} blob of ${len} bytes (limit ${maxBytes})`);
+    blobs.push((await reader.readExactly(len)).slice());
+  }
+  return blobs;
 }
 
 /** Reused probe for `childrenOf`: most chunks are not hashes, so no view is made until one hits. */
