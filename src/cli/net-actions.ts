@@ -24,6 +24,7 @@ import { type SyncEvent, SyncNode } from "../net/sync.ts";
 import { asList, openPile, signingKey } from "./common.ts";
 import { CliError } from "./errors.ts";
 import { type FetchFlags, fetchSettings } from "./fetch-flags.ts";
+import { type ServeFlags, serveSettings } from "./serve-flags.ts";
 import { checkOwnCapability } from "./own-capability.ts";
 import { describeConflict } from "./repo-actions.ts";
 import { capHandleOf, credentialsOf, givenTeamRoot, type TeamOptions, teamRootOf } from "./team-context.ts";
@@ -42,7 +43,7 @@ function teamWarnings(opts: TeamOptions, key: SigningKey): string[] {
   return warnings;
 }
 
-export interface SyncOptions extends TeamOptions, FetchFlags {
+export interface SyncOptions extends TeamOptions, FetchFlags, ServeFlags {
   peers?: string | string[];
   listen?: string | string[];
   branch?: string | string[];
@@ -110,6 +111,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   for (const addr of peers) address(addr, "--peers");
   for (const addr of listen) address(addr, "--listen");
   const fetching = fetchSettings(opts);
+  const serving = serveSettings(opts);
   const pile = openPile(path);
   const syncLock = lockPileForSync(path);
   if (!syncLock) {
@@ -193,6 +195,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     mdns: opts.mdns ?? false,
     republishMs: republishSeconds * 1000,
     fetch: fetching,
+    ...serving,
     onEvent: (e: SyncEvent) => logEvent(e, log, policy),
     peerEvents: {
       onPublished: (branchId, metaHandle) => announcePublished(branchId, metaHandle),
@@ -367,6 +370,16 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
     case "warning":
       log({ event: "warning", message: e.message }, `warning: ${e.message}`);
       break;
+    case "peer-error": {
+      const { type: _, ...fields } = e;
+      const text = !e.peer
+        ? `${plural(e.count, "error")} from ${plural(e.peers ?? 0, "further peer")} in the last interval (one line per peer is kept per interval)`
+        : e.count > 1
+          ? `peer ${e.peer}: ${plural(e.count, "more error")} in the last interval (last: ${e.error})`
+          : `peer ${e.peer}: ${e.error}`;
+      log({ event: "peer-error", ...fields }, text);
+      break;
+    }
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import type { CAC } from "cac";
 import { type FetchFlags, withFetchFlags } from "./fetch-flags.ts";
+import { withServeFlags } from "./serve-flags.ts";
 import type { IdentityOptions, SyncOptions } from "./net-actions.ts";
 import type { TeamOptions } from "./team-context.ts";
 
@@ -16,7 +17,7 @@ export function register(cli: CAC): void {
     .option("--json", "Print JSON")
     .action(async (pile: string | undefined, opts: IdentityOptions) => (await import("./net-actions.ts")).runIdentity(pile, opts));
 
-  withFetchFlags(cli.command("pile net sync <pile>", "Sync a pile with peers until interrupted (Ctrl-C stops cleanly)"))
+  withServeFlags(withFetchFlags(cli.command("pile net sync <pile>", "Sync a pile with peers until interrupted (Ctrl-C stops cleanly)")))
     .option("--peers <multiaddr>", "Peer to dial (repeatable)")
     .option("--listen <multiaddr>", "Address to listen on (repeatable; default QUIC and TCP on 127.0.0.1, random ports)")
     .option("--branch <name>", "Only receive these branch names (repeatable; default all)")

@@ -24,6 +24,9 @@ export const AUTH_LIMITS = {
   maxTotalBytes: 256 << 10,
 };
 
+/** What AUTH_LIMITS holds; a SyncServer takes any part of it as an option (ServerOptions.auth). */
+export type AuthLimits = typeof AUTH_LIMITS;
+
 export interface AuthFrame {
   capHandle: Hash;
   chain: Uint8Array[];

@@ -32,6 +32,20 @@ export const SERVER_BUDGET = {
   maxUnreadBytes: 1 << 20,
 };
 
+/** What SERVER_BUDGET holds; a SyncServer takes any part of it as an option (ServerOptions.budget). */
+export type ServerBudget = typeof SERVER_BUDGET;
+
+/**
+ * Checks that every limit given is a positive whole number (a budget of 0 or a fraction would
+ * refuse everything or nothing); throws a RangeError naming the limit.
+ */
+export function checkLimits(group: string, limits: Record<string, unknown> | undefined): void {
+  for (const [name, value] of Object.entries(limits ?? {})) {
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${group}.${name} must be a positive whole number, got ${String(value)}`);
+  }
+}
+
 /** The request's stream closed or was reset while the request ran: its work is abandoned. */
 export class RequestAbandoned extends ProtocolError {
   constructor() {
@@ -91,7 +105,7 @@ export class WorkMeter {
   constructor(
     private readonly stream: Stream,
     private readonly lane: Lane,
-    private readonly sliceBytes = SERVER_BUDGET.sliceBytes,
+    readonly sliceBytes = SERVER_BUDGET.sliceBytes,
   ) {}
 
   /** Counts `bytes` of work done; at a slice's end, takes a turn off. */

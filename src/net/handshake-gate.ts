@@ -7,6 +7,12 @@
  */
 import type { MultiaddrConnection } from "@libp2p/interface";
 
+/**
+ * Handshakes one IP address may have pending at once: well under libp2p's cap for all addresses
+ * (64, host.ts), so stalled handshakes from one address leave the rest free.
+ */
+export const MAX_PENDING_HANDSHAKES_PER_IP = 8;
+
 /** The IP part of a multiaddr connection's remote address ("" when it has none). */
 function ipOf(maConn: MultiaddrConnection): string {
   const part = maConn.remoteAddr.getComponents().find((c) => c.name === "ip4" || c.name === "ip6");

@@ -22,7 +22,7 @@ import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
 import { bytesEqual } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
-import { PendingHandshakes } from "./handshake-gate.ts";
+import { MAX_PENDING_HANDSHAKES_PER_IP, PendingHandshakes } from "./handshake-gate.ts";
 import { noiseCrypto } from "./noise-crypto.ts";
 import { loadQuic, type QuicSettings } from "./quic.ts";
 import { PAUSES_SENDER, StreamReader } from "./stream-io.ts";
@@ -104,11 +104,7 @@ export const CONNECTION_LIMITS = {
   inboundConnectionThreshold: 50,
 };
 
-/**
- * Handshakes one IP address may have pending at once (handshake-gate.ts): well under
- * maxIncomingPendingConnections, so stalled handshakes from one address leave the rest free.
- */
-export const MAX_PENDING_HANDSHAKES_PER_IP = 8;
+export { MAX_PENDING_HANDSHAKES_PER_IP };
 
 /** A listen address could not be used (in use, not local, no transport for it); one line. */
 export class ListenError extends Error {

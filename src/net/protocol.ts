@@ -46,9 +46,9 @@ import { bytesEqual } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
 import { Admission, type AdmissionLimits, DEFAULT_ADMISSION } from "./admission.ts";
-import { AUTH_LIMITS, readAuthFrame } from "./auth-frame.ts";
+import { AUTH_LIMITS, type AuthLimits, readAuthFrame } from "./auth-frame.ts";
 import { AUTH_OK, AUTH_REJECTED, encodeRefusal } from "./auth-reply.ts";
-import { Lane, PerKeyCounter, SERVER_BUDGET, WorkMeter } from "./budget.ts";
+import { checkLimits, Lane, PerKeyCounter, SERVER_BUDGET, type ServerBudget, WorkMeter } from "./budget.ts";
 import { decodeHeadFrame, HEAD_FRAME_LEN, type HeadFrame } from "./gossip.ts";
 import type { Host } from "./host.ts";
 import { peerPublicKey } from "./host.ts";
@@ -160,6 +160,10 @@ export interface ServerOptions {
   onPushedHead?(frame: HeadFrame, pusher: Uint8Array): boolean | Promise<boolean>;
   /** Limits on inbound connections that have not authenticated (admission.ts). */
   admission?: Partial<AdmissionLimits>;
+  /** What one peer may make the server spend (budget.ts; defaults SERVER_BUDGET). */
+  budget?: Partial<ServerBudget>;
+  /** Bounds on an AUTH frame before it is verified (auth-frame.ts; defaults AUTH_LIMITS). */
+  auth?: Partial<AuthLimits>;
 }
 
 interface Grant {
@@ -175,7 +179,9 @@ export class SyncServer {
   private readonly revocationsReceived = new Map<string, number>();
   /** Each connection's turn-taking (budget.ts): one request computing per connection at a time. */
   private readonly lanes = new Map<string, Lane>();
-  private readonly authReads = new PerKeyCounter(SERVER_BUDGET.authStreamsPerConnection);
+  private readonly budget: ServerBudget;
+  private readonly authLimits: AuthLimits;
+  private readonly authReads: PerKeyCounter;
   private readonly admission: Admission;
   private readonly onClose = (evt: CustomEvent<Connection>) => {
     this.grants.delete(evt.detail.id);
@@ -190,12 +196,18 @@ export class SyncServer {
     private readonly events: ServerEvents = {},
     private readonly options: ServerOptions = {},
   ) {
-    this.admission = new Admission(node, { ...DEFAULT_ADMISSION, ...options.admission }, (conn, reason) => events.onStrangerClosed?.(conn.remotePeer.toString(), reason));
+    checkLimits("budget", options.budget);
+    checkLimits("auth", options.auth);
+    checkLimits("admission", options.admission);
+    this.budget = { ...SERVER_BUDGET, ...definedOnly(options.budget) };
+    this.authLimits = { ...AUTH_LIMITS, ...definedOnly(options.auth) };
+    this.authReads = new PerKeyCounter(this.budget.authStreamsPerConnection);
+    this.admission = new Admission(node, { ...DEFAULT_ADMISSION, ...definedOnly(options.admission) }, (conn, reason) => events.onStrangerClosed?.(conn.remotePeer.toString(), reason));
   }
 
   async start(): Promise<void> {
-    const v4 = { maxInboundStreams: SERVER_BUDGET.v4StreamsPerConnection, runOnLimitedConnection: false };
-    const v5 = { maxInboundStreams: SERVER_BUDGET.v5StreamsPerConnection, runOnLimitedConnection: false };
+    const v4 = { maxInboundStreams: this.budget.v4StreamsPerConnection, runOnLimitedConnection: false };
+    const v5 = { maxInboundStreams: this.budget.v5StreamsPerConnection, runOnLimitedConnection: false };
     await this.node.handle(PROTOCOL_V4, (stream: Stream, conn: Connection) => this.guard(stream, conn, () => this.serveV4(stream, conn)), v4);
     await this.node.handle(PROTOCOL_V5, (stream: Stream, conn: Connection) => this.guard(stream, conn, () => this.serveV5(stream, conn)), v5);
     this.node.addEventListener("connection:close", this.onClose);
@@ -293,8 +305,8 @@ export class SyncServer {
   }
 
   private async serveV4(stream: Stream, conn: Connection): Promise<void> {
-    const reader = new StreamReader(stream, { progressMs: SERVER_BUDGET.progressMs, idleMs: SERVER_BUDGET.frameMs, maxUnread: SERVER_BUDGET.maxUnreadBytes });
-    reader.deadline(SERVER_BUDGET.frameMs);
+    const reader = new StreamReader(stream, { progressMs: this.budget.progressMs, idleMs: this.budget.frameMs, maxUnread: this.budget.maxUnreadBytes });
+    reader.deadline(this.budget.frameMs);
     const op = await reader.readU8();
     const target = await reader.readExactly(32);
     reader.deadline(undefined);
@@ -310,7 +322,7 @@ export class SyncServer {
     const out = new BufferedWriter(stream);
     const lane = this.laneOf(conn);
     await lane.run(async () => {
-      const meter = new WorkMeter(stream, lane);
+      const meter = new WorkMeter(stream, lane, this.budget.sliceBytes);
       if (op === OP_GET_BLOB) await meter.spend(this.writeBlob(out, snapshot, scope, target));
       else {
         for (const child of (await childrenMetered(snapshot, scope, target, false, meter)) ?? []) out.write(child);
@@ -326,14 +338,14 @@ export class SyncServer {
    * one is cut off), then answered on the connection's lane in metered slices (budget.ts).
    */
   private async serveV5(stream: Stream, conn: Connection): Promise<void> {
-    const reader = new StreamReader(stream, { progressMs: SERVER_BUDGET.progressMs, maxUnread: SERVER_BUDGET.maxUnreadBytes });
+    const reader = new StreamReader(stream, { progressMs: this.budget.progressMs, maxUnread: this.budget.maxUnreadBytes });
     const out = new BufferedWriter(stream);
     const lane = this.laneOf(conn);
-    const meter = new WorkMeter(stream, lane);
+    const meter = new WorkMeter(stream, lane, this.budget.sliceBytes);
     // Between frames a member's stream may idle (a sync keeps it for hours); a stranger's
     // connection is closed by admission.ts before long.
     while (!(await reader.atEnd())) {
-      reader.deadline(SERVER_BUDGET.frameMs);
+      reader.deadline(this.budget.frameMs);
       const op = await reader.readU8();
       if (this.options.withoutOps?.includes(op)) throw new ProtocolError(`unknown operation 0x${op.toString(16)}`);
       if (op === OP_AUTH) {
@@ -391,14 +403,14 @@ export class SyncServer {
 
   /**
    * A v5 AUTH frame, read under its own deadline and size bounds (auth-frame.ts), with at most
-   * SERVER_BUDGET.authStreamsPerConnection read at once per connection: before AUTH succeeds a
+   * this.budget.authStreamsPerConnection read at once per connection: before AUTH succeeds a
    * peer has proven nothing, so what it can make us buffer is kept small.
    */
   private async serveAuth(reader: StreamReader, conn: Connection): Promise<Denied | true | null> {
-    if (!this.authReads.enter(conn.id)) throw new ProtocolError(`more than ${SERVER_BUDGET.authStreamsPerConnection} AUTH frames at once on one connection`);
+    if (!this.authReads.enter(conn.id)) throw new ProtocolError(`more than ${this.budget.authStreamsPerConnection} AUTH frames at once on one connection`);
     try {
-      reader.deadline(SERVER_BUDGET.authFrameMs);
-      const { capHandle, chain } = await readAuthFrame(reader);
+      reader.deadline(this.budget.authFrameMs);
+      const { capHandle, chain } = await readAuthFrame(reader, this.authLimits);
       reader.deadline(undefined);
       return await this.authenticate(conn, capHandle, chain);
     } finally {
@@ -563,8 +575,8 @@ export async function childrenMetered(snapshot: BlobReader, scope: Scope, parent
   const scan = new ChildScan(snapshot, scope, snapshot.get(parent)!, dedupe);
   const length = scan.bytes.length;
   await meter.spend(length); // reading it (and hashing it, the first time) costs as much as a scan
-  for (let at = 0; at < length; at += SERVER_BUDGET.sliceBytes) {
-    const end = Math.min(length, at + SERVER_BUDGET.sliceBytes);
+  for (let at = 0; at < length; at += meter.sliceBytes) {
+    const end = Math.min(length, at + meter.sliceBytes);
     scan.run(at, end);
     await meter.spend(end - at);
   }
@@ -674,4 +686,9 @@ export function postOrder(children: number[][], count: number): number[] {
 /** True when `bytes` hash to `expected`. */
 export function blobMatches(bytes: Uint8Array, expected: Hash): boolean {
   return bytesEqual(blake3(bytes), expected);
+}
+
+/** `limits` without its undefined entries (so they do not override the defaults). */
+function definedOnly<T extends object>(limits: Partial<T> | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(limits ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

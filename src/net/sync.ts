@@ -18,6 +18,9 @@ import type { BranchId, Hash, Store } from "../core/store.ts";
 import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { Repository } from "../repo/repository.ts";
 import { findTrackingBranch } from "../repo/tracking.ts";
+import { checkLimits, RequestAbandoned } from "./budget.ts";
+import { ErrorDigest } from "./error-digest.ts";
+import { ProtocolError } from "./stream-io.ts";
 import { AuthRejectedError, type Credentials, type PushResult, SyncClient } from "./client.ts";
 import { BudgetExceededError, fetchClosure, type FetchOptions, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { checkPossession, eitherScope } from "./possession.ts";
@@ -86,6 +89,13 @@ export type SyncEvent =
   | { type: "access-ended"; peer: string; remoteKey: Uint8Array; refusal: Refusal; connections: number }
   /** A revocation new to us, verified; `from`: "pile", "gossip" or the peer that gave it. */
   | { type: "revocation"; target: Uint8Array; peer: string; atNs?: bigint; from: string }
+  /**
+   * A peer broke the protocol or overran a budget of our server (the error names which), or a
+   * stranger was closed (admission.ts). Rate limited (error-digest.ts): a peer's first error in an
+   * interval is one line, its further ones one line with `count` at the interval's end; peers past
+   * the per-interval cap are one line without `peer`, counting `peers`.
+   */
+  | { type: "peer-error"; peer?: string; error: string; count: number; peers?: number }
   | { type: "provide-failed"; head: string; error: string }
   | { type: "warning"; message: string };
 
@@ -124,8 +134,15 @@ export interface SyncNodeOptions {
    * while a reply is due.
    */
   fetch?: Pick<FetchOptions, "limits" | "window"> & { idleMs?: number };
-  /** Passed to the pile-sync server (tests play an older server with `withoutOps`). */
-  server?: Pick<ServerOptions, "withoutOps">;
+  /**
+   * Passed to the pile-sync server: the serving limits (`budget`, `auth`, `admission`; defaults
+   * SERVER_BUDGET, AUTH_LIMITS, DEFAULT_ADMISSION), and `withoutOps` (tests play an older server).
+   */
+  server?: Pick<ServerOptions, "withoutOps" | "budget" | "auth" | "admission">;
+  /** Handshakes one IP address may have pending at once (default MAX_PENDING_HANDSHAKES_PER_IP). */
+  maxPendingHandshakesPerIp?: number;
+  /** The interval of "peer-error" events' rate limit (default 10 s). */
+  peerErrorIntervalMs?: number;
   /**
    * The team policy behind `policy`, when there is one: revocations are then exchanged and
    * gossiped, a key that loses access is cut off at once, and a relayed head's publisher is judged
@@ -167,22 +184,33 @@ export class SyncNode implements PeerNetwork {
   private firstPendingAt: number | undefined;
   private provideTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** Our server's complaints about peers, rate limited into "peer-error" events. */
+  private readonly peerErrors: ErrorDigest;
+
   private constructor(
     readonly host: Host,
     private readonly opts: SyncNodeOptions,
   ) {
+    this.peerErrors = new ErrorDigest((line) => opts.onEvent?.({ type: "peer-error", ...line }), opts.peerErrorIntervalMs);
     this.peer = new Peer(opts.store, this, opts.direction ?? "bidirectional", opts.peerEvents ?? {});
   }
 
   static async start(opts: SyncNodeOptions): Promise<SyncNode> {
+    // Bad limits fail here, before there is a host to stop.
+    checkLimits("budget", opts.server?.budget);
+    checkLimits("auth", opts.server?.auth);
+    checkLimits("admission", opts.server?.admission);
+    checkLimits("node", { maxPendingHandshakesPerIp: opts.maxPendingHandshakesPerIp, peerErrorIntervalMs: opts.peerErrorIntervalMs });
     const host = await createHost({
       key: opts.key,
       ...(opts.listen ? { listen: opts.listen } : {}),
       mdns: opts.mdns ?? false,
       ...(opts.dht === false ? { dht: false } : {}),
+      ...(opts.maxPendingHandshakesPerIp !== undefined ? { maxPendingHandshakesPerIp: opts.maxPendingHandshakesPerIp } : {}),
       onWarning: (message) => opts.onEvent?.({ type: "warning", message }),
     });
     const node = new SyncNode(host, opts);
+    const peerErrors = node.peerErrors;
     node.server = new SyncServer(
       host,
       opts.store,
@@ -190,6 +218,11 @@ export class SyncNode implements PeerNetwork {
       {
         onAuth: (remoteKey, accepted, capHandle, refusal) =>
           opts.onEvent?.({ type: "auth", peer: peerIdFromKey(remoteKey).toString(), remoteKey, accepted, presented: !isZero(capHandle), ...(refusal ? { refusal } : {}) }),
+        // A requester that left mid-request is not an error of its own; what it broke or overran is.
+        onError: (peer, error) => {
+          if (error instanceof ProtocolError && !(error instanceof RequestAbandoned)) peerErrors.add(peer, error.message);
+        },
+        onStrangerClosed: (peer, reason) => peerErrors.add(peer, `closed: ${reason}`),
       },
       // A pushed head goes through gossip's checks and delivery, so one arriving both ways is fetched once.
       { ...opts.server, onPushedHead: (frame, pusher) => node.gossip.receivePushed(frame, pusher) },
@@ -775,6 +808,7 @@ export class SyncNode implements PeerNetwork {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.peerErrors.stop();
     clearTimeout(this.provideTimer);
     this.lifetime.abort();
     this.gossip.stop();
