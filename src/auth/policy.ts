@@ -10,6 +10,7 @@
  */
 import { hash } from "../core/blake3.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
+import { KeyedMap } from "../core/keyed-map.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import { nowTaiNs, unixMsFromTaiNs } from "../core/schemas.ts";
 import type { BlobReader, BlobStore, BlobStorePut, BranchStore, Hash } from "../core/store.ts";
@@ -70,11 +71,18 @@ export type AccessLostListener = (key: Uint8Array, refusal: Refusal) => void;
 /** `from`: "pile", or who handed it to us (a peer id, "gossip"). */
 export type RevocationListener = (revocation: Revocation, from: string) => void;
 
+/** Refusals remembered (see TeamPolicy.refusals): far more than a team's members, bounded for strangers. */
+export const MAX_REFUSALS_REMEMBERED = 4096;
+
 export class TeamPolicy {
   private readonly known = new Map<string, Known>();
   readonly revocations: Revocations;
-  /** Last refusal per key (for messages). */
-  private readonly refusals = new Map<string, Refusal>();
+  /**
+   * Last refusal per key (for messages, and so a refused publisher is not waited for). Every
+   * stranger brings a key of its choosing, so the table is seeded and holds the latest
+   * MAX_REFUSALS_REMEMBERED; a forgotten one is learnt again at that key's next AUTH.
+   */
+  private readonly refusals = new KeyedMap<Refusal>(MAX_REFUSALS_REMEMBERED);
   private readonly lostListeners: AccessLostListener[] = [];
   private readonly revocationListeners: RevocationListener[] = [];
   private readonly clock: PolicyClock;
@@ -149,7 +157,7 @@ export class TeamPolicy {
     known.cancelExpiry();
     this.known.delete(hex);
     this.readScopes.delete(hex);
-    this.refusals.set(hex, refusal);
+    this.refusals.set(known.cap.subject, refusal);
     for (const listener of this.lostListeners) listener(known.cap.subject, refusal);
   }
 
@@ -165,11 +173,11 @@ export class TeamPolicy {
       const source = overlay(blobs, this.store);
       const cap = verifyChain(this.teamRoot, capHandle, key, this.revoked, source, this.clock.nowNs());
       this.remember(hex, cap, capHandle, chainBlobs(capHandle, source));
-      this.refusals.delete(hex);
+      this.refusals.delete(key);
       return cap;
     } catch (err) {
       const refusal = this.refusalOf(err);
-      this.refusals.set(hex, refusal);
+      this.refusals.set(key, refusal);
       return refusal;
     }
   }
@@ -199,7 +207,7 @@ export class TeamPolicy {
   }
 
   private refuse(key: Uint8Array, refusal: Refusal): { refusal: Refusal } {
-    this.refusals.set(toHex(key), refusal);
+    this.refusals.set(key, refusal);
     return { refusal };
   }
 
@@ -258,7 +266,7 @@ export class TeamPolicy {
   refusalFor(key: Uint8Array): Refusal | undefined {
     const revocation = this.revocations.of(key);
     if (revocation) return { kind: "revoked", ...(revocation.atNs === undefined ? {} : { atNs: revocation.atNs }) };
-    return this.refusals.get(toHex(key));
+    return key.length === 32 ? this.refusals.get(key) : undefined;
   }
 
   /** Whether a gossiped head from `publisher` may be acted on: it must hold write permission. */

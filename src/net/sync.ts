@@ -14,6 +14,7 @@ import { hash } from "../core/blake3.ts";
 import { bytesEqual, isZero, toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import { HashIndex } from "../core/hash-index.ts";
+import { KeyedMap } from "../core/keyed-map.ts";
 import type { BranchId, Hash, Store } from "../core/store.ts";
 import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { Repository } from "../repo/repository.ts";
@@ -59,6 +60,8 @@ const PUSH_TIMEOUT_MS = 10_000;
 const GOSSIP_AFTER_PUSH_MS = 10;
 /** Dropped heads remembered so each is reported once; the memory is cleared when it is full. */
 const MAX_DROPS_REMEMBERED = 4096;
+/** Peers remembered in the tables keyed by whoever connected (authFailed, refusedBy, refusalsSaid). */
+const MAX_PEERS_REMEMBERED = 4096;
 
 export type SyncEvent =
   | { type: "listening"; peerId: string; addrs: string[] }
@@ -159,13 +162,18 @@ export class SyncNode implements PeerNetwork {
   private readonly connected = new Map<string, SyncClient>();
   /** Failed fetches retried so far, per (publisher, branch) key; see RETRY_DELAYS_MS. */
   private readonly retries = new Map<string, number>();
-  private readonly authFailed = new Set<string>();
+  /**
+   * Peers whose AUTH failed in a way our missing chain may explain, by key: asked again once we
+   * hold it. This and the next two tables are keyed by the keys of whoever connected (strangers
+   * included, each bringing a key of its choosing): seeded, and bounded by MAX_PEERS_REMEMBERED.
+   */
+  private readonly authFailed = new KeyedMap<PeerId>(MAX_PEERS_REMEMBERED);
   /** Peers that refused our capability for good (see isPermanent), with the error; not asked again. */
-  private readonly refusedBy = new Map<string, AuthRejectedError>();
+  private readonly refusedBy = new KeyedMap<AuthRejectedError>(MAX_PEERS_REMEMBERED);
   /** Dropped heads already reported (see reportDrop). */
   private readonly dropsSaid = new Set<string>();
-  /** (peer, refusal kind) pairs already reported, so each refusal is said once. */
-  private readonly refusalsSaid = new Set<string>();
+  /** Refusal kinds already reported per peer key, so each refusal is said once. */
+  private readonly refusalsSaid = new KeyedMap<Set<string>>(MAX_PEERS_REMEMBERED);
   private revocationSync: RevocationSync | undefined;
   private chains: PublisherChains | undefined;
   /** Latest wanted head per (publisher, branch); fetches run one at a time per branch. */
@@ -278,7 +286,7 @@ export class SyncNode implements PeerNetwork {
       while (!this.stopped) {
         if (peer) await this.untilDisconnected(peer);
         // A peer that refused our capability for good (revoked, expired, …) is not dialled again.
-        if (peer && this.refusedBy.has(peer.toString())) return;
+        if (peer && this.refusedFor(peer)) return;
         await this.sleep(delay);
         if (!peer) delay = Math.min(delay * 2, REDIAL_MAX_MS);
         if (!this.stopped) peer = await attempt();
@@ -690,7 +698,7 @@ export class SyncNode implements PeerNetwork {
 
   private clientFor(peer: PeerId): Promise<SyncClient> {
     const id = peer.toString();
-    const refused = this.refusedBy.get(id);
+    const refused = this.refusedFor(peer);
     if (refused) return Promise.reject(refused);
     const key = peerPublicKey(peer);
     if (key && this.opts.team?.revoked.has(key)) return Promise.reject(new Error(`peer ${id} is revoked`));
@@ -710,8 +718,8 @@ export class SyncNode implements PeerNetwork {
       this.clients.set(id, connecting);
       connecting.catch((err) => {
         if (this.clients.get(id) === connecting) this.clients.delete(id);
-        if (err instanceof AuthRejectedError) this.onRefusedBy(id, err);
-        else this.authFailed.add(id);
+        if (err instanceof AuthRejectedError) this.onRefusedBy(peer, err);
+        else if (key) this.authFailed.set(key, peer);
       });
     }
     return client;
@@ -732,15 +740,25 @@ export class SyncNode implements PeerNetwork {
    * may explain is retried once we hold the chain (completeOwnChain); one that no retry can change
    * (revoked, expired, issued to another key, no read permission) ends our attempts at that peer.
    */
-  private onRefusedBy(id: string, err: AuthRejectedError): void {
+  private onRefusedBy(peer: PeerId, err: AuthRejectedError): void {
+    const key = peerPublicKey(peer);
+    if (!key) return; // not an Ed25519 identity: never one of ours
     const missingChain = this.opts.credentials.chain.length === 0 && !isZero(this.opts.credentials.capHandle);
     const retrying = !err.refusal || !isPermanent(err.refusal.kind) || (missingChain && err.refusal.kind === "broken-chain");
-    if (retrying) this.authFailed.add(id);
-    else this.refusedBy.set(id, err);
-    const said = `${id} ${err.refusal?.kind ?? "unknown"}`;
-    if (this.stopped || this.refusalsSaid.has(said)) return;
-    this.refusalsSaid.add(said);
-    this.opts.onEvent?.({ type: "refused-by", peer: id, ...(err.refusal ? { refusal: err.refusal } : {}), retrying });
+    if (retrying) this.authFailed.set(key, peer);
+    else this.refusedBy.set(key, err);
+    const kind = err.refusal?.kind ?? "unknown";
+    const said = this.refusalsSaid.get(key) ?? new Set<string>();
+    if (this.stopped || said.has(kind)) return;
+    said.add(kind);
+    this.refusalsSaid.set(key, said);
+    this.opts.onEvent?.({ type: "refused-by", peer: peer.toString(), ...(err.refusal ? { refusal: err.refusal } : {}), retrying });
+  }
+
+  /** Why `peer` refused us for good, if it did. */
+  private refusedFor(peer: PeerId): AuthRejectedError | undefined {
+    const key = peerPublicKey(peer);
+    return key ? this.refusedBy.get(key) : undefined;
   }
 
   /** Drops the cached client of a peer if its connection or stream has closed. */
@@ -778,9 +796,9 @@ export class SyncNode implements PeerNetwork {
     }
     this.opts.credentials.chain = chainBlobs(capHandle, this.opts.store.reader());
     if (this.opts.credentials.chain.length === 0) return;
-    const retry = [...this.authFailed];
+    const retry = [...this.authFailed.entries()].map(([, peer]) => peer);
     this.authFailed.clear();
-    for (const id of retry) void this.clientFor(peerIdFromString(id)).catch(() => undefined);
+    for (const peer of retry) void this.clientFor(peer).catch(() => undefined);
   }
 
   /**

@@ -6,7 +6,7 @@ import { genId } from "../../src/core/id.ts";
 import { MemoryStore } from "../../src/core/memory-store.ts";
 import { nowTaiNs } from "../../src/core/schemas.ts";
 import { issueCapability, issueRevocation } from "../../src/auth/capability.ts";
-import { TeamPolicy } from "../../src/auth/policy.ts";
+import { MAX_REFUSALS_REMEMBERED, TeamPolicy } from "../../src/auth/policy.ts";
 import { Pile } from "../../src/pile/pile.ts";
 import { tempDir } from "../pile/helpers.ts";
 
@@ -75,4 +75,15 @@ describe("TeamPolicy", () => {
       tmp.cleanup();
     }
   });
+});
+
+test("refusals of strangers' keys are remembered up to a bound: every stranger brings a new key", () => {
+  const root = SigningKey.generate();
+  const policy = new TeamPolicy(new MemoryStore(), root.publicKey);
+  const strangers = Array.from({ length: MAX_REFUSALS_REMEMBERED + 100 }, () => crypto.getRandomValues(new Uint8Array(32)));
+  for (const remoteKey of strangers) policy.authorize({ capHandle: new Uint8Array(32), remoteKey, chain: [] });
+  expect(policy.refusalFor(strangers.at(-1)!)?.kind).toBe("no-capability");
+  // The first hundred are forgotten (the table holds the latest MAX_REFUSALS_REMEMBERED).
+  expect(strangers.slice(0, 100).filter((k) => policy.refusalFor(k) !== undefined)).toHaveLength(0);
+  expect(strangers.slice(100).every((k) => policy.refusalFor(k) !== undefined)).toBe(true);
 });
