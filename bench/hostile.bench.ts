@@ -30,6 +30,8 @@ const ATTACKS: Attack[] = [
   { mode: "preauth", label: "pre-auth memory (80 × 1 MiB AUTH, slow and half-open streams)", config: (target) => ({ mode: "preauth", target, connections: 8, streams: 2 }) },
   { mode: "endless", label: "endless DAG (64 new children per blob, forever)", config: (target, _t, a) => ({ mode: "endless", target, ...a }) },
   { mode: "silent", label: "silent peer (answers AUTH, then nothing)", config: (target, _t, a) => ({ mode: "silent", target, ...a }) },
+  { mode: "unread", label: "unread pipelined requests (GET_BLOBS of a 1 MiB blob, 4 paused streams, 8 MiB queued each)", config: (target, _t, a, blob) => ({ mode: "unread", target, blob, ...a }) },
+  { mode: "handshakes", label: "stalled handshakes (200 silent TCP connections from one address)", config: (target) => ({ mode: "handshakes", target, connections: 200 }) },
 ];
 
 /** Milliseconds from a finished commit on h to its arrival at v (capped). */
