@@ -21,6 +21,7 @@ export interface ScopeLike {
   inScope(hash: Hash, reader: BlobReader): boolean;
 }
 
+/** Who may connect to, read from and publish to a store of a team with this root. */
 export class TeamPolicy {
   private readonly verified = new Map<string, VerifiedCapability>();
   readonly revoked = new RevocationSet();
@@ -30,6 +31,7 @@ export class TeamPolicy {
   /** Read scopes of publishers (see readScopeOf), by hex key. */
   private readonly readScopes = new Map<string, { cap: VerifiedCapability; index: ScopeIndex }>();
 
+  /** The policy of the team rooted at `teamRoot`, over `store` (where capabilities and revocations are read). */
   constructor(
     private readonly store: BlobStore & BranchStore,
     readonly teamRoot: Uint8Array,

@@ -21,6 +21,7 @@ export class AuthRejectedError extends Error {
   }
 }
 
+/** What a node presents on connecting: its capability's handle and chain. */
 export interface Credentials {
   capHandle: Hash;
   /** Blobs of our capability chain, sent with AUTH so the server can verify it. */

@@ -16,8 +16,10 @@ import type { BlobReader, BranchId, CasResult, Hash, Store } from "../core/store
 import { TRACKING_REMOTE_BRANCH } from "../repo/attributes.ts";
 import { applyRemoteHead, type TrackingResult } from "../repo/tracking.ts";
 
+/** Which way a Peer syncs: both, receive only (readonly) or publish only (writeonly). */
 export type SyncDirection = "bidirectional" | "readonly" | "writeonly";
 
+/** A remote branch head whose blobs are now stored, ready for its tracking branch. */
 export interface RemoteHead {
   branchId: BranchId;
   /** Handle of the remote branch-metadata blob. */
@@ -37,6 +39,7 @@ export interface PeerNetwork {
   announce(hashes: Hash[]): void;
 }
 
+/** Callbacks of a Peer. */
 export interface PeerEvents {
   /** A delivered remote head was applied (or found stale / rejected). */
   onApplied?(remote: RemoteHead, result: TrackingResult): void;
@@ -44,6 +47,7 @@ export interface PeerEvents {
   onPublished?(branchId: BranchId, head: Hash): void;
 }
 
+/** Any store, synced: reads apply what the network delivered, writes are published (see the module comment). */
 export class Peer implements Store {
   /** The head last published (or skipped as tracking) per branch, keyed by the id's bytes. */
   private readonly published = new Map<bigint, Hash>();
@@ -56,6 +60,7 @@ export class Peer implements Store {
   private lastEvent: number | null = null;
   private released = false;
 
+  /** Wraps `innerStore`; `net` is the network side (a `SyncNode` makes both). */
   constructor(
     private readonly innerStore: Store,
     private readonly net: PeerNetwork,

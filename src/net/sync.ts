@@ -50,6 +50,7 @@ const PUSH_TIMEOUT_MS = 10_000;
  */
 const GOSSIP_AFTER_PUSH_MS = 10;
 
+/** What a SyncNode reports as it runs. */
 export type SyncEvent =
   | { type: "listening"; peerId: string; addrs: string[] }
   /** `proven`: blobs the publisher had to hand over again for proof of possession (see possession.ts). */
@@ -72,6 +73,7 @@ export type SyncEvent =
   | { type: "provide-failed"; head: string; error: string }
   | { type: "warning"; message: string };
 
+/** Everything a SyncNode needs; `TeamSync` fills most of it from a team root and capability. */
 export interface SyncNodeOptions {
   store: Store;
   key: SigningKey;
@@ -95,6 +97,7 @@ export interface SyncNodeOptions {
   republishMs?: number;
   /** How long a fetch waits for DHT provider records before starting with what it has (default 1 s). */
   providerLookupMs?: number;
+  /** Everything the node reports; see `SyncEvent`. */
   onEvent?: (event: SyncEvent) => void;
   /** A fetch running longer than this reports "fetch-progress" events this often (default 1 s). */
   progressEveryMs?: number;
@@ -103,6 +106,7 @@ export interface SyncNodeOptions {
   server?: Pick<ServerOptions, "withoutOps">;
 }
 
+/** A running sync node: libp2p host, pile-sync server, gossip and fetches, around `peer`. */
 export class SyncNode implements PeerNetwork {
   readonly peer: Peer;
   private delivered: RemoteHead[] = [];
@@ -135,6 +139,7 @@ export class SyncNode implements PeerNetwork {
     this.peer = new Peer(opts.store, this, opts.direction ?? "bidirectional", opts.peerEvents ?? {});
   }
 
+  /** Starts the node, listens, and dials the given peers (their first dial is awaited). */
   static async start(opts: SyncNodeOptions): Promise<SyncNode> {
     const host = await createHost({
       key: opts.key,
@@ -588,6 +593,7 @@ export class SyncNode implements PeerNetwork {
     return this.host.getPeers().map(String);
   }
 
+  /** Stops gossip, fetches, the server and the host. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.provideTimer);

@@ -14,7 +14,9 @@ export type RepoErrorCode =
   /** A remote branch and the local branch it would merge into are different branches (ids or names disagree). */
   | "branch-mismatch";
 
+/** An error of the repository layer; `code` says which kind, the message names the branch or blob. */
 export class RepoError extends Error {
+  /** An error with a message for a person and a `code` for a program. */
   constructor(
     message: string,
     readonly code: RepoErrorCode,
