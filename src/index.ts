@@ -44,7 +44,7 @@ export { Repository, type RepositoryOptions, type BranchInfo } from "./repo/repo
 export { Workspace, type MergeKind } from "./repo/workspace.ts";
 export { RepoError, type RepoErrorCode } from "./repo/errors.ts";
 export { loadKey, type KeyLookup } from "./repo/keyfile.ts";
-export { mergeRemoteHead } from "./repo/remote-merge.ts";
+export { adoptTrackedBranch, mergeRemoteHead } from "./repo/remote-merge.ts";
 export { RemoteMergePolicy, type MergeOutcome, type MergePolicyOptions } from "./repo/merge-policy.ts";
 export type { TrackingResult } from "./repo/tracking.ts";
 

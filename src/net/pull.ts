@@ -54,11 +54,15 @@ export interface PullOptions {
 
 /** What a pull did. */
 export interface PullResult {
-  /** The remote branch's id (team-wide) and the head pulled. */
+  /** The remote branch's id (team-wide). */
   branchId: BranchId;
+  /** Handle of the remote branch-metadata blob pulled. */
   head: Hash;
-  /** The local tracking branch that now holds it, and whether it moved. */
+  /** The branch's head commit (null for an empty branch): check it out, or merge it. */
+  commit: Hash | null;
+  /** The local tracking branch that now holds it. */
   trackingId: BranchId;
+  /** Whether the tracking branch moved ("applied") or already held this head or a newer one. */
   status: "applied" | "stale" | "unchanged";
   /** What the fetch transferred. */
   summary: FetchSummary;
@@ -110,7 +114,7 @@ export async function pullBranch(options: PullOptions): Promise<PullResult> {
       if (!possession.ok) throw new PullError(`refused ${options.branch} from ${peerText}: ${possession.reason}`, "refused");
       const result = applyRemoteHead(store, remoteKey, match.head, match.branchId);
       if (result.status === "rejected") throw new PullError(`bad data from ${peerText}: ${result.reason}`, "bad-data");
-      return { branchId: match.branchId, head: match.head, trackingId: result.trackingId, status: result.status, summary };
+      return { branchId: match.branchId, head: match.head, commit: result.head, trackingId: result.trackingId, status: result.status, summary };
     } finally {
       await client.close();
     }
