@@ -29,7 +29,7 @@ export async function pileFiles(path: string, opts: { branch: unknown; json?: bo
   const files = found.files.map(summarize);
   output(opts.json, { branch, files, unreadableCommits: found.unreadableCommits.map(toHex), unreadableNames: found.unreadableNames }, () => {
     if (files.length === 0) return `no files on ${branch}`;
-    const width = Math.max(...files.map((f) => displayName(f.name).length));
+    const width = files.reduce((w, f) => Math.max(w, displayName(f.name).length), 0);
     return files
       .map((f) => {
         const versions = f.versions > 1 ? `  (${f.versions} versions)` : "";

@@ -21,6 +21,7 @@ import type { SyncDirection } from "../net/peer.ts";
 import { type SyncEvent, SyncNode } from "../net/sync.ts";
 import { asList, openPile, signingKey } from "./common.ts";
 import { CliError } from "./errors.ts";
+import { type FetchFlags, fetchSettings } from "./fetch-flags.ts";
 import { capHandleOf, credentialsOf, givenTeamRoot, type TeamOptions, teamRootOf } from "./team-context.ts";
 
 /**
@@ -37,7 +38,7 @@ function teamWarnings(opts: TeamOptions, key: SigningKey): string[] {
   return warnings;
 }
 
-export interface SyncOptions extends TeamOptions {
+export interface SyncOptions extends TeamOptions, FetchFlags {
   peers?: string | string[];
   listen?: string | string[];
   branch?: string | string[];
@@ -104,6 +105,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   const listen = asList(opts.listen);
   for (const addr of peers) address(addr, "--peers");
   for (const addr of listen) address(addr, "--listen");
+  const fetching = fetchSettings(opts);
   const pile = openPile(path);
   const syncLock = lockPileForSync(path);
   if (!syncLock) {
@@ -137,6 +139,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     peers,
     mdns: opts.mdns ?? false,
     republishMs: republishSeconds * 1000,
+    fetch: fetching,
     onEvent: (e: SyncEvent) => logEvent(e, log, policy),
     peerEvents: {
       onPublished(branchId, head) {
@@ -296,8 +299,9 @@ function branchName(repo: Repository, metaHandle: Uint8Array): string | undefine
   }
 }
 
-export async function runPull(path: string, remote: string, opts: TeamOptions & { branch: string; key?: string; json?: boolean }): Promise<number> {
+export async function runPull(path: string, remote: string, opts: TeamOptions & FetchFlags & { branch: string; key?: string; json?: boolean }): Promise<number> {
   const { addr, peerId } = address(remote);
+  const { limits, window, idleMs } = fetchSettings(opts);
   if (!peerId) throw new CliError(`${remote}: the address must end in /p2p/<peer id> so the peer can be authenticated`);
   const peerIdText = peerId.toString();
   const remoteKey = peerPublicKey(peerId);
@@ -309,7 +313,7 @@ export async function runPull(path: string, remote: string, opts: TeamOptions & 
   try {
     let client: SyncClient;
     try {
-      client = await SyncClient.connect(host, addr, credentialsOf(opts, pile.reader()), AbortSignal.timeout(10_000));
+      client = await SyncClient.connect(host, addr, credentialsOf(opts, pile.reader()), AbortSignal.timeout(10_000), idleMs ? { idleMs } : {});
     } catch (err) {
       if (err instanceof AuthRejectedError) throw new CliError(`${peerIdText} rejected our capability (set --cap / TRIBLE_TEAM_CAP to a capability issued by its team)`);
       throw new CliError(`cannot reach ${remote}: ${(err as Error).message}`);
@@ -332,6 +336,8 @@ export async function runPull(path: string, remote: string, opts: TeamOptions & 
     const started = performance.now();
     const delivered = new HashIndex(256);
     const summary = await fetchClosure(client, match.head, pile, {
+      limits,
+      ...(window ? { window } : {}),
       onProgress: (p) => {
         if (!tty) return;
         const secs = (performance.now() - started) / 1000;

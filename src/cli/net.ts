@@ -3,6 +3,7 @@
  * live here; the implementations load on use, so `--help` does not pay for libp2p.
  */
 import type { CAC } from "cac";
+import { type FetchFlags, withFetchFlags } from "./fetch-flags.ts";
 import type { IdentityOptions, SyncOptions } from "./net-actions.ts";
 import type { TeamOptions } from "./team-context.ts";
 
@@ -15,8 +16,7 @@ export function register(cli: CAC): void {
     .option("--json", "Print JSON")
     .action(async (pile: string | undefined, opts: IdentityOptions) => (await import("./net-actions.ts")).runIdentity(pile, opts));
 
-  cli
-    .command("pile net sync <pile>", "Sync a pile with peers until interrupted (Ctrl-C stops cleanly)")
+  withFetchFlags(cli.command("pile net sync <pile>", "Sync a pile with peers until interrupted (Ctrl-C stops cleanly)"))
     .option("--peers <multiaddr>", "Peer to dial (repeatable)")
     .option("--listen <multiaddr>", "Address to listen on (repeatable; default QUIC and TCP on 127.0.0.1, random ports)")
     .option("--branch <name>", "Only receive these branch names (repeatable; default all)")
@@ -30,14 +30,13 @@ export function register(cli: CAC): void {
     .option("--json", "Print one JSON event per line")
     .action(async (path: string, opts: SyncOptions) => (await import("./net-actions.ts")).runSync(path, opts));
 
-  cli
-    .command("pile net pull <pile> <remote>", "Fetch one branch from a peer (multiaddr with /p2p/ id), update its tracking branch, exit")
+  withFetchFlags(cli.command("pile net pull <pile> <remote>", "Fetch one branch from a peer (multiaddr with /p2p/ id), update its tracking branch, exit"))
     .option("--branch <name>", "Remote branch name", { default: "main" })
     .option("--team-root <hex>", "Team root public key")
     .option("--cap <hex>", "Your capability handle")
     .option("--key <file>", "Key file")
     .option("--json", "Print a JSON summary")
-    .action(async (path: string, remote: string, opts: TeamOptions & { branch: string; key?: string; json?: boolean }) =>
+    .action(async (path: string, remote: string, opts: TeamOptions & FetchFlags & { branch: string; key?: string; json?: boolean }) =>
       (await import("./net-actions.ts")).runPull(path, remote, opts),
     );
 }

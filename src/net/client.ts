@@ -10,6 +10,8 @@ import type { Host } from "./host.ts";
 import { isZero } from "../core/bytes.ts";
 import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_CLOSURE, OP_GET_BLOBS, OP_HEADS, OP_PUSH_HEAD, PROTOCOL_V5, PUSH_ACCEPTED } from "./protocol.ts";
 import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
+import { type ByteBudget, DEFAULT_IDLE_MS } from "./fetch-budget.ts";
+import { IdleWatchdog } from "./idle-watchdog.ts";
 
 /** A value now, or later: response parsers stay synchronous while the bytes are already buffered. */
 type Maybe<T> = T | Promise<T>;
@@ -19,6 +21,23 @@ export class AuthRejectedError extends Error {
     super(`peer ${peer} rejected our capability`);
     this.name = "AuthRejectedError";
   }
+}
+
+/** The peer sent no byte for `ms` while a reply was due: its requests fail and its connection is closed. */
+export class StalledPeerError extends Error {
+  constructor(peer: string, ms: number) {
+    super(`peer ${peer} sent nothing for ${ms} ms while a reply was due; dropped it (a slow link needs a longer --idle-timeout / idleMs)`);
+    this.name = "StalledPeerError";
+  }
+}
+
+export interface ClientOptions {
+  /**
+   * Fail every waiting request when the peer sends no byte for this long while a reply is due
+   * (AUTH included); default DEFAULT_IDLE_MS. Progress, not total time, counts: a large transfer
+   * that keeps moving never trips it.
+   */
+  idleMs?: number;
 }
 
 /** What a node presents on connecting: its capability's handle and chain. */
@@ -73,20 +92,29 @@ export class SyncClient {
 
   /** The remote's PeerId, as text (for messages). */
   readonly peer: string;
+  /** Watches every awaited reply on this client's streams (see ClientOptions.idleMs). */
+  private readonly watchdog: IdleWatchdog;
+  /**
+   * Set once a reply failed (the peer stalled, broke the protocol or overran a budget): the stream
+   * is out of step from there, so it is aborted and every request fails with this from then on.
+   */
+  private failure: Error | undefined;
 
   private constructor(
     private readonly connection: Connection,
     private readonly stream: Stream,
+    idleMs: number,
   ) {
     this.peer = connection.remotePeer.toString();
-    this.reader = new StreamReader(stream);
+    this.watchdog = new IdleWatchdog(idleMs, () => this.stalled());
+    this.reader = new StreamReader(this.watchdog.track(stream));
   }
 
   /** Opens the sync stream and authenticates; throws AuthRejectedError if the peer refuses. */
-  static async connect(node: Host, peer: PeerId | Multiaddr, credentials: Credentials, signal?: AbortSignal): Promise<SyncClient> {
+  static async connect(node: Host, peer: PeerId | Multiaddr, credentials: Credentials, signal?: AbortSignal, clientOptions: ClientOptions = {}): Promise<SyncClient> {
     const options = signal ? { signal } : {};
     const connection = await node.dial(peer, options);
-    const client = new SyncClient(connection, await connection.newStream(PROTOCOL_V5, options));
+    const client = new SyncClient(connection, await connection.newStream(PROTOCOL_V5, options), clientOptions.idleMs ?? DEFAULT_IDLE_MS);
     const frame = [new Uint8Array([OP_AUTH]), credentials.capHandle, u32(credentials.chain.length)];
     for (const blob of credentials.chain) frame.push(u32(blob.length), blob);
     client.send(concat(frame));
@@ -104,27 +132,52 @@ export class SyncClient {
   }
 
   private enqueue<T>(parse: () => Promise<T>): Promise<T> {
-    const result = this.responses.then(parse);
+    const result = this.watchdog.watch(() => this.responses.then(parse)).catch((err) => {
+      if (!this.failure) {
+        this.failure = err instanceof Error ? err : new Error(String(err));
+        this.stream.abort(this.failure);
+      }
+      throw this.failure;
+    });
     this.responses = result.catch(() => undefined);
     return result;
+  }
+
+  /** The peer went silent with replies due: fail them all, naming the peer, and close the connection. */
+  private stalled(): void {
+    const error = new StalledPeerError(this.peer, this.watchdog.idleMs);
+    this.failure ??= error;
+    this.abort(error.message, true);
   }
 
   /**
    * Children (present, in-scope 32-byte references, de-duplicated) of each parent, in order; null
    * where the peer lacks the parent or may not share it.
    */
-  children(parents: Hash[]): Promise<(Hash[] | null)[]> {
+  async children(parents: Hash[], budget?: ByteBudget): Promise<(Hash[] | null)[]> {
+    return (await this.childrenPacked(parents, budget)).map((list) => list && split(list, list.length / 32));
+  }
+
+  /**
+   * `children`, each list as one array of 32-byte hashes end to end (no object per hash). Each
+   * list's bytes are reserved in `budget` before they are read (the caller releases them once it
+   * has used the lists; a failed call releases its own).
+   */
+  childrenPacked(parents: Hash[], budget?: ByteBudget): Promise<(Uint8Array | null)[]> {
     const reader = this.reader;
-    const list = (n: number): Maybe<Hash[] | null> => {
+    let reserved = 0;
+    const list = (n: number): Maybe<Uint8Array | null> => {
       if (n === ABSENT_PARENT) return null;
       if (n > LIMITS.maxChildren) throw new ProtocolError(`peer ${this.peer} sent ${n} children for one blob`);
-      const bytes = reader.take(n * 32);
-      return bytes ? split(bytes, n) : reader.readExactly(n * 32).then((b) => split(b, n));
+      budget?.reserve(n * 32, this.peer);
+      reserved += n * 32;
+      return reader.take(n * 32) ?? reader.readExactly(n * 32);
     };
-    return this.batched(parents, OP_CHILDREN_MANY, () => {
+    const lists = this.batched(parents, OP_CHILDREN_MANY, () => {
       const n = reader.takeU32();
       return n === undefined ? reader.readU32().then(list) : list(n);
     });
+    return budget ? releasedOnFailure(lists, budget, () => reserved) : lists;
   }
 
   /** The peer's branches (id, branch-metadata handle) that we may read. */
@@ -140,15 +193,25 @@ export class SyncClient {
     });
   }
 
-  /** Bytes of each blob, or null where the peer does not have it (or may not share it). Unverified. */
-  getBlobs(hashes: Hash[]): Promise<(Uint8Array | null)[]> {
+  /**
+   * Bytes of each blob, or null where the peer does not have it (or may not share it). Unverified.
+   * Each blob's bytes are reserved in `budget` before they are read (see `children`).
+   */
+  getBlobs(hashes: Hash[], budget?: ByteBudget): Promise<(Uint8Array | null)[]> {
     const reader = this.reader;
+    let reserved = 0;
     // The reader's chunks are private copies, so the returned views are ours to keep.
-    const body = (len: number): Maybe<Uint8Array | null> => (len < 0 ? null : (reader.take(len) ?? reader.readExactly(len)));
-    return this.batched(hashes, OP_GET_BLOBS, () => {
+    const body = (len: number): Maybe<Uint8Array | null> => {
+      if (len < 0) return null;
+      budget?.reserve(len, this.peer);
+      reserved += len;
+      return reader.take(len) ?? reader.readExactly(len);
+    };
+    const blobs = this.batched(hashes, OP_GET_BLOBS, () => {
       const len = reader.takeLength(LIMITS.maxBlobBytes);
       return len === undefined ? reader.readU64Length(LIMITS.maxBlobBytes).then(body) : body(len);
     });
+    return budget ? releasedOnFailure(blobs, budget, () => reserved) : blobs;
   }
 
   private async batched<T>(hashes: Hash[], op: number, parseOne: () => Maybe<T>): Promise<T[]> {
@@ -197,7 +260,7 @@ export class SyncClient {
       const channel = await this.closureStream;
       this.requests++;
       channel.stream.send(frame);
-      const reply = channel.responses.then(() => this.readClosure(channel.reader, budget));
+      const reply = this.watchdog.watch(() => channel.responses.then(() => this.readClosure(channel.reader, budget)));
       channel.responses = reply.catch(() => undefined);
       return await reply;
     } catch {
@@ -207,7 +270,7 @@ export class SyncClient {
   }
 
   private openSideStream(): Promise<SideStream> {
-    return this.connection.newStream(PROTOCOL_V5).then((stream) => ({ stream, reader: new StreamReader(stream), responses: Promise.resolve() }));
+    return this.connection.newStream(PROTOCOL_V5).then((stream) => ({ stream, reader: new StreamReader(this.watchdog.track(stream)), responses: Promise.resolve() }));
   }
 
   /**
@@ -287,10 +350,11 @@ export class SyncClient {
 
   /** Whether requests can still be sent: the connection and the sync stream are both open. */
   get isOpen(): boolean {
-    return this.connection.status === "open" && this.stream.status === "open" && this.stream.writeStatus === "writable";
+    return !this.failure && this.connection.status === "open" && this.stream.status === "open" && this.stream.writeStatus === "writable";
   }
 
   async close(): Promise<void> {
+    this.watchdog.stop();
     for (const side of [this.closureStream, this.pushStream]) void side?.then((c) => c.stream.close()).catch(() => undefined);
     try {
       await this.stream.close();
@@ -305,6 +369,14 @@ export class SyncClient {
     for (const side of [this.closureStream, this.pushStream]) void side?.then((c) => c.stream.abort(new Error(reason))).catch(() => undefined);
     if (wholeConnection) this.connection.abort(new Error(reason));
   }
+}
+
+/** `reply`, with the bytes it reserved in `budget` given back if it fails (its partial data is dropped). */
+function releasedOnFailure<T>(reply: Promise<T>, budget: ByteBudget, reserved: () => number): Promise<T> {
+  return reply.catch((err) => {
+    budget.release(reserved());
+    throw err;
+  });
 }
 
 function split(bytes: Uint8Array, n: number): Hash[] {

@@ -16,9 +16,11 @@
  * they are discovered, in the same round trip as their CHILDREN request: a small update (a commit
  * of a few blobs) then needs no download round after discovery. Blobs that arrived that way are
  * stored in their place in step 2 (all at once when the whole closure did), never asked again.
- * A peer that sends bytes not matching their hash, breaks the protocol or stalls is dropped for
- * this fetch (nothing of its bad data is stored) and its work goes to the others. A blob that a
- * peer lacks is asked of the other peers.
+ * A peer that sends bytes not matching their hash, breaks the protocol, stalls (no bytes for
+ * the client's idle deadline) or overruns one of the fetch's budgets (fetch-budget.ts: blobs and
+ * references discovered, depth, bytes buffered; requests in flight are held to `window` per
+ * peer) is dropped for this fetch (nothing of its bad data is stored) and its work goes to the
+ * others. A blob that a peer lacks is asked of the other peers.
  */
 import type { PeerId } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
@@ -26,9 +28,13 @@ import { hashMany } from "../core/blake3.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BlobStore, BlobStorePut, Hash } from "../core/store.ts";
-import { type Credentials, type ReceivedBlob, SyncClient } from "./client.ts";
+import { type ClientOptions, type Credentials, type ReceivedBlob, StalledPeerError, SyncClient } from "./client.ts";
+import { BudgetExceededError, ByteBudget, type FetchLimits, resolveLimits } from "./fetch-budget.ts";
 import type { Host } from "./host.ts";
-import { LIMITS, postOrder } from "./protocol.ts";
+import { MissingDag } from "./missing-dag.ts";
+import { LIMITS } from "./protocol.ts";
+
+export { BudgetExceededError, StalledPeerError };
 
 /** Levels with at most this many missing blobs are downloaded during discovery (see above)… */
 const SPECULATE_MAX_HASHES = 128;
@@ -51,13 +57,6 @@ export class MissingBlobError extends Error {
   ) {
     super(`${peers} does not have (or will not share) blob ${toHex(hash)}`);
     this.name = "MissingBlobError";
-  }
-}
-
-export class StalledPeerError extends Error {
-  constructor(peer: string, ms: number) {
-    super(`peer ${peer} sent nothing for ${ms} ms; dropped it for this fetch`);
-    this.name = "StalledPeerError";
   }
 }
 
@@ -97,10 +96,15 @@ export interface FetchOptions {
   batch?: number;
   /** Aim for about this many bytes per GET_BLOBS request. */
   batchBytes?: number;
-  /** GET_BLOBS requests in flight at once, per peer. */
+  /** Requests (CHILDREN_MANY, GET_BLOBS) in flight at once, per peer (default 8). */
   window?: number;
-  /** Drop a peer that leaves a request unanswered this long (default 30 s). */
+  /**
+   * Also drop a peer that leaves one request unanswered this long in total, moving or not. Off by
+   * default: a silent peer is caught by its client's idle deadline (ClientOptions.idleMs).
+   */
   stallMs?: number;
+  /** This fetch's budgets (fetch-budget.ts); each defaults to DEFAULT_FETCH_LIMITS. */
+  limits?: Partial<FetchLimits>;
   /**
    * Blobs we hold (with their closures) that the head likely builds on, such as the previous head.
    * When given (even empty), the fetch first asks one peer for the head's whole missing closure in
@@ -128,7 +132,7 @@ export function fetchClosure(
   return new Fetch(Array.isArray(clients) ? [...clients] : [clients as SyncClient], store, opts).run(head);
 }
 
-export interface PeerFetchRequest extends FetchOptions {
+export interface PeerFetchRequest extends FetchOptions, ClientOptions {
   host: Host;
   /** Peers believed to hold the closure (see `providersFor`); tried in parallel. */
   providers: (PeerId | Multiaddr)[];
@@ -144,7 +148,8 @@ export async function fetchFromPeers(req: PeerFetchRequest): Promise<FetchSummar
   if (req.store.reader().has(req.head)) return new Fetch([], req.store, req).run(req.head);
   const timeout = AbortSignal.timeout(req.connectTimeoutMs ?? 10_000);
   const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-  const attempts = await Promise.allSettled(req.providers.map((p) => SyncClient.connect(req.host, p, req.credentials, signal)));
+  const clientOptions = req.idleMs === undefined ? {} : { idleMs: req.idleMs };
+  const attempts = await Promise.allSettled(req.providers.map((p) => SyncClient.connect(req.host, p, req.credentials, signal, clientOptions)));
   const clients: SyncClient[] = [];
   const errors: { peer: string; error: Error }[] = [];
   attempts.forEach((a, i) => {
@@ -158,7 +163,7 @@ export async function fetchFromPeers(req: PeerFetchRequest): Promise<FetchSummar
   if (clients.length === 0) throw new FetchFailedError(errors);
   try {
     const summary = await new Fetch(clients, req.store, req).run(req.head);
-    summary.dropped.unshift(...errors.map((e) => ({ peer: e.peer, error: e.error.message })));
+    summary.dropped = errors.map((e) => ({ peer: e.peer, error: e.error.message })).concat(summary.dropped);
     return summary;
   } finally {
     await Promise.all(clients.map((c) => c.close()));
@@ -170,8 +175,16 @@ interface Source {
   client: SyncClient;
   requestsBefore: number;
   dropped: boolean;
-  /** GET_BLOBS requests awaiting a reply. */
+  /** Requests awaiting a reply. */
   inFlight: number;
+}
+
+/** Parents of one level asked of one peer in one CHILDREN_MANY request. */
+interface ChildrenTask {
+  parents: number[];
+  /** Peers that answered they lack these parents. */
+  refused: Set<Source> | null;
+  busy: Source | null;
 }
 
 /** A run of consecutive blobs of the post-order, requested together. */
@@ -180,6 +193,8 @@ interface Batch {
   blobs: (Uint8Array | null)[];
   /** Indices not received yet. */
   missing: number[];
+  /** Bytes of `blobs` reserved in the fetch's byte budget (released when the batch is stored). */
+  held: number;
   /** Peers that answered "missing" for some of them. */
   tried: Set<Source>;
   busy: Source | null;
@@ -193,6 +208,12 @@ class Fetch {
   private local: BlobReader;
   private readonly progress: FetchProgress = { discovered: 0, stored: 0, bytes: 0 };
   private readonly summary: FetchSummary = { blobs: 0, bytes: 0, requests: 0, depth: 0, ms: 0, peers: 0, dropped: [] };
+  private readonly limits: FetchLimits;
+  /** Reply bytes this fetch holds (see FetchLimits.maxBufferedBytes). */
+  private readonly buffered: ByteBudget;
+  private readonly window: number;
+  /** Dropped peers whose children lists have been cleared (see `discoverLevel`). */
+  private readonly forgotten = new Set<Source>();
 
   constructor(
     clients: SyncClient[],
@@ -202,6 +223,9 @@ class Fetch {
     this.sources = clients.map((client) => ({ client, requestsBefore: client.requests, dropped: false, inFlight: 0 }));
     this.summary.peers = clients.length;
     this.local = store.reader();
+    this.limits = resolveLimits(opts.limits);
+    this.buffered = new ByteBudget(this.limits.maxBufferedBytes);
+    this.window = opts.window ?? 8;
   }
 
   async run(head: Hash): Promise<FetchSummary> {
@@ -238,9 +262,10 @@ class Fetch {
     return new FetchFailedError(this.errors);
   }
 
-  /** Resolves with the reply, or drops the peer when it stalls (and rejects). */
+  /** The reply, or a StalledPeerError once it has taken `stallMs` in total (when set). */
   private deadline<T>(source: Source, reply: Promise<T>): Promise<T> {
-    const ms = this.opts.stallMs ?? 30_000;
+    const ms = this.opts.stallMs;
+    if (ms === undefined) return reply;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const stalled = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new StalledPeerError(source.client.peer, ms)), ms);
@@ -282,9 +307,7 @@ class Fetch {
    * order the bytes of those that arrived (verified) during the walk.
    */
   private async discover(head: Hash): Promise<{ order: Hash[]; prefetched: (Uint8Array | undefined)[] }> {
-    const nodes = new HashIndex(1024);
-    const children: number[][] = [];
-    nodes.insert(head);
+    const dag = new MissingDag(head);
     let frontier: number[] = [0];
     const blobs: (Uint8Array | undefined)[] = [];
     const speculations: Promise<void>[] = [];
@@ -292,12 +315,10 @@ class Fetch {
     let speculativeBytes = 0;
     while (frontier.length) {
       this.summary.depth++;
-      const parents = frontier.map((e) => nodes.keyAt(e).slice());
-      // The CHILDREN request goes first, so its reply is not queued behind the blobs.
-      const lists = this.childrenFromAny(parents);
       speculating &&= frontier.length <= SPECULATE_MAX_HASHES && speculativeBytes < SPECULATE_MAX_BYTES;
       if (speculating) {
         const entries = frontier;
+        const parents = entries.map((e) => dag.hashOf(e).slice());
         speculations.push(
           this.speculate(parents).then((got) => {
             got.forEach((blob, i) => {
@@ -308,32 +329,184 @@ class Fetch {
           }),
         );
       }
-      frontier = this.addLevel(await lists, frontier, nodes, children);
-      this.progress.discovered = nodes.size;
+      frontier = await this.discoverLevel(dag, frontier);
+      this.progress.discovered = dag.size;
       this.opts.onProgress?.(this.progress);
     }
-    const entries = postOrder(children, nodes.size);
+    const entries = dag.postOrder();
     // Views into the index's key table (it no longer grows), not copies.
-    const order = entries.map((e) => nodes.keyAt(e));
+    const order: Hash[] = new Array(entries.length);
+    const prefetched: (Uint8Array | undefined)[] = new Array(entries.length);
     await Promise.all(speculations);
-    return { order, prefetched: entries.map((e) => blobs[e]) };
+    entries.forEach((e, i) => {
+      order[i] = dag.hashOf(e);
+      prefetched[i] = blobs[e];
+    });
+    return { order, prefetched };
   }
 
-  /** Records one level's children (skipping blobs held already); returns the next level. */
-  private addLevel(lists: (Hash[] | null)[], frontier: number[], nodes: HashIndex, children: number[][]): number[] {
+  /**
+   * Lists the children of one level's entries, asking the live peers in CHILDREN_MANY requests of
+   * up to LIMITS.maxBatch parents, at most `window` in flight per peer; each reply is indexed as
+   * it arrives and its bytes released, so a level of millions of blobs never sits in memory as
+   * replies. A parent a peer lacks is asked of another; one no peer has stays childless (the
+   * download then reports it missing). A peer dropped meanwhile is un-believed: the lists it gave
+   * (this level or earlier) are cleared and asked again of the others. Returns the entries first
+   * named in this level.
+   */
+  private discoverLevel(dag: MissingDag, frontier: number[]): Promise<number[]> {
+    const queue: ChildrenTask[] = [];
+    const enqueue = (parents: number[]) => {
+      for (let i = 0; i < parents.length; i += LIMITS.maxBatch) queue.push({ parents: parents.slice(i, i + LIMITS.maxBatch), refused: null, busy: null });
+    };
+    enqueue(frontier);
+    const inFlight = new Set<ChildrenTask>();
     const next: number[] = [];
-    frontier.forEach((parent, i) => {
-      const kids: number[] = [];
-      // A parent no peer has stays childless here; the download then reports it missing.
-      for (const child of lists[i] ?? []) {
-        if (this.local.has(child)) continue;
-        const { entry, added } = nodes.insert(child);
-        kids.push(entry);
-        if (added) next.push(entry);
-      }
-      children[parent] = kids;
+    return new Promise<number[]>((resolve, reject) => {
+      let settled = false;
+      const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err);
+        else resolve(next);
+      };
+
+      const ask = (task: ChildrenTask, source: Source) => {
+        task.busy = source;
+        source.inFlight++;
+        inFlight.add(task);
+        const hashes = task.parents.map((e) => dag.hashOf(e).slice());
+        this.deadline(source, source.client.childrenPacked(hashes, this.buffered)).then(
+          (lists) => answered(task, source, lists),
+          (err) => {
+            if (task.busy === source) dropPeer(source, err instanceof Error ? err : new Error(String(err)));
+            pump();
+          },
+        );
+      };
+
+      /** Drops a peer; its requests in flight go back on the queue for the others (and `pump` un-believes its lists). */
+      const dropPeer = (source: Source, error: Error) => {
+        this.drop(source, error);
+        for (const task of inFlight) {
+          if (task.busy !== source) continue;
+          task.busy = null;
+          inFlight.delete(task);
+          queue.push(task);
+        }
+      };
+
+      const answered = (task: ChildrenTask, source: Source, lists: (Uint8Array | null)[]) => {
+        let bytes = 0;
+        for (const list of lists) if (list) bytes += list.length;
+        try {
+          if (task.busy !== source || settled) return; // released when the peer was dropped
+          task.busy = null;
+          source.inFlight--;
+          inFlight.delete(task);
+          this.indexReply(dag, task, source, lists, queue, next);
+        } catch (err) {
+          if (!(err instanceof BudgetExceededError)) return finish(err instanceof Error ? err : new Error(String(err)));
+          // Nothing of the reply was indexed: its parents go to the other peers.
+          queue.push(task);
+          dropPeer(source, err);
+        } finally {
+          this.buffered.release(bytes);
+        }
+        pump();
+      };
+
+      const pump = () => {
+        if (settled) return;
+        if (this.opts.signal?.aborted) return finish(this.exhausted());
+        // A dropped peer's lists, this level's or earlier, are asked again of the others.
+        for (const source of this.sources) {
+          if (!source.dropped || this.forgotten.has(source)) continue;
+          this.forgotten.add(source);
+          enqueue(dag.forget(this.peerNumber(source)));
+        }
+        const live = this.live();
+        if (live.length === 0) return finish(this.exhausted());
+        for (let i = 0; i < queue.length; ) {
+          const task = queue[i]!;
+          const candidates = task.refused ? live.filter((s) => !task.refused!.has(s)) : live;
+          if (candidates.length === 0) {
+            queue.splice(i, 1); // no live peer has these parents: they stay childless
+            continue;
+          }
+          let best: Source | undefined;
+          for (const s of candidates) if (s.inFlight < this.window && (!best || s.inFlight < best.inFlight)) best = s;
+          if (!best) {
+            i++;
+            continue;
+          }
+          queue.splice(i, 1);
+          ask(task, best);
+        }
+        if (queue.length === 0 && inFlight.size === 0) finish();
+      };
+      pump();
     });
-    return next;
+  }
+
+  /** The number MissingDag knows a peer by (1…255). */
+  private peerNumber(source: Source): number {
+    return Math.min(255, this.sources.indexOf(source) + 1);
+  }
+
+  /**
+   * Indexes one CHILDREN_MANY reply, after checking it against the budgets, each charged to the
+   * peer that sent it (throws BudgetExceededError, indexing nothing, when it would cross one):
+   * blobs and references it named, the depth of what it names. Parents the peer lacks go back on
+   * the queue for the others.
+   */
+  private indexReply(dag: MissingDag, task: ChildrenTask, source: Source, lists: (Uint8Array | null)[], queue: ChildrenTask[], next: number[]): void {
+    // Count first, so a reply over budget costs one pass and leaves the DAG untouched. A blob we
+    // hold ends the walk (its closure is stored), so it is neither counted nor recorded.
+    let references = 0;
+    let fresh = 0;
+    let deepest = 0;
+    const held: Uint8Array[] = [];
+    lists.forEach((list, i) => {
+      if (!list) return;
+      const mask = new Uint8Array(list.length / 32);
+      for (let k = 0; k < mask.length; k++) {
+        if (this.local.has(list.subarray(k * 32, k * 32 + 32))) mask[k] = 1;
+        else {
+          references++;
+          if (dag.nodes.find(list, k * 32) >= 0) continue;
+          fresh++;
+          deepest = Math.max(deepest, dag.depthOf(task.parents[i]!) + 1);
+        }
+      }
+      held.push(mask);
+    });
+    const peer = source.client.peer;
+    const by = this.peerNumber(source);
+    if (dag.namedBy(by) + fresh > this.limits.maxBlobs) throw new BudgetExceededError(peer, "maxBlobs", this.limits.maxBlobs);
+    if (dag.listedFrom(by) + references > this.limits.maxReferences) throw new BudgetExceededError(peer, "maxReferences", this.limits.maxReferences);
+    if (deepest > this.limits.maxDepth) throw new BudgetExceededError(peer, "maxDepth", this.limits.maxDepth);
+    const lacking: number[] = [];
+    let listed = 0;
+    lists.forEach((list, k) => {
+      const parent = task.parents[k]!;
+      if (!list) {
+        lacking.push(parent);
+        return;
+      }
+      const mask = held[listed++]!;
+      dag.beginChildren(parent, by);
+      for (let j = 0; j < mask.length; j++) {
+        if (mask[j]) continue;
+        const added = dag.addChild(parent, list, j * 32);
+        if (added >= 0) next.push(added);
+      }
+    });
+    if (lacking.length) {
+      const refused = new Set(task.refused ?? []);
+      refused.add(source);
+      queue.push({ parents: lacking, refused, busy: null });
+    }
   }
 
   /**
@@ -345,7 +518,8 @@ class Fetch {
     const source = this.live()[0];
     if (!source) return hashes.map(() => null);
     try {
-      const reply = await this.deadline(source, source.client.getBlobs(hashes));
+      // Its bytes stay reserved until the fetch ends: they are held until stored.
+      const reply = await this.deadline(source, source.client.getBlobs(hashes, this.buffered));
       const present = reply.flatMap((b) => (b ? [b] : []));
       const digests = hashMany(present);
       let k = 0;
@@ -370,60 +544,13 @@ class Fetch {
   }
 
   /**
-   * Children of each parent, asking the live peers in parallel (contiguous shares of the list).
-   * A parent a peer lacks is asked of another; null where no peer has it.
-   */
-  private async childrenFromAny(parents: Hash[]): Promise<(Hash[] | null)[]> {
-    const result: (Hash[] | null)[] = new Array(parents.length).fill(null);
-    const askedWithout = new Map<number, Set<Source>>();
-    let todo = parents.map((_, i) => i);
-    while (todo.length) {
-      const live = this.live();
-      if (this.opts.signal?.aborted || live.length === 0) throw this.exhausted();
-      const shares = new Map<Source, number[]>();
-      todo.forEach((index, j) => {
-        const refused = askedWithout.get(index);
-        const candidates = refused ? live.filter((s) => !refused.has(s)) : live;
-        const source = candidates[Math.floor((j * candidates.length) / todo.length)];
-        if (!source) return; // every live peer lacks it
-        const share = shares.get(source);
-        if (share) share.push(index);
-        else shares.set(source, [index]);
-      });
-      const retry: number[] = [];
-      await Promise.all(
-        [...shares].map(async ([source, indices]) => {
-          try {
-            const lists = await this.deadline(source, source.client.children(indices.map((i) => parents[i]!)));
-            indices.forEach((index, k) => {
-              const list = lists[k] ?? null;
-              if (list) result[index] = list;
-              else {
-                const refused = askedWithout.get(index);
-                if (refused) refused.add(source);
-                else askedWithout.set(index, new Set([source]));
-                retry.push(index);
-              }
-            });
-          } catch (err) {
-            this.drop(source, err instanceof Error ? err : new Error(String(err)));
-            retry.push(...indices);
-          }
-        }),
-      );
-      todo = retry;
-    }
-    return result;
-  }
-
-  /**
    * Downloads `order` (post-order hashes) and stores it batch by batch, in order; `prefetched[i]`,
    * when present, is blob i already received (it is stored in its place, not asked again).
    */
   private download(order: Hash[], prefetched: (Uint8Array | undefined)[]): Promise<void> {
     const targetBatchBytes = this.opts.batchBytes ?? 1 << 20;
     const maxBatch = this.opts.batch ?? 1024;
-    const window = this.opts.window ?? 8;
+    const window = this.window;
     const maxAhead = window * Math.max(1, this.sources.length) * 2; // bounds the reorder buffer
     // Batches from the oldest unstored one on; they are stored strictly front to back.
     const pending: Batch[] = [];
@@ -451,7 +578,7 @@ class Fetch {
         const blobs = prefetched.slice(next, next + size).map((b) => b ?? null);
         next += hashes.length;
         const missing = blobs.flatMap((b, i) => (b ? [] : [i]));
-        const batch: Batch = { hashes, blobs, missing, tried: new Set(), busy: null };
+        const batch: Batch = { hashes, blobs, missing, tried: new Set(), busy: null, held: 0 };
         pending.push(batch);
         return batch;
       };
@@ -466,7 +593,7 @@ class Fetch {
         batch.busy = source;
         source.inFlight++;
         const asked = batch.missing.slice();
-        this.deadline(source, source.client.getBlobs(asked.map((i) => batch.hashes[i]!))).then(
+        this.deadline(source, source.client.getBlobs(asked.map((i) => batch.hashes[i]!), this.buffered)).then(
           (reply) => received(source, batch, asked, reply),
           (err) => {
             dropPeer(source, err);
@@ -476,7 +603,12 @@ class Fetch {
       };
 
       const received = (source: Source, batch: Batch, asked: number[], reply: (Uint8Array | null)[]) => {
-        if (settled || source.dropped) return; // the batch was released when the peer was dropped
+        let replyBytes = 0;
+        for (const blob of reply) if (blob) replyBytes += blob.length;
+        if (settled || source.dropped) {
+          this.buffered.release(replyBytes);
+          return; // the batch was released when the peer was dropped
+        }
         source.inFlight--;
         batch.busy = null;
         const got: number[] = [];
@@ -492,9 +624,11 @@ class Fetch {
         const hashes = hashMany(blobs);
         const bad = got.findIndex((index, k) => !bytesEqual(hashes[k]!, batch.hashes[index]!));
         if (bad >= 0) {
+          this.buffered.release(replyBytes);
           dropPeer(source, new BadDataError(source.client.peer, batch.hashes[got[bad]!]!));
           return pump();
         }
+        batch.held += replyBytes;
         let bytes = 0;
         got.forEach((index, k) => {
           batch.blobs[index] = blobs[k]!;
@@ -516,6 +650,7 @@ class Fetch {
         while (pending[0] && !pending[0].busy && pending[0].missing.length === 0) {
           const batch = pending.shift()!;
           this.storeBatch(batch.blobs as Uint8Array[], batch.hashes);
+          this.buffered.release(batch.held);
         }
       };
 

@@ -12,7 +12,7 @@ import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { Repository } from "../repo/repository.ts";
 import { applyRemoteHead, findTrackingBranch } from "../repo/tracking.ts";
 import { AuthRejectedError, SyncClient } from "./client.ts";
-import { type FetchProgress, type FetchSummary, fetchClosure } from "./fetch.ts";
+import { type FetchOptions, type FetchProgress, type FetchSummary, fetchClosure } from "./fetch.ts";
 import { createHost, PULL_QUIC, parseAddress, peerPublicKey } from "./host.ts";
 import { checkPossession } from "./possession.ts";
 import { credentialsFor } from "./credentials.ts";
@@ -50,6 +50,8 @@ export interface PullOptions {
   capability?: Hash | null;
   /** Called as blobs arrive. */
   onProgress?: (progress: FetchProgress) => void;
+  /** The fetch's budgets and requests in flight (see net/fetch-budget.ts), and the idle deadline (ms). */
+  fetch?: Pick<FetchOptions, "limits" | "window"> & { idleMs?: number };
 }
 
 /** What a pull did. */
@@ -90,7 +92,7 @@ export async function pullBranch(options: PullOptions): Promise<PullResult> {
   try {
     let client: SyncClient;
     try {
-      client = await SyncClient.connect(host, addr, credentialsFor(store, options.capability ?? null), AbortSignal.timeout(CONNECT_TIMEOUT_MS));
+      client = await SyncClient.connect(host, addr, credentialsFor(store, options.capability ?? null), AbortSignal.timeout(CONNECT_TIMEOUT_MS), options.fetch?.idleMs ? { idleMs: options.fetch.idleMs } : {});
     } catch (err) {
       if (err instanceof AuthRejectedError) throw new PullError(`${peerText} rejected our capability (give a capability issued by its team)`, "auth-rejected");
       throw new PullError(`cannot reach ${options.from}: ${(err as Error).message}`, "unreachable");
@@ -100,6 +102,8 @@ export async function pullBranch(options: PullOptions): Promise<PullResult> {
       if (!match) throw new PullError(`${peerText} has no branch "${options.branch}" that we may read`, "no-such-branch");
       const delivered = new HashIndex(256);
       const summary = await fetchClosure(client, match.head, store, {
+        ...(options.fetch?.limits ? { limits: options.fetch.limits } : {}),
+        ...(options.fetch?.window ? { window: options.fetch.window } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         onStored: (hashes) => {
           for (const h of hashes) delivered.insert(h);

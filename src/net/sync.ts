@@ -16,7 +16,7 @@ import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { Repository } from "../repo/repository.ts";
 import { findTrackingBranch } from "../repo/tracking.ts";
 import { type Credentials, type PushResult, SyncClient } from "./client.ts";
-import { fetchClosure, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
+import { BudgetExceededError, fetchClosure, type FetchOptions, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { checkPossession, eitherScope } from "./possession.ts";
 import { encodeHeadFrame, type HeadFrame, HeadGossip } from "./gossip.ts";
 import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString } from "./host.ts";
@@ -102,6 +102,12 @@ export interface SyncNodeOptions {
   /** A fetch running longer than this reports "fetch-progress" events this often (default 1 s). */
   progressEveryMs?: number;
   peerEvents?: PeerEvents;
+  /**
+   * Budgets and deadline of every fetch this node makes (see fetch-budget.ts; the defaults leave
+   * room for an honest pile of 10 M blobs): `idleMs` drops a peer that sends nothing that long
+   * while a reply is due.
+   */
+  fetch?: Pick<FetchOptions, "limits" | "window"> & { idleMs?: number };
   /** Passed to the pile-sync server (tests play an older server with `withoutOps`). */
   server?: Pick<ServerOptions, "withoutOps">;
 }
@@ -363,7 +369,12 @@ export class SyncNode implements PeerNetwork {
                 for (const h of hashes) own.insert(h);
               }
             : undefined;
-          const summary = await fetchClosure(clients, remote.head, this.opts.store, { onProgress: this.progressReporter(publisher, remote), have: this.haveHints(remote), ...(onStored ? { onStored } : {}) });
+          const summary = await fetchClosure(clients, remote.head, this.opts.store, {
+            ...this.fetchBudget(),
+            onProgress: this.progressReporter(publisher, remote),
+            have: this.haveHints(remote),
+            ...(onStored ? { onStored } : {}),
+          });
           this.retries.delete(key);
           for (const dropped of summary.dropped) this.forgetClient(dropped.peer);
           const proven = await this.possessed(remote, own);
@@ -379,8 +390,10 @@ export class SyncNode implements PeerNetwork {
           this.forgetClientIfClosed(publisher.toString());
           const error = err instanceof Error ? err.message : String(err);
           // A peer that answered it lacks a blob, or may not share it with us, will answer the
-          // same again; anything else (a dropped connection, a stall, a refused stream) may pass.
-          const retryInMs = err instanceof MissingBlobError ? undefined : this.retryLater(key, remote);
+          // same again, as will one whose DAG overran a budget; anything else (a dropped
+          // connection, a stall, a refused stream) may pass.
+          const final = err instanceof MissingBlobError || err instanceof BudgetExceededError;
+          const retryInMs = final ? undefined : this.retryLater(key, remote);
           const failed = { type: "fetch-failed", publisher: publisher.toString(), branchId: toHex(remote.branchId), error } as const;
           this.opts.onEvent?.(retryInMs === undefined ? failed : { ...failed, retryInMs });
         }
@@ -388,6 +401,12 @@ export class SyncNode implements PeerNetwork {
     } finally {
       this.running.delete(key);
     }
+  }
+
+  /** The fetch options of `SyncNodeOptions.fetch`. */
+  private fetchBudget(): Pick<FetchOptions, "limits" | "window"> {
+    const given = this.opts.fetch ?? {};
+    return { ...(given.limits ? { limits: given.limits } : {}), ...(given.window ? { window: given.window } : {}) };
   }
 
   /** The publisher's read scope on our store: undefined when no check is configured, null when it reads nothing. */
@@ -528,7 +547,8 @@ export class SyncNode implements PeerNetwork {
     this.forgetClientIfClosed(id);
     let client = this.clients.get(id);
     if (!client) {
-      const connecting = SyncClient.connect(this.host, peer, this.opts.credentials).then(async (c) => {
+      const idleMs = this.opts.fetch?.idleMs;
+      const connecting = SyncClient.connect(this.host, peer, this.opts.credentials, undefined, idleMs ? { idleMs } : {}).then(async (c) => {
         await this.completeOwnChain(c);
         if (this.clients.get(id) === connecting) this.connected.set(id, c);
         return c;

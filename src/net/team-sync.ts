@@ -15,7 +15,7 @@ import type { TrackingResult } from "../repo/tracking.ts";
 import { CapabilityWait } from "./capability-wait.ts";
 import { credentialsFor } from "./credentials.ts";
 import type { Peer, RemoteHead, SyncDirection } from "./peer.ts";
-import { type SyncEvent, SyncNode } from "./sync.ts";
+import { type SyncEvent, SyncNode, type SyncNodeOptions } from "./sync.ts";
 
 /** How long a head waits for its publisher's capability to be verified here (the CLI's figure). */
 export const DEFAULT_CAPABILITY_WAIT_MS = 5000;
@@ -79,6 +79,8 @@ export interface TeamSyncOptions {
   watchFile?: string;
   /** Sync work is also done this often (ms, default 1000). */
   refreshMs?: number;
+  /** Budgets and deadline of each fetch (see `SyncNodeOptions.fetch`). */
+  fetch?: SyncNodeOptions["fetch"];
   /** Everything that happens; see {@link TeamSyncEvent}. */
   onEvent?: (event: TeamSyncEvent) => void;
 }
@@ -134,6 +136,7 @@ export class TeamSync {
       peers: options.peers ?? [],
       mdns: options.mdns ?? false,
       ...(options.republishMs ? { republishMs: options.republishMs } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
       onEvent: report,
       peerEvents: {
         onPublished: (branchId, head) => report({ type: "published", branchId, head }),

@@ -7,28 +7,29 @@
  * miss, which is what makes open and refresh fast.
  *
  * Hashes in a pile file are untrusted (headers are only verified when a blob is read), so the probe
- * position mixes all 32 bytes with a per-process random seed: a crafted file cannot pile its
- * records into one probe chain.
+ * position is core's keyed hash of all 32 bytes (core/keyed-hash.ts, per-process random
+ * coefficients): a crafted file cannot pile its records into one probe chain.
  */
+import { keyedHash32, slotShift } from "../core/keyed-hash.ts";
 import type { Bytes } from "./file-view.ts";
-
-const SEED = (Math.random() * 2 ** 32) >>> 0;
 
 /**
  * Bits of the presence filter: one bit per value of a key's first 21 bits. Most lookups of hashes
  * that are not in the pile (CHILDREN scans every 32-byte chunk of a blob) stop at one bit test
- * instead of mixing all 32 bytes. A false positive only costs the full lookup; 256 KiB keeps
+ * instead of hashing all 32 bytes. A false positive only costs the full lookup; 256 KiB keeps
  * them rare up to a few hundred thousand blobs.
  */
 const FILTER_BITS = 1 << 21;
 
 export class BlobIndex {
   /**
-   * Pairs per slot: [entry + 1 (0 = empty), the key's 32-bit mix]. The mix picks the slot and
-   * doubles as a fingerprint, so growing never reads keys back from the file. Power-of-two size.
+   * Pairs per slot: [entry + 1 (0 = empty), the key's keyed hash]. The hash's top bits pick the
+   * slot and it doubles as a fingerprint, so growing never reads keys back from the file.
+   * Power-of-two size.
    */
   private slots = new Int32Array(2 * 2048);
   private mask = 2047;
+  private shift = slotShift(2048);
   private count = 0;
   /** Per entry: file offset of its first record's header (offsets grow with entry number). */
   private offsets = new Float64Array(1024);
@@ -59,8 +60,8 @@ export class BlobIndex {
   find(key: Uint8Array, keyAt: number, bytes: Bytes): number {
     const bit = filterBit(key, keyAt);
     if ((this.filter[bit >>> 5]! & (1 << (bit & 31))) === 0) return -1;
-    const fingerprint = mix(key, keyAt);
-    let slot = fingerprint & this.mask;
+    const fingerprint = keyedHash32(key, keyAt);
+    let slot = fingerprint >>> this.shift;
     for (;;) {
       const stored = this.slots[2 * slot]!;
       if (stored === 0) return -1;
@@ -74,8 +75,8 @@ export class BlobIndex {
    * or `-1 - existing` when the hash is already indexed (the caller handles the duplicate).
    */
   add(key: Uint8Array, keyAt: number, offset: number, bytes: Bytes): number {
-    const fingerprint = mix(key, keyAt);
-    let slot = fingerprint & this.mask;
+    const fingerprint = keyedHash32(key, keyAt);
+    let slot = fingerprint >>> this.shift;
     for (;;) {
       const stored = this.slots[2 * slot]!;
       if (stored === 0) break;
@@ -109,15 +110,16 @@ export class BlobIndex {
     return bytes.equals32(this.offsets[entry]! + 32, key, keyAt);
   }
 
-  /** Doubles the slot table, re-placing every entry by its stored mix. */
+  /** Doubles the slot table, re-placing every entry by its stored hash. */
   private grow(): void {
     const old = this.slots;
     this.slots = new Int32Array(old.length * 2);
     this.mask = old.length - 1; // twice the old slot count, minus one
+    this.shift = slotShift(old.length);
     for (let s = 0; s < old.length; s += 2) {
       const stored = old[s]!;
       if (stored === 0) continue;
-      let slot = old[s + 1]! & this.mask;
+      let slot = old[s + 1]! >>> this.shift;
       while (this.slots[2 * slot] !== 0) slot = (slot + 1) & this.mask;
       this.slots[2 * slot] = stored;
       this.slots[2 * slot + 1] = old[s + 1]!;
@@ -136,14 +138,4 @@ const filterBit = (b: Uint8Array, at: number): number => wordAt(b, at) & (FILTER
 
 function wordAt(b: Uint8Array, at: number): number {
   return b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
-}
-
-/** A seeded 32-bit mix of all eight words of a 32-byte key (as a signed int, like the slots). */
-function mix(b: Uint8Array, at: number): number {
-  let h = SEED;
-  for (let w = 0; w < 32; w += 4) {
-    h = Math.imul(h ^ wordAt(b, at + w), 0x9e3779b1);
-    h ^= h >>> 15;
-  }
-  return h | 0;
 }

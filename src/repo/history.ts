@@ -76,7 +76,7 @@ export function commonAncestors(blobs: BlobGetter, a: Hash, b: Hash): Hash[] {
       const h = queue[next]!;
       if (shadowed.has(toHex(h))) continue;
       shadowed.add(toHex(h));
-      queue.push(...readCommit(blobs, h).parents);
+      for (const parent of readCommit(blobs, h).parents) queue.push(parent); // a spread would overflow the stack on a huge parent list
     }
   }
   return common.filter((c) => !shadowed.has(toHex(c)));

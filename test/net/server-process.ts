@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import type { Subprocess } from "bun";
+import type { HostileConfig } from "./fixtures/hostile-serve.ts";
 import type { ServeConfig } from "./fixtures/serve.ts";
 
 export interface ServerInfo {
@@ -53,6 +54,34 @@ export async function startServer(config: ServeConfig): Promise<ServerProcess> {
     },
     kill: () => proc.kill("SIGKILL"),
     exited: proc.exited,
+  };
+}
+
+export interface HostileProcess {
+  peerId: string;
+  addr: Multiaddr;
+  /** Parents named in CHILDREN_MANY requests, and request frames, so far. */
+  stats(): Promise<{ children: number; requests: number }>;
+  kill(): void;
+}
+
+/** Starts fixtures/hostile-serve.ts (a lying or silent server) in a child process. */
+export async function startHostileServer(config: HostileConfig): Promise<HostileProcess> {
+  const proc = Bun.spawn([process.execPath, join(import.meta.dir, "fixtures/hostile-serve.ts"), JSON.stringify(config)], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  running.add(proc);
+  void proc.exited.then(() => running.delete(proc));
+  const next = lines(proc.stdout);
+  const first = await Promise.race([next(), proc.exited.then(async (code) => Promise.reject(new Error(`hostile server exited ${code}: ${await new Response(proc.stderr).text()}`)))]);
+  const info = JSON.parse(first) as { peerId: string; addrs: string[] };
+  return {
+    peerId: info.peerId,
+    addr: multiaddr(info.addrs[0]!),
+    async stats() {
+      proc.stdin.write("stats\n");
+      proc.stdin.flush();
+      return JSON.parse(await next());
+    },
+    kill: () => proc.kill("SIGKILL"),
   };
 }
 
