@@ -61,12 +61,39 @@ export class Peer implements Store {
   private released = false;
 
   /** Wraps `innerStore`; `net` is the network side (a `SyncNode` makes both). */
+  /**
+   * The wrapped store's exclusive lock, when it has one (see `BranchStore.withExclusiveLock`):
+   * `fn` runs with this Peer's methods working inside, and what it changed is published after.
+   */
+  readonly withExclusiveLock?: <T>(fn: () => T) => T;
+  /**
+   * The wrapped store's branch version, when it has one, after applying what the network
+   * delivered (so it changes when a remote head moves a tracking branch too).
+   */
+  readonly branchVersion?: () => number;
+
   constructor(
     private readonly innerStore: Store,
     private readonly net: PeerNetwork,
+    /** Which way this Peer syncs. */
     readonly direction: SyncDirection = "bidirectional",
     private readonly events: PeerEvents = {},
-  ) {}
+  ) {
+    // Offered only when the wrapped store offers them: a caller checks for the method itself.
+    if (innerStore.withExclusiveLock) {
+      this.withExclusiveLock = <T>(fn: () => T): T => {
+        const result = innerStore.withExclusiveLock!(fn);
+        this.publishChanges();
+        return result;
+      };
+    }
+    if (innerStore.branchVersion) {
+      this.branchVersion = () => {
+        this.refresh();
+        return innerStore.branchVersion!();
+      };
+    }
+  }
 
   /** Time (ms since epoch) of the last remote event applied, or null. */
   get lastEventAt(): number | null {
