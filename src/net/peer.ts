@@ -60,7 +60,6 @@ export class Peer implements Store {
   private lastEvent: number | null = null;
   private released = false;
 
-  /** Wraps `innerStore`; `net` is the network side (a `SyncNode` makes both). */
   /**
    * The wrapped store's exclusive lock, when it has one (see `BranchStore.withExclusiveLock`):
    * `fn` runs with this Peer's methods working inside, and what it changed is published after.
@@ -72,6 +71,7 @@ export class Peer implements Store {
    */
   readonly branchVersion?: () => number;
 
+  /** Wraps `innerStore`; `net` is the network side (a `SyncNode` makes both). */
   constructor(
     private readonly innerStore: Store,
     private readonly net: PeerNetwork,

@@ -2,7 +2,8 @@
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 
-export const EXAMPLES = join(import.meta.dir, "../../examples");
+/** The example programs: ours, or (TRIBLES_EXAMPLES) copies in a project that installed the packed package. */
+export const EXAMPLES = process.env.TRIBLES_EXAMPLES ?? join(import.meta.dir, "../../examples");
 
 export type Line = Record<string, unknown> & { event: string };
 
