@@ -126,6 +126,10 @@ export class ChainError extends Error {
   constructor(
     readonly kind: ChainErrorKind,
     message: string,
+    /** For Expired / NotYetValid: the bound that was crossed (TAI ns); for Revoked: see `key`. */
+    readonly atNs?: bigint,
+    /** For Revoked: the revoked key in the chain. */
+    readonly key?: Uint8Array,
   ) {
     super(`${kind}: ${message}`);
     this.name = "ChainError";
@@ -300,9 +304,9 @@ function verifySig(set: TribleSet, anchor: Uint8Array, handle: Hash, bytes: Uint
 }
 
 function checkCapValid(cap: CapFields, revoked: RevocationSet, now: bigint): void {
-  if (cap.expires.upper < now) throw new ChainError("Expired", "capability has expired");
-  if (cap.expires.lower > now) throw new ChainError("NotYetValid", "capability is not valid yet");
-  if (revoked.has(cap.issuer) || revoked.has(cap.subject)) throw new ChainError("Revoked", "a key in the capability chain was revoked");
+  if (cap.expires.upper < now) throw new ChainError("Expired", "capability has expired", cap.expires.upper);
+  if (cap.expires.lower > now) throw new ChainError("NotYetValid", "capability is not valid yet", cap.expires.lower);
+  for (const key of [cap.subject, cap.issuer]) if (revoked.has(key)) throw new ChainError("Revoked", "a key in the capability chain was revoked", undefined, key);
 }
 
 /** Revoked keys; only ever grows (revocation is monotone). */

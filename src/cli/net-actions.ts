@@ -2,6 +2,7 @@
 import { watch } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { TeamPolicy } from "../auth/policy.ts";
+import { describeRefusal, formatInstant, type Refusal } from "../auth/refusal.ts";
 import { branchesReadScope } from "../auth/scope.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
@@ -10,6 +11,7 @@ import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { decodeLongString } from "../core/longstring.ts";
 import { loadKey } from "../repo/keyfile.ts";
 import { lockPileForSync } from "../pile/sync-lock.ts";
+import { treeAt } from "../repo/file-tree.ts";
 import { Repository } from "../repo/repository.ts";
 import { mergeRemoteHead } from "../repo/remote-merge.ts";
 import { applyRemoteHead, findTrackingBranch } from "../repo/tracking.ts";
@@ -22,6 +24,8 @@ import { type SyncEvent, SyncNode } from "../net/sync.ts";
 import { asList, openPile, signingKey } from "./common.ts";
 import { CliError } from "./errors.ts";
 import { type FetchFlags, fetchSettings } from "./fetch-flags.ts";
+import { checkOwnCapability } from "./own-capability.ts";
+import { describeConflict } from "./repo-actions.ts";
 import { capHandleOf, credentialsOf, givenTeamRoot, type TeamOptions, teamRootOf } from "./team-context.ts";
 
 /**
@@ -121,6 +125,50 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     if (opts.json) console.log(JSON.stringify({ time: Date.now(), ...event }));
     else console.log(text);
   };
+  // A member's pile may not hold its own chain before its first sync (it lives in the issuer's
+  // pile): then the check runs again at each tick until the chain has been fetched.
+  policy.refreshRevocations();
+  let own = checkOwnCapability(pile.reader(), teamRoot, key.publicKey, capHandleOf(opts), { revoked: policy.revoked });
+  const judgeOwn = () => {
+    if (own.judged) return;
+    own = checkOwnCapability(pile.reader(), teamRoot, key.publicKey, capHandleOf(opts), { revoked: policy.revoked });
+    for (const message of own.warnings) log({ event: "warning", message }, `warning: ${message}`);
+    if (own.judged) for (const [branchId, head] of unjudged.splice(0)) announcePublished(branchId, head);
+  };
+  for (const message of own.warnings) log({ event: "warning", message }, `warning: ${message}`);
+  /** Branches whose heads we did not announce as published: our capability does not let peers accept them. */
+  const unpublishable = new Set<string>();
+  /** Heads published before our own capability could be judged (its chain not fetched yet). */
+  const unjudged: [Uint8Array, Uint8Array][] = [];
+  /** Why peers will refuse our heads on a branch, or undefined if they accept them. */
+  const refusedBecause = (branchId: Uint8Array): string | undefined => {
+    if (bytesEqual(key.publicKey, teamRoot)) return undefined;
+    if (!own.cap) return capHandleOf(opts) ? "your capability is refused (see the warning above)" : "you hold no capability";
+    if (own.cap.grantsWriteOn(branchId)) return undefined;
+    return own.cap.grantsWrite() ? "your capability does not cover this branch" : "your capability is read-only";
+  };
+  const announcePublished = (branchId: Uint8Array, head: Uint8Array) => {
+    if (!own.judged) {
+      unjudged.push([branchId, head]);
+      return;
+    }
+    const name = branchName(repo, head) ?? toHex(branchId);
+    names.set(toHex(branchId), name);
+    const why = refusedBecause(branchId);
+    if (why) {
+      // Peers refuse heads our capability does not let us write: "published" would be a lie.
+      if (unpublishable.has(toHex(branchId))) return;
+      unpublishable.add(toHex(branchId));
+      log({ event: "not-published", branch: name, branchId: toHex(branchId), head: toHex(head), reason: why }, `not publishing ${name}: ${why}, so peers refuse its heads`);
+      return;
+    }
+    // Named by its head commit (short, like git), as the receiver's lines name it.
+    const commit = headCommitOf(repo, head);
+    log(
+      { event: "published", branch: name, branchId: toHex(branchId), head: commit ? toHex(commit) : null, meta: toHex(head) },
+      `published ${name} at commit ${commit ? toHex(commit).slice(0, 12) : "(empty)"}`,
+    );
+  };
   const repo = new Repository(pile, key);
   const names = new Map<string, string>();
   /** Tracking heads this process has merged into local branches (or found merged already). */
@@ -131,8 +179,13 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     key,
     teamRoot,
     credentials: credentialsOf(opts, pile.reader()),
-    policy: { authorize: (r) => policy.authorize(r) },
-    admit: (frame) => waitFor(() => policy.admits(frame.publisher, frame.branchId), 5000),
+    policy,
+    team: policy,
+    // A publisher not known yet may be authenticating to us right now (SyncNode dials it and asks
+    // our peers for its chain); one already known (say read-only) or refused is not waited for.
+    admit: (frame) =>
+      policy.admits(frame.publisher, frame.branchId) ||
+      (!policy.capabilityOf(frame.publisher) && !policy.refusalFor(frame.publisher) && waitFor(() => policy.admits(frame.publisher, frame.branchId), 5000)),
     readScopeOf: (publisher) => policy.readScopeOf(publisher),
     direction,
     listen: listen.length ? listen : undefined!,
@@ -142,11 +195,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     fetch: fetching,
     onEvent: (e: SyncEvent) => logEvent(e, log, policy),
     peerEvents: {
-      onPublished(branchId, head) {
-        const name = branchName(repo, head) ?? toHex(branchId);
-        names.set(toHex(branchId), name);
-        log({ event: "published", branch: name, branchId: toHex(branchId), head: toHex(head) }, `published ${name} (${toHex(head).slice(0, 16)}…)`);
-      },
+      onPublished: (branchId, metaHandle) => announcePublished(branchId, metaHandle),
       onApplied(remote, result) {
         const publisher = peerIdFromKey(remote.publisher).toString();
         if (result.status === "rejected") {
@@ -158,7 +207,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
           const blobs = pile.reader().len;
           log(
             { event: "received", branch: result.name, publisher, tracking: toHex(result.trackingId), head: result.head ? toHex(result.head) : null, blobs, latencyMs: Date.now() - remote.receivedAt },
-            `received ${result.name} from ${publisher.slice(0, 16)}… → tracking ${toHex(result.trackingId).slice(0, 12)}… head ${result.head ? toHex(result.head).slice(0, 16) : "(empty)"}… (${plural(blobs, "blob")} in pile)`,
+            `received ${result.name} at commit ${result.head ? toHex(result.head).slice(0, 12) : "(empty)"} from ${publisher.slice(0, 16)}… → tracking ${toHex(result.trackingId).slice(0, 12)}… (${plural(blobs, "blob")} in pile)`,
           );
         } else if (result.status !== "unchanged" || !result.head || integrated.has(toHex(result.head))) return;
         // An unchanged tracking head is merged once per process too: a sync stopped between moving
@@ -170,7 +219,14 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
           // a head never merges across branch ids or names (see repo/remote-merge.ts).
           try {
             const merged = mergeRemoteHead(repo, result.remoteBranch, result.name, result.head);
-            if (merged.kind !== "up-to-date") log({ event: "merged", branch: result.name, branchId: toHex(merged.branch), kind: merged.kind, head: toHex(merged.head) }, `merged into local ${result.name}: ${merged.kind}`);
+            if (merged.kind !== "up-to-date") {
+              // Paths both sides changed: one version stays, the other becomes a conflict copy (file-tree.ts).
+              const conflicts = merged.kind === "merge" ? treeAt(pile.reader(), merged.head).conflicts : [];
+              log(
+                { event: "merged", branch: result.name, branchId: toHex(merged.branch), kind: merged.kind, head: toHex(merged.head), conflicts: conflicts.map((c) => ({ path: c.path, copy: c.copy.path })) },
+                [`merged into local ${result.name}: ${merged.kind} (head ${toHex(merged.head).slice(0, 12)})`, ...conflicts.map(describeConflict)].join("\n"),
+              );
+            }
           } catch (err) {
             const error = (err as Error).message;
             log({ event: "merge-failed", branch: result.name, publisher, error }, `could not merge ${result.name} from ${publisher}: ${error}`);
@@ -189,6 +245,14 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     throw err;
   }
 
+  // Last resort: the node's own background work reports its failures as events, but a rejection
+  // nobody handled (in a library underneath, say) must cost one logged line, not the sync.
+  const unhandled = (reason: unknown) => {
+    const error = (reason instanceof Error ? reason.message : String(reason)).split("\n")[0];
+    log({ event: "error", error: `unhandled: ${error}` }, `error (ignored, sync goes on): ${error}`);
+  };
+  process.on("unhandledRejection", unhandled);
+
   // Every read through the Peer drains delivered heads and publishes local changes.
   let scheduled = false;
   const tick = () => {
@@ -197,6 +261,10 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
     queueMicrotask(() => {
       scheduled = false;
       try {
+        // A revocation written to the pile (`team revoke`) takes effect here: within the watch
+        // event or the 1 s timer.
+        policy.refreshRevocations();
+        judgeOwn();
         node.peer.refresh();
         pile.flush();
       } catch (err) {
@@ -217,6 +285,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   watcher.close();
   clearInterval(timer);
   await node.stop();
+  process.off("unhandledRejection", unhandled);
   pile.flush();
   pile.close();
   syncLock.release();
@@ -259,12 +328,37 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
       log({ event: "connected", addr: e.addr, peer: e.peer }, `connected to ${e.addr}`);
       break;
     case "auth": {
-      const reason = e.accepted ? "" : !e.presented ? "no capability presented" : (policy.rejections.get(toHex(e.remoteKey)) ?? "");
-      log({ event: "auth", peer: e.peer, accepted: e.accepted, reason }, `${e.accepted ? "accepted" : "rejected"} capability of ${e.peer}${reason ? ` (${reason})` : ""}`);
+      const refusal = e.accepted ? undefined : (e.refusal ?? policy.refusalFor(e.remoteKey));
+      const reason = e.accepted ? "" : !e.presented ? "no capability presented" : refusal ? describeRefusal(refusal) : "refused";
+      log(
+        { event: "auth", peer: e.peer, accepted: e.accepted, reason, ...refusalFields(refusal) },
+        e.accepted ? `accepted capability of ${e.peer}` : `refused peer ${e.peer}: ${reason}`,
+      );
+      break;
+    }
+    case "refused-by": {
+      const why = e.refusal ? describeRefusal(e.refusal) : "it gave no reason";
+      log(
+        { event: "refused-by", peer: e.peer, reason: why, retrying: e.retrying, ...refusalFields(e.refusal) },
+        `peer ${e.peer} refused our capability: ${why}${e.retrying ? " (trying again once our capability chain is complete)" : " (not trying again)"}`,
+      );
+      break;
+    }
+    case "access-ended": {
+      const why = describeRefusal(e.refusal);
+      log({ event: "access-ended", peer: e.peer, reason: why, connections: e.connections, ...refusalFields(e.refusal) }, `cut off peer ${e.peer}: ${why} (closed ${plural(e.connections, "connection")})`);
+      break;
+    }
+    case "revocation": {
+      const on = e.atNs === undefined ? "" : ` on ${formatInstant(e.atNs)}`;
+      log({ event: "revocation", target: toHex(e.target), peer: e.peer, from: e.from, ...(e.atNs === undefined ? {} : { at: formatInstant(e.atNs) }) }, `learned that ${e.peer} was revoked${on} (from ${e.from})`);
       break;
     }
     case "gossip-dropped":
-      log({ event: "gossip-dropped", reason: e.reason }, `dropped a head announcement: ${e.reason}`);
+      log(
+        { event: "gossip-dropped", reason: e.reason, publisher: e.publisher ?? null },
+        e.publisher ? `dropped a head from ${e.publisher}: ${e.reason}` : `dropped a head announcement: ${e.reason}`,
+      );
       break;
     case "head-pushed":
       // An accepted push is the normal case; a refused or failed one explains a slower arrival.
@@ -276,6 +370,12 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
   }
 }
 
+/** The refusal's kind and instant, for --json events. */
+function refusalFields(refusal: Refusal | undefined): Record<string, unknown> {
+  if (!refusal) return {};
+  return { refusal: refusal.kind, ...(refusal.atNs === undefined ? {} : { at: formatInstant(refusal.atNs) }) };
+}
+
 /** Resolves true as soon as `check` passes, false after `ms`. */
 async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -284,6 +384,16 @@ async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
     await Bun.sleep(20);
   }
   return true;
+}
+
+/** The head commit named by a branch-metadata blob, if it can be read. */
+function headCommitOf(repo: Repository, metaHandle: Uint8Array): Uint8Array | undefined {
+  const bytes = repo.store.reader().get(metaHandle);
+  try {
+    return bytes ? parseBranchMeta(bytes).head : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function branchName(repo: Repository, metaHandle: Uint8Array): string | undefined {
@@ -315,7 +425,11 @@ export async function runPull(path: string, remote: string, opts: TeamOptions & 
     try {
       client = await SyncClient.connect(host, addr, credentialsOf(opts, pile.reader()), AbortSignal.timeout(10_000), idleMs ? { idleMs } : {});
     } catch (err) {
-      if (err instanceof AuthRejectedError) throw new CliError(`${peerIdText} rejected our capability (set --cap / TRIBLE_TEAM_CAP to a capability issued by its team)`);
+      if (err instanceof AuthRejectedError) {
+        const why = err.refusal ? describeRefusal(err.refusal) : "it gave no reason";
+        const hint = !err.refusal || err.refusal.kind === "no-capability" || err.refusal.kind === "broken-chain" ? " (set --cap / TRIBLE_TEAM_CAP to a capability issued by its team)" : "";
+        throw new CliError(`peer ${peerIdText} refused our capability: ${why}${hint}`);
+      }
       throw new CliError(`cannot reach ${remote}: ${(err as Error).message}`);
     }
     const heads = await client.heads();

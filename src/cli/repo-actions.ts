@@ -3,44 +3,21 @@
  * A pile is flushed only when the whole command succeeded; signatures are checked whenever history
  * is shown.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import { decodeLongString } from "../core/longstring.ts";
 import { unixMsFromTaiNs } from "../core/schemas.ts";
 import type { BlobReader, Hash } from "../core/store.ts";
-import { filesToContent } from "../repo/files.ts";
+import { adoptersOf } from "../repo/adopters.ts";
+import { type MergeConflict, treeAt } from "../repo/file-tree.ts";
 import { ancestors, readCommit, verifyOne } from "../repo/history.ts";
 import { loadKey } from "../repo/keyfile.ts";
-import { adoptTrackedBranch, mergeRemoteHead } from "../repo/remote-merge.ts";
+import { mergeRemoteHead } from "../repo/remote-merge.ts";
 import { type BranchInfo, RepoError, Repository } from "../repo/repository.ts";
 import { output, withPile } from "./common.ts";
 import { CliError } from "./errors.ts";
 import { describeUnreadable, unreadableAdvice, unreadableById, unreadableMark } from "./unreadable-branches.ts";
-
-export async function pileCommit(path: string, files: string[], opts: KeyOptions & { branch: unknown; message?: unknown; json?: boolean }) {
-  if (opts.message === undefined || opts.message === true || String(opts.message).trim() === "") throw new CliError("a commit needs a message: -m MSG");
-  const branch = String(opts.branch);
-  const entries = files.map(readInputFile);
-  // Only base names are recorded: two files that share one would shadow each other.
-  const byName = new Map<string, string>();
-  for (const e of entries) {
-    const other = byName.get(basename(e.name));
-    if (other !== undefined) throw new CliError(`${other} and ${e.name} would both be recorded as "${basename(e.name)}" (commits keep base names only); commit them separately or rename one`);
-    byName.set(basename(e.name), e.name);
-  }
-  const key = repoKey(opts, path);
-  const { content, blobs } = filesToContent(entries);
-  const { handle, adopted } = await withPile(path, (pile) => {
-    const repo = new Repository(pile, key);
-    // A first commit to a branch we so far only track (after a pull) goes on the team's branch.
-    const adopted = cliRepoCall(path, () => adoptTrackedBranch(repo, branch));
-    return { handle: repo.commit(branch, content, String(opts.message), blobs), adopted };
-  });
-  if (adopted) console.error(`note: made local branch ${branch} from its tracking branch (branch id ${toHex(adopted.id)}, the team's)`);
-  output(opts.json, { commit: toHex(handle), branch, files: entries.map((e) => ({ name: e.name, bytes: e.bytes.length })) }, () => `committed ${toHex(handle)} to ${branch} (${entries.length} file${entries.length === 1 ? "" : "s"})`);
-}
 
 export async function pileLog(path: string, opts: { branch: unknown; limit?: unknown; json?: boolean }) {
   const limit = opts.limit === undefined ? Number.POSITIVE_INFINITY : Number(opts.limit);
@@ -48,7 +25,12 @@ export async function pileLog(path: string, opts: { branch: unknown; limit?: unk
   const commits = await withPile(path, (pile) => {
     const repo = new Repository(pile);
     const b = resolveBranch(repo, String(opts.branch), path);
-    return b.meta.head ? history(pile.reader(), b.meta.head, limit) : [];
+    if (!b.meta.head) return [];
+    const commits = history(pile.reader(), b.meta.head, limit);
+    const merges = new Set(commits.filter((c) => c.merge).map((c) => c.hash));
+    const adopters = adoptersOf(pile.reader(), merges);
+    for (const c of commits) if (c.merge) c.mergedBy = (adopters.get(c.hash) ?? []).map((a) => toHex(a.key));
+    return commits;
   });
   output(opts.json, commits, () => commits.map(formatCommit).join("\n\n"));
   const bad = commits.filter((c) => c.signature === "bad").length;
@@ -83,26 +65,34 @@ export async function pileMerge(path: string, opts: KeyOptions & { into?: unknow
     if (from === into) {
       const tracking = trackingBranchNamed(repo, from);
       if (!tracking.meta.head) return { head: repo.lookupBranch(into)?.meta.head ?? null, kind: "up-to-date" as const };
-      return cliRepoCall(path, () => mergeRemoteHead(repo, tracking.meta.tracking!.remoteBranch, into, tracking.meta.head!));
+      const merged = cliRepoCall(path, () => mergeRemoteHead(repo, tracking.meta.tracking!.remoteBranch, into, tracking.meta.head!));
+      return { ...merged, conflicts: merged.kind === "merge" ? treeAt(pile.reader(), merged.head).conflicts : [] };
     }
     const source = resolveBranch(repo, from, path);
     const target = repo.lookupBranch(into);
     if (!source.meta.head) return { head: target?.meta.head ?? null, kind: "up-to-date" as const };
     // A missing --into branch is created at the source's head.
-    return repo.integrate(into, source.meta.head);
+    const merged = repo.integrate(into, source.meta.head);
+    return { ...merged, conflicts: merged.kind === "merge" ? treeAt(pile.reader(), merged.head).conflicts : [] };
   });
   const head = result.head ? toHex(result.head) : null;
+  const conflicts = "conflicts" in result ? result.conflicts : [];
   const text = {
     "up-to-date": `${into} is already up to date`,
     "fast-forward": `${into} fast-forwarded to ${head}`,
     merge: `${into} merged ${from}: merge commit ${head}`,
     created: `created ${into} at ${head} (from ${from})`,
   };
-  output(opts.json, { into, from, kind: result.kind, head }, () => text[result.kind]);
+  output(opts.json, { into, from, kind: result.kind, head, conflicts: conflicts.map((c) => ({ path: c.path, copy: c.copy.path })) }, () => [text[result.kind], ...conflicts.map(describeConflict)].join("\n"));
+}
+
+/** One line for a path both sides changed: which version stays, where the other went. */
+export function describeConflict(c: MergeConflict): string {
+  return `CONFLICT ${c.path}: both sides changed it; kept the version changed last (commit ${toHex(c.kept.commit).slice(0, 12)}), the other (commit ${toHex(c.copy.commit).slice(0, 12)}) is at ${c.copy.path}`;
 }
 
 /** Runs a repository call whose "branch-mismatch" error is a user's error: one line, naming the pile. */
-function cliRepoCall<T>(path: string, call: () => T): T {
+export function cliRepoCall<T>(path: string, call: () => T): T {
   try {
     return call();
   } catch (err) {
@@ -119,13 +109,13 @@ function trackingBranchNamed(repo: Repository, name: string): BranchInfo {
   throw new CliError(`--from ${name} equals --into: expected a tracking branch named "${name}" (from \`tribles pile net pull\` or sync), found none`);
 }
 
-interface KeyOptions {
+export interface KeyOptions {
   key?: unknown;
   createKey?: boolean;
 }
 
 /** The signing key for a pile command; a missing key says how to make one. */
-function repoKey(opts: KeyOptions, pilePath: string): SigningKey {
+export function repoKey(opts: KeyOptions, pilePath: string): SigningKey {
   if (opts.key === true) throw new CliError("--key needs a file path");
   let loaded: ReturnType<typeof loadKey>;
   try {
@@ -142,12 +132,6 @@ throw new CliError((err as Error).message);
   if (loaded.created) console.error(`created key file ${loaded.path} (public key ${toHex(loaded.key.publicKey)})`);
   if (loaded.warning) console.error(`warning: ${loaded.warning}`);
   return loaded.key;
-}
-
-function readInputFile(file: string): { name: string; bytes: Uint8Array } {
-  if (!existsSync(file)) throw new CliError(`${file}: no such file`);
-  if (!statSync(file).isFile()) throw new CliError(`${file}: not a regular file`);
-  return { name: file, bytes: new Uint8Array(readFileSync(file)) };
 }
 
 /**
@@ -180,6 +164,8 @@ interface CommitSummary {
   time: string | null;
   message: string | null;
   parents: string[];
+  /** For a merge: the keys that signed a branch update adopting it, earliest first (who merged; empty when none is in this pile). */
+  mergedBy?: string[];
   /** "ok", "bad", or "unsigned" (merge commits are unsigned by design). */
   signature: "ok" | "bad" | "unsigned";
   signatureError?: string;
@@ -233,8 +219,12 @@ function readMessage(reader: BlobReader, h: Hash | undefined): string | null {
 function formatCommit(c: CommitSummary): string {
   if (c.missing) return `commit ${c.hash}\n    (not readable in this pile: ${c.signatureError})`;
   const sig = c.signature === "bad" ? `\nBAD SIGNATURE: ${c.signatureError}` : "";
-  if (c.merge) return `commit ${c.hash} (merge)\nmerge of ${c.parents.join(" ")}${sig}`;
-  return `commit ${c.hash}\nauthor ${c.author}\ndate   ${c.time}${sig}\n\n    ${(c.message ?? "").split("\n").join("\n    ")}`;
+  if (c.merge) {
+    const by = c.mergedBy === undefined ? "" : c.mergedBy.length ? `\nmerged by ${c.mergedBy[0]} (signed the first branch update adopting it)${c.mergedBy.length > 1 ? `\nalso adopted by ${c.mergedBy.slice(1).join(", ")}` : ""}` : "\nmerged by: unknown (no signed branch update adopting it is in this pile)";
+    return `commit ${c.hash} (merge, unsigned by design)\nmerge of ${c.parents.join(" ")}${by}${sig}`;
+  }
+  const verified = c.signature === "ok" ? " (signature verified)" : "";
+  return `commit ${c.hash}\nauthor ${c.author}${verified}\ndate   ${c.time}${sig}\n\n    ${(c.message ?? "").split("\n").join("\n    ")}`;
 }
 
 interface BranchSummary {

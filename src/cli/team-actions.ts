@@ -33,7 +33,7 @@ async function parsePeerKey(value: string): Promise<Uint8Array> {
 }
 
 const DAY_MS = 86_400_000;
-const UNIT_MS: Record<string, number> = { m: 60_000, h: DAY_MS / 24, d: DAY_MS, w: 7 * DAY_MS, y: 365 * DAY_MS };
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: DAY_MS / 24, d: DAY_MS, w: 7 * DAY_MS, y: 365 * DAY_MS };
 /** The latest expiry we write or print as a date (the format could hold later ones; no ISO date shows them). */
 const LATEST_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 /** Capabilities ending sooner than this are marked in `team list`. */
@@ -48,7 +48,7 @@ export function parseExpires(value: unknown, nowMs = Date.now()): number {
   const text = String(value).trim();
   const fail = (why: string) => new CliError(`--expires ${text}: ${why}`);
   let ms: number;
-  const duration = /^(\d+)([mhdwy])$/.exec(text);
+  const duration = /^(\d+)([smhdwy])$/.exec(text);
   if (duration) {
     const amount = Number(duration[1]);
     if (amount === 0) throw fail("must be longer than zero");
@@ -291,6 +291,7 @@ export async function teamRevoke(peerKey: string, opts: TeamOptions & { pile?: s
   const rev = issueRevocation(root, target);
   await withPile(opts.pile, (pile) => pile.putMany([rev.blob, rev.sigBlob]));
   console.log(`revoked ${toHex(target)} (revocation ${toHex(rev.sigHandle)}; signed with ${source})`);
+  console.log("a sync running on this pile cuts the key off within a second and hands the revocation to every member; otherwise the next sync does");
 }
 
 export async function teamList(opts: TeamOptions & { pile?: string; json?: boolean }) {

@@ -24,7 +24,7 @@ export function register(cli: CAC): void {
     .option("--pile <pile>", "Pile holding your capability; the new one is stored there too")
     .option("--perm <perm>", "read | write | admin", { default: "read" })
     .option("--branch <name>", "Limit to this branch (name or 32-hex id; repeatable)")
-    .option("--expires <when>", "Until when: 90m, 12h, 30d, 2w, 1y or a date like 2027-06-30 (default 30d, cut to your capability's expiry if that is sooner; asking for longer is refused)")
+    .option("--expires <when>", "Until when: 30s, 90m, 12h, 30d, 2w, 1y or a date like 2027-06-30 (default 30d, cut to your capability's expiry if that is sooner; asking for longer is refused)")
     .option("--team-root <hex>", "Team root, as printed by team create (default $TRIBLE_TEAM_ROOT; required)")
     .option("--cap <hex>", "Your admin capability, as printed by team create (default $TRIBLE_TEAM_CAP)")
     .option("--key <file>", "Your key file")

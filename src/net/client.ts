@@ -7,8 +7,10 @@ import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Hash } from "../core/store.ts";
 import type { Host } from "./host.ts";
+import { describeRefusal, type Refusal } from "../auth/refusal.ts";
 import { isZero } from "../core/bytes.ts";
-import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHILDREN_MANY, OP_CLOSURE, OP_GET_BLOBS, OP_HEADS, OP_PUSH_HEAD, PROTOCOL_V5, PUSH_ACCEPTED } from "./protocol.ts";
+import { decodeRefusal, hasReasonTail } from "./auth-reply.ts";
+import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHAIN, OP_CHILDREN_MANY, OP_CLOSURE, OP_GET_BLOBS, OP_HEADS, OP_PUSH_HEAD, OP_REVOCATIONS, PROTOCOL_V5, PUSH_ACCEPTED, readBlobList } from "./protocol.ts";
 import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
 import { type ByteBudget, DEFAULT_IDLE_MS } from "./fetch-budget.ts";
 import { IdleWatchdog } from "./idle-watchdog.ts";
@@ -16,9 +18,13 @@ import { IdleWatchdog } from "./idle-watchdog.ts";
 /** A value now, or later: response parsers stay synchronous while the bytes are already buffered. */
 type Maybe<T> = T | Promise<T>;
 
+/** The peer refused our capability; `refusal` says why when the peer told us (v5 servers do). */
 export class AuthRejectedError extends Error {
-  constructor(peer: string) {
-    super(`peer ${peer} rejected our capability`);
+  constructor(
+    readonly peer: string,
+    readonly refusal?: Refusal,
+  ) {
+    super(`peer ${peer} refused our capability${refusal ? `: ${describeRefusal(refusal)}` : " (it gave no reason)"}`);
     this.name = "AuthRejectedError";
   }
 }
@@ -82,6 +88,8 @@ export class SyncClient {
   private closureStream: Promise<SideStream> | undefined;
   /** False once a CLOSURE request failed: the peer is not asked again on this client. */
   closureSupported = true;
+  /** REVOCATIONS and CHAIN share a stream of their own, for the same reason as CLOSURE's. */
+  private controlStream: Promise<SideStream> | undefined;
   /** PUSH_HEAD's own stream, for the same reason as CLOSURE's. */
   private pushStream: Promise<SideStream> | undefined;
   /** The push stream once open, so a push needs no wait. */
@@ -118,10 +126,13 @@ export class SyncClient {
     const frame = [new Uint8Array([OP_AUTH]), credentials.capHandle, u32(credentials.chain.length)];
     for (const blob of credentials.chain) frame.push(u32(blob.length), blob);
     client.send(concat(frame));
-    const status = await client.enqueue(() => client.reader.readU8());
-    if (status !== AUTH_OK) {
+    const reply = await client.enqueue(async () => {
+      const status = await client.reader.readU8();
+      return { status, tail: hasReasonTail(status) ? await client.reader.readExactly(8) : undefined };
+    });
+    if (reply.status !== AUTH_OK) {
       await client.close();
-      throw new AuthRejectedError(client.peer);
+      throw new AuthRejectedError(client.peer, decodeRefusal(reply.status, reply.tail));
     }
     return client;
   }
@@ -269,6 +280,38 @@ export class SyncClient {
     }
   }
 
+  /**
+   * OP_REVOCATIONS: hands the peer our revocation blobs (at most LIMITS.maxRevocationBlobs, the
+   * newest) and returns the peer's (unverified). Null when the peer predates the op or failed.
+   */
+  async revocations(ours: readonly Uint8Array[]): Promise<Uint8Array[] | null> {
+    const sent = ours.slice(-LIMITS.maxRevocationBlobs);
+    const parts = [new Uint8Array([OP_REVOCATIONS]), u32(sent.length)];
+    for (const blob of sent) parts.push(u32(blob.length), blob);
+    return this.control(concat(parts), (reader) => readBlobList(reader, LIMITS.maxRevocationBlobs, LIMITS.maxRevocationBlobBytes, `peer ${this.peer}'s REVOCATIONS`));
+  }
+
+  /** OP_CHAIN: the capability chain blobs the peer holds for `key` (unverified; empty: none). Null on failure. */
+  async chainOf(key: Uint8Array): Promise<Uint8Array[] | null> {
+    const frame = new Uint8Array(33);
+    frame[0] = OP_CHAIN;
+    frame.set(key, 1);
+    return this.control(frame, (reader) => readBlobList(reader, LIMITS.maxAuthBlobs, LIMITS.maxAuthBlobBytes, `peer ${this.peer}'s CHAIN`));
+  }
+
+  private async control<T>(frame: Uint8Array, parse: (reader: StreamReader) => Promise<T>): Promise<T | null> {
+    try {
+      this.controlStream ??= this.openSideStream();
+      const channel = await this.controlStream;
+      channel.stream.send(frame);
+      const reply = channel.responses.then(() => parse(channel.reader));
+      channel.responses = reply.catch(() => undefined);
+      return await reply;
+    } catch {
+      return null;
+    }
+  }
+
   private openSideStream(): Promise<SideStream> {
     return this.connection.newStream(PROTOCOL_V5).then((stream) => ({ stream, reader: new StreamReader(this.watchdog.track(stream)), responses: Promise.resolve() }));
   }
@@ -355,7 +398,7 @@ export class SyncClient {
 
   async close(): Promise<void> {
     this.watchdog.stop();
-    for (const side of [this.closureStream, this.pushStream]) void side?.then((c) => c.stream.close()).catch(() => undefined);
+    for (const side of [this.closureStream, this.pushStream, this.controlStream]) void side?.then((c) => c.stream.close()).catch(() => undefined);
     try {
       await this.stream.close();
     } catch {
@@ -366,7 +409,7 @@ export class SyncClient {
   /** Aborts the sync stream; with `wholeConnection`, the connection too (a peer that went silent). */
   abort(reason: string, wholeConnection = false): void {
     this.stream.abort(new Error(reason));
-    for (const side of [this.closureStream, this.pushStream]) void side?.then((c) => c.stream.abort(new Error(reason))).catch(() => undefined);
+    for (const side of [this.closureStream, this.pushStream, this.controlStream]) void side?.then((c) => c.stream.abort(new Error(reason))).catch(() => undefined);
     if (wholeConnection) this.connection.abort(new Error(reason));
   }
 }

@@ -92,7 +92,9 @@ export class HeadGossip {
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly welcomeTimers = new Set<ReturnType<typeof setTimeout>>();
   private readonly delayedSends = new Set<ReturnType<typeof setTimeout>>();
-  private readonly listener = (evt: CustomEvent<GossipMessage>) => void this.receive(evt.detail);
+  /** Runs in the background of the pubsub service: any failure becomes a dropped frame, never a rejection. */
+  private readonly listener = (evt: CustomEvent<GossipMessage>) =>
+    void this.receive(evt.detail).catch((err: unknown) => this.opts.onDrop?.(`could not handle a head announcement: ${errorText(err)}`, null));
 
   constructor(private readonly opts: HeadGossipOptions) {
     this.topic = teamTopic(opts.teamRoot);
@@ -188,8 +190,20 @@ export class HeadGossip {
     };
     if (!bytesEqual(sender, frame.publisher)) return drop("publisher is not the signing sender");
     if (bytesEqual(frame.publisher, this.opts.self)) return false;
-    if (this.opts.admit && !(await this.opts.admit(frame))) return drop("publisher has no valid capability");
-    this.opts.onHead(frame);
+    let admitted: boolean;
+    try {
+      admitted = !this.opts.admit || (await this.opts.admit(frame));
+    } catch (err) {
+      return drop(`could not check the publisher's capability: ${errorText(err)}`);
+    }
+    if (!admitted) return drop("publisher has no valid capability");
+    try {
+      this.opts.onHead(frame);
+    } catch (err) {
+      return drop(`could not act on the head: ${errorText(err)}`);
+    }
     return true;
   }
 }
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err)).split("\n")[0]!;

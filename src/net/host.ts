@@ -64,6 +64,28 @@ export const STALE_PROBE_MS = 2000;
 
 const PING_PROTOCOL = "/ipfs/ping/1.0.0";
 
+/**
+ * libp2p's connection limits. Connections that never authenticate are closed and capped by the
+ * pile-sync server (admission.ts: 64 in all, well below maxConnections, so members find room);
+ * these bound what comes before that, the handshakes.
+ */
+export const CONNECTION_LIMITS = {
+  /** Open connections, members and strangers together. */
+  maxConnections: 300,
+  /**
+   * Connections in their handshake at once (default 10): a few stalled handshakes kept every
+   * honest peer out until they timed out.
+   */
+  maxIncomingPendingConnections: 64,
+  /** A handshake not done in this long is dropped (default 10 s); honest ones take milliseconds. */
+  inboundUpgradeTimeout: 5000,
+  /**
+   * New inbound connections per second from one address (default 5): peers on one machine or
+   * behind one NAT share an address, so allow more before treating it as abuse.
+   */
+  inboundConnectionThreshold: 50,
+};
+
 /** A listen address could not be used (in use, not local, no transport for it); one line. */
 export class ListenError extends Error {
   constructor(message: string) {
@@ -153,9 +175,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery: opts.mdns ? [mdns()] : [],
-    // libp2p refuses more than 5 inbound connections per second from one address by default; peers
-    // on one machine or behind one NAT share an address, so allow more before treating it as abuse.
-    connectionManager: { inboundConnectionThreshold: 50 },
+    connectionManager: CONNECTION_LIMITS,
     connectionGater: { denyInboundEncryptedConnection: admit },
     services,
   });

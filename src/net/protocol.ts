@@ -14,6 +14,8 @@
  *   HEADS       0x14                                              → n:u32 (branch[16] head[32])*n
  *   CLOSURE     0x15 root[32] count:u32 have[32]*count budget:u32  → (hash[32] len:u64 bytes)* zero[32] all-ones:u64
  *   PUSH_HEAD   0x16 frame[81]                                    → status:u8 (0 accepted, 1 refused)
+ *   REVOCATIONS 0x17 count:u32 (len:u32 bytes)*count               → count:u32 (len:u32 bytes)*count
+ *   CHAIN       0x18 key[32]                                      → count:u32 (len:u32 bytes)*count
  * CHILDREN_MANY tells an absent (or out-of-scope) parent apart from a leaf, so a client fetching
  * from several peers never mistakes "this peer lacks it" for "it has no children".
  * CLOSURE answers a small update in one round trip instead of one per DAG level: the present,
@@ -27,14 +29,26 @@
  * connection must hold a grant, and the head must pass gossip's admission (write permission);
  * then it is delivered as if gossiped. Like CLOSURE it goes on a stream of its own.
  *
+ * AUTH's reply says why it refuses (auth-reply.ts). REVOCATIONS hands the server the revocation
+ * blobs the client holds and answers with the server's own (see revocation-sync.ts): every
+ * member passes on every revocation. CHAIN returns the verified capability chain the server holds
+ * for a key (leaf sig first; none when it holds none), so a head relayed from a publisher we never
+ * met can be judged by the publisher's own capability. Both go on a stream of their own, like
+ * CLOSURE, and need a grant on the connection.
+ *
  * AUTH binds a read scope to the connection; every later request is checked against it. Every
  * length is bounded before use; a malformed frame aborts that stream, never the process.
  */
-import type { Connection, Stream } from "@libp2p/interface";
+import type { Connection, PeerId, Stream } from "@libp2p/interface";
+import type { Refusal } from "../auth/refusal.ts";
 import { hash as blake3 } from "../core/blake3.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BlobStore, BranchStore, Hash } from "../core/store.ts";
+import { Admission, type AdmissionLimits, DEFAULT_ADMISSION } from "./admission.ts";
+import { AUTH_LIMITS, readAuthFrame } from "./auth-frame.ts";
+import { AUTH_OK, AUTH_REJECTED, encodeRefusal } from "./auth-reply.ts";
+import { Lane, PerKeyCounter, SERVER_BUDGET, WorkMeter } from "./budget.ts";
 import { decodeHeadFrame, HEAD_FRAME_LEN, type HeadFrame } from "./gossip.ts";
 import type { Host } from "./host.ts";
 import { peerPublicKey } from "./host.ts";
@@ -55,20 +69,23 @@ export const OP_HEADS = 0x14;
 export const OP_CLOSURE = 0x15;
 /** v5: a branch head pushed by its publisher (see above). */
 export const OP_PUSH_HEAD = 0x16;
+/** v5: revocations exchanged (see above). */
+export const OP_REVOCATIONS = 0x17;
+/** v5: the capability chain the server holds for a key (see above). */
+export const OP_CHAIN = 0x18;
 export const PUSH_ACCEPTED = 0x00;
 export const PUSH_REFUSED = 0x01;
 /** CHILDREN_MANY count meaning "this peer lacks the parent (or may not share it)". */
 export const ABSENT_PARENT = 0xffffffff;
-export const AUTH_OK = 0x00;
-export const AUTH_REJECTED = 0x01;
+export { AUTH_OK, AUTH_REJECTED };
 
 export const LIMITS = {
   /** Hashes per batched request. */
   maxBatch: 4096,
-  /** Blobs carried by a v5 AUTH (the capability chain: two per level, depth ≤ 32, plus revocations). */
-  maxAuthBlobs: 80,
+  /** Blobs carried by a v5 AUTH (see auth-frame.ts). */
+  maxAuthBlobs: AUTH_LIMITS.maxBlobs,
   /** Bytes per blob carried by AUTH. */
-  maxAuthBlobBytes: 1 << 20,
+  maxAuthBlobBytes: AUTH_LIMITS.maxBlobBytes,
   /** Largest blob a client accepts in a response. */
   maxBlobBytes: 2 ** 32,
   /** Most children a client accepts for one parent (a 64 MiB blob of distinct references). */
@@ -77,6 +94,12 @@ export const LIMITS = {
   maxClosureBytes: 4 << 20,
   /** Most blobs in a CLOSURE reply; also bounds the server's walk. */
   maxClosureBlobs: 4096,
+  /** Blobs in one REVOCATIONS message, either way (two per revocation). */
+  maxRevocationBlobs: 2048,
+  /** Bytes per revocation blob (a few tribles). */
+  maxRevocationBlobBytes: 512,
+  /** Revocation blobs one connection may send us in all (AUTH and REVOCATIONS); more close it. */
+  maxRevocationBlobsPerConnection: 4096,
 };
 
 /** What an authenticated peer may read. `inScope` is only asked about blobs that are present. */
@@ -91,21 +114,40 @@ export interface AuthRequest {
   remoteKey: Uint8Array;
   /** Blobs of the capability chain sent along (v5 only; hashes verified). */
   chain: Uint8Array[];
+  /** The peer's id, as text (for messages). */
+  from?: string;
 }
 
-export interface AccessPolicy {
-  authorize(request: AuthRequest): Promise<Scope | null> | Scope | null;
+/** A refused AUTH, and why (sent to the peer as a reason code on v5). */
+export interface Denied {
+  refusal: Refusal;
 }
+
+export type AuthDecision = Scope | Denied | null;
+
+export interface AccessPolicy {
+  authorize(request: AuthRequest): Promise<AuthDecision> | AuthDecision;
+  /** The verified capability chain blobs held for a key (served by CHAIN); none without it. */
+  chainOf?(key: Uint8Array): Uint8Array[] | undefined;
+  /** Every revocation blob known (served by REVOCATIONS). */
+  revocationBlobs?(): Uint8Array[];
+  /** Takes revocation blobs a peer sent (they are verified there). */
+  learnRevocations?(blobs: Uint8Array[], from: string): unknown;
+}
+
+const isScope = (d: AuthDecision): d is Scope => d !== null && typeof (d as Scope).inScope === "function";
 
 /** A policy that lets every authenticated connection read everything (tests, single-user setups). */
 export const openPolicy: AccessPolicy = { authorize: () => ({ inScope: () => true }) };
 
 export interface ServerEvents {
-  /** `capHandle`: the capability presented (all zeros when the peer presented none). */
-  onAuth?(remoteKey: Uint8Array, accepted: boolean, capHandle: Hash): void;
+  /** `capHandle`: the capability presented (all zeros when the peer presented none); `refusal`: why not accepted. */
+  onAuth?(remoteKey: Uint8Array, accepted: boolean, capHandle: Hash, refusal?: Refusal): void;
   onError?(remote: string, error: Error): void;
   /** After each authorized request: its op and how many hashes it named (1 for v4 ops). */
   onRequest?(op: number, hashes: number): void;
+  /** An inbound connection closed for not authenticating in time, or to make room (admission.ts). */
+  onStrangerClosed?(remote: string, reason: string): void;
 }
 
 export interface ServerOptions {
@@ -116,12 +158,30 @@ export interface ServerOptions {
    * frame's publisher); true when delivered. Without it every push is refused.
    */
   onPushedHead?(frame: HeadFrame, pusher: Uint8Array): boolean | Promise<boolean>;
+  /** Limits on inbound connections that have not authenticated (admission.ts). */
+  admission?: Partial<AdmissionLimits>;
+}
+
+interface Grant {
+  scope: Scope;
+  key: Uint8Array;
+  connection: Connection;
 }
 
 export class SyncServer {
   /** What each open connection's successful AUTH granted, by connection id. */
-  private readonly grants = new Map<string, Scope>();
-  private readonly onClose = (evt: CustomEvent<Connection>) => this.grants.delete(evt.detail.id);
+  private readonly grants = new Map<string, Grant>();
+  /** Revocation blobs received per connection (LIMITS.maxRevocationBlobsPerConnection). */
+  private readonly revocationsReceived = new Map<string, number>();
+  /** Each connection's turn-taking (budget.ts): one request computing per connection at a time. */
+  private readonly lanes = new Map<string, Lane>();
+  private readonly authReads = new PerKeyCounter(SERVER_BUDGET.authStreamsPerConnection);
+  private readonly admission: Admission;
+  private readonly onClose = (evt: CustomEvent<Connection>) => {
+    this.grants.delete(evt.detail.id);
+    this.revocationsReceived.delete(evt.detail.id);
+    this.lanes.delete(evt.detail.id);
+  };
 
   constructor(
     private readonly node: Host,
@@ -129,18 +189,45 @@ export class SyncServer {
     private readonly policy: AccessPolicy,
     private readonly events: ServerEvents = {},
     private readonly options: ServerOptions = {},
-  ) {}
+  ) {
+    this.admission = new Admission(node, { ...DEFAULT_ADMISSION, ...options.admission }, (conn, reason) => events.onStrangerClosed?.(conn.remotePeer.toString(), reason));
+  }
 
   async start(): Promise<void> {
-    const opts = { maxInboundStreams: 256, runOnLimitedConnection: false };
-    await this.node.handle(PROTOCOL_V4, (stream: Stream, conn: Connection) => this.guard(stream, conn, () => this.serveV4(stream, conn)), opts);
-    await this.node.handle(PROTOCOL_V5, (stream: Stream, conn: Connection) => this.guard(stream, conn, () => this.serveV5(stream, conn)), opts);
+    const v4 = { maxInboundStreams: SERVER_BUDGET.v4StreamsPerConnection, runOnLimitedConnection: false };
+    const v5 = { maxInboundStreams: SERVER_BUDGET.v5StreamsPerConnection, runOnLimitedConnection: false };
+    await this.node.handle(PROTOCOL_V4, (stream: Stream, conn: Connection) => this.guard(stream, conn, () => this.serveV4(stream, conn)), v4);
+    await this.node.handle(PROTOCOL_V5, (stream: Stream, conn: Connection) => this.guard(stream, conn, () => this.serveV5(stream, conn)), v5);
     this.node.addEventListener("connection:close", this.onClose);
+    this.admission.start();
   }
 
   async stop(): Promise<void> {
+    this.admission.stop();
     this.node.removeEventListener("connection:close", this.onClose);
     await this.node.unhandle([PROTOCOL_V4, PROTOCOL_V5]);
+  }
+
+  /**
+   * We authenticated to `peer` and it accepted us (the sync node's client side): its connections
+   * are members, not strangers waiting for AUTH.
+   */
+  admitPeer(peer: PeerId): void {
+    this.admission.admitPeer(peer);
+  }
+
+  /** Inbound connections that have not authenticated yet (for tests and benches). */
+  get strangerCount(): number {
+    return this.admission.strangerCount;
+  }
+
+  private laneOf(conn: Connection): Lane {
+    let lane = this.lanes.get(conn.id);
+    if (!lane) {
+      lane = new Lane();
+      if (conn.status === "open") this.lanes.set(conn.id, lane);
+    }
+    return lane;
   }
 
   private async guard(stream: Stream, conn: Connection, serve: () => Promise<void>): Promise<void> {
@@ -154,17 +241,46 @@ export class SyncServer {
     }
   }
 
-  private async authenticate(conn: Connection, capHandle: Hash, chain: Uint8Array[]): Promise<boolean> {
-    const remoteKey = peerPublicKey(conn.remotePeer);
-    if (!remoteKey) return false;
-    const scope = await this.authorize({ capHandle, remoteKey, chain });
-    // A failed AUTH leaves any earlier grant on this connection as it was (as the reference does).
-    if (scope) this.grants.set(conn.id, scope);
-    this.events.onAuth?.(remoteKey, scope !== null, capHandle);
-    return scope !== null;
+  /**
+   * Ends what a key may do here at once: every connection it authenticated on loses its grant
+   * (later requests fail) and is closed. Returns how many connections were closed.
+   */
+  cutOff(key: Uint8Array): number {
+    let closed = 0;
+    for (const [id, grant] of [...this.grants]) {
+      if (!bytesEqual(grant.key, key)) continue;
+      this.grants.delete(id);
+      closed++;
+      void grant.connection.close().catch(() => grant.connection.abort(new Error("access ended")));
+    }
+    return closed;
   }
 
-  private async authorize(request: AuthRequest): Promise<Scope | null> {
+  /** AUTH: the reply to send (v5 says why it refuses). */
+  private async authenticate(conn: Connection, capHandle: Hash, chain: Uint8Array[]): Promise<Denied | true | null> {
+    const remoteKey = peerPublicKey(conn.remotePeer);
+    if (!remoteKey) return null;
+    if (!this.countRevocationBlobs(conn, chain.length)) return null;
+    const decision = await this.authorize({ capHandle, remoteKey, chain, from: conn.remotePeer.toString() });
+    const accepted = isScope(decision);
+    // A failed AUTH leaves any earlier grant on this connection as it was (as the reference does).
+    if (accepted) {
+      this.grants.set(conn.id, { scope: decision, key: remoteKey, connection: conn });
+      this.admission.admit(conn);
+    }
+    const refusal = !accepted && decision ? decision.refusal : undefined;
+    this.events.onAuth?.(remoteKey, accepted, capHandle, refusal);
+    return accepted ? true : refusal ? { refusal } : null;
+  }
+
+  /** Counts blobs that may be revocations against the connection's budget; false once it is spent. */
+  private countRevocationBlobs(conn: Connection, n: number): boolean {
+    const total = (this.revocationsReceived.get(conn.id) ?? 0) + n;
+    this.revocationsReceived.set(conn.id, total);
+    return total <= LIMITS.maxRevocationBlobsPerConnection;
+  }
+
+  private async authorize(request: AuthRequest): Promise<AuthDecision> {
     try {
       return await this.policy.authorize(request);
     } catch {
@@ -172,61 +288,88 @@ export class SyncServer {
     }
   }
 
+  private scopeOf(conn: Connection): Scope | undefined {
+    return this.grants.get(conn.id)?.scope;
+  }
+
   private async serveV4(stream: Stream, conn: Connection): Promise<void> {
-    const reader = new StreamReader(stream);
+    const reader = new StreamReader(stream, { progressMs: SERVER_BUDGET.progressMs, idleMs: SERVER_BUDGET.frameMs });
+    reader.deadline(SERVER_BUDGET.frameMs);
     const op = await reader.readU8();
     const target = await reader.readExactly(32);
+    reader.deadline(undefined);
     if (op === OP_AUTH) {
-      const ok = await this.authenticate(conn, target.slice(), []);
+      const ok = (await this.authenticate(conn, target.slice(), [])) === true;
       await sendAll(stream, new Uint8Array([ok ? AUTH_OK : AUTH_REJECTED]));
       return;
     }
-    const scope = this.grants.get(conn.id);
+    const scope = this.scopeOf(conn);
     if (!scope) return; // unauthenticated: close with no response bytes
+    if (op !== OP_GET_BLOB && op !== OP_CHILDREN) return; // unknown ops (including the retired 0x01 and 0x04): no response bytes
     const snapshot = this.store.reader();
     const out = new BufferedWriter(stream);
-    if (op === OP_GET_BLOB) this.writeBlob(out, snapshot, scope, target);
-    else if (op === OP_CHILDREN) {
-      for (const child of childrenOf(snapshot, scope, target, false) ?? []) out.write(child);
-      out.write(new Uint8Array(32));
-    } else return; // unknown ops (including the retired 0x01 and 0x04): no response bytes
-    await out.flush();
+    const lane = this.laneOf(conn);
+    await lane.run(async () => {
+      const meter = new WorkMeter(stream, lane);
+      if (op === OP_GET_BLOB) await meter.spend(this.writeBlob(out, snapshot, scope, target));
+      else {
+        for (const child of (await childrenMetered(snapshot, scope, target, false, meter)) ?? []) out.write(child);
+        out.write(new Uint8Array(32));
+      }
+      await out.flush();
+    });
     this.events.onRequest?.(op, 1);
   }
 
+  /**
+   * Serves one v5 stream: frames are read whole under a deadline (a peer that trickles or stalls
+   * one is cut off), then answered on the connection's lane in metered slices (budget.ts).
+   */
   private async serveV5(stream: Stream, conn: Connection): Promise<void> {
-    const reader = new StreamReader(stream);
+    const reader = new StreamReader(stream, { progressMs: SERVER_BUDGET.progressMs });
     const out = new BufferedWriter(stream);
+    const lane = this.laneOf(conn);
+    const meter = new WorkMeter(stream, lane);
+    // Between frames a member's stream may idle (a sync keeps it for hours); a stranger's
+    // connection is closed by admission.ts before long.
     while (!(await reader.atEnd())) {
+      reader.deadline(SERVER_BUDGET.frameMs);
       const op = await reader.readU8();
       if (this.options.withoutOps?.includes(op)) throw new ProtocolError(`unknown operation 0x${op.toString(16)}`);
       if (op === OP_AUTH) {
-        const capHandle = (await reader.readExactly(32)).slice();
-        const count = await reader.readU32();
-        if (count > LIMITS.maxAuthBlobs) throw new ProtocolError(`AUTH carries ${count} blobs (limit ${LIMITS.maxAuthBlobs})`);
-        const chain: Uint8Array[] = [];
-        for (let i = 0; i < count; i++) {
-          const len = await reader.readU32();
-          if (len > LIMITS.maxAuthBlobBytes) throw new ProtocolError(`AUTH blob of ${len} bytes (limit ${LIMITS.maxAuthBlobBytes})`);
-          chain.push((await reader.readExactly(len)).slice());
-        }
-        const ok = await this.authenticate(conn, capHandle, chain);
-        await sendAll(stream, new Uint8Array([ok ? AUTH_OK : AUTH_REJECTED]));
+        const result = await this.serveAuth(reader, conn);
+        await sendAll(stream, result === true ? new Uint8Array([AUTH_OK]) : encodeRefusal(result?.refusal));
+        continue;
+      }
+      if (op === OP_REVOCATIONS) {
+        await this.serveRevocations(reader, out, conn);
+        continue;
+      }
+      if (op === OP_CHAIN) {
+        const key = (await reader.readExactly(32)).slice();
+        reader.deadline(undefined);
+        if (!this.scopeOf(conn)) throw new ProtocolError("request before a successful AUTH");
+        const chain = (this.policy.chainOf?.(key) ?? []).slice(0, LIMITS.maxAuthBlobs);
+        writeBlobList(out, chain);
+        await out.flush();
+        this.events.onRequest?.(OP_CHAIN, 1);
         continue;
       }
       if (op === OP_HEADS) {
-        const scope = this.grants.get(conn.id);
+        reader.deadline(undefined);
+        const scope = this.scopeOf(conn);
         if (!scope) throw new ProtocolError("request before a successful AUTH");
         this.writeHeads(out, scope);
         await out.flush();
         continue;
       }
       if (op === OP_CLOSURE) {
-        await this.serveClosure(reader, out, conn);
+        await this.serveClosure(reader, out, conn, lane, meter);
         continue;
       }
       if (op === OP_PUSH_HEAD) {
         const frame = decodeHeadFrame(await reader.readExactly(HEAD_FRAME_LEN));
+        reader.deadline(undefined);
         if (!frame) throw new ProtocolError("PUSH_HEAD without a HEAD frame");
         const accepted = await this.admitPushedHead(frame, conn);
         await sendAll(stream, new Uint8Array([accepted ? PUSH_ACCEPTED : PUSH_REFUSED]));
@@ -237,25 +380,62 @@ export class SyncServer {
       const count = await reader.readU32();
       if (count > LIMITS.maxBatch) throw new ProtocolError(`batch of ${count} hashes (limit ${LIMITS.maxBatch})`);
       const hashes = await reader.readExactly(count * 32);
-      const scope = this.grants.get(conn.id);
+      reader.deadline(undefined);
+      const scope = this.scopeOf(conn);
       if (!scope) throw new ProtocolError("request before a successful AUTH");
-      const snapshot = this.store.reader();
       const targets = Array.from({ length: count }, (_, i) => hashes.subarray(i * 32, i * 32 + 32));
-      // CHILDREN reads every target's bytes, usually for the first time (a fetch asks for a level's
-      // children before its blobs): verify the small ones in one batch first.
-      if (op === OP_CHILDREN_MANY) snapshot.checkMany(targets);
-      for (const target of targets) {
-        if (op === OP_GET_BLOBS) this.writeBlob(out, snapshot, scope, target);
-        else {
-          const children = childrenOf(snapshot, scope, target, true);
-          out.writeU32(children ? children.length : ABSENT_PARENT);
-          for (const child of children ?? []) out.write(child);
-        }
-        if (out.full) await out.flush();
-      }
-      await out.flush();
+      await lane.run(() => (op === OP_GET_BLOBS ? this.serveBlobs(out, scope, targets, meter) : this.serveChildren(out, scope, targets, meter)));
       this.events.onRequest?.(op, count);
     }
+  }
+
+  /**
+   * A v5 AUTH frame, read under its own deadline and size bounds (auth-frame.ts), with at most
+   * SERVER_BUDGET.authStreamsPerConnection read at once per connection: before AUTH succeeds a
+   * peer has proven nothing, so what it can make us buffer is kept small.
+   */
+  private async serveAuth(reader: StreamReader, conn: Connection): Promise<Denied | true | null> {
+    if (!this.authReads.enter(conn.id)) throw new ProtocolError(`more than ${SERVER_BUDGET.authStreamsPerConnection} AUTH frames at once on one connection`);
+    try {
+      reader.deadline(SERVER_BUDGET.authFrameMs);
+      const { capHandle, chain } = await readAuthFrame(reader);
+      reader.deadline(undefined);
+      return await this.authenticate(conn, capHandle, chain);
+    } finally {
+      this.authReads.leave(conn.id);
+    }
+  }
+
+  private async serveBlobs(out: BufferedWriter, scope: Scope, targets: Hash[], meter: WorkMeter): Promise<void> {
+    const snapshot = this.store.reader();
+    for (const target of targets) {
+      await meter.spend(this.writeBlob(out, snapshot, scope, target));
+      if (out.full) await out.flush();
+    }
+    await out.flush();
+  }
+
+  /**
+   * CHILDREN_MANY: each distinct target is scanned once (a request naming one large blob
+   * thousands of times costs one scan), in metered slices.
+   */
+  private async serveChildren(out: BufferedWriter, scope: Scope, targets: Hash[], meter: WorkMeter): Promise<void> {
+    const snapshot = this.store.reader();
+    // CHILDREN reads every target's bytes, usually for the first time (a fetch asks for a level's
+    // children before its blobs): verify the small ones in one batch first.
+    snapshot.checkMany(targets);
+    const distinct = new HashIndex(Math.max(16, targets.length));
+    const answers: (Uint8Array[] | null)[] = [];
+    for (const target of targets) {
+      const { entry, added } = distinct.insert(target);
+      if (added) answers[entry] = await childrenMetered(snapshot, scope, target, true, meter);
+      const children = answers[entry]!;
+      out.writeU32(children ? children.length : ABSENT_PARENT);
+      for (const child of children ?? []) out.write(child);
+      await meter.spend(4 + (children?.length ?? 0) * 32);
+      if (out.full) await out.flush();
+    }
+    await out.flush();
   }
 
   /** Only a peer whose AUTH succeeded on this connection may push, and only heads it published. */
@@ -269,27 +449,47 @@ export class SyncServer {
     }
   }
 
-  private async serveClosure(reader: StreamReader, out: BufferedWriter, conn: Connection): Promise<void> {
+  /** REVOCATIONS: takes the client's (bounded, verified by the policy), answers with ours. */
+  private async serveRevocations(reader: StreamReader, out: BufferedWriter, conn: Connection): Promise<void> {
+    // Checked before the list is read: a peer without a grant makes us buffer nothing.
+    if (!this.scopeOf(conn)) throw new ProtocolError("request before a successful AUTH");
+    const blobs = await readBlobList(reader, LIMITS.maxRevocationBlobs, LIMITS.maxRevocationBlobBytes, "REVOCATIONS");
+    reader.deadline(undefined);
+    if (!this.countRevocationBlobs(conn, blobs.length)) throw new ProtocolError(`more than ${LIMITS.maxRevocationBlobsPerConnection} revocation blobs on one connection`);
+    if (blobs.length) this.policy.learnRevocations?.(blobs, conn.remotePeer.toString());
+    writeBlobList(out, (this.policy.revocationBlobs?.() ?? []).slice(-LIMITS.maxRevocationBlobs));
+    await out.flush();
+    this.events.onRequest?.(OP_REVOCATIONS, blobs.length);
+  }
+
+  private async serveClosure(reader: StreamReader, out: BufferedWriter, conn: Connection, lane: Lane, meter: WorkMeter): Promise<void> {
     const root = await reader.readExactly(32);
     const count = await reader.readU32();
     if (count > LIMITS.maxBatch) throw new ProtocolError(`CLOSURE with ${count} have-hashes (limit ${LIMITS.maxBatch})`);
     const haveBytes = await reader.readExactly(count * 32);
     const budget = await reader.readU32();
+    reader.deadline(undefined);
     if (budget > LIMITS.maxClosureBytes) throw new ProtocolError(`CLOSURE budget of ${budget} bytes (limit ${LIMITS.maxClosureBytes})`);
-    const scope = this.grants.get(conn.id);
+    const scope = this.scopeOf(conn);
     if (!scope) throw new ProtocolError("request before a successful AUTH");
-    const have = new HashIndex(Math.max(16, count));
-    for (let i = 0; i < count; i++) have.insert(haveBytes.subarray(i * 32, i * 32 + 32));
-    const snapshot = this.store.reader();
-    for (const hash of missingClosure(snapshot, scope, root, have, budget) ?? []) {
-      const bytes = snapshot.get(hash)!;
-      out.write(hash);
-      out.writeU64(bytes.length);
-      out.write(bytes);
-      if (out.full) await out.flush();
-    }
-    out.write(CLOSURE_END);
-    await out.flush();
+    await lane.run(async () => {
+      const have = new HashIndex(Math.max(16, count));
+      for (let i = 0; i < count; i++) have.insert(haveBytes.subarray(i * 32, i * 32 + 32));
+      const snapshot = this.store.reader();
+      // The walk is bounded by `budget` bytes and LIMITS.maxClosureBlobs blobs: one slice at most.
+      const closure = missingClosure(snapshot, scope, root, have, budget) ?? [];
+      await meter.spend(budget);
+      for (const hash of closure) {
+        const bytes = snapshot.get(hash)!;
+        out.write(hash);
+        out.writeU64(bytes.length);
+        out.write(bytes);
+        await meter.spend(bytes.length + 40);
+        if (out.full) await out.flush();
+      }
+      out.write(CLOSURE_END);
+      await out.flush();
+    });
     this.events.onRequest?.(OP_CLOSURE, 1);
   }
 
@@ -304,15 +504,39 @@ export class SyncServer {
     for (const part of heads) out.write(part);
   }
 
-  private writeBlob(out: BufferedWriter, snapshot: BlobReader, scope: Scope, target: Hash): void {
+  /** Writes one GET reply; returns the bytes it cost (read, hashed on a first read, and sent). */
+  private writeBlob(out: BufferedWriter, snapshot: BlobReader, scope: Scope, target: Hash): number {
     const bytes = snapshot.has(target) && scope.inScope(target, snapshot) ? snapshot.get(target) : undefined;
     if (!bytes) {
       out.write(MISSING_LEN);
-      return;
+      return 8;
     }
     out.writeU64(bytes.length);
     out.write(bytes);
+    return 8 + bytes.length;
   }
+}
+
+/** A list of blobs as REVOCATIONS and CHAIN carry them: count:u32 (len:u32 bytes)*count. */
+export function writeBlobList(out: BufferedWriter, blobs: readonly Uint8Array[]): void {
+  out.writeU32(blobs.length);
+  for (const blob of blobs) {
+    out.writeU32(blob.length);
+    out.write(blob);
+  }
+}
+
+/** Reads a blob list, bounding the count and each length before use. */
+export async function readBlobList(reader: StreamReader, maxCount: number, maxBytes: number, what: string): Promise<Uint8Array[]> {
+  const count = await reader.readU32();
+  if (count > maxCount) throw new ProtocolError(`${what} carries ${count} blobs (limit ${maxCount})`);
+  const blobs: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const len = await reader.readU32();
+    if (len > maxBytes) throw new ProtocolError(`${what} blob of ${len} bytes (limit ${maxBytes})`);
+    blobs.push((await reader.readExactly(len)).slice());
+  }
+  return blobs;
 }
 
 /** Reused probe for `childrenOf`: most chunks are not hashes, so no view is made until one hits. */
@@ -325,27 +549,63 @@ const probeWords = new Uint32Array(probe.buffer);
  */
 export function childrenOf(snapshot: BlobReader, scope: Scope, parent: Hash, dedupe: boolean): Uint8Array[] | null {
   if (!snapshot.has(parent) || !scope.inScope(parent, snapshot)) return null;
-  const bytes = snapshot.get(parent)!;
-  const out: Uint8Array[] = [];
-  let seen: HashIndex | null = null;
-  // Copy each chunk into the probe as eight words when the blob is 4-byte aligned (it usually is).
-  const words = bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2) : null;
-  for (let at = 0; at + 32 <= bytes.length; at += 32) {
-    if (words) for (let k = 0, w = at >>> 2; k < 8; k++) probeWords[k] = words[w + k]!;
-    else probe.set(bytes.subarray(at, at + 32));
-    if (!snapshot.has(probe)) continue;
-    const chunk = bytes.subarray(at, at + 32);
-    if (!scope.inScope(chunk, snapshot)) continue;
-    if (dedupe && out.length > 0) {
-      if (!seen) {
-        seen = new HashIndex(16);
-        for (const c of out) seen.insert(c);
-      }
-      if (!seen.insert(chunk).added) continue;
-    }
-    out.push(chunk);
+  const scan = new ChildScan(snapshot, scope, snapshot.get(parent)!, dedupe);
+  scan.run(0, scan.bytes.length);
+  return scan.out;
+}
+
+/**
+ * `childrenOf` for a server answering a peer: the parent is scanned in slices of the meter's
+ * size, so a large blob never holds the event loop, and the scan stops when its stream is gone.
+ */
+export async function childrenMetered(snapshot: BlobReader, scope: Scope, parent: Hash, dedupe: boolean, meter: WorkMeter): Promise<Uint8Array[] | null> {
+  if (!snapshot.has(parent) || !scope.inScope(parent, snapshot)) return null;
+  const scan = new ChildScan(snapshot, scope, snapshot.get(parent)!, dedupe);
+  const length = scan.bytes.length;
+  await meter.spend(length); // reading it (and hashing it, the first time) costs as much as a scan
+  for (let at = 0; at < length; at += SERVER_BUDGET.sliceBytes) {
+    const end = Math.min(length, at + SERVER_BUDGET.sliceBytes);
+    scan.run(at, end);
+    await meter.spend(end - at);
   }
-  return out;
+  return scan.out;
+}
+
+/** The children scan of one parent, resumable at any multiple of 32 bytes. */
+class ChildScan {
+  readonly out: Uint8Array[] = [];
+  private seen: HashIndex | null = null;
+  /** The parent as 32-bit words when it is 4-byte aligned (it usually is): chunks copy as eight words. */
+  private readonly words: Uint32Array | null;
+
+  constructor(
+    private readonly snapshot: BlobReader,
+    private readonly scope: Scope,
+    readonly bytes: Uint8Array,
+    private readonly dedupe: boolean,
+  ) {
+    this.words = bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2) : null;
+  }
+
+  /** Scans the chunks starting in [from, to); `from` is a multiple of 32. */
+  run(from: number, to: number): void {
+    const { bytes, words, snapshot, scope, out } = this;
+    for (let at = from; at < to && at + 32 <= bytes.length; at += 32) {
+      if (words) for (let k = 0, w = at >>> 2; k < 8; k++) probeWords[k] = words[w + k]!;
+      else probe.set(bytes.subarray(at, at + 32));
+      if (!snapshot.has(probe)) continue;
+      const chunk = bytes.subarray(at, at + 32);
+      if (!scope.inScope(chunk, snapshot)) continue;
+      if (this.dedupe && out.length > 0) {
+        if (!this.seen) {
+          this.seen = new HashIndex(16);
+          for (const c of out) this.seen.insert(c);
+        }
+        if (!this.seen.insert(chunk).added) continue;
+      }
+      out.push(chunk);
+    }
+  }
 }
 
 /** Ends a CLOSURE reply: a zero hash with the all-ones length. */

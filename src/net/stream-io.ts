@@ -13,29 +13,81 @@ export class ProtocolError extends Error {
   }
 }
 
-/** Reads exact byte counts from a stream; `readExactly` throws ProtocolError on early end. */
+/** A read waited longer than its timeout: the peer stalled (mid-frame, or sent nothing at all). */
+export class StreamTimeoutError extends ProtocolError {
+  constructor(message: string) {
+    super(message);
+    this.name = "StreamTimeoutError";
+  }
+}
+
+export interface ReadTimeouts {
+  /**
+   * A read that has waited this long with no byte arriving fails with StreamTimeoutError: the
+   * peer stalled in the middle of a frame. Unlimited when absent.
+   */
+  progressMs?: number;
+  /** How long `atEnd` (waiting for the next frame) may wait with no byte arriving; unlimited when absent. */
+  idleMs?: number;
+}
+
+/**
+ * Reads exact byte counts from a stream; `readExactly` throws ProtocolError on early end. With
+ * timeouts, a peer that stops sending (or trickles a frame, see `deadline`) fails the read instead
+ * of holding the stream and its buffers forever.
+ */
 export class StreamReader {
   private readonly source: AsyncIterator<Chunk>;
+  /** performance.now() by which the current frame must be complete (see `deadline`). */
+  private frameDeadline: number | undefined;
   private chunks: Uint8Array[] = [];
   /** Bytes of chunks[0] already consumed: reads advance it instead of re-slicing the chunk. */
   private pos = 0;
   private buffered = 0;
   private ended = false;
 
-  constructor(stream: AsyncIterable<Chunk>) {
+  constructor(
+    stream: AsyncIterable<Chunk>,
+    private readonly timeouts: ReadTimeouts = {},
+  ) {
     this.source = stream[Symbol.asyncIterator]();
+  }
+
+  /**
+   * Bounds the time the frame being read may take as a whole, `ms` from now (undefined: no bound):
+   * a progress timeout alone lets a peer trickle one byte a second forever.
+   */
+  deadline(ms: number | undefined): void {
+    this.frameDeadline = ms === undefined ? undefined : performance.now() + ms;
   }
 
   /** True when the remote closed its side and every byte was consumed. */
   async atEnd(): Promise<boolean> {
     if (this.buffered > 0) return false;
-    await this.fill(1);
+    await this.fill(1, true);
     return this.buffered === 0;
   }
 
-  private async fill(n: number): Promise<void> {
+  /** The next chunk, failing once the applicable timeout passes with nothing arriving. */
+  private next(idle: boolean): Promise<IteratorResult<Chunk>> {
+    const limit = idle ? this.timeouts.idleMs : this.timeouts.progressMs;
+    const left = this.frameDeadline === undefined ? undefined : this.frameDeadline - performance.now();
+    const wait = limit === undefined ? left : left === undefined ? limit : Math.min(limit, left);
+    if (wait === undefined) return this.source.next();
+    const why =
+      left !== undefined && left <= (limit ?? Infinity)
+        ? "frame not complete in time"
+        : `no bytes for ${((limit ?? 0) / 1000).toFixed(1)} s ${idle ? "between frames" : "in the middle of a frame"}`;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StreamTimeoutError(`peer stalled: ${why}`)), Math.max(0, wait));
+    });
+    return Promise.race([this.source.next(), expired]).finally(() => clearTimeout(timer));
+  }
+
+  private async fill(n: number, idle = false): Promise<void> {
     while (this.buffered < n && !this.ended) {
-      const next = await this.source.next();
+      const next = await this.next(idle && this.buffered === 0);
       if (next.done) {
         this.ended = true;
         break;
@@ -155,9 +207,24 @@ export function decodeLength(b: Uint8Array, max: number, at = 0): number {
  */
 export const SEND_HIGH_WATER = 4 << 20;
 
-/** Sends bytes; waits for the stream to drain only when more than SEND_HIGH_WATER bytes are queued. */
-export async function sendAll(stream: Stream, data: Uint8Array): Promise<void> {
-  if (!stream.send(data) && stream.writeBufferLength > SEND_HIGH_WATER) await stream.onDrain();
+/** A writer whose peer reads nothing for this long gives up (see `sendAll`). */
+export const SEND_STALL_MS = 30_000;
+
+/**
+ * Sends bytes; waits for the stream to drain only when more than SEND_HIGH_WATER bytes are queued,
+ * and fails with StreamTimeoutError when the peer takes nothing for `stallMs` (a reader that never
+ * reads would otherwise hold the writer and its queued bytes forever).
+ */
+export async function sendAll(stream: Stream, data: Uint8Array, stallMs = SEND_STALL_MS): Promise<void> {
+  if (stream.send(data) || stream.writeBufferLength <= SEND_HIGH_WATER) return;
+  try {
+    await stream.onDrain({ signal: AbortSignal.timeout(stallMs) });
+  } catch (err) {
+    if ((err as Error)?.name === "TimeoutError" || (err as Error)?.name === "AbortError") {
+      throw new StreamTimeoutError(`peer stalled: read nothing of our reply for ${(stallMs / 1000).toFixed(1)} s`);
+    }
+    throw err;
+  }
 }
 
 /**
@@ -176,6 +243,7 @@ export class BufferedWriter {
   constructor(
     private readonly stream: Stream,
     private readonly flushAt = 256 * 1024,
+    private readonly stallMs = SEND_STALL_MS,
   ) {
     this.staging = new Uint8Array(flushAt);
   }
@@ -217,7 +285,7 @@ export class BufferedWriter {
     const parts = this.queued;
     this.queued = [];
     this.queuedBytes = 0;
-    for (const part of parts) await sendAll(this.stream, part);
+    for (const part of parts) await sendAll(this.stream, part, this.stallMs);
   }
 
   /** Makes room for `n` more staged bytes. */

@@ -7,6 +7,9 @@ import type { PeerId } from "@libp2p/interface";
 import { MAX_CHAIN_DEPTH } from "../auth/attributes.ts";
 import { branchesReadScope, NO_READ_SCOPE, type ReadScope } from "../auth/scope.ts";
 import { chainBlobs, nextInChain } from "../auth/capability.ts";
+import type { TeamPolicy } from "../auth/policy.ts";
+import { isPermanent, type Refusal } from "../auth/refusal.ts";
+import type { Revocation } from "../auth/revocations.ts";
 import { hash } from "../core/blake3.ts";
 import { bytesEqual, isZero, toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
@@ -15,14 +18,16 @@ import type { BranchId, Hash, Store } from "../core/store.ts";
 import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { Repository } from "../repo/repository.ts";
 import { findTrackingBranch } from "../repo/tracking.ts";
-import { type Credentials, type PushResult, SyncClient } from "./client.ts";
+import { AuthRejectedError, type Credentials, type PushResult, SyncClient } from "./client.ts";
 import { BudgetExceededError, fetchClosure, type FetchOptions, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { checkPossession, eitherScope } from "./possession.ts";
 import { encodeHeadFrame, type HeadFrame, HeadGossip } from "./gossip.ts";
-import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString } from "./host.ts";
+import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString, peerPublicKey } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
-import { type AccessPolicy, type ServerOptions, SyncServer } from "./protocol.ts";
+import { type AccessPolicy, LIMITS, type ServerOptions, SyncServer } from "./protocol.ts";
 import { announceProvider, providersFor } from "./providers.ts";
+import { PublisherChains } from "./publisher-chains.ts";
+import { RevocationSync } from "./revocation-sync.ts";
 
 /** A branch's provider record is placed once it has been quiet this long… */
 const PROVIDE_QUIET_MS = 500;
@@ -49,6 +54,8 @@ const PUSH_TIMEOUT_MS = 10_000;
  * gossip must find and dial a provider before fetching, which costs far more than this.
  */
 const GOSSIP_AFTER_PUSH_MS = 10;
+/** Dropped heads remembered so each is reported once; the memory is cleared when it is full. */
+const MAX_DROPS_REMEMBERED = 4096;
 
 /** What a SyncNode reports as it runs. */
 export type SyncEvent =
@@ -65,11 +72,21 @@ export type SyncEvent =
   | { type: "dial-failed"; addr: string; error: string; retryInMs: number }
   /** A given peer is connected (at start, after a failed dial or after the connection dropped). */
   | { type: "connected"; addr: string; peer: string }
-  | { type: "gossip-dropped"; reason: string }
+  /** `publisher`: the frame's publisher (peer id), when the frame decoded. */
+  | { type: "gossip-dropped"; reason: string; publisher?: string }
   /** What a peer answered to a head we pushed to it directly (see PushResult; "skipped" is not reported). */
   | { type: "head-pushed"; peer: string; branchId: string; head: string; result: Exclude<PushResult, "skipped"> }
   /** `presented`: whether the peer presented a capability at all. */
-  | { type: "auth"; peer: string; remoteKey: Uint8Array; accepted: boolean; presented: boolean }
+  | { type: "auth"; peer: string; remoteKey: Uint8Array; accepted: boolean; presented: boolean; refusal?: Refusal }
+  /**
+   * A peer refused our capability (reported once per peer and reason). `retrying`: whether we try
+   * that peer again (only when the refusal may pass, e.g. our chain was incomplete).
+   */
+  | { type: "refused-by"; peer: string; refusal?: Refusal; retrying: boolean }
+  /** A key we served lost access while connected (revoked, or its capability expired): cut off. */
+  | { type: "access-ended"; peer: string; remoteKey: Uint8Array; refusal: Refusal; connections: number }
+  /** A revocation new to us, verified; `from`: "pile", "gossip" or the peer that gave it. */
+  | { type: "revocation"; target: Uint8Array; peer: string; atNs?: bigint; from: string }
   | { type: "provide-failed"; head: string; error: string }
   | { type: "warning"; message: string };
 
@@ -94,6 +111,8 @@ export interface SyncNodeOptions {
   listen?: string[];
   peers?: string[];
   mdns?: boolean;
+  /** Whether to run the DHT (default true): without it, peers are found only through `peers` and mDNS. */
+  dht?: boolean;
   republishMs?: number;
   /** How long a fetch waits for DHT provider records before starting with what it has (default 1 s). */
   providerLookupMs?: number;
@@ -110,6 +129,12 @@ export interface SyncNodeOptions {
   fetch?: Pick<FetchOptions, "limits" | "window"> & { idleMs?: number };
   /** Passed to the pile-sync server (tests play an older server with `withoutOps`). */
   server?: Pick<ServerOptions, "withoutOps">;
+  /**
+   * The team policy behind `policy`, when there is one: revocations are then exchanged and
+   * gossiped, a key that loses access is cut off at once, and a relayed head's publisher is judged
+   * by the capability chain our peers hold for it.
+   */
+  team?: TeamPolicy;
 }
 
 /** A running sync node: libp2p host, pile-sync server, gossip and fetches, around `peer`. */
@@ -122,6 +147,14 @@ export class SyncNode implements PeerNetwork {
   /** Failed fetches retried so far, per (publisher, branch) key; see RETRY_DELAYS_MS. */
   private readonly retries = new Map<string, number>();
   private readonly authFailed = new Set<string>();
+  /** Peers that refused our capability for good (see isPermanent), with the error; not asked again. */
+  private readonly refusedBy = new Map<string, AuthRejectedError>();
+  /** Dropped heads already reported (see reportDrop). */
+  private readonly dropsSaid = new Set<string>();
+  /** (peer, refusal kind) pairs already reported, so each refusal is said once. */
+  private readonly refusalsSaid = new Set<string>();
+  private revocationSync: RevocationSync | undefined;
+  private chains: PublisherChains | undefined;
   /** Latest wanted head per (publisher, branch); fetches run one at a time per branch. */
   private readonly wanted = new Map<string, RemoteHead>();
   private readonly running = new Set<string>();
@@ -151,6 +184,7 @@ export class SyncNode implements PeerNetwork {
       key: opts.key,
       ...(opts.listen ? { listen: opts.listen } : {}),
       mdns: opts.mdns ?? false,
+      ...(opts.dht === false ? { dht: false } : {}),
       onWarning: (message) => opts.onEvent?.({ type: "warning", message }),
     });
     const node = new SyncNode(host, opts);
@@ -159,8 +193,8 @@ export class SyncNode implements PeerNetwork {
       opts.store,
       opts.policy,
       {
-        onAuth: (remoteKey, accepted, capHandle) =>
-          opts.onEvent?.({ type: "auth", peer: peerIdFromKey(remoteKey).toString(), remoteKey, accepted, presented: !isZero(capHandle) }),
+        onAuth: (remoteKey, accepted, capHandle, refusal) =>
+          opts.onEvent?.({ type: "auth", peer: peerIdFromKey(remoteKey).toString(), remoteKey, accepted, presented: !isZero(capHandle), ...(refusal ? { refusal } : {}) }),
       },
       // A pushed head goes through gossip's checks and delivery, so one arriving both ways is fetched once.
       { ...opts.server, onPushedHead: (frame, pusher) => node.gossip.receivePushed(frame, pusher) },
@@ -172,10 +206,11 @@ export class SyncNode implements PeerNetwork {
       self: opts.key.publicKey,
       admit: (frame) => node.admit(frame),
       onHead: (frame) => node.onRemoteHead(frame),
-      onDrop: (reason) => opts.onEvent?.({ type: "gossip-dropped", reason }),
+      onDrop: (reason, frame) => node.reportDrop(reason, frame),
       ...(opts.republishMs ? { republishMs: opts.republishMs } : {}),
     });
     node.gossip.start();
+    if (opts.team) node.joinTeam(opts.team);
     opts.onEvent?.({ type: "listening", peerId: host.peerId.toString(), addrs: host.getMultiaddrs().map(String) });
     // Authenticate to every peer as soon as it connects, so each side knows the other's capability
     // before gossip arrives (gossip is admitted only from peers with a verified capability).
@@ -210,15 +245,86 @@ export class SyncNode implements PeerNetwork {
       }
     };
     const first = await attempt();
-    void (async () => {
+    this.background(`keeping ${text} connected`, async () => {
       let peer = first;
       while (!this.stopped) {
         if (peer) await this.untilDisconnected(peer);
+        // A peer that refused our capability for good (revoked, expired, …) is not dialled again.
+        if (peer && this.refusedBy.has(peer.toString())) return;
         await this.sleep(delay);
         if (!peer) delay = Math.min(delay * 2, REDIAL_MAX_MS);
         if (!this.stopped) peer = await attempt();
       }
-    })();
+    });
+  }
+
+  /** Wires the team policy in: revocations spread, lost access is cut off, relayed publishers are looked up. */
+  private joinTeam(team: TeamPolicy): void {
+    const liveClients = () => [...this.connected.values()].filter((c) => c.isOpen);
+    this.chains = new PublisherChains(team, liveClients);
+    this.revocationSync = new RevocationSync({
+      policy: team,
+      pubsub: this.host.services.pubsub,
+      teamRoot: this.opts.teamRoot,
+      clients: liveClients,
+      isMember: (peer) => this.isMember(peer),
+      onLearned: (rev, from) => this.reportRevocation(rev, from),
+    });
+    team.onAccessLost((key, refusal) => this.endAccess(key, refusal));
+    this.revocationSync.start();
+    // Revocations already in the pile count from the start (and are handed on at each AUTH).
+    team.refreshRevocations();
+  }
+
+  /** Whether a peer presented a capability that verifies (and still holds) here. */
+  private isMember(peer: string): boolean {
+    const key = peerPublicKey(peerIdFromString(peer));
+    return !!key && !!this.opts.team?.capabilityOf(key);
+  }
+
+  private reportRevocation(rev: Revocation, from: string): void {
+    if (this.stopped) return;
+    // Also a revoked key that never authenticated to us (we only dialled it): we stop talking to it.
+    this.disconnect(rev.target);
+    this.opts.onEvent?.({ type: "revocation", target: rev.target, peer: peerIdFromKey(rev.target).toString(), ...(rev.atNs === undefined ? {} : { atNs: rev.atNs }), from });
+  }
+
+  /**
+   * A key lost access (revoked or expired): nothing more is served to it (its grants end and its
+   * connections close), no fetch of its heads goes on, and no client of ours talks to it.
+   */
+  private endAccess(key: Uint8Array, refusal: Refusal): void {
+    if (this.stopped) return;
+    const connections = this.server.cutOff(key);
+    this.disconnect(key);
+    this.opts.onEvent?.({ type: "access-ended", peer: peerIdFromKey(key).toString(), remoteKey: key, refusal, connections });
+  }
+
+  /** Closes our client to a key and every connection with it, and drops the fetches of its heads. */
+  private disconnect(key: Uint8Array): void {
+    const peer = peerIdFromKey(key);
+    this.forgetClient(peer.toString());
+    const prefix = toHex(key);
+    for (const wanted of [...this.wanted.keys()]) if (wanted.startsWith(prefix)) this.wanted.delete(wanted);
+    for (const retry of [...this.retries.keys()]) if (retry.startsWith(prefix)) this.retries.delete(retry);
+    if (this.host.getConnections(peer).length > 0) void this.host.hangUp(peer).catch(() => undefined);
+  }
+
+  /** A dropped frame, reported with its publisher and, for a refused publisher, why in words. */
+  private reportDrop(reason: string, frame: HeadFrame | null): void {
+    const team = this.opts.team;
+    const why = frame && team && reason === "publisher has no valid capability" ? team.whyNotAdmitted(frame.publisher, frame.branchId) : reason;
+    // Gossip re-sends a head every republish: each (publisher, head, reason) is reported once.
+    const said = frame ? `${toHex(frame.publisher)}${toHex(frame.head)}${why}` : why;
+    if (this.dropsSaid.has(said)) return;
+    if (this.dropsSaid.size >= MAX_DROPS_REMEMBERED) this.dropsSaid.clear();
+    this.dropsSaid.add(said);
+    this.opts.onEvent?.({ type: "gossip-dropped", reason: why, ...(frame ? { publisher: peerIdFromKey(frame.publisher).toString() } : {}) });
+  }
+
+  /** Whether a head of this publisher may still be acted on (a revocation may have come meanwhile). */
+  private stillAdmitted(remote: RemoteHead): boolean {
+    return this.opts.team ? this.opts.team.admits(remote.publisher, remote.branchId) : true;
   }
 
   /** Resolves once no connection to `peer` is left, or at stop. */
@@ -266,7 +372,7 @@ export class SyncNode implements PeerNetwork {
 
   publishHead(branchId: BranchId, head: Hash): void {
     const pushed = this.pushHead(branchId, head);
-    void this.gossip.publish(branchId, head, pushed > 0 ? GOSSIP_AFTER_PUSH_MS : 0);
+    this.background("publishing a head", () => this.gossip.publish(branchId, head, pushed > 0 ? GOSSIP_AFTER_PUSH_MS : 0));
     this.provide(branchId, head);
   }
 
@@ -283,7 +389,8 @@ export class SyncNode implements PeerNetwork {
     for (const [peer, client] of this.connected) {
       if (!client.isOpen || !client.pushSupported) continue;
       sent++;
-      void client.pushHead(frame, PUSH_TIMEOUT_MS).then((result) => {
+      this.background(`pushing a head to ${peer}`, async () => {
+        const result = await client.pushHead(frame, PUSH_TIMEOUT_MS);
         if (result !== "skipped" && !this.stopped) this.opts.onEvent?.({ type: "head-pushed", peer, branchId: toHex(branchId), head: toHex(head), result });
       });
     }
@@ -328,17 +435,22 @@ export class SyncNode implements PeerNetwork {
    * connected to us: contact the publisher (found through the DHT when we have no address), so the
    * two sides authenticate and learn each other's capability, then apply the caller's check.
    */
-  private admit(frame: HeadFrame): boolean | Promise<boolean> {
+  private async admit(frame: HeadFrame): Promise<boolean> {
+    const team = this.opts.team;
+    if (team?.revoked.has(frame.publisher)) return false;
     const publisher = peerIdFromKey(frame.publisher);
     if (!this.stopped && this.host.getConnections(publisher).length === 0) void this.clientFor(publisher).catch(() => undefined);
-    return this.opts.admit ? this.opts.admit(frame) : true;
+    // A publisher we never authenticated: judge it by the chain our peers verified for it.
+    if (team && this.chains && !team.capabilityOf(frame.publisher)) await this.chains.lookup(frame.publisher);
+    if (this.opts.admit) return this.opts.admit(frame);
+    return team ? team.admits(frame.publisher, frame.branchId) : true;
   }
 
   private onRemoteHead(frame: HeadFrame): void {
     if (this.stopped || this.peer.direction === "writeonly") return;
     const key = toHex(frame.publisher) + toHex(frame.branchId);
     this.wanted.set(key, { ...frame, receivedAt: Date.now() });
-    if (!this.running.has(key)) void this.fetchLoop(key);
+    if (!this.running.has(key)) this.background("fetching a head", () => this.fetchLoop(key));
   }
 
   private async fetchLoop(key: string): Promise<void> {
@@ -347,6 +459,7 @@ export class SyncNode implements PeerNetwork {
       for (let remote = this.wanted.get(key); remote && !this.stopped; remote = this.wanted.get(key)) {
         this.wanted.delete(key);
         const publisher = peerIdFromKey(remote.publisher);
+        if (!this.stillAdmitted(remote)) continue;
         // A head we hold already has its closure here (blobs are stored closure first): nothing to
         // fetch, and no event (heads are re-sent on every new subscription and republish).
         if (this.opts.store.reader().has(remote.head)) {
@@ -379,6 +492,8 @@ export class SyncNode implements PeerNetwork {
           for (const dropped of summary.dropped) this.forgetClient(dropped.peer);
           const proven = await this.possessed(remote, own);
           if (proven === null || this.stopped) continue;
+          // Access may have ended while the fetch ran: its blobs stay, its head is not applied.
+          if (!this.stillAdmitted(remote)) continue;
           this.delivered.push(remote);
           this.provide(remote.branchId, remote.head);
           this.opts.onEvent?.({ type: "fetched", publisher: publisher.toString(), branchId: toHex(remote.branchId), head: toHex(remote.head), summary, proven });
@@ -389,6 +504,9 @@ export class SyncNode implements PeerNetwork {
           // Only a client whose connection died is replaced: other fetches may be using this one.
           this.forgetClientIfClosed(publisher.toString());
           const error = err instanceof Error ? err.message : String(err);
+          // A peer that refused our capability was reported once (refused-by); a retry then comes
+          // only once our chain is complete (completeOwnChain), not per announced head.
+          if (err instanceof AuthRejectedError) continue;
           // A peer that answered it lacks a blob, or may not share it with us, will answer the
           // same again, as will one whose DAG overran a budget; anything else (a dropped
           // connection, a stall, a refused stream) may pass.
@@ -518,7 +636,7 @@ export class SyncNode implements PeerNetwork {
     const timer = setTimeout(() => {
       if (this.stopped || this.wanted.has(key)) return;
       this.wanted.set(key, remote);
-      if (!this.running.has(key)) void this.fetchLoop(key);
+      if (!this.running.has(key)) this.background("fetching a head", () => this.fetchLoop(key));
     }, delay);
     timer.unref?.();
     return delay;
@@ -544,23 +662,57 @@ export class SyncNode implements PeerNetwork {
 
   private clientFor(peer: PeerId): Promise<SyncClient> {
     const id = peer.toString();
+    const refused = this.refusedBy.get(id);
+    if (refused) return Promise.reject(refused);
+    const key = peerPublicKey(peer);
+    if (key && this.opts.team?.revoked.has(key)) return Promise.reject(new Error(`peer ${id} is revoked`));
     this.forgetClientIfClosed(id);
     let client = this.clients.get(id);
     if (!client) {
       const idleMs = this.opts.fetch?.idleMs;
-      const connecting = SyncClient.connect(this.host, peer, this.opts.credentials, undefined, idleMs ? { idleMs } : {}).then(async (c) => {
+      const connecting = SyncClient.connect(this.host, peer, this.authCredentials(peer), undefined, idleMs ? { idleMs } : {}).then(async (c) => {
+        // The peer accepted us: its connections are members, not strangers waiting for AUTH.
+        this.server.admitPeer(peer);
         await this.completeOwnChain(c);
         if (this.clients.get(id) === connecting) this.connected.set(id, c);
+        if (this.revocationSync) await this.revocationSync.exchange(c);
         return c;
       });
       client = connecting;
       this.clients.set(id, connecting);
-      connecting.catch(() => {
+      connecting.catch((err) => {
         if (this.clients.get(id) === connecting) this.clients.delete(id);
-        this.authFailed.add(id);
+        if (err instanceof AuthRejectedError) this.onRefusedBy(id, err);
+        else this.authFailed.add(id);
       });
     }
     return client;
+  }
+
+  /** Our credentials, with as many of the revocations we know as AUTH has room for (the newest). */
+  private authCredentials(peer: PeerId): Credentials {
+    const { capHandle, chain } = this.opts.credentials;
+    // Only a peer known as a member is told whom the team revoked.
+    if (!this.isMember(peer.toString())) return this.opts.credentials;
+    const room = Math.max(0, LIMITS.maxAuthBlobs - chain.length) & ~1; // whole revocations: two blobs each
+    const revocations = room > 0 ? (this.opts.team?.revocationBlobs().slice(-room) ?? []) : [];
+    return { capHandle, chain: revocations.length ? [...chain, ...revocations] : chain };
+  }
+
+  /**
+   * A peer refused our capability: said once per peer and reason. A refusal that our missing chain
+   * may explain is retried once we hold the chain (completeOwnChain); one that no retry can change
+   * (revoked, expired, issued to another key, no read permission) ends our attempts at that peer.
+   */
+  private onRefusedBy(id: string, err: AuthRejectedError): void {
+    const missingChain = this.opts.credentials.chain.length === 0 && !isZero(this.opts.credentials.capHandle);
+    const retrying = !err.refusal || !isPermanent(err.refusal.kind) || (missingChain && err.refusal.kind === "broken-chain");
+    if (retrying) this.authFailed.add(id);
+    else this.refusedBy.set(id, err);
+    const said = `${id} ${err.refusal?.kind ?? "unknown"}`;
+    if (this.stopped || this.refusalsSaid.has(said)) return;
+    this.refusalsSaid.add(said);
+    this.opts.onEvent?.({ type: "refused-by", peer: id, ...(err.refusal ? { refusal: err.refusal } : {}), retrying });
   }
 
   /** Drops the cached client of a peer if its connection or stream has closed. */
@@ -603,6 +755,19 @@ export class SyncNode implements PeerNetwork {
     for (const id of retry) void this.clientFor(peerIdFromString(id)).catch(() => undefined);
   }
 
+  /**
+   * Runs `work` in the background: a failure becomes one "warning" event and the node goes on (an
+   * unhandled rejection would end the process).
+   */
+  private background(what: string, work: () => Promise<unknown>): void {
+    work().catch((err: unknown) => {
+      if (this.stopped) return;
+      try {
+        this.opts.onEvent?.({ type: "warning", message: `${what} failed: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}` });
+      } catch {}
+    });
+  }
+
   /** Peers a new head is pushed to now: those we hold an open, authenticated client for that take pushes. */
   pushPeers(): string[] {
     return [...this.connected].flatMap(([peer, client]) => (client.isOpen && client.pushSupported ? [peer] : []));
@@ -619,6 +784,7 @@ export class SyncNode implements PeerNetwork {
     clearTimeout(this.provideTimer);
     this.lifetime.abort();
     this.gossip.stop();
+    this.revocationSync?.stop();
     for (const client of this.clients.values()) void client.then((c) => c.close()).catch(() => undefined);
     await this.server.stop();
     await this.host.stop();

@@ -12,7 +12,8 @@ export type RepoErrorCode =
   | "conflict"
   | "not-pushable"
   /** A remote branch and the local branch it would merge into are different branches (ids or names disagree). */
-  | "branch-mismatch";
+  | "branch-mismatch"
+  | "nothing-to-commit";
 
 /** An error of the repository layer; `code` says which kind, the message names the branch or blob. */
 export class RepoError extends Error {

@@ -53,6 +53,11 @@ export class Repository {
     this.clock = options.clock ?? nowTaiNs;
   }
 
+  /** The repository clock (TAI ns), as commits and branch updates are stamped. */
+  now(): bigint {
+    return this.clock();
+  }
+
   // ── Branches ────────────────────────────────────────────────────────────────────────────────
 
   /** Every branch whose metadata can be read (see `branchOverview` for the others), with its name. */

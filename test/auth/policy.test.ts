@@ -19,7 +19,7 @@ function team(expires?: { lower: bigint; upper: bigint }) {
   const cap = issueCapability({ issuer: root, subject: member.publicKey, perms: ["write"], ...(expires ? { expires } : {}) });
   store.putMany([cap.blob, cap.sigBlob]);
   const policy = new TeamPolicy(store, root.publicKey);
-  expect(policy.authorize({ capHandle: cap.sigHandle, remoteKey: member.publicKey, chain: [] })).not.toBeNull();
+  expect(policy.authorize({ capHandle: cap.sigHandle, remoteKey: member.publicKey, chain: [] })).toHaveProperty("inScope");
   expect(policy.admits(member.publicKey, branch)).toBe(true);
   return { store, policy };
 }
@@ -27,8 +27,8 @@ function team(expires?: { lower: bigint; upper: bigint }) {
 describe("TeamPolicy", () => {
   test("a failed check of the same key (another process, no capability) leaves its verified capability", () => {
     const { policy } = team();
-    expect(policy.authorize({ capHandle: new Uint8Array(32), remoteKey: member.publicKey, chain: [] })).toBeNull();
-    expect(policy.rejections.get(Buffer.from(member.publicKey).toString("hex"))).toBeDefined();
+    expect(policy.authorize({ capHandle: new Uint8Array(32), remoteKey: member.publicKey, chain: [] })).toEqual({ refusal: { kind: "no-capability" } });
+    expect(policy.refusalFor(member.publicKey)).toEqual({ kind: "no-capability" });
     expect(policy.admits(member.publicKey, branch)).toBe(true);
   });
 
@@ -65,9 +65,9 @@ describe("TeamPolicy", () => {
       try {
         expect(() => pile.reader().get(damaged)).toThrow("fails its BLAKE3 check");
         const policy = new TeamPolicy(pile, root.publicKey);
-        expect(policy.authorize({ capHandle: caps[0]!.sigHandle, remoteKey: member.publicKey, chain: [] })).not.toBeNull();
-        expect(policy.authorize({ capHandle: caps[1]!.sigHandle, remoteKey: other.publicKey, chain: [] })).toBeNull();
-        expect(policy.rejections.get(Buffer.from(other.publicKey).toString("hex"))).toContain("evoked");
+        expect(policy.authorize({ capHandle: caps[0]!.sigHandle, remoteKey: member.publicKey, chain: [] })).toHaveProperty("inScope");
+        expect(policy.authorize({ capHandle: caps[1]!.sigHandle, remoteKey: other.publicKey, chain: [] })).toMatchObject({ refusal: { kind: "revoked" } });
+        expect(policy.refusalFor(other.publicKey)?.kind).toBe("revoked");
       } finally {
         pile.close();
       }

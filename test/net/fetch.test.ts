@@ -16,6 +16,8 @@ import { BadDataError, FetchFailedError, fetchClosure, fetchFromPeers, MissingBl
 import { createHost, type Host } from "../../src/net/host.ts";
 import { OP_AUTH, OP_CHILDREN, OP_GET_BLOB, OP_GET_BLOBS, PROTOCOL_V4, PROTOCOL_V5 } from "../../src/net/protocol.ts";
 import { providersFor } from "../../src/net/providers.ts";
+import { DEFAULT_ADMISSION } from "../../src/net/admission.ts";
+import { SERVER_BUDGET } from "../../src/net/budget.ts";
 import { buildDag, closureOf, type DagShape, firstChild } from "./dag.ts";
 import { killServers, QUIC, startServer, TCP } from "./server-process.ts";
 
@@ -56,6 +58,31 @@ function expectSound(target: MemoryStore, allowed: Hash[], source: MemoryStore):
 
 /** Writes a request, closes our side and reads whatever comes back until the stream ends. */
 /** Sends one request and reads the reply until the server ends the stream (at most 10 s: a hang names its op). */
+/**
+ * Sends `request` and collects the reply until the server ends the stream, without closing ours.
+ * Fails unless that comes within half the shorter of the server's read timeout and its deadline for
+ * AUTH (either would end the stream too, later): a prompt end is the bound check's.
+ */
+async function replyUntilAbort(stream: Stream, request: Uint8Array): Promise<Uint8Array> {
+  const ms = Math.min(SERVER_BUDGET.progressMs, DEFAULT_ADMISSION.authDeadlineMs) / 2;
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    stream.abort(new Error("late"));
+  }, ms);
+  stream.send(request);
+  const parts: Uint8Array[] = [];
+  try {
+    for await (const chunk of stream) parts.push(new Uint8Array(chunk instanceof Uint8Array ? chunk : chunk.subarray()));
+  } catch {
+    // The server's abort ends the reply.
+  } finally {
+    clearTimeout(timer);
+  }
+  if (late) throw new Error(`the server did not end the stream within ${ms} ms of op 0x${request[0]!.toString(16)}: it waits for bytes a bound should have refused`);
+  return new Uint8Array(Buffer.concat(parts));
+}
+
 async function exchange(stream: Stream, request: Uint8Array): Promise<Uint8Array> {
   const timer = setTimeout(() => stream.abort(new Error(`no end of reply to op 0x${request[0]!.toString(16)} within 10 s`)), 10_000);
   stream.send(request);
@@ -170,18 +197,25 @@ describe("fetch from a server process", () => {
     const { dag } = expected();
     const host = await clientHost();
     const auth = [OP_AUTH, ...new Uint8Array(32), 0, 0, 0, 0];
-    const v5Frames = [
+    const cap = new Array(32).fill(1);
+    // Frames that promise more than a bound allows: we never send the promised bytes and keep our
+    // side open, so only the bound check ends the stream in time (see replyUntilAbort).
+    const overLimit = [
       [...auth, 0x7f], // unknown op
       [...auth, OP_GET_BLOBS, 0xff, 0xff, 0xff, 0xff], // 4 billion hashes
+      [OP_AUTH, ...cap, 0xff, 0xff, 0xff, 0xff], // 4 billion AUTH blobs
+      [OP_AUTH, ...cap, 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff], // a 2 GiB AUTH blob
+    ];
+    // Truncated frames end with the stream: these close our side.
+    const truncated = [
       [...auth, OP_GET_BLOBS, 0, 0, 0, 3, 1, 2, 3], // truncated hash list
-      [OP_AUTH, ...new Uint8Array(32), 0xff, 0xff, 0xff, 0xff], // 4 billion AUTH blobs
-      [OP_AUTH, ...new Uint8Array(32), 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff], // a 2 GiB AUTH blob
       [OP_AUTH, 1, 2, 3], // truncated AUTH
     ];
-    for (const frame of v5Frames) {
+    for (const frame of [...overLimit, ...truncated]) {
       // A fresh connection each time (AUTH state is per connection); at most the AUTH status comes back.
       const probe = await createHost({ key: SigningKey.generate(), listen: [], dht: false });
-      const reply = await exchange(await probe.dialProtocol(server.addr, PROTOCOL_V5), new Uint8Array(frame));
+      const stream = await probe.dialProtocol(server.addr, PROTOCOL_V5);
+      const reply = overLimit.includes(frame) ? await replyUntilAbort(stream, new Uint8Array(frame)) : await exchange(stream, new Uint8Array(frame));
       expect(reply.length).toBeLessThanOrEqual(1);
       await probe.stop();
     }

@@ -36,7 +36,7 @@ test("pull fetches a branch into a tracking branch, then finds nothing new; clea
   const eve = team.members.eve!;
   const rejected = await attempt(team.dir, "pile", "net", "pull", eve.pile, aAddr, "--key", eve.key, "--team-root", team.root);
   expect(rejected.code).not.toBe(0);
-  expect(rejected.err).toContain("rejected our capability");
+  expect(rejected.err).toContain(`peer ${team.members.a!.peerId} refused our capability: no capability was presented`);
   expect(JSON.parse(await run(team.dir, "pile", "blob", "list", eve.pile, "--json"))).toEqual([]);
 
   const badAddr = await attempt(team.dir, ...pull().map((x) => (x === aAddr ? "not-a-multiaddr" : x)));

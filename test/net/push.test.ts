@@ -15,7 +15,7 @@ import { TribleSet } from "../../src/core/tribleset.ts";
 import { encodeHeadFrame } from "../../src/net/gossip.ts";
 import { createHost, type Host } from "../../src/net/host.ts";
 import type { RemoteHead } from "../../src/net/peer.ts";
-import { AUTH_OK, AUTH_REJECTED, OP_AUTH, OP_PUSH_HEAD, PROTOCOL_V5, PUSH_REFUSED } from "../../src/net/protocol.ts";
+import { AUTH_OK, OP_AUTH, OP_PUSH_HEAD, PROTOCOL_V5, PUSH_REFUSED } from "../../src/net/protocol.ts";
 import { StreamReader, u32 } from "../../src/net/stream-io.ts";
 import { type SyncEvent, SyncNode } from "../../src/net/sync.ts";
 import { Repository } from "../../src/repo/repository.ts";
@@ -147,7 +147,9 @@ test("a push is refused without a successful AUTH, or naming another publisher; 
   const first = await raw.open();
   expect(await first.ask(pushFrame(stranger.publicKey))).toBe(PUSH_REFUSED);
   const noCapability = new Uint8Array([OP_AUTH, ...new Uint8Array(32), ...u32(0)]);
-  expect(await first.ask(noCapability)).toBe(AUTH_REJECTED);
+  // v5 says why: "no capability" (0x07), then the 8-byte instant (none: zero).
+  expect(await first.ask(noCapability)).toBe(0x07);
+  expect([...(await first.reader.readExactly(8))]).toEqual(new Array(8).fill(0));
   expect(await first.ask(pushFrame(stranger.publicKey))).toBe(PUSH_REFUSED);
 
   // A write member's connection: AUTH succeeds, but a frame naming someone else is refused.

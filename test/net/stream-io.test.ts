@@ -1,6 +1,6 @@
 /** The protocol's big-endian length fields: encoded as DataView would, decoded with their bounds. */
 import { expect, test } from "bun:test";
-import { BufferedWriter, decodeLength, decodeU32, MISSING_LEN, ProtocolError, SEND_HIGH_WATER, StreamReader, sendAll, u32, u64 } from "../../src/net/stream-io.ts";
+import { BufferedWriter, decodeLength, decodeU32, MISSING_LEN, ProtocolError, SEND_HIGH_WATER, StreamReader, StreamTimeoutError, sendAll, u32, u64 } from "../../src/net/stream-io.ts";
 
 test("u32 and u64 write big-endian fields, exactly as DataView does, and read back", () => {
   for (const n of [0, 1, 255, 256, 0xdeadbeef, 2 ** 32 - 1]) {
@@ -119,3 +119,42 @@ test("sendAll waits for a drain only once more than SEND_HIGH_WATER bytes are qu
   expect(drained).toBe(1);
   expect(queued).toBe(0);
 });
+
+/** A source that yields `bytes` one at a time, `gapMs` apart, then never again (a stalled peer). */
+async function* trickle(bytes: number, gapMs: number): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < bytes; i++) {
+    if (i > 0) await Bun.sleep(gapMs);
+    yield new Uint8Array([i]);
+  }
+  await new Promise(() => undefined);
+}
+
+test("a read stalled mid-frame fails after the progress timeout; a trickled frame after its deadline", async () => {
+  // The peer sends one byte of a two-byte field and stops.
+  const stalled = new StreamReader(trickle(1, 0), { progressMs: 50 });
+  await expect(stalled.readExactly(2)).rejects.toBeInstanceOf(StreamTimeoutError);
+  // A byte every 10 ms always makes progress, but a 200-byte frame would take 2 s: the deadline cuts it.
+  const slow = new StreamReader(trickle(200, 10), { progressMs: 1000 });
+  slow.deadline(100);
+  await expect(slow.readExactly(200)).rejects.toThrow("frame not complete in time");
+  // Between frames the wait is the idle timeout's, not the progress timeout's.
+  const idle = new StreamReader(trickle(0, 0), { progressMs: 10_000, idleMs: 50 });
+  await expect(idle.atEnd()).rejects.toThrow("between frames");
+}, 10_000);
+
+test("sendAll gives up on a peer that reads nothing of a queued reply", async () => {
+  let queued = 0;
+  // A stream whose buffer never drains: onDrain settles only when its signal aborts.
+  const stream = {
+    send: (b: Uint8Array) => {
+      queued += b.length;
+      return false;
+    },
+    get writeBufferLength() {
+      return queued;
+    },
+    onDrain: (options?: { signal?: AbortSignal }) =>
+      new Promise<void>((_, reject) => options?.signal?.addEventListener("abort", () => reject(options.signal!.reason))),
+  } as unknown as Parameters<typeof sendAll>[0];
+  await expect(sendAll(stream, new Uint8Array(SEND_HIGH_WATER + 1), 50)).rejects.toBeInstanceOf(StreamTimeoutError);
+}, 10_000);

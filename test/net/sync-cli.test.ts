@@ -32,7 +32,7 @@ describe("a failed AUTH with a healthy peer's key", () => {
     await run(team.dir, "pile", "create", "scratch.pile");
     const pull = await attempt(team.dir, "pile", "net", "pull", "scratch.pile", aAddr, "--key", "b.key", "--team-root", team.root);
     expect(pull.code).not.toBe(0);
-    expect(pull.err).toContain("rejected our capability");
+    expect(pull.err).toContain("refused our capability: no capability was presented");
     const refused = await a.waitFor((e) => e.event === "auth" && e.accepted === false);
     expect(refused.reason).toBe("no capability presented");
     // …and B's next commit still reaches A.

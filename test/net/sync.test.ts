@@ -84,7 +84,7 @@ describe("access and direction", () => {
     // Eve presents no capability at all, and is told so (not "signature 0000… not found").
     const rejected = await a.waitFor((e) => e.event === "auth" && e.accepted === false && e.reason === "no capability presented");
     expect(rejected.peer).toBe(team.members.eve!.peerId);
-    const revoked = await a.waitFor((e) => e.event === "auth" && e.accepted === false && String(e.reason).includes("Revoked"));
+    const revoked = await a.waitFor((e) => e.event === "auth" && e.accepted === false && String(e.reason).includes("revoked"));
     expect(revoked.accepted).toBe(false);
     await Bun.sleep(1500);
     for (const p of [a, eve, b]) await p.stop();

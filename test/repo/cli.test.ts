@@ -72,11 +72,15 @@ describe("tribles pile commit / log / branch show / merge", () => {
 
   test("log, branch show, and merges (fast-forward, merge commit, up to date)", async () => {
     await tribles("pile", "create", "r.pile");
-    expect((await tribles("pile", "commit", "r.pile", "-m", "one", "--create-key")).code).toBe(0);
-    expect((await tribles("pile", "commit", "r.pile", "--branch", "feature", "-m", "on feature")).code).toBe(0);
+    const commitText = (args: string[], body: string) => {
+      writeFileSync(tmp.path("f.txt"), body);
+      return tribles("pile", "commit", "r.pile", "f.txt", ...args);
+    };
+    expect((await commitText(["-m", "one", "--create-key"], "1")).code).toBe(0);
+    expect((await commitText(["--branch", "feature", "-m", "on feature"], "f")).code).toBe(0);
     const first = await tribles("pile", "merge", "r.pile", "--into", "feature", "--from", "main", "--json");
     expect(JSON.parse(first.out).kind).toBe("merge");
-    expect((await tribles("pile", "commit", "r.pile", "-m", "two")).code).toBe(0);
+    expect((await commitText(["-m", "two"], "2")).code).toBe(0);
     const merged = await tribles("pile", "merge", "r.pile", "--into", "main", "--from", "feature");
     expect(merged.code).toBe(0);
     expect(merged.out).toContain("main merged feature: merge commit");
@@ -103,16 +107,19 @@ describe("tribles pile commit / log / branch show / merge", () => {
     expect((await tribles("pile", "merge", "r.pile", "--into", "copy", "--from", "main")).out).toContain("created copy at");
   }, 60_000);
 
-  test("commit keeps messages as typed, refuses empty ones and files that would share a name", async () => {
+  test("commit keeps messages as typed, refuses empty ones, and records paths with their directories", async () => {
     await tribles("pile", "create", "r.pile");
     mkdirSync(tmp.path("d1"));
     mkdirSync(tmp.path("d2"));
     writeFileSync(tmp.path("d1/same.txt"), "one");
     writeFileSync(tmp.path("d2/same.txt"), "two");
-    expectError(await tribles("pile", "commit", "r.pile", "-m", "x", "--create-key", "d1/same.txt", "d2/same.txt"), 'both be recorded as "same.txt"');
     expectError(await tribles("pile", "commit", "r.pile", "-m", "  ", "d1/same.txt"), "needs a message");
     expect(statSync(tmp.path("r.pile")).size).toBe(0);
+    expect((await tribles("pile", "commit", "r.pile", "-m", "x", "--create-key", "d1/same.txt", "d2/same.txt")).code).toBe(0);
+    const paths = JSON.parse((await tribles("pile", "files", "r.pile", "--json")).out).files.map((f: { path: string }) => f.path);
+    expect(paths).toEqual(["d1/same.txt", "d2/same.txt"]);
     for (const message of ["007", "1.10", "0x10", "-5"]) {
+      writeFileSync(tmp.path("d1/same.txt"), `for ${message}`);
       expect((await tribles("pile", "commit", "r.pile", "--message", message, "d1/same.txt", "--create-key")).code).toBe(0);
       expect(JSON.parse((await tribles("pile", "log", "r.pile", "-n", "1", "--json")).out)[0].message).toBe(message);
     }
@@ -181,7 +188,8 @@ describe("tribles pile commit / log / branch show / merge", () => {
 
   test("a bad signature is reported by log and branch show", async () => {
     await tribles("pile", "create", "r.pile");
-    expect((await tribles("pile", "commit", "r.pile", "-m", "good", "--create-key")).code).toBe(0);
+    writeFileSync(tmp.path("g.txt"), "good");
+    expect((await tribles("pile", "commit", "r.pile", "-m", "good", "--create-key", "g.txt")).code).toBe(0);
     // Append a commit whose signature was altered, under branch metadata validly signed over it.
     const key = SigningKey.fromSeed(fromHex(readFileSync(tmp.path("self.key"), "utf8")));
     const pile = Pile.open(tmp.path("r.pile"));

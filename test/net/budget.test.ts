@@ -1,0 +1,67 @@
+/**
+ * The server's work budget (src/net/budget.ts): a long request runs in slices, so another peer is
+ * answered while it runs, and it is abandoned once its stream is gone.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { SigningKey } from "../../src/core/ed25519.ts";
+import { MemoryStore } from "../../src/core/memory-store.ts";
+import { SyncClient } from "../../src/net/client.ts";
+import { createHost, type Host } from "../../src/net/host.ts";
+import { OP_AUTH, OP_CHILDREN_MANY, openPolicy, PROTOCOL_V5, SyncServer } from "../../src/net/protocol.ts";
+import { u32 } from "../../src/net/stream-io.ts";
+import { until } from "./fixtures/until.ts";
+
+const hosts: Host[] = [];
+afterEach(async () => {
+  await Promise.all(hosts.splice(0).map((h) => h.stop()));
+});
+
+async function host(listen: string[] = []): Promise<Host> {
+  const h = await createHost({ key: SigningKey.generate(), listen, dht: false });
+  hosts.push(h);
+  return h;
+}
+
+const none = { capHandle: new Uint8Array(32), chain: [] };
+
+test("a peer is answered while another's long CHILDREN_MANY runs; the long one stops when its stream goes", async () => {
+  // 64 distinct 1 MiB blobs: a CHILDREN_MANY naming them all scans 64 MiB.
+  const store = new MemoryStore();
+  const parents = Array.from({ length: 64 }, (_, i) => {
+    const blob = new Uint8Array(1 << 20);
+    blob.fill(i + 1);
+    blob.set(crypto.getRandomValues(new Uint8Array(64)));
+    return store.put(blob);
+  });
+  const victim = await host(["/ip4/127.0.0.1/tcp/0"]);
+  const errors: Error[] = [];
+  let longDone = 0;
+  await new SyncServer(victim, store, openPolicy, {
+    onError: (_peer, err) => errors.push(err),
+    onRequest: (op) => {
+      if (op === OP_CHILDREN_MANY) longDone++;
+    },
+  }).start();
+  const addr = victim.getMultiaddrs()[0]!;
+
+  // The heavy peer sends AUTH and 16 such requests in one go, then reads nothing.
+  const REQUESTS = 16;
+  const request = new Uint8Array(5 + parents.length * 32);
+  request[0] = OP_CHILDREN_MANY;
+  request.set(u32(parents.length), 1);
+  parents.forEach((p, i) => {
+    request.set(p, 5 + i * 32);
+  });
+  const heavy = await (await host()).dialProtocol(addr, PROTOCOL_V5);
+  heavy.send(Buffer.concat([new Uint8Array([OP_AUTH, ...new Uint8Array(32), 0, 0, 0, 0]), ...Array.from({ length: REQUESTS }, () => request)]));
+
+  // Another peer connects meanwhile and is answered before the heavy peer's requests are through.
+  const other = await SyncClient.connect(await host(), addr, none);
+  expect(await other.heads()).toEqual([]);
+  expect(longDone).toBeLessThan(REQUESTS);
+
+  // The heavy peer leaves: what it still asked for is abandoned, not computed to the end.
+  heavy.abort(new Error("gone"));
+  await until(() => errors.some((e) => e.name === "RequestAbandoned"), 10_000);
+  expect(longDone).toBeLessThan(REQUESTS);
+}, 30_000);

@@ -1,0 +1,92 @@
+/**
+ * Attacks on a real `pile net sync` node (separate processes, 127.0.0.1): while a hostile peer
+ * (fixtures/hostile-peer.ts) runs, an honest member's commits still reach the victim within a few
+ * seconds, and the victim's peak RSS stays under a ceiling.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { hash } from "../../src/core/blake3.ts";
+import { toHex } from "../../src/core/bytes.ts";
+import type { HostileConfig } from "./fixtures/hostile-peer.ts";
+import { credentials, peakRssMiB, startAttacker as spawnAttacker } from "./fixtures/hostile-harness.ts";
+import { firstAddr, listenFor, makeTeam, type Team } from "./e2e-helpers.ts";
+
+let team: Team | undefined;
+const attackers: Subprocess[] = [];
+const startAttacker = async (config: HostileConfig) => {
+  const started = await spawnAttacker(config);
+  attackers.push(started.proc);
+  return started;
+};
+afterEach(async () => {
+  for (const a of attackers.splice(0)) a.kill("SIGKILL");
+  await team?.cleanup();
+  team = undefined;
+});
+
+const received = (head: string) => (e: { event: string; head?: unknown }) => e.event === "received" && e.head === head;
+
+/** The victim v (team founder), the honest member h syncing with it. */
+async function victimAndHonest(): Promise<{ team: Team; vAddr: string; v: ReturnType<Team["sync"]>; h: ReturnType<Team["sync"]>; attacker: ReturnType<typeof credentials> }> {
+  team = await makeTeam(["v", "h", "m", "late"]);
+  // Read before v's sync holds its pile.
+  const attacker = credentials(team, "m");
+  const v = team.sync("v", listenFor("tcp"));
+  const vAddr = firstAddr(await v.waitFor((e) => e.event === "listening"));
+  const h = team.sync("h", [...listenFor("tcp"), "--peers", vAddr]);
+  await v.waitFor((e) => e.event === "auth" && e.accepted === true);
+  await h.waitFor((e) => e.event === "auth" && e.accepted === true);
+  const quiet = await team.commit("h", "before the attack", { "quiet.txt": "quiet" });
+  await v.waitFor(received(quiet), 20_000);
+  return { team, vAddr, v, h, attacker };
+}
+
+/** Three honest commits from `member`, each of which must reach the victim within `ms`. */
+async function honestCommitsArrive(t: Team, victim: ReturnType<Team["sync"]>, member: string, ms = 10_000): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    const head = await t.commit(member, `during the attack ${i}`, { [`${member}-${i}.txt`]: `honest ${i}` });
+    await victim.waitFor(received(head), ms);
+  }
+}
+
+/** Peak RSS of a victim under attack; quiet, it peaks near 110–130 MiB (180 with 300 strangers dialling; 364 under the pre-auth attack before AUTH was bounded). */
+const RSS_CEILING_MIB = 250;
+
+test("CPU amplification: CHILDREN_MANY naming a 1 MiB blob 4096 times, pipelined and abandoned, does not stop honest sync", async () => {
+  const { team: t, vAddr, v, attacker } = await victimAndHonest();
+  // A large blob the attacker (a member with read access) may read: a committed file.
+  const big = crypto.getRandomValues(new Uint8Array(1 << 16));
+  const bigFile = new Uint8Array(1 << 20);
+  for (let at = 0; at < bigFile.length; at += big.length) bigFile.set(big, at);
+  await t.commit("v", "a large file", { "big.bin": Buffer.from(bigFile).toString("latin1") });
+  const onDisk = new Uint8Array(readFileSync(join(t.dir, "big.bin")));
+  const blob = toHex(hash(onDisk));
+  await startAttacker({ mode: "amplify", target: vAddr, blob, ...attacker });
+  await honestCommitsArrive(t, v, "h");
+  const peak = peakRssMiB(v.proc.pid);
+  console.log(`victim peak RSS ${peak.toFixed(0)} MiB`);
+  expect(peak).toBeLessThan(RSS_CEILING_MIB);
+}, 120_000);
+
+test("connection exhaustion: 300 connections that never AUTH; an honest peer connects afterwards and syncs", async () => {
+  const { team: t, vAddr, v } = await victimAndHonest();
+  await startAttacker({ mode: "exhaust", target: vAddr, connections: 300 });
+  // A second honest member arrives while the attacker holds (or keeps re-opening) its connections.
+  const late = t.sync("late", [...listenFor("tcp"), "--peers", vAddr]);
+  await late.waitFor((e) => e.event === "auth" && e.accepted === true, 20_000);
+  await honestCommitsArrive(t, v, "late");
+  const peak = peakRssMiB(v.proc.pid);
+  console.log(`victim peak RSS ${peak.toFixed(0)} MiB`);
+  expect(peak).toBeLessThan(RSS_CEILING_MIB);
+}, 120_000);
+
+test("memory before AUTH: maximal AUTH frames, a slow sender and half-open streams from strangers", async () => {
+  const { team: t, vAddr, v } = await victimAndHonest();
+  await startAttacker({ mode: "preauth", target: vAddr, connections: 8, streams: 2 });
+  await honestCommitsArrive(t, v, "h");
+  const peak = peakRssMiB(v.proc.pid);
+  console.log(`victim peak RSS ${peak.toFixed(0)} MiB`);
+  expect(peak).toBeLessThan(RSS_CEILING_MIB);
+}, 120_000);
