@@ -78,6 +78,7 @@ export class TeamPolicy {
   private readonly refusals = new Map<string, Refusal>();
   private readonly lostListeners: AccessLostListener[] = [];
   private readonly revocationListeners: RevocationListener[] = [];
+  private readonly verifiedListeners: (() => void)[] = [];
   private readonly clock: PolicyClock;
   /** Read scopes of publishers (see readScopeOf), by hex key. */
   private readonly readScopes = new Map<string, { cap: VerifiedCapability; index: ScopeIndex }>();
@@ -100,6 +101,11 @@ export class TeamPolicy {
   /** Called when a key we verified loses access (revoked, or its capability expired). */
   onAccessLost(listener: AccessLostListener): void {
     this.lostListeners.push(listener);
+  }
+
+  /** Called whenever a capability is verified (presented at AUTH, or a chain a peer relayed): a head waiting for its publisher's may now be admitted. */
+  onCapabilityVerified(listener: () => void): void {
+    this.verifiedListeners.push(listener);
   }
 
   /** Called for each revocation learned, wherever it came from (to pass it on). */
@@ -181,6 +187,7 @@ export class TeamPolicy {
     const known: Known = { cap, capHandle, chain, cancelExpiry: () => undefined };
     this.known.set(hex, known);
     known.cancelExpiry = this.clock.at(cap.expiresAt, () => this.lose(hex, known, { kind: "expired", atNs: cap.expiresAt }));
+    for (const listener of this.verifiedListeners) listener();
   }
 
   /**

@@ -3,6 +3,7 @@
  * the local store, check it, and move the tracking branch. No node keeps running afterwards; this
  * is `tribles pile net pull` for a library user.
  */
+import { describeRefusal, type Refusal } from "../auth/refusal.ts";
 import { branchesReadScope } from "../auth/scope.ts";
 import { decodeLongString } from "../core/longstring.ts";
 import { HashIndex } from "../core/hash-index.ts";
@@ -30,6 +31,8 @@ export class PullError extends Error {
     message: string,
     /** What went wrong, for programs that react to it. */
     readonly code: PullErrorCode,
+    /** For "auth-rejected": why the peer refused our capability, when it said. */
+    readonly refusal?: Refusal,
   ) {
     super(message);
     this.name = "PullError";
@@ -94,7 +97,10 @@ export async function pullBranch(options: PullOptions): Promise<PullResult> {
     try {
       client = await SyncClient.connect(host, addr, credentialsFor(store, options.capability ?? null), AbortSignal.timeout(CONNECT_TIMEOUT_MS), options.fetch?.idleMs ? { idleMs: options.fetch.idleMs } : {});
     } catch (err) {
-      if (err instanceof AuthRejectedError) throw new PullError(`${peerText} rejected our capability (give a capability issued by its team)`, "auth-rejected");
+      if (err instanceof AuthRejectedError) {
+        const why = err.refusal ? describeRefusal(err.refusal) : "it gave no reason";
+        throw new PullError(`peer ${peerText} refused our capability: ${why}`, "auth-rejected", err.refusal);
+      }
       throw new PullError(`cannot reach ${options.from}: ${(err as Error).message}`, "unreachable");
     }
     try {

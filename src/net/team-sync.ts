@@ -81,6 +81,10 @@ export interface TeamSyncOptions {
   refreshMs?: number;
   /** Budgets and deadline of each fetch (see `SyncNodeOptions.fetch`). */
   fetch?: SyncNodeOptions["fetch"];
+  /** The team policy to use (default: a new one over `store`), for a caller that consults it too. */
+  policy?: TeamPolicy;
+  /** Called at the start of each round of sync work (after revocations stored since were picked up). */
+  onRound?: () => void;
   /** Everything that happens; see {@link TeamSyncEvent}. */
   onEvent?: (event: TeamSyncEvent) => void;
 }
@@ -104,6 +108,7 @@ export class TeamSync {
     private readonly inner: Store,
     private readonly flushEachRound: boolean,
     private readonly report: (event: TeamSyncEvent) => void,
+    private readonly onRound: (() => void) | undefined,
   ) {}
 
   /** Starts the node, dials the given peers (their first dial is awaited) and starts syncing. */
@@ -111,8 +116,9 @@ export class TeamSync {
     const { store, key } = options;
     const report = options.onEvent ?? (() => {});
     const direction = options.direction ?? "bidirectional";
-    const policy = new TeamPolicy(store, options.teamRoot);
+    const policy = options.policy ?? new TeamPolicy(store, options.teamRoot);
     const waiting = new CapabilityWait();
+    policy.onCapabilityVerified(() => waiting.notify());
     const waitMs = options.capabilityWaitMs ?? DEFAULT_CAPABILITY_WAIT_MS;
     const mergeOptions: MergePolicyOptions = options.branches ? { branches: options.branches } : {};
     const merger = new RemoteMergePolicy(new Repository(store, key), mergeOptions);
@@ -122,14 +128,13 @@ export class TeamSync {
       key,
       teamRoot: options.teamRoot,
       credentials: credentialsFor(store, options.capability ?? null),
-      policy: {
-        authorize: (request) => {
-          const scope = policy.authorize(request);
-          if (scope) waiting.notify();
-          return scope;
-        },
-      },
-      admit: (frame) => waiting.wait(() => policy.admits(frame.publisher, frame.branchId), waitMs),
+      policy,
+      team: policy,
+      // A publisher not known yet may be authenticating to us right now (the node dials it and asks
+      // our peers for its chain); one already known (say read-only) or refused is not waited for.
+      admit: (frame) =>
+        policy.admits(frame.publisher, frame.branchId) ||
+        (!policy.capabilityOf(frame.publisher) && !policy.refusalFor(frame.publisher) && waiting.wait(() => policy.admits(frame.publisher, frame.branchId), waitMs)),
       readScopeOf: (publisher) => policy.readScopeOf(publisher),
       direction,
       ...(options.listen ? { listen: options.listen } : {}),
@@ -149,7 +154,7 @@ export class TeamSync {
       },
     });
     const flush = options.flushEachRound ?? true;
-    const sync = new TeamSync(node, policy, store, flush && typeof (store as Partial<FlushableStore>).flush === "function", report);
+    const sync = new TeamSync(node, policy, store, flush && typeof (store as Partial<FlushableStore>).flush === "function", report, options.onRound);
     node.onDelivered(() => sync.schedule());
     if (options.watchFile) sync.watcher = watch(options.watchFile, () => sync.schedule());
     sync.timer = setInterval(() => sync.schedule(), options.refreshMs ?? DEFAULT_REFRESH_MS);
@@ -162,10 +167,16 @@ export class TeamSync {
     return this.node.peer;
   }
 
-  /** Runs a round of sync work now: applies what arrived, publishes what changed, flushes. */
+  /**
+   * Runs a round of sync work now: picks up revocations stored since the last round (a `team
+   * revoke` by another process takes effect here), applies what arrived, publishes what changed,
+   * flushes.
+   */
   refresh(): void {
     if (this.stopped) return;
     try {
+      this.policy.refreshRevocations();
+      this.onRound?.();
       this.node.peer.refresh();
       if (this.flushEachRound) (this.inner as FlushableStore).flush();
     } catch (err) {
