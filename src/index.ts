@@ -53,6 +53,7 @@ export { createTeam, inviteMember, type InviteOptions, type NewTeam } from "./au
 export { issueCapability, issueRevocation, type IssueOptions, type SignedBlob } from "./auth/capability.ts";
 export type { Permission } from "./auth/attributes.ts";
 export { TeamPolicy } from "./auth/policy.ts";
+export { describeRefusal, type Refusal, type RefusalKind } from "./auth/refusal.ts";
 
 // ── Sync ───────────────────────────────────────────────────────────────────────────────────────
 export { TeamSync, type TeamSyncOptions, type TeamSyncEvent } from "./net/team-sync.ts";
