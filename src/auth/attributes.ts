@@ -14,6 +14,7 @@ export const PERM_READ = fromHex("A75EED8224A553DD8002576E2E8A6823");
 export const PERM_WRITE = fromHex("C56AAF4191DD4FBB9F197B79435B881D");
 export const PERM_ADMIN = fromHex("EC68A0CBF9EF421F59A0A69ED80FD79F");
 
+/** What a capability grants: read, write (includes read) or admin (includes both, and inviting). */
 export type Permission = "read" | "write" | "admin";
 export const PERMISSION_TAGS: Record<Permission, Uint8Array> = { read: PERM_READ, write: PERM_WRITE, admin: PERM_ADMIN };
 

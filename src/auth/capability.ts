@@ -34,6 +34,7 @@ import {
 
 export const DAY_NS = 86_400n * 1_000_000_000n;
 
+/** A signed grant or revocation: the blob, its signature blob, and both handles (present the signature's). */
 export interface SignedBlob {
   blob: Uint8Array;
   handle: Hash;
@@ -54,6 +55,7 @@ function signBlob(key: SigningKey, blob: Uint8Array): { sigBlob: Uint8Array; sig
   return { sigBlob, sigHandle: hash(sigBlob), sigId: entity.id };
 }
 
+/** What a capability grants, to whom, by whom, until when. */
 export interface IssueOptions {
   issuer: SigningKey;
   subject: Uint8Array;
@@ -67,6 +69,7 @@ export interface IssueOptions {
   scopeRoot?: Id;
 }
 
+/** Issues a capability (a cap blob and its sig blob); store both, hand out `sigHandle`. */
 export function issueCapability(opts: IssueOptions): SignedBlob {
   const now = nowTaiNs();
   const expires = opts.expires ?? { lower: now, upper: now + 30n * DAY_NS };

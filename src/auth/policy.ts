@@ -74,6 +74,7 @@ export type RevocationListener = (revocation: Revocation, from: string) => void;
 /** Refusals remembered (see TeamPolicy.refusals): far more than a team's members, bounded for strangers. */
 export const MAX_REFUSALS_REMEMBERED = 4096;
 
+/** Who may connect to, read from and publish to a store of a team with this root. */
 export class TeamPolicy {
   private readonly known = new Map<string, Known>();
   readonly revocations: Revocations;
@@ -85,10 +86,12 @@ export class TeamPolicy {
   private readonly refusals = new KeyedMap<Refusal>(MAX_REFUSALS_REMEMBERED);
   private readonly lostListeners: AccessLostListener[] = [];
   private readonly revocationListeners: RevocationListener[] = [];
+  private readonly verifiedListeners: (() => void)[] = [];
   private readonly clock: PolicyClock;
   /** Read scopes of publishers (see readScopeOf), by hex key. */
   private readonly readScopes = new Map<string, { cap: VerifiedCapability; index: ScopeIndex }>();
 
+  /** The policy of the team rooted at `teamRoot`, over `store` (where capabilities and revocations are read). */
   constructor(
     private readonly store: BlobStore & BlobStorePut & BranchStore,
     readonly teamRoot: Uint8Array,
@@ -106,6 +109,11 @@ export class TeamPolicy {
   /** Called when a key we verified loses access (revoked, or its capability expired). */
   onAccessLost(listener: AccessLostListener): void {
     this.lostListeners.push(listener);
+  }
+
+  /** Called whenever a capability is verified (presented at AUTH, or a chain a peer relayed): a head waiting for its publisher's may now be admitted. */
+  onCapabilityVerified(listener: () => void): void {
+    this.verifiedListeners.push(listener);
   }
 
   /** Called for each revocation learned, wherever it came from (to pass it on). */
@@ -187,6 +195,7 @@ export class TeamPolicy {
     const known: Known = { cap, capHandle, chain, cancelExpiry: () => undefined };
     this.known.set(hex, known);
     known.cancelExpiry = this.clock.at(cap.expiresAt, () => this.lose(hex, known, { kind: "expired", atNs: cap.expiresAt }));
+    for (const listener of this.verifiedListeners) listener();
   }
 
   /**

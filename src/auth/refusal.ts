@@ -6,6 +6,7 @@
 import { unixMsFromTaiNs } from "../core/schemas.ts";
 import { ChainError } from "./capability.ts";
 
+/** Why a capability was refused or stopped counting. */
 export type RefusalKind =
   /** A key in the chain was revoked. */
   | "revoked"
@@ -19,6 +20,7 @@ export type RefusalKind =
   /** The chain verifies but grants no read permission. */
   | "no-read";
 
+/** A refusal of a capability: its kind, and the instant it refers to when known. */
 export interface Refusal {
   kind: RefusalKind;
   /** TAI ns the refusal refers to (revocation, expiry or start of validity), when known. */

@@ -7,6 +7,7 @@
 import { decodeSimpleArchive } from "../core/archive.ts";
 import { hash } from "../core/blake3.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
+import { HashIndex } from "../core/hash-index.ts";
 import { METADATA_CREATED_AT } from "../core/metadata.ts";
 import { intervalFromValue } from "../core/schemas.ts";
 import type { BlobReader, Hash } from "../core/store.ts";
@@ -88,6 +89,13 @@ export class Revocations {
   readonly set = new RevocationSet();
   /** Pile entries scanned so far (the scan is incremental). */
   private scanned = 0;
+  /**
+   * Blobs signed by sig blobs already scanned but not stored yet, each with every sig blob waiting
+   * for it (all of them: a forged signature over the root's revocation must not displace the
+   * root's own). A revocation's two blobs may arrive in either order, in separate scans.
+   */
+  private awaited = new HashIndex(16);
+  private waitingSigs: (Uint8Array[] | undefined)[] = [];
 
   constructor(readonly authorities: readonly Uint8Array[]) {}
 
@@ -126,6 +134,11 @@ export class Revocations {
     const len = reader.len;
     if (len === this.scanned) return [];
     const from = reader.listFrom ? this.scanned : 0;
+    if (from === 0) {
+      // A full scan meets every sig blob again: what waited is found afresh.
+      this.awaited = new HashIndex(16);
+      this.waitingSigs = [];
+    }
     const source = reader.listFrom ? reader.listFrom(from) : reader.list();
     const found: Revocation[] = [];
     const read = (h: Hash) => {
@@ -135,21 +148,41 @@ export class Revocations {
         return undefined; // a damaged blob is no trustworthy revocation
       }
     };
+    const take = (sigBlob: Uint8Array, revBlob: Uint8Array) => {
+      const rev = this.add(sigBlob, revBlob);
+      if (rev) found.push(rev);
+    };
     for (const h of source) {
+      if (this.awaited.size) this.judgeWaiting(h, read, take);
       const size = reader.sizeOf?.(h);
       if (size !== undefined && (size === 0 || size % 64 !== 0 || size > MAX_REVOCATION_BLOB_BYTES)) continue;
       const sigBlob = read(h);
       const signed = sigBlob && signedHandle(sigBlob);
       if (!signed) continue;
-      const revBlob = read(signed.handle);
-      if (!revBlob) continue;
-      const rev = this.add(sigBlob, revBlob);
-      if (rev) found.push(rev);
+      if (reader.has(signed.handle)) {
+        const revBlob = read(signed.handle);
+        if (revBlob) take(sigBlob, revBlob);
+        continue;
+      }
+      // Its revocation is not stored yet: judged when a later scan meets it.
+      const { entry } = this.awaited.insert(signed.handle);
+      const waiting = this.waitingSigs[entry];
+      if (waiting) waiting.push(sigBlob);
+      else this.waitingSigs[entry] = [sigBlob];
     }
-    // A revocation whose blob was stored after its sig blob is found when a later scan starts before
-    // it: rare (the CLI stores both at once), and a full scan (a reader without listFrom) finds it.
     this.scanned = len;
     return found;
+  }
+
+  /** `h` may be a blob that sig blobs scanned earlier sign. */
+  private judgeWaiting(h: Hash, read: (h: Hash) => Uint8Array | undefined, take: (sigBlob: Uint8Array, revBlob: Uint8Array) => void): void {
+    const entry = this.awaited.find(h);
+    if (entry < 0) return;
+    const sigs = this.waitingSigs[entry];
+    if (!sigs) return;
+    this.waitingSigs[entry] = undefined;
+    const revBlob = read(h);
+    if (revBlob) for (const sigBlob of sigs) take(sigBlob, revBlob);
   }
 }
 

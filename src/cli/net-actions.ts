@@ -1,33 +1,29 @@
 /** Implementations of `tribles pile net …` (loaded only when one of them runs: libp2p is heavy). */
-import { watch } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { TeamPolicy } from "../auth/policy.ts";
 import { describeRefusal, formatInstant, type Refusal } from "../auth/refusal.ts";
-import { branchesReadScope } from "../auth/scope.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
-import { HashIndex } from "../core/hash-index.ts";
 import type { SigningKey } from "../core/ed25519.ts";
-import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { decodeLongString } from "../core/longstring.ts";
-import { loadKey } from "../repo/keyfile.ts";
 import { lockPileForSync } from "../pile/sync-lock.ts";
+import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { treeAt } from "../repo/file-tree.ts";
+import { loadKey } from "../repo/keyfile.ts";
+import type { MergeOutcome } from "../repo/merge-policy.ts";
 import { Repository } from "../repo/repository.ts";
-import { mergeRemoteHead } from "../repo/remote-merge.ts";
-import { applyRemoteHead, findTrackingBranch } from "../repo/tracking.ts";
-import { AuthRejectedError, SyncClient } from "../net/client.ts";
-import { fetchClosure } from "../net/fetch.ts";
-import { checkPossession } from "../net/possession.ts";
-import { AddressError, createHost, ListenError, PULL_QUIC, parseAddress, peerIdFromKey, peerPublicKey } from "../net/host.ts";
-import type { SyncDirection } from "../net/peer.ts";
-import { type SyncEvent, SyncNode } from "../net/sync.ts";
+import type { TrackingResult } from "../repo/tracking.ts";
+import { AddressError, ListenError, parseAddress, peerIdFromKey, peerPublicKey } from "../net/host.ts";
+import type { RemoteHead, SyncDirection } from "../net/peer.ts";
+import { PullError, pullBranch } from "../net/pull.ts";
+import type { SyncEvent } from "../net/sync.ts";
+import { TeamSync, type TeamSyncEvent } from "../net/team-sync.ts";
 import { asList, openPile, signingKey } from "./common.ts";
 import { CliError } from "./errors.ts";
 import { type FetchFlags, fetchSettings } from "./fetch-flags.ts";
 import { type ServeFlags, serveSettings } from "./serve-flags.ts";
 import { checkOwnCapability } from "./own-capability.ts";
 import { describeConflict } from "./repo-actions.ts";
-import { capHandleOf, credentialsOf, givenTeamRoot, type TeamOptions, teamRootOf } from "./team-context.ts";
+import { capHandleOf, givenTeamRoot, type TeamOptions, teamRootOf } from "./team-context.ts";
 
 /**
  * What is likely wrong with a sync's team settings: without a team root this node is a team of
@@ -173,79 +169,71 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   };
   const repo = new Repository(pile, key);
   const names = new Map<string, string>();
-  /** Tracking heads this process has merged into local branches (or found merged already). */
-  const integrated = new Set<string>();
 
-  const started = SyncNode.start({
-    store: pile,
-    key,
-    teamRoot,
-    credentials: credentialsOf(opts, pile.reader()),
-    policy,
-    team: policy,
-    // A publisher not known yet may be authenticating to us right now (SyncNode dials it and asks
-    // our peers for its chain); one already known (say read-only) or refused is not waited for.
-    admit: (frame) =>
-      policy.admits(frame.publisher, frame.branchId) ||
-      (!policy.capabilityOf(frame.publisher) && !policy.refusalFor(frame.publisher) && waitFor(() => policy.admits(frame.publisher, frame.branchId), 5000)),
-    readScopeOf: (publisher) => policy.readScopeOf(publisher),
-    direction,
-    listen: listen.length ? listen : undefined!,
-    peers,
-    mdns: opts.mdns ?? false,
-    republishMs: republishSeconds * 1000,
-    fetch: fetching,
-    ...serving,
-    onEvent: (e: SyncEvent) => logEvent(e, log, policy),
-    peerEvents: {
-      onPublished: (branchId, metaHandle) => announcePublished(branchId, metaHandle),
-      onApplied(remote, result) {
-        const publisher = peerIdFromKey(remote.publisher).toString();
-        if (result.status === "rejected") {
-          log({ event: "rejected", publisher, reason: result.reason }, `rejected head from ${publisher}: ${result.reason}`);
-          return;
-        }
-        if (wantedBranches.size && !wantedBranches.has(result.name)) return;
-        if (result.status === "applied") {
-          const blobs = pile.reader().len;
-          log(
-            { event: "received", branch: result.name, publisher, tracking: toHex(result.trackingId), head: result.head ? toHex(result.head) : null, blobs, latencyMs: Date.now() - remote.receivedAt },
-            `received ${result.name} at commit ${result.head ? toHex(result.head).slice(0, 12) : "(empty)"} from ${publisher.slice(0, 16)}… → tracking ${toHex(result.trackingId).slice(0, 12)}… (${plural(blobs, "blob")} in pile)`,
-          );
-        } else if (result.status !== "unchanged" || !result.head || integrated.has(toHex(result.head))) return;
-        // An unchanged tracking head is merged once per process too: a sync stopped between moving
-        // the tracking branch and merging it would otherwise leave the local branch behind until
-        // the remote commits again.
-        if (result.head) integrated.add(toHex(result.head));
-        if (opts.merge !== false && direction !== "writeonly" && result.head) {
-          // Into the local branch with the remote's id and name (created under that id if absent):
-          // a head never merges across branch ids or names (see repo/remote-merge.ts).
-          try {
-            const merged = mergeRemoteHead(repo, result.remoteBranch, result.name, result.head);
-            if (merged.kind !== "up-to-date") {
-              // Paths both sides changed: one version stays, the other becomes a conflict copy (file-tree.ts).
-              const conflicts = merged.kind === "merge" ? treeAt(pile.reader(), merged.head).conflicts : [];
-              log(
-                { event: "merged", branch: result.name, branchId: toHex(merged.branch), kind: merged.kind, head: toHex(merged.head), conflicts: conflicts.map((c) => ({ path: c.path, copy: c.copy.path })) },
-                [`merged into local ${result.name}: ${merged.kind} (head ${toHex(merged.head).slice(0, 12)})`, ...conflicts.map(describeConflict)].join("\n"),
-              );
-            }
-          } catch (err) {
-            const error = (err as Error).message;
-            log({ event: "merge-failed", branch: result.name, publisher, error }, `could not merge ${result.name} from ${publisher}: ${error}`);
-          }
-        }
-      },
-    },
-  });
-  let node: SyncNode;
+  let sync: TeamSync;
   try {
-    node = await started;
+    // TeamSync does what a sync does beyond the node: team policy, capability wait, merge policy
+    // (remote heads into local branches), a flush after each round, and a round on every
+    // delivery, every change of the pile file and every second.
+    sync = await TeamSync.start({
+      store: pile,
+      key,
+      teamRoot,
+      policy,
+      capability: capHandleOf(opts),
+      direction,
+      ...(listen.length ? { listen } : {}),
+      peers,
+      mdns: opts.mdns ?? false,
+      republishMs: republishSeconds * 1000,
+      fetch: fetching,
+      ...serving,
+      merge: opts.merge !== false,
+      ...(wantedBranches.size ? { branches: [...wantedBranches] } : {}),
+      watchFile: path,
+      onRound: judgeOwn,
+      onEvent: (e: TeamSyncEvent) => {
+        if (e.type === "published") announcePublished(e.branchId, e.head);
+        else if (e.type === "applied") logApplied(e.remote, e.result);
+        else if (e.type === "merged") logMerged(e.remote, e.outcome);
+        else if (e.type === "error") log({ event: "error", error: e.error.message }, `error: ${e.error.message}`);
+        else logEvent(e, log, policy);
+      },
+    });
   } catch (err) {
     pile.close();
     syncLock.release();
     if (err instanceof ListenError) throw new CliError(err.message);
     throw err;
+  }
+
+  function logApplied(remote: RemoteHead, result: TrackingResult): void {
+    const publisher = peerIdFromKey(remote.publisher).toString();
+    if (result.status === "rejected") {
+      log({ event: "rejected", publisher, reason: result.reason }, `rejected head from ${publisher}: ${result.reason}`);
+      return;
+    }
+    if (result.status !== "applied") return;
+    const blobs = pile.reader().len;
+    log(
+      { event: "received", branch: result.name, publisher, tracking: toHex(result.trackingId), head: result.head ? toHex(result.head) : null, blobs, latencyMs: Date.now() - remote.receivedAt },
+      `received ${result.name} at commit ${result.head ? toHex(result.head).slice(0, 12) : "(empty)"} from ${publisher.slice(0, 16)}… → tracking ${toHex(result.trackingId).slice(0, 12)}… (${plural(blobs, "blob")} in pile)`,
+    );
+  }
+
+  function logMerged(remote: RemoteHead, outcome: MergeOutcome): void {
+    if (outcome.status === "failed") {
+      const publisher = peerIdFromKey(remote.publisher).toString();
+      log({ event: "merge-failed", branch: outcome.name, publisher, error: outcome.error }, `could not merge ${outcome.name} from ${publisher}: ${outcome.error}`);
+      return;
+    }
+    if (outcome.kind === "up-to-date") return;
+    // Paths both sides changed: one version stays, the other becomes a conflict copy (file-tree.ts).
+    const conflicts = outcome.kind === "merge" ? treeAt(pile.reader(), outcome.head).conflicts : [];
+    log(
+      { event: "merged", branch: outcome.name, branchId: toHex(outcome.branch), kind: outcome.kind, head: toHex(outcome.head), conflicts: conflicts.map((c) => ({ path: c.path, copy: c.copy.path })) },
+      [`merged into local ${outcome.name}: ${outcome.kind} (head ${toHex(outcome.head).slice(0, 12)})`, ...conflicts.map(describeConflict)].join("\n"),
+    );
   }
 
   // Last resort: the node's own background work reports its failures as events, but a rejection
@@ -256,40 +244,13 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   };
   process.on("unhandledRejection", unhandled);
 
-  // Every read through the Peer drains delivered heads and publishes local changes.
-  let scheduled = false;
-  const tick = () => {
-    if (scheduled) return;
-    scheduled = true;
-    queueMicrotask(() => {
-      scheduled = false;
-      try {
-        // A revocation written to the pile (`team revoke`) takes effect here: within the watch
-        // event or the 1 s timer.
-        policy.refreshRevocations();
-        judgeOwn();
-        node.peer.refresh();
-        pile.flush();
-      } catch (err) {
-        log({ event: "error", error: (err as Error).message }, `error: ${(err as Error).message}`);
-      }
-    });
-  };
-  node.onDelivered(tick);
-  const watcher = watch(path, tick);
-  const timer = setInterval(tick, 1000);
-  tick();
-
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  watcher.close();
-  clearInterval(timer);
-  await node.stop();
+  await sync.stop();
   process.off("unhandledRejection", unhandled);
-  pile.flush();
   pile.close();
   syncLock.release();
   log({ event: "stopped" }, "stopped");
@@ -389,16 +350,6 @@ function refusalFields(refusal: Refusal | undefined): Record<string, unknown> {
   return { refusal: refusal.kind, ...(refusal.atNs === undefined ? {} : { at: formatInstant(refusal.atNs) }) };
 }
 
-/** Resolves true as soon as `check` passes, false after `ms`. */
-async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(20);
-  }
-  return true;
-}
-
 /** The head commit named by a branch-metadata blob, if it can be read. */
 function headCommitOf(repo: Repository, metaHandle: Uint8Array): Uint8Array | undefined {
   const bytes = repo.store.reader().get(metaHandle);
@@ -423,78 +374,41 @@ function branchName(repo: Repository, metaHandle: Uint8Array): string | undefine
 }
 
 export async function runPull(path: string, remote: string, opts: TeamOptions & FetchFlags & { branch: string; key?: string; json?: boolean }): Promise<number> {
-  const { addr, peerId } = address(remote);
+  // Checked before the pile is opened: a command that fails on its arguments touches nothing.
+  const { peerId } = address(remote);
   const { limits, window, idleMs } = fetchSettings(opts);
   if (!peerId) throw new CliError(`${remote}: the address must end in /p2p/<peer id> so the peer can be authenticated`);
-  const peerIdText = peerId.toString();
-  const remoteKey = peerPublicKey(peerId);
-  if (!remoteKey) throw new CliError(`${remote}: not an Ed25519 peer id`);
+  if (!peerPublicKey(peerId)) throw new CliError(`${remote}: not an Ed25519 peer id`);
   const pile = openPile(path);
-  const key = signingKey(opts, path);
-  const host = await createHost({ key, listen: [], dht: false, quic: PULL_QUIC });
   const tty = process.stderr.isTTY && !opts.json;
+  const started = performance.now();
   try {
-    let client: SyncClient;
-    try {
-      client = await SyncClient.connect(host, addr, credentialsOf(opts, pile.reader()), AbortSignal.timeout(10_000), idleMs ? { idleMs } : {});
-    } catch (err) {
-      if (err instanceof AuthRejectedError) {
-        const why = err.refusal ? describeRefusal(err.refusal) : "it gave no reason";
-        const hint = !err.refusal || err.refusal.kind === "no-capability" || err.refusal.kind === "broken-chain" ? " (set --cap / TRIBLE_TEAM_CAP to a capability issued by its team)" : "";
-        throw new CliError(`peer ${peerIdText} refused our capability: ${why}${hint}`);
-      }
-      throw new CliError(`cannot reach ${remote}: ${(err as Error).message}`);
-    }
-    const heads = await client.heads();
-    // Find the branch by name: fetch each head's metadata and name blobs.
-    let match: { branchId: Uint8Array; head: Uint8Array } | undefined;
-    for (const h of heads) {
-      const [meta] = await client.getBlobs([h.head]);
-      if (!meta) continue;
-      try {
-        const parsed = parseBranchMeta(meta);
-        if (parsed.tracking || !parsed.name) continue;
-        const [name] = await client.getBlobs([parsed.name]);
-        if (name && decodeLongString(name) === opts.branch) match = h;
-      } catch {}
-      if (match) break;
-    }
-    if (!match) throw new CliError(`${peerIdText} has no branch "${opts.branch}" that we may read`);
-    const started = performance.now();
-    const delivered = new HashIndex(256);
-    const summary = await fetchClosure(client, match.head, pile, {
-      limits,
-      ...(window ? { window } : {}),
+    const pulled = await pullBranch({
+      store: pile,
+      key: signingKey(opts, path),
+      from: remote,
+      branch: opts.branch,
+      capability: capHandleOf(opts),
+      fetch: { limits, ...(window ? { window } : {}), ...(idleMs ? { idleMs } : {}) },
       onProgress: (p) => {
         if (!tty) return;
         const secs = (performance.now() - started) / 1000;
         process.stderr.write(`\r${p.stored}/${p.discovered} blobs, ${(p.bytes / 1e6).toFixed(1)} MB, ${(p.bytes / 1e6 / Math.max(secs, 1e-3)).toFixed(1)} MB/s   `);
       },
-      onStored: (hashes) => {
-        for (const h of hashes) delivered.insert(h);
-      },
     });
     if (tty) process.stderr.write("\n");
-    // The server presents no capability to us: it is taken to read our branch of that id (and
-    // to hold what it served before, the closure of its tracking branch), so the head may bring in
-    // only that, what it delivered, or what it hands over now (proof of possession).
-    const tracked = findTrackingBranch(new Repository(pile), remoteKey, match.branchId);
-    const scope = branchesReadScope(pile, tracked ? [match.branchId, tracked.id] : [match.branchId]);
-    const possession = await checkPossession({ head: match.head, reader: pile.reader(), scope, delivered, publisher: async () => client });
-    if (!possession.ok) {
-      await client.close();
-      throw new CliError(`refused ${opts.branch} from ${peerIdText}: ${possession.reason}`);
-    }
-    const result = applyRemoteHead(pile, remoteKey, match.head, match.branchId);
     pile.flush();
-    await client.close();
-    if (result.status === "rejected") throw new CliError(`bad data from ${peerIdText}: ${result.reason}`);
-    const out = { branch: opts.branch, status: result.status, tracking: toHex(result.trackingId), blobs: summary.blobs, bytes: summary.bytes, requests: summary.requests, ms: Math.round(summary.ms) };
+    const { summary } = pulled;
+    const out = { branch: opts.branch, status: pulled.status, tracking: toHex(pulled.trackingId), blobs: summary.blobs, bytes: summary.bytes, requests: summary.requests, ms: Math.round(summary.ms) };
     if (opts.json) console.log(JSON.stringify(out));
-    else console.log(`pulled ${opts.branch}: ${plural(summary.blobs, "blob")} (${plural(summary.bytes, "byte")}) in ${out.ms} ms; tracking branch ${out.tracking} ${result.status}`);
+    else console.log(`pulled ${opts.branch}: ${plural(summary.blobs, "blob")} (${plural(summary.bytes, "byte")}) in ${out.ms} ms; tracking branch ${out.tracking} ${pulled.status}`);
     return 0;
+  } catch (err) {
+    if (!(err instanceof PullError)) throw err;
+    const refusal = err.refusal;
+    const hint = err.code === "auth-rejected" && (!refusal || refusal.kind === "no-capability" || refusal.kind === "broken-chain") ? " (set --cap / TRIBLE_TEAM_CAP to a capability issued by its team)" : "";
+    throw new CliError(`${err.message}${hint}`);
   } finally {
-    await host.stop();
     pile.close();
   }
 }

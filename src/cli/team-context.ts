@@ -1,8 +1,6 @@
-/** Team context for commands that sync or issue capabilities: team root, own capability, its chain. */
+/** Team context for commands that sync or issue capabilities: team root and own capability. */
 import { toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
-import type { BlobReader } from "../core/store.ts";
-import { chainBlobs } from "../auth/capability.ts";
 import { parseHash, parseKeyHex } from "./common.ts";
 import { CliError } from "./errors.ts";
 
@@ -38,13 +36,6 @@ export function requireTeamRoot(opts: TeamOptions, command: string): Uint8Array 
 export function capHandleOf(opts: TeamOptions): Uint8Array | null {
   const hex = opts.cap ?? process.env.TRIBLE_TEAM_CAP;
   return hex ? parseHash(String(hex), "capability handle") : null;
-}
-
-/** What we present to peers: our capability and the blobs of its chain (empty if we hold none). */
-export function credentialsOf(opts: TeamOptions, reader: BlobReader): { capHandle: Uint8Array; chain: Uint8Array[] } {
-  const capHandle = capHandleOf(opts);
-  if (!capHandle) return { capHandle: new Uint8Array(32), chain: [] };
-  return { capHandle, chain: chainBlobs(capHandle, reader) };
 }
 
 export const describeKey = (k: Uint8Array) => toHex(k);

@@ -18,7 +18,9 @@ export const WASM_CODE_SCHEMA = fromHex("DEE50FAD0CFFA4F8FD542DD18D9B7E52");
 
 export type ArchiveErrorKind = "BadArchive" | "BadTrible" | "BadCanonicalizationRedundancy" | "BadCanonicalizationOrdering";
 
+/** A blob that is not a valid canonical SimpleArchive; `kind` says which rule it breaks, `index` at which trible. */
 export class ArchiveError extends Error {
+  /** An error of kind `kind`, at trible `index` when known. */
   constructor(
     readonly kind: ArchiveErrorKind,
     message: string,
@@ -29,6 +31,7 @@ export class ArchiveError extends Error {
   }
 }
 
+/** The SimpleArchive blob of a set (its tribles in canonical order), as committed and stored. */
 export function encodeSimpleArchive(set: TribleSet): Uint8Array {
   return set.bytes().slice();
 }

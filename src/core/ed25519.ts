@@ -34,10 +34,12 @@ export class SigningKey {
 
   private readonly seedBytes: Uint8Array;
 
+  /** The key of a 32-byte secret seed (as saved in a key file). */
   static fromSeed(seed: Uint8Array): SigningKey {
     return new SigningKey(seed);
   }
 
+  /** A new random key. */
   static generate(): SigningKey {
     return new SigningKey(crypto.getRandomValues(new Uint8Array(SEED_LEN)));
   }
@@ -47,6 +49,7 @@ export class SigningKey {
     return this.seedBytes.slice();
   }
 
+  /** The 64-byte Ed25519 signature of `message`. */
   sign(message: Uint8Array): Uint8Array {
     return new Uint8Array(native().sign(null, message, this.privateKey));
   }

@@ -4,7 +4,9 @@ import { fromHex, isZero, toHex } from "./bytes.ts";
 /** A 16-byte id. The all-zero (nil) id is never a valid entity, attribute or branch. */
 export type Id = Uint8Array;
 
+/** Bytes in an id. */
 export const ID_LEN = 16;
+/** The all-zero id, which names nothing (an entity or attribute is never nil). */
 export const NIL_ID: Id = new Uint8Array(ID_LEN);
 
 /** 16 bytes from the CSPRNG. */

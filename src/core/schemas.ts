@@ -40,6 +40,7 @@ export function genIdValue(id: Id): Uint8Array {
   return v;
 }
 
+/** The id held in a GenId value (the inverse of `genIdValue`); throws if the value is not one. */
 export function genIdFromValue(v: Uint8Array): Id {
   checkValue(v, "GenId");
   if (!isZero(v.subarray(0, 16))) throw new Error("invalid GenId value: the first 16 bytes must be zero");
@@ -62,6 +63,7 @@ export function shortStringValue(s: string): Uint8Array {
   return v;
 }
 
+/** The string held in a ShortString value (the inverse of `shortStringValue`). */
 export function shortStringFromValue(v: Uint8Array): string {
   checkValue(v, "ShortString");
   let end = v.indexOf(0);
@@ -173,10 +175,12 @@ export function signatureFromValues(r: Uint8Array, s: Uint8Array): Uint8Array {
   return sig;
 }
 
+/** The Boolean value of `b`. */
 export function booleanValue(b: boolean): Uint8Array {
   return new Uint8Array(VALUE_LEN).fill(b ? 0xff : 0);
 }
 
+/** The boolean held in a Boolean value; throws if the value is not one. */
 export function booleanFromValue(v: Uint8Array): boolean {
   checkValue(v, "Boolean");
   if (v.every((x) => x === 0)) return false;

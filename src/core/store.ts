@@ -10,13 +10,16 @@ export type Hash = Uint8Array;
 /** A 16-byte, non-nil branch id. */
 export type BranchId = Uint8Array;
 
+/** Bytes in a blob hash. */
 export const HASH_LEN = 32;
+/** Bytes in a branch id. */
 export const ID_LEN = 16;
 
 /** An immutable snapshot of a blob store: it never sees blobs added after it was taken. */
 export interface BlobReader {
   /** The blob's bytes (possibly a zero-copy view; do not mutate), or undefined if absent. Throws if stored bytes fail verification. */
   get(hash: Hash): Uint8Array | undefined;
+  /** Whether the snapshot holds the blob. */
   has(hash: Hash): boolean;
   /**
    * Verifies the stored bytes of these blobs (those present, not checked yet) in one hashing batch,
@@ -35,11 +38,13 @@ export interface BlobReader {
   readonly len: number;
 }
 
+/** A store of blobs that can be read through snapshots. */
 export interface BlobStore {
   /** Takes a snapshot. */
   reader(): BlobReader;
 }
 
+/** The writing side of a blob store. */
 export interface BlobStorePut {
   /** Stores a blob and returns its hash; storing a blob already present writes nothing. */
   put(bytes: Uint8Array): Hash;
@@ -57,6 +62,7 @@ export interface BlobStorePut {
 /** Outcome of a branch compare-and-swap. On conflict, `current` is the head the store actually holds. */
 export type CasResult = { ok: true } | { ok: false; current: Hash | null };
 
+/** Named heads: each branch id points at the handle of its branch-metadata blob. */
 export interface BranchStore {
   /** Ids of all live (non-deleted) branches. */
   branches(): BranchId[];

@@ -1,9 +1,12 @@
 /** A trible is 64 bytes: entity (16) ‖ attribute (16) ‖ value (32). Entity and attribute are non-nil. */
 import { assertId, type Id } from "./id.ts";
 
+/** Bytes in a trible. */
 export const TRIBLE_LEN = 64;
+/** Bytes in a trible's value. */
 export const VALUE_LEN = 32;
 
+/** The 64-byte trible of (entity, attribute, value); checks the parts' lengths and that e and a are not nil. */
 export function trible(e: Id, a: Id, v: Uint8Array): Uint8Array {
   assertId(e, "trible entity");
   assertId(a, "trible attribute");
@@ -15,7 +18,9 @@ export function trible(e: Id, a: Id, v: Uint8Array): Uint8Array {
   return t;
 }
 
-/** Views of a trible's three parts (no copies). */
+/** The entity id of a trible (a view, no copy). */
 export const entityPart = (t: Uint8Array): Id => t.subarray(0, 16);
+/** The attribute id of a trible (a view). */
 export const attributePart = (t: Uint8Array): Id => t.subarray(16, 32);
+/** The 32-byte value of a trible (a view). */
 export const valuePart = (t: Uint8Array): Uint8Array => t.subarray(32, 64);

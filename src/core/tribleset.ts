@@ -15,22 +15,26 @@ import { TRIBLE_LEN, VALUE_LEN } from "./trible.ts";
 /** How many appended (unsorted) records `has` scans linearly before it sorts and merges them. */
 const SCAN_PENDING_LIMIT = 256;
 
+/** What `find` matches: tribles with these parts (an absent part matches any). */
 export interface TriblePattern {
   e?: Id;
   a?: Id;
   v?: Uint8Array;
 }
 
+/** A set of facts (tribles), kept in canonical order; encodes to a SimpleArchive by copying. */
 export class TribleSet {
   private buf: Uint8Array;
   private count = 0;
   /** Records [0, sortedCount) are canonical; the rest were appended since. */
   private sortedCount = 0;
 
+  /** An empty set with room for `capacity` tribles before it grows. */
   constructor(capacity = 8) {
     this.buf = new Uint8Array(Math.max(capacity, 1) * TRIBLE_LEN);
   }
 
+  /** A set of the given 64-byte tribles (duplicates dropped). */
   static fromTribles(tribles: Iterable<Uint8Array>): TribleSet {
     const set = new TribleSet();
     for (const t of tribles) set.addTrible(t);
@@ -45,6 +49,7 @@ export class TribleSet {
     return set;
   }
 
+  /** Adds the fact (entity `e`, attribute `a`, 32-byte value `v`); returns this set. */
   add(e: Id, a: Id, v: Uint8Array): this {
     assertId(e, "trible entity");
     assertId(a, "trible attribute");
@@ -56,6 +61,7 @@ export class TribleSet {
     return this;
   }
 
+  /** Adds one 64-byte trible; returns this set. */
   addTrible(t: Uint8Array): this {
     if (t.length !== TRIBLE_LEN) throw new Error(`a trible is ${TRIBLE_LEN} bytes, got ${t.length}`);
     return this.add(t.subarray(0, 16), t.subarray(16, 32), t.subarray(32, 64));
@@ -73,6 +79,7 @@ export class TribleSet {
     return at;
   }
 
+  /** Number of tribles. */
   get size(): number {
     this.normalize();
     return this.count;
@@ -84,6 +91,7 @@ export class TribleSet {
     return this.buf.subarray(0, this.count * TRIBLE_LEN);
   }
 
+  /** Whether the set holds this 64-byte trible. */
   has(t: Uint8Array): boolean {
     if (t.length !== TRIBLE_LEN) return false;
     // While few records are pending, scan them rather than re-merging the whole set: keeps
@@ -95,11 +103,13 @@ export class TribleSet {
     return false;
   }
 
+  /** Every trible in canonical order (64-byte views; do not mutate). */
   *[Symbol.iterator](): Iterator<Uint8Array> {
     const bytes = this.bytes();
     for (let at = 0; at < bytes.length; at += TRIBLE_LEN) yield bytes.subarray(at, at + TRIBLE_LEN);
   }
 
+  /** A new set of the tribles in either set. */
   union(other: TribleSet): TribleSet {
     return new TribleSet(0).adopt(merge(this.bytes(), other.bytes(), "union"));
   }
@@ -110,10 +120,12 @@ export class TribleSet {
     return this.adopt(merge(this.bytes(), other.bytes(), "union"));
   }
 
+  /** A new set of the tribles in this set and not in `other`. */
   difference(other: TribleSet): TribleSet {
     return new TribleSet(0).adopt(merge(this.bytes(), other.bytes(), "difference"));
   }
 
+  /** A new set of the tribles in both sets. */
   intersection(other: TribleSet): TribleSet {
     return new TribleSet(0).adopt(merge(this.bytes(), other.bytes(), "intersection"));
   }
@@ -125,6 +137,7 @@ export class TribleSet {
     return this;
   }
 
+  /** Whether both sets hold the same tribles. */
   equals(other: TribleSet): boolean {
     return bytesEqual(this.bytes(), other.bytes());
   }

@@ -46,6 +46,7 @@ export interface ClientOptions {
   idleMs?: number;
 }
 
+/** What a node presents on connecting: its capability's handle and chain. */
 export interface Credentials {
   capHandle: Hash;
   /** Blobs of our capability chain, sent with AUTH so the server can verify it. */

@@ -68,6 +68,7 @@ export class FetchFailedError extends Error {
   }
 }
 
+/** How far a fetch has come. */
 export interface FetchProgress {
   /** Blobs known to be missing so far (grows during discovery). */
   discovered: number;
@@ -75,6 +76,7 @@ export interface FetchProgress {
   bytes: number;
 }
 
+/** What a finished fetch transferred. */
 export interface FetchSummary {
   blobs: number;
   bytes: number;

@@ -16,8 +16,10 @@ import type { BlobReader, BranchId, CasResult, Hash, Store } from "../core/store
 import { TRACKING_REMOTE_BRANCH } from "../repo/attributes.ts";
 import { applyRemoteHead, type TrackingResult } from "../repo/tracking.ts";
 
+/** Which way a Peer syncs: both, receive only (readonly) or publish only (writeonly). */
 export type SyncDirection = "bidirectional" | "readonly" | "writeonly";
 
+/** A remote branch head whose blobs are now stored, ready for its tracking branch. */
 export interface RemoteHead {
   branchId: BranchId;
   /** Handle of the remote branch-metadata blob. */
@@ -37,6 +39,7 @@ export interface PeerNetwork {
   announce(hashes: Hash[]): void;
 }
 
+/** Callbacks of a Peer. */
 export interface PeerEvents {
   /** A delivered remote head was applied (or found stale / rejected). */
   onApplied?(remote: RemoteHead, result: TrackingResult): void;
@@ -44,6 +47,7 @@ export interface PeerEvents {
   onPublished?(branchId: BranchId, head: Hash): void;
 }
 
+/** Any store, synced: reads apply what the network delivered, writes are published (see the module comment). */
 export class Peer implements Store {
   /** The head last published (or skipped as tracking) per branch, keyed by the id's bytes. */
   private readonly published = new Map<bigint, Hash>();
@@ -56,12 +60,40 @@ export class Peer implements Store {
   private lastEvent: number | null = null;
   private released = false;
 
+  /**
+   * The wrapped store's exclusive lock, when it has one (see `BranchStore.withExclusiveLock`):
+   * `fn` runs with this Peer's methods working inside, and what it changed is published after.
+   */
+  readonly withExclusiveLock?: <T>(fn: () => T) => T;
+  /**
+   * The wrapped store's branch version, when it has one, after applying what the network
+   * delivered (so it changes when a remote head moves a tracking branch too).
+   */
+  readonly branchVersion?: () => number;
+
+  /** Wraps `innerStore`; `net` is the network side (a `SyncNode` makes both). */
   constructor(
     private readonly innerStore: Store,
     private readonly net: PeerNetwork,
+    /** Which way this Peer syncs. */
     readonly direction: SyncDirection = "bidirectional",
     private readonly events: PeerEvents = {},
-  ) {}
+  ) {
+    // Offered only when the wrapped store offers them: a caller checks for the method itself.
+    if (innerStore.withExclusiveLock) {
+      this.withExclusiveLock = <T>(fn: () => T): T => {
+        const result = innerStore.withExclusiveLock!(fn);
+        this.publishChanges();
+        return result;
+      };
+    }
+    if (innerStore.branchVersion) {
+      this.branchVersion = () => {
+        this.refresh();
+        return innerStore.branchVersion!();
+      };
+    }
+  }
 
   /** Time (ms since epoch) of the last remote event applied, or null. */
   get lastEventAt(): number | null {

@@ -63,6 +63,7 @@ const MAX_DROPS_REMEMBERED = 4096;
 /** Peers remembered in the tables keyed by whoever connected (authFailed, refusedBy, refusalsSaid). */
 const MAX_PEERS_REMEMBERED = 4096;
 
+/** What a SyncNode reports as it runs. */
 export type SyncEvent =
   | { type: "listening"; peerId: string; addrs: string[] }
   /** `proven`: blobs the publisher had to hand over again for proof of possession (see possession.ts). */
@@ -102,6 +103,7 @@ export type SyncEvent =
   | { type: "provide-failed"; head: string; error: string }
   | { type: "warning"; message: string };
 
+/** Everything a SyncNode needs; `TeamSync` fills most of it from a team root and capability. */
 export interface SyncNodeOptions {
   store: Store;
   key: SigningKey;
@@ -127,6 +129,7 @@ export interface SyncNodeOptions {
   republishMs?: number;
   /** How long a fetch waits for DHT provider records before starting with what it has (default 1 s). */
   providerLookupMs?: number;
+  /** Everything the node reports; see `SyncEvent`. */
   onEvent?: (event: SyncEvent) => void;
   /** A fetch running longer than this reports "fetch-progress" events this often (default 1 s). */
   progressEveryMs?: number;
@@ -154,6 +157,7 @@ export interface SyncNodeOptions {
   team?: TeamPolicy;
 }
 
+/** A running sync node: libp2p host, pile-sync server, gossip and fetches, around `peer`. */
 export class SyncNode implements PeerNetwork {
   readonly peer: Peer;
   private delivered: RemoteHead[] = [];
@@ -203,6 +207,7 @@ export class SyncNode implements PeerNetwork {
     this.peer = new Peer(opts.store, this, opts.direction ?? "bidirectional", opts.peerEvents ?? {});
   }
 
+  /** Starts the node, listens, and dials the given peers (their first dial is awaited). */
   static async start(opts: SyncNodeOptions): Promise<SyncNode> {
     // Bad limits fail here, before there is a host to stop.
     checkLimits("budget", opts.server?.budget);
@@ -824,6 +829,7 @@ export class SyncNode implements PeerNetwork {
     return this.host.getPeers().map(String);
   }
 
+  /** Stops gossip, fetches, the server and the host. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.peerErrors.stop();

@@ -63,6 +63,7 @@ export interface RepairedTail {
   reason: string;
 }
 
+/** How `Pile.open` opens a file. */
 export interface PileOpenOptions {
   /** Create the file if it does not exist (default true; the CLI passes false except for `create`). */
   create?: boolean;

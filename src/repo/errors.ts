@@ -15,7 +15,9 @@ export type RepoErrorCode =
   | "branch-mismatch"
   | "nothing-to-commit";
 
+/** An error of the repository layer; `code` says which kind, the message names the branch or blob. */
 export class RepoError extends Error {
+  /** An error with a message for a person and a `code` for a program. */
   constructor(
     message: string,
     readonly code: RepoErrorCode,

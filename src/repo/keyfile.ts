@@ -12,6 +12,7 @@ import { SigningKey } from "../core/ed25519.ts";
 export const KEY_FILE_NAME = "self.key";
 export const KEY_ENV = "TRIBLESPACE_KEY";
 
+/** Where `loadKey` looks for a key file: `path`, else $TRIBLESPACE_KEY, else `dir`/self.key. */
 export interface KeyLookup {
   /** Explicit key file path (e.g. `--key`). */
   path?: string;

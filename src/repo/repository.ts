@@ -21,6 +21,7 @@ export { RepoError } from "./errors.ts";
 /** Conflicts a push absorbs (merge, retry) before it gives up with a "conflict" error. */
 export const DEFAULT_PUSH_RETRIES = 16;
 
+/** A branch as the repository lists it: id, head metadata and name. */
 export interface BranchInfo {
   id: BranchId;
   /** Handle of the branch-metadata blob (the store's branch head). */
@@ -31,6 +32,7 @@ export interface BranchInfo {
   tracking: boolean;
 }
 
+/** How a repository stamps what it writes. */
 export interface RepositoryOptions {
   /** TAI nanoseconds for created_at / updated_at; tests inject a fixed clock. */
   clock?: () => bigint;
@@ -38,9 +40,11 @@ export interface RepositoryOptions {
   commitMetadata?: TribleSet;
 }
 
+/** Named branches of facts over any store: commit, pull, push, merge, check out. */
 export class Repository {
   private readonly clock: () => bigint;
 
+  /** A repository over `store`; `key` signs commits and branch heads (without it, reads only). */
   constructor(
     readonly store: Store,
     readonly key?: SigningKey,
@@ -263,6 +267,7 @@ export class Repository {
 
   // ── History ─────────────────────────────────────────────────────────────────────────────────
 
+  /** The commit's message, parents, author and content handle. */
   commitInfo(handle: Hash, reader: BlobReader = this.store.reader()): CommitInfo {
     return readCommit(reader, handle);
   }
@@ -272,10 +277,12 @@ export class Repository {
     return ancestors(this.store.reader(), start);
   }
 
+  /** Whether commit `ancestor` is in the history of `descendant` (or is it). */
   isAncestor(ancestor: Hash, descendant: Hash): boolean {
     return isAncestor(this.store.reader(), ancestor, descendant);
   }
 
+  /** The nearest commits both `a` and `b` descend from. */
   commonAncestors(a: Hash, b: Hash): Hash[] {
     return commonAncestors(this.store.reader(), a, b);
   }

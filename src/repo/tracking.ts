@@ -20,6 +20,7 @@ import { type BranchMeta, buildTrackingMeta, isTrackingMeta, parseBranchMeta, ve
 import { verifyOne } from "./history.ts";
 import { type BranchInfo, Repository } from "./repository.ts";
 
+/** What applying a remote head to its tracking branch did. */
 export type TrackingResult =
   /** The tracking branch was created or moved; `signer` signed the remote head. */
   | { status: "applied"; trackingId: Id; name: string; head: Hash | null; remoteBranch: Id; signer: Uint8Array | null }

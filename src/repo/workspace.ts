@@ -23,12 +23,14 @@ export interface WorkspaceCommitOptions {
   metadata?: TribleSet;
 }
 
+/** A branch checked out for writing: stage blobs, commit facts, then push it through the repository. */
 export class Workspace implements BlobGetter {
   /** The workspace's current head commit. */
   head: Hash | null;
   private staged = new Map<string, Uint8Array>();
   private snapshot: BlobReader;
 
+  /** Made by `Repository.pull`; not meant to be built directly. */
   constructor(
     private readonly store: Store,
     readonly branchId: BranchId,
@@ -51,6 +53,7 @@ export class Workspace implements BlobGetter {
     return h;
   }
 
+  /** Stages blobs (uploaded on push) and returns their handles. */
   putMany(blobs: readonly Uint8Array[]): Hash[] {
     return blobs.map((b) => this.put(b));
   }

@@ -29,11 +29,11 @@ afterEach(async () => {
 const received = (head: string) => (e: { event: string; head?: unknown }) => e.event === "received" && e.head === head;
 
 /** The victim v (team founder), the honest member h syncing with it. */
-async function victimAndHonest(): Promise<{ team: Team; vAddr: string; v: ReturnType<Team["sync"]>; h: ReturnType<Team["sync"]>; attacker: ReturnType<typeof credentials> }> {
+async function victimAndHonest(victimFlags: string[] = []): Promise<{ team: Team; vAddr: string; v: ReturnType<Team["sync"]>; h: ReturnType<Team["sync"]>; attacker: ReturnType<typeof credentials> }> {
   team = await makeTeam(["v", "h", "m", "late"]);
   // Read before v's sync holds its pile.
   const attacker = credentials(team, "m");
-  const v = team.sync("v", listenFor("tcp"));
+  const v = team.sync("v", [...listenFor("tcp"), ...victimFlags]);
   const vAddr = firstAddr(await v.waitFor((e) => e.event === "listening"));
   const h = team.sync("h", [...listenFor("tcp"), "--peers", vAddr]);
   await v.waitFor((e) => e.event === "auth" && e.accepted === true);
@@ -89,4 +89,29 @@ test("memory before AUTH: maximal AUTH frames, a slow sender and half-open strea
   const peak = peakRssMiB(v.proc.pid);
   console.log(`victim peak RSS ${peak.toFixed(0)} MiB`);
   expect(peak).toBeLessThan(RSS_CEILING_MIB);
+}, 120_000);
+
+// The fetching side: a member (write access, so its pushed heads are admitted) serves the victim
+// hostile replies to the fetches its heads start, a fresh head every second. What a fetch may hold
+// is bounded by its budgets (fetch-budget.ts): the defaults leave room for an honest pile of 10 M
+// blobs, which costs the index about 1 GiB, so these victims run with a budget of 1 M blobs, under
+// which the flood peaks near 300 MiB (with the defaults near 1.3 GiB, bounded all the same; before
+// the keyed hash index the victim hung instead).
+const FETCH_RSS_CEILING_MIB = 400;
+const FETCH_BUDGET_FLAGS = ["--max-blobs", "1000000", "--max-references", "4000000", "--max-buffered-mib", "64"];
+test.each([
+  ["hash flood: CHILDREN replies of 131,072 hashes sharing 4 bytes", "flood"],
+  ["endless DAG: every blob names 64 new children, forever", "endless"],
+  ["silent peer: answers AUTH, then nothing", "silent"],
+] as const)("%s does not stop honest sync", async (_label, mode) => {
+  const { team: t, vAddr, v, attacker } = await victimAndHonest(FETCH_BUDGET_FLAGS);
+  await startAttacker({ mode, target: vAddr, ...attacker });
+  // The attacker's heads reach the victim and start fetches from it before the honest commits
+  // (a silent peer never answers the victim's AUTH, so no fetch of its heads starts: the client
+  // deadline that ends that wait is tested in hostile-fetch.test.ts).
+  if (mode !== "silent") await v.waitFor((e) => e.event === "fetch-failed" || e.event === "fetch-progress" || e.event === "head-refused", 20_000);
+  await honestCommitsArrive(t, v, "h");
+  const peak = peakRssMiB(v.proc.pid);
+  console.log(`victim peak RSS ${peak.toFixed(0)} MiB (${mode})`);
+  expect(peak).toBeLessThan(FETCH_RSS_CEILING_MIB);
 }, 120_000);

@@ -1,0 +1,213 @@
+/**
+ * A store synced with a team, as one object: what `tribles pile net sync` runs, for a library
+ * user. It wires a `SyncNode` to the team's `TeamPolicy` (who may connect, read and publish),
+ * presents our capability, waits for a publisher's pending capability before admitting its heads,
+ * merges remote heads into local branches (merge policy), and flushes the store after each round
+ * of sync work (durability policy).
+ */
+import { watch, type FSWatcher } from "node:fs";
+import { TeamPolicy } from "../auth/policy.ts";
+import type { SigningKey } from "../core/ed25519.ts";
+import type { BranchId, Hash, Store } from "../core/store.ts";
+import { type MergeOutcome, type MergePolicyOptions, RemoteMergePolicy } from "../repo/merge-policy.ts";
+import { Repository } from "../repo/repository.ts";
+import type { TrackingResult } from "../repo/tracking.ts";
+import { CapabilityWait } from "./capability-wait.ts";
+import { credentialsFor } from "./credentials.ts";
+import type { Peer, RemoteHead, SyncDirection } from "./peer.ts";
+import { type SyncEvent, SyncNode, type SyncNodeOptions } from "./sync.ts";
+
+/** How long a head waits for its publisher's capability to be verified here (the CLI's figure). */
+export const DEFAULT_CAPABILITY_WAIT_MS = 5000;
+/** Sync work is also done this often, so a missed wake-up costs at most this long. */
+export const DEFAULT_REFRESH_MS = 1000;
+
+/** A store that can make its writes durable (a `Pile`); `TeamSync` flushes it after each round. */
+export interface FlushableStore extends Store {
+  /** Makes every write so far durable. */
+  flush(): void;
+}
+
+/** Everything a {@link TeamSync} reports: the node's own events and what the sync did to the store. */
+export type TeamSyncEvent =
+  | SyncEvent
+  /** A local branch head was announced to the team. */
+  | { type: "published"; branchId: BranchId; head: Hash }
+  /** A remote head was applied to its tracking branch (or found stale, unchanged or rejected). */
+  | { type: "applied"; remote: RemoteHead; result: TrackingResult }
+  /** The merge policy merged (or failed to merge) a remote head into a local branch. */
+  | { type: "merged"; remote: RemoteHead; outcome: MergeOutcome }
+  /** A round of sync work failed (for instance the disk is full); the next round tries again. */
+  | { type: "error"; error: Error };
+
+/** How to join a team and sync a store with it. */
+export interface TeamSyncOptions {
+  /** The local store (a `Pile`, a `MemoryStore`, …). */
+  store: Store;
+  /** This node's identity: signs gossip and commits merged by the merge policy. */
+  key: SigningKey;
+  /** The team root's public key: every capability must chain up to it. */
+  teamRoot: Uint8Array;
+  /**
+   * Handle of our capability's signature blob (what `tribles team invite` printed). Its chain is
+   * read from `store` when present there (else peers verify it from theirs). Omitted: we present
+   * none, and peers of the team refuse to serve or hear us unless we are the root.
+   */
+  capability?: Hash | null;
+  /** "bidirectional" (default), "readonly" (follow, never publish) or "writeonly" (publish only). */
+  direction?: SyncDirection;
+  /** Multiaddrs to listen on (default: 127.0.0.1, QUIC and TCP, on free ports). */
+  listen?: string[];
+  /** Multiaddrs (ending in /p2p/PEER-ID) of peers to dial and keep connected. */
+  peers?: string[];
+  /** Find peers on the local network by mDNS (default false). */
+  mdns?: boolean;
+  /** Heads are gossiped again this often (ms). */
+  republishMs?: number;
+  /**
+   * Merge policy: merge remote heads into the local branch of the same id and name (default true);
+   * false leaves remote heads in their tracking branches.
+   */
+  merge?: boolean;
+  /** Report ("applied") and merge only remote branches with these names (default: all). */
+  branches?: string[];
+  /** Durability policy: flush the store after each round of sync work (default true when it can). */
+  flushEachRound?: boolean;
+  /** How long a head waits for its publisher's capability (ms, default 5000). */
+  capabilityWaitMs?: number;
+  /** A file to watch (the pile's path): writes to it by other processes are published at once. */
+  watchFile?: string;
+  /** Sync work is also done this often (ms, default 1000). */
+  refreshMs?: number;
+  /** Budgets and deadline of each fetch (see `SyncNodeOptions.fetch`). */
+  fetch?: SyncNodeOptions["fetch"];
+  /** Serving limits (see `SyncNodeOptions.server`: budget, AUTH bounds, admission of strangers). */
+  server?: SyncNodeOptions["server"];
+  /** Handshakes one IP address may have pending at once (see `SyncNodeOptions`). */
+  maxPendingHandshakesPerIp?: number;
+  /** The team policy to use (default: a new one over `store`), for a caller that consults it too. */
+  policy?: TeamPolicy;
+  /** Called at the start of each round of sync work (after revocations stored since were picked up). */
+  onRound?: () => void;
+  /** Everything that happens; see {@link TeamSyncEvent}. */
+  onEvent?: (event: TeamSyncEvent) => void;
+}
+
+/**
+ * A running team sync. Reads and writes through {@link TeamSync.store} (the `Peer`) are synced;
+ * so are writes straight to the wrapped store, at the next round. Hand the store to a
+ * `Repository` to commit and read facts.
+ */
+export class TeamSync {
+  private scheduled = false;
+  private watcher: FSWatcher | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private stopped = false;
+
+  private constructor(
+    /** The running node (libp2p host, pile-sync server, gossip). */
+    readonly node: SyncNode,
+    /** The team's access policy over the local store. */
+    readonly policy: TeamPolicy,
+    private readonly inner: Store,
+    private readonly flushEachRound: boolean,
+    private readonly report: (event: TeamSyncEvent) => void,
+    private readonly onRound: (() => void) | undefined,
+  ) {}
+
+  /** Starts the node, dials the given peers (their first dial is awaited) and starts syncing. */
+  static async start(options: TeamSyncOptions): Promise<TeamSync> {
+    const { store, key } = options;
+    const report = options.onEvent ?? (() => {});
+    const direction = options.direction ?? "bidirectional";
+    const policy = options.policy ?? new TeamPolicy(store, options.teamRoot);
+    const waiting = new CapabilityWait();
+    policy.onCapabilityVerified(() => waiting.notify());
+    const waitMs = options.capabilityWaitMs ?? DEFAULT_CAPABILITY_WAIT_MS;
+    const mergeOptions: MergePolicyOptions = options.branches ? { branches: options.branches } : {};
+    const merger = new RemoteMergePolicy(new Repository(store, key), mergeOptions);
+    const merging = options.merge !== false && direction !== "writeonly";
+    const node = await SyncNode.start({
+      store,
+      key,
+      teamRoot: options.teamRoot,
+      credentials: credentialsFor(store, options.capability ?? null),
+      policy,
+      team: policy,
+      // A publisher not known yet may be authenticating to us right now (the node dials it and asks
+      // our peers for its chain); one already known (say read-only) or refused is not waited for.
+      admit: (frame) =>
+        policy.admits(frame.publisher, frame.branchId) ||
+        (!policy.capabilityOf(frame.publisher) && !policy.refusalFor(frame.publisher) && waiting.wait(() => policy.admits(frame.publisher, frame.branchId), waitMs)),
+      readScopeOf: (publisher) => policy.readScopeOf(publisher),
+      direction,
+      ...(options.listen ? { listen: options.listen } : {}),
+      peers: options.peers ?? [],
+      mdns: options.mdns ?? false,
+      ...(options.republishMs ? { republishMs: options.republishMs } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.server ? { server: options.server } : {}),
+      ...(options.maxPendingHandshakesPerIp !== undefined ? { maxPendingHandshakesPerIp: options.maxPendingHandshakesPerIp } : {}),
+      onEvent: report,
+      peerEvents: {
+        onPublished: (branchId, head) => report({ type: "published", branchId, head }),
+        onApplied: (remote, result) => {
+          if (result.status !== "rejected" && !merger.wants(result.name)) return;
+          report({ type: "applied", remote, result });
+          const outcome = merging ? merger.apply(result) : undefined;
+          if (outcome) report({ type: "merged", remote, outcome });
+        },
+      },
+    });
+    const flush = options.flushEachRound ?? true;
+    const sync = new TeamSync(node, policy, store, flush && typeof (store as Partial<FlushableStore>).flush === "function", report, options.onRound);
+    node.onDelivered(() => sync.schedule());
+    if (options.watchFile) sync.watcher = watch(options.watchFile, () => sync.schedule());
+    sync.timer = setInterval(() => sync.schedule(), options.refreshMs ?? DEFAULT_REFRESH_MS);
+    sync.schedule();
+    return sync;
+  }
+
+  /** The synced store (a `Peer` around the local store): give it to a `Repository`. */
+  get store(): Peer {
+    return this.node.peer;
+  }
+
+  /**
+   * Runs a round of sync work now: picks up revocations stored since the last round (a `team
+   * revoke` by another process takes effect here), applies what arrived, publishes what changed,
+   * flushes.
+   */
+  refresh(): void {
+    if (this.stopped) return;
+    try {
+      this.policy.refreshRevocations();
+      this.onRound?.();
+      this.node.peer.refresh();
+      if (this.flushEachRound) (this.inner as FlushableStore).flush();
+    } catch (err) {
+      this.report({ type: "error", error: err as Error });
+    }
+  }
+
+  /** Asks for a round soon (once per microtask however often it is asked). */
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.refresh();
+    });
+  }
+
+  /** Stops the node after a last round; the wrapped store stays open (close it yourself). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.refresh();
+    this.stopped = true;
+    this.watcher?.close();
+    clearInterval(this.timer);
+    await this.node.stop();
+    if (this.flushEachRound) (this.inner as FlushableStore).flush();
+  }
+}
