@@ -8,10 +8,12 @@
 import type { MultiaddrConnection } from "@libp2p/interface";
 
 /**
- * Handshakes one IP address may have pending at once: well under libp2p's cap for all addresses
- * (64, host.ts), so stalled handshakes from one address leave the rest free.
+ * Handshakes one IP address may have pending at once: half of libp2p's cap for all addresses
+ * (64, host.ts): stalled handshakes from one address leave half the slots to the others, and an
+ * honest peer sharing the address (a NAT, one machine) still finds room while strangers there
+ * keep reconnecting (test/net/hostile.test.ts, connection exhaustion).
  */
-export const MAX_PENDING_HANDSHAKES_PER_IP = 8;
+export const MAX_PENDING_HANDSHAKES_PER_IP = 32;
 
 /** The IP part of a multiaddr connection's remote address ("" when it has none). */
 function ipOf(maConn: MultiaddrConnection): string {
