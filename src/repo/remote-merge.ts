@@ -46,10 +46,18 @@ export function localBranchFor(repo: Repository, remoteBranch: BranchId, name: s
  * same id and name (see `localBranchFor`), creating it under the remote's id when there is none.
  */
 export function mergeRemoteHead(repo: Repository, remoteBranch: BranchId, name: string, head: Hash): { head: Hash; kind: MergeKind | "created"; branch: BranchId } {
-  const target = localBranchFor(repo, remoteBranch, name);
+  let target = localBranchFor(repo, remoteBranch, name);
   if (target === "create") {
-    const created = repo.createBranch(name, head, remoteBranch);
-    return { head, kind: "created", branch: created.id };
+    try {
+      const created = repo.createBranch(name, head, remoteBranch);
+      return { head, kind: "created", branch: created.id };
+    } catch (err) {
+      // Another process sharing the pile (a sync, a commit adopting the same tracking branch)
+      // created it between our look and our create: merge into what it made, by the same rules.
+      if (!(err instanceof RepoError) || err.code !== "branch-exists") throw err;
+      target = localBranchFor(repo, remoteBranch, name);
+      if (target === "create") throw err;
+    }
   }
   const result = repo.mergeInto(target, head);
   return { head: result.head!, kind: result.kind, branch: target.id };

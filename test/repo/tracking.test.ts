@@ -201,6 +201,30 @@ describe("applyRemoteHead", () => {
     expect(repo.requireBranch("main").id).toEqual(branchId);
   }, 5_000);
 
+  test("a local branch another process creates from the same tracking head between our look and our create is merged into, not an error", () => {
+    const { remote, metas, branchId } = remoteWithCommits(2);
+    const local = new MemoryStore();
+    copyAll(remote, local);
+    const r = applied(applyRemoteHead(local, peerB, metas[1]!, branchId));
+    // The other process (a sync merging the same tracking head) wins the race: it creates "main"
+    // under the remote's id just as we take the lock to create it ourselves.
+    const other = new Repository(local, SigningKey.generate());
+    let raced = false;
+    const racing = Object.assign(Object.create(local) as MemoryStore, {
+      withExclusiveLock<T>(fn: () => T): T {
+        if (!raced) {
+          raced = true;
+          mergeRemoteHead(other, r.remoteBranch, r.name, r.head!);
+        }
+        return fn();
+      },
+    });
+    const repo = new Repository(racing, SigningKey.generate());
+    expect(mergeRemoteHead(repo, r.remoteBranch, r.name, r.head!).kind).toBe("up-to-date");
+    expect(raced).toBe(true);
+    expect(repo.listBranches().filter((b) => !b.tracking).map((b) => toHex(b.id))).toEqual([toHex(branchId)]);
+  }, 5_000);
+
   test("metadata naming another branch than the one it was announced as moves nothing", () => {
     const { remote, metas } = remoteWithCommits(1);
     const local = new MemoryStore();
