@@ -94,11 +94,11 @@ test("memory before AUTH: maximal AUTH frames, a slow sender and half-open strea
 // The fetching side: a member (write access, so its pushed heads are admitted) serves the victim
 // hostile replies to the fetches its heads start, a fresh head every second. What a fetch may hold
 // is bounded by its budgets (fetch-budget.ts): the defaults leave room for an honest pile of 10 M
-// blobs, which costs the index about 1 GiB, so these victims run with a budget of 1 M blobs, under
-// which the flood peaks near 300 MiB (with the defaults near 1.3 GiB, bounded all the same; before
-// the keyed hash index the victim hung instead).
+// blobs (about 1 GiB of index), and a flood within them peaks at 0.5–1.3 GiB (bounded all the
+// same; before the keyed hash index the victim hung instead). These victims run with budgets of
+// 500,000 blobs and 1 M references, under which the flood peaks at 220–260 MiB here.
 const FETCH_RSS_CEILING_MIB = 400;
-const FETCH_BUDGET_FLAGS = ["--max-blobs", "1000000", "--max-references", "4000000", "--max-buffered-mib", "64"];
+const FETCH_BUDGET_FLAGS = ["--max-blobs", "500000", "--max-references", "1000000", "--max-buffered-mib", "32"];
 test.each([
   ["hash flood: CHILDREN replies of 131,072 hashes sharing 4 bytes", "flood"],
   ["endless DAG: every blob names 64 new children, forever", "endless"],
