@@ -2,25 +2,15 @@
  * Strangers (inbound connections with no successful pile-sync AUTH) are closed after a deadline
  * and capped per IP, whatever their streams do; members stay.
  */
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { Connection } from "@libp2p/interface";
-import { SigningKey } from "../../src/core/ed25519.ts";
 import { MemoryStore } from "../../src/core/memory-store.ts";
 import { SyncClient } from "../../src/net/client.ts";
-import { createHost, type Host } from "../../src/net/host.ts";
 import { OP_AUTH, openPolicy, PROTOCOL_V5, SyncServer } from "../../src/net/protocol.ts";
+import { useHosts } from "./fixtures/hosts.ts";
 import { until } from "./fixtures/until.ts";
 
-const hosts: Host[] = [];
-afterEach(async () => {
-  await Promise.all(hosts.splice(0).map((h) => h.stop()));
-});
-
-async function host(listen: string[] = []): Promise<Host> {
-  const h = await createHost({ key: SigningKey.generate(), listen, dht: false });
-  hosts.push(h);
-  return h;
-}
+const host = useHosts();
 
 const none = { capHandle: new Uint8Array(32), chain: [] };
 

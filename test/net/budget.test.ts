@@ -2,25 +2,15 @@
  * The server's work budget (src/net/budget.ts): a long request runs in slices, so another peer is
  * answered while it runs, and it is abandoned once its stream is gone.
  */
-import { afterEach, expect, test } from "bun:test";
-import { SigningKey } from "../../src/core/ed25519.ts";
+import { expect, test } from "bun:test";
 import { MemoryStore } from "../../src/core/memory-store.ts";
 import { SyncClient } from "../../src/net/client.ts";
-import { createHost, type Host } from "../../src/net/host.ts";
 import { OP_AUTH, OP_CHILDREN_MANY, openPolicy, PROTOCOL_V5, SyncServer } from "../../src/net/protocol.ts";
 import { u32 } from "../../src/net/stream-io.ts";
+import { useHosts } from "./fixtures/hosts.ts";
 import { until } from "./fixtures/until.ts";
 
-const hosts: Host[] = [];
-afterEach(async () => {
-  await Promise.all(hosts.splice(0).map((h) => h.stop()));
-});
-
-async function host(listen: string[] = []): Promise<Host> {
-  const h = await createHost({ key: SigningKey.generate(), listen, dht: false });
-  hosts.push(h);
-  return h;
-}
+const host = useHosts();
 
 const none = { capHandle: new Uint8Array(32), chain: [] };
 

@@ -4,27 +4,18 @@
  * member's transport stops sending, so the excess stays in the member's own send buffer. An honest
  * client that pipelines as much and does read still gets every reply (pause and resume).
  */
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { Stream } from "@libp2p/interface";
-import { SigningKey } from "../../src/core/ed25519.ts";
 import { MemoryStore } from "../../src/core/memory-store.ts";
 import { SERVER_BUDGET } from "../../src/net/budget.ts";
-import { createHost, type Host } from "../../src/net/host.ts";
+import type { Host } from "../../src/net/host.ts";
 import { ABSENT_PARENT, AUTH_OK, OP_AUTH, OP_CHILDREN_MANY, OP_GET_BLOBS, openPolicy, PROTOCOL_V5, SyncServer } from "../../src/net/protocol.ts";
 import { loadQuic } from "../../src/net/quic.ts";
 import { SEND_HIGH_WATER, StreamReader, u32 } from "../../src/net/stream-io.ts";
+import { useHosts } from "./fixtures/hosts.ts";
 import { until } from "./fixtures/until.ts";
 
-const hosts: Host[] = [];
-afterEach(async () => {
-  await Promise.all(hosts.splice(0).map((h) => h.stop()));
-});
-
-async function host(listen: string[] = []): Promise<Host> {
-  const h = await createHost({ key: SigningKey.generate(), listen, dht: false });
-  hosts.push(h);
-  return h;
-}
+const host = useHosts();
 
 const AUTH_NONE = new Uint8Array([OP_AUTH, ...new Uint8Array(32), 0, 0, 0, 0]);
 
