@@ -43,7 +43,7 @@ export interface SignedBlob {
 }
 
 /** Signs `blob` with the sig-blob shape (sig_signs, signed_by, signature_r, signature_s). */
-function signBlob(key: SigningKey, blob: Uint8Array): { sigBlob: Uint8Array; sigHandle: Hash; sigId: Id } {
+export function signBlob(key: SigningKey, blob: Uint8Array): { sigBlob: Uint8Array; sigHandle: Hash; sigId: Id } {
   const sig = key.sign(blob);
   const entity = intrinsicEntity([
     [SIG_SIGNS, hash(blob)],

@@ -16,8 +16,25 @@ export interface SyncProcess {
 
 export function startSyncProcess(cliCmd: string[], args: string[], cwd: string, name = "sync"): SyncProcess {
   const proc = Bun.spawn([...cliCmd, "pile", "net", "sync", ...args, "--json"], { cwd, stdout: "pipe", stderr: "pipe" });
-  const events: SyncEvent[] = [];
-  const waiters: { match: (e: SyncEvent) => boolean; resolve: (e: SyncEvent) => void }[] = [];
+  const { items: events, waitFor } = followJsonLines<SyncEvent>(proc, name);
+  const stop = async () => {
+    proc.kill("SIGTERM");
+    await proc.exited;
+  };
+  return { proc, events, waitFor, stop };
+}
+
+/**
+ * Collects the JSON objects a child prints one per line (other lines are skipped) and lets the
+ * caller wait for one: `waitFor` resolves with the first (seen or future) that matches, and
+ * rejects after `ms` showing what was seen and the child's stderr.
+ */
+export function followJsonLines<T>(
+  proc: { stdout: ReadableStream<Uint8Array>; stderr: ReadableStream<Uint8Array> },
+  name: string,
+): { items: T[]; waitFor: (match: (item: T) => boolean, ms?: number) => Promise<T> } {
+  const items: T[] = [];
+  const waiters: { match: (item: T) => boolean; resolve: (item: T) => void }[] = [];
   let stderr = "";
   void (async () => {
     for await (const chunk of proc.stderr) stderr += new TextDecoder().decode(chunk);
@@ -31,35 +48,31 @@ export function startSyncProcess(cliCmd: string[], args: string[], cwd: string, 
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         if (!line.startsWith("{")) continue;
-        const event = JSON.parse(line) as SyncEvent;
-        events.push(event);
+        const item = JSON.parse(line) as T;
+        items.push(item);
         for (const w of [...waiters]) {
-          if (!w.match(event)) continue;
+          if (!w.match(item)) continue;
           waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(event);
+          w.resolve(item);
         }
       }
     }
   })();
-  const waitFor = (match: (e: SyncEvent) => boolean, ms = 20_000) =>
-    new Promise<SyncEvent>((resolve, reject) => {
-      const found = events.find(match);
+  const waitFor = (match: (item: T) => boolean, ms = 20_000) =>
+    new Promise<T>((resolve, reject) => {
+      const found = items.find(match);
       if (found) return resolve(found);
       const timer = setTimeout(() => {
-        const seen = events.map((e) => JSON.stringify(e)).join("\n  ");
+        const seen = items.map((e) => JSON.stringify(e)).join("\n  ");
         reject(new Error(`${name}: timed out after ${ms} ms waiting for an event; saw:\n  ${seen}${stderr ? `\nstderr: ${stderr}` : ""}`));
       }, ms);
       waiters.push({
         match,
-        resolve: (e) => {
+        resolve: (item) => {
           clearTimeout(timer);
-          resolve(e);
+          resolve(item);
         },
       });
     });
-  const stop = async () => {
-    proc.kill("SIGTERM");
-    await proc.exited;
-  };
-  return { proc, events, waitFor, stop };
+  return { items, waitFor };
 }

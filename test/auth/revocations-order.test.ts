@@ -1,17 +1,11 @@
 /** Revocations.scan: revocations found at O(new blobs) per scan, in whatever order their two blobs arrive. */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { SIG_SIGNS } from "../../src/auth/attributes.ts";
-import { collectRevocations, issueRevocation } from "../../src/auth/capability.ts";
+import { collectRevocations, issueRevocation, signBlob } from "../../src/auth/capability.ts";
 import { Revocations } from "../../src/auth/revocations.ts";
-import { encodeSimpleArchive } from "../../src/core/archive.ts";
-import { hash } from "../../src/core/blake3.ts";
 import { SigningKey } from "../../src/core/ed25519.ts";
-import { intrinsicEntity } from "../../src/core/entity.ts";
 import { MemoryStore } from "../../src/core/memory-store.ts";
-import { signatureRValue, signatureSValue } from "../../src/core/schemas.ts";
 import type { BlobReader, Hash } from "../../src/core/store.ts";
-import { REPO_SIGNATURE_R, REPO_SIGNATURE_S, REPO_SIGNED_BY } from "../../src/repo/attributes.ts";
 
 const root = SigningKey.fromSeed(new Uint8Array(32).fill(1));
 const outsider = SigningKey.fromSeed(new Uint8Array(32).fill(2));
@@ -78,16 +72,7 @@ test("a forged signature over the same revocation does not displace the root's, 
 });
 
 /** A signature blob over `blob` by `key`, shaped as the sig blobs capability.ts makes. */
-function sigBlobFor(key: SigningKey, blob: Uint8Array): Uint8Array {
-  const sig = key.sign(blob);
-  const entity = intrinsicEntity([
-    [SIG_SIGNS, hash(blob)],
-    [REPO_SIGNED_BY, key.publicKey],
-    [REPO_SIGNATURE_R, signatureRValue(sig)],
-    [REPO_SIGNATURE_S, signatureSValue(sig)],
-  ]);
-  return encodeSimpleArchive(entity.set);
-}
+const sigBlobFor = (key: SigningKey, blob: Uint8Array): Uint8Array => signBlob(key, blob).sigBlob;
 
 test("scanning in any number of steps finds what one full scan finds, whatever order the blobs arrive in", () => {
   const revs = [issueRevocation(root, target(4)), issueRevocation(root, target(5)), issueRevocation(outsider, target(6))];

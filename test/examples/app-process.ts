@@ -1,6 +1,7 @@
 /** Runs an example program as a child process and waits on the JSON lines it prints. */
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { followJsonLines } from "../../src/cli/sync-process.ts";
 
 /** The example programs: ours, or (TRIBLES_EXAMPLES) copies in a project that installed the packed package. */
 export const EXAMPLES = process.env.TRIBLES_EXAMPLES ?? join(import.meta.dir, "../../examples");
@@ -20,47 +21,11 @@ export interface AppProcess {
 
 export function startExample(file: string, args: string[], cwd: string): AppProcess {
   const proc = Bun.spawn([process.execPath, join(EXAMPLES, file), ...args], { cwd, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-  const lines: Line[] = [];
-  const waiters: { match: (l: Line) => boolean; resolve: (l: Line) => void }[] = [];
-  let stderr = "";
-  void (async () => {
-    for await (const chunk of proc.stderr) stderr += new TextDecoder().decode(chunk);
-  })();
-  void (async () => {
-    const decoder = new TextDecoder();
-    let buffered = "";
-    for await (const chunk of proc.stdout) {
-      buffered += decoder.decode(chunk);
-      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-        const text = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (!text.startsWith("{")) continue;
-        const line = JSON.parse(text) as Line;
-        lines.push(line);
-        for (const w of [...waiters]) {
-          if (!w.match(line)) continue;
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-    }
-  })();
+  const { items: lines, waitFor } = followJsonLines<Line>(proc, file);
   return {
     proc,
     lines,
-    waitFor: (match, ms = 20_000) =>
-      new Promise((resolve, reject) => {
-        const found = lines.find(match);
-        if (found) return resolve(found);
-        const timer = setTimeout(() => reject(new Error(`${file}: nothing matched in ${ms} ms; saw:\n  ${lines.map((l) => JSON.stringify(l)).join("\n  ")}\nstderr: ${stderr}`)), ms);
-        waiters.push({
-          match,
-          resolve: (l) => {
-            clearTimeout(timer);
-            resolve(l);
-          },
-        });
-      }),
+    waitFor,
     send(command) {
       proc.stdin.write(`${command}\n`);
       proc.stdin.flush();
