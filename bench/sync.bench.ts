@@ -4,16 +4,18 @@
  * concatenated file) and git (daemon, `clone --bare`) run on the same bytes in the same run.
  * Sender and receiver are separate processes. Run: `npm run bench -- sync`.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { followJsonLines } from "../src/cli/sync-process.ts";
+import { SigningKey } from "../src/core/ed25519.ts";
 import { genId } from "../src/core/id.ts";
 import { TribleSet } from "../src/core/tribleset.ts";
 import { Pile } from "../src/pile/pile.ts";
 import { loadKey } from "../src/repo/keyfile.ts";
 import { Repository } from "../src/repo/repository.ts";
 import { type BenchRow, median, report } from "./lib.ts";
+import { W4_SEED } from "./fixtures/w4.ts";
 import { WORKLOADS, type WorkloadName, workloadBlobs } from "./fixtures/workload.ts";
 
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -59,9 +61,9 @@ function jsonLines(stream: ReadableStream<Uint8Array>): () => Promise<Record<str
   return () => new Promise((resolve) => (queue.length ? resolve(queue.shift()!) : waiters.push(resolve)));
 }
 
-function startSender(workload: WorkloadName, transport: "quic" | "tcp", tag: string) {
+function startSender(workload: WorkloadName | "existing", transport: "quic" | "tcp", tag: string, pilePath = join(root, `${tag}-sender.pile`)) {
   const listen = transport === "quic" ? "/ip4/127.0.0.1/udp/0/quic-v1" : "/ip4/127.0.0.1/tcp/0";
-  const proc = Bun.spawn([bun, fixture("sync-peer.ts"), join(root, `${tag}-sender.pile`), workload, listen, "11".repeat(32)], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const proc = Bun.spawn([bun, fixture("sync-peer.ts"), pilePath, workload, listen, "11".repeat(32)], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   return { proc, next: jsonLines(proc.stdout) };
 }
 
@@ -230,6 +232,94 @@ async function w3Cli(transport: "quic" | "tcp"): Promise<void> {
   rows.push({ name: `${W3_CLI}, 90th percentile`, impl, value: percentile(latencies, 0.9), unit: "ms", higherIsBetter: false, target: "≤ 10 ms" });
 }
 
+/** A plain rsync daemon on 127.0.0.1 serving `modules` (name → directory); stop it with `stop()`. */
+async function rsyncDaemon(modules: Record<string, string>): Promise<{ port: number; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(root, "rsyncd-"));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const conf = Object.entries(modules).map(([name, path]) => `[${name}]\npath = ${path}\nread only = yes\n`);
+  writeFileSync(join(dir, "rsyncd.conf"), `use chroot = no\nport = ${port}\naddress = 127.0.0.1\npid file = ${dir}/rsyncd.pid\n${conf.join("")}`);
+  const daemon = Bun.spawn(["rsync", "--daemon", "--no-detach", `--config=${join(dir, "rsyncd.conf")}`], { stdout: "ignore", stderr: "inherit" });
+  // Ready when it answers a module listing.
+  for (let i = 0; i < 100 && Bun.spawnSync(["rsync", `rsync://127.0.0.1:${port}/`]).exitCode !== 0; i++) await Bun.sleep(20);
+  return {
+    port,
+    async stop() {
+      daemon.kill();
+      await daemon.exited;
+    },
+  };
+}
+
+/** Wall time (ms) and the child's peak RSS (KiB, from GNU time if present) of `rsync -a SRC DEST`. */
+function timedRsync(src: string, dest: string): { ms: number; maxRssKiB?: number } {
+  const time = Bun.which("time", { PATH: "/usr/bin:/bin" });
+  const t0 = performance.now();
+  const p = Bun.spawnSync([...(time ? [time, "-f", "%M"] : []), "rsync", "-a", src, dest]);
+  const ms = performance.now() - t0;
+  if (p.exitCode !== 0) throw new Error(`rsync failed: ${p.stderr}`);
+  const rss = time ? Number(p.stderr.toString().trim().split("\n").at(-1)) : Number.NaN;
+  return { ms, ...(Number.isFinite(rss) ? { maxRssKiB: rss } : {}) };
+}
+
+/**
+ * W4: a pile of W4_N blobs (default 1,000,000) of 100 B–4 KiB in one commit history
+ * (bench/fixtures/w4.ts, cached under the temp dir). Open time and index memory in a fresh
+ * process; a full sync to an empty pile over QUIC (sender and receiver processes, peak RSS of
+ * each) against the plain rsync daemon copying the same pile file; CPU of a no-op sync round.
+ */
+async function w4(): Promise<void> {
+  const n = Number(process.env.W4_N ?? 1_000_000);
+  const label = n === 1_000_000 ? "1 M" : n.toLocaleString("en");
+  const t0 = performance.now();
+  const builder = Bun.spawnSync([bun, fixture("w4.ts"), "build", String(n)], { stderr: "inherit" });
+  if (builder.exitCode !== 0) throw new Error("W4 build failed");
+  const built = JSON.parse(builder.stdout.toString()) as { path: string; bytes: number; blobs: number };
+  console.error(`W4 pile: ${built.blobs} blobs, ${(built.bytes / 1e9).toFixed(2)} GB, ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (cached at ${built.path})`);
+  const child = (...args: string[]) => {
+    const p = Bun.spawnSync([bun, fixture("w4.ts"), ...args], { stderr: "inherit" });
+    if (p.exitCode !== 0) throw new Error(`w4.ts ${args[0]} failed`);
+    return JSON.parse(p.stdout.toString());
+  };
+  const opens = Array.from({ length: RUNS }, () => child("open", built.path));
+  const name = (what: string) => `W4 ${label} blobs (100 B–4 KiB, ${(built.bytes / 1e9).toFixed(2)} GB, one history): ${what}`;
+  rows.push({ name: name("open"), impl: "tribles pile", value: median(opens.map((o) => o.ms)), unit: "ms", higherIsBetter: false, target: "≤ 1000 ms" });
+  rows.push({ name: name("index memory"), impl: "tribles pile", value: opens[0].indexBytes / opens[0].blobs, unit: "B/blob", higherIsBetter: false, target: "≤ 64 B" });
+  rows.push({ name: name("peak RSS after open"), impl: "tribles pile", value: median(opens.map((o) => o.maxRssKiB)) / 1024, unit: "MiB", higherIsBetter: false });
+
+  const size = statSync(built.path).size;
+  const noop = child("noop", built.path, Buffer.from(SigningKey.fromSeed(Buffer.from(W4_SEED, "hex")).publicKey).toString("hex"));
+  if (statSync(built.path).size !== size) throw new Error("a no-op round wrote to the W4 pile");
+  rows.push({ name: name("CPU of a no-op sync round (TeamSync.refresh)"), impl: "tribles pile", value: noop.cpuMs, unit: "ms", higherIsBetter: false, target: "≤ 10 ms" });
+
+  const sender = startSender("existing", "quic", "W4", built.path);
+  const addr = ((await sender.next()).addrs as string[])[0]!;
+  const recvPile = join(root, "W4-recv.pile");
+  const recv = Bun.spawn([bun, fixture("sync-receiver.ts"), "fetch", recvPile, addr], { stdout: "pipe", stderr: "inherit" });
+  const out = JSON.parse(await new Response(recv.stdout).text());
+  sender.proc.stdin.write("stop\n");
+  const senderRss = (await sender.next()).maxRssKiB as number;
+  await sender.proc.exited;
+  if (out.blobs < n) throw new Error(`W4 fetched ${out.blobs} blobs, fewer than the ${n} committed`);
+  rmSync(recvPile, { force: true });
+  console.error(`W4 sync: ${JSON.stringify(out)}`);
+
+  const daemon = await rsyncDaemon({ w4: dirname(built.path) });
+  let rsync: { ms: number; maxRssKiB?: number };
+  try {
+    const dest = join(root, "W4-rsync");
+    mkdirSync(dest);
+    rsync = timedRsync(`rsync://127.0.0.1:${daemon.port}/w4/sender.pile`, `${dest}/`);
+    rmSync(dest, { recursive: true, force: true });
+  } finally {
+    await daemon.stop();
+  }
+  rows.push({ name: name("full sync to an empty pile"), impl: "tribles quic", value: out.ms / 1000, unit: "s", higherIsBetter: false, referenceImpl: "rsync -a", target: "≥ 0.1× rsync (≤ 10× its time)" });
+  rows.push({ name: name("full sync to an empty pile"), impl: "rsync -a", value: rsync.ms / 1000, unit: "s", higherIsBetter: false });
+  rows.push({ name: name("peak RSS, receiver"), impl: "tribles quic", value: out.maxRssKiB / 1024, unit: "MiB", higherIsBetter: false, target: "≤ 300 MB" });
+  rows.push({ name: name("peak RSS, sender"), impl: "tribles quic", value: senderRss / 1024, unit: "MiB", higherIsBetter: false, target: "≤ 300 MB" });
+  if (rsync.maxRssKiB) rows.push({ name: name("peak RSS, receiver"), impl: "rsync -a", value: rsync.maxRssKiB / 1024, unit: "MiB", higherIsBetter: false });
+}
+
 /** rsync daemon on 127.0.0.1 serving each workload as one concatenated file. */
 async function rsyncRows(): Promise<void> {
   if (!Bun.which("rsync")) return console.error("rsync not installed: skipping its rows (apt-get install rsync)");
@@ -319,6 +409,7 @@ try {
     if (want("W3")) await w3(transport);
     if (want("W3cli")) await w3Cli(transport);
   }
+  if (want("W4")) await w4();
   const order = ["W1 wall s", "W1 process s", "W1 MB/s", "W1 round trips", "W1 peak RSS", "W2 wall s", "W2 process s", "W2 MB/s", "W2 round trips", "W2 peak RSS", W3_LIB, `${W3_LIB}, 90th percentile`, W3_CLI, `${W3_CLI}, 90th percentile`];
   order.push(...rows.map((r) => r.name).filter((n) => n.startsWith("W3 part:") || n.startsWith("W3 CLI part:")));
   const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
