@@ -10,7 +10,7 @@ import type { Host } from "./host.ts";
 import { describeRefusal, type Refusal } from "../auth/refusal.ts";
 import { isZero } from "../core/bytes.ts";
 import { decodeRefusal, hasReasonTail } from "./auth-reply.ts";
-import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHAIN, OP_CHILDREN_MANY, OP_CLOSURE, OP_GET_BLOBS, OP_HEADS, OP_PUSH_HEAD, OP_REVOCATIONS, PROTOCOL_V5, PUSH_ACCEPTED, readBlobList } from "./protocol.ts";
+import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHAIN, OP_CHILDREN_MANY, OP_CLOSURE, OP_GET_BLOBS, OP_HEADS, OP_PUSH_HEAD, OP_REVOCATIONS, PROTOCOL_V5, PUSH_ACCEPTED, readBlobList } from "./wire.ts";
 import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
 import { type ByteBudget, DEFAULT_IDLE_MS } from "./fetch-budget.ts";
 import { IdleWatchdog } from "./idle-watchdog.ts";

@@ -18,7 +18,7 @@ import type { Revocation } from "../auth/revocations.ts";
 import { toHex } from "../core/bytes.ts";
 import type { SyncClient } from "./client.ts";
 import type { GossipMessage, PubSubLike } from "./gossip.ts";
-import { LIMITS } from "./protocol.ts";
+import { LIMITS } from "./wire.ts";
 
 /** The revocation topic of a team. */
 export function revocationTopic(teamRoot: Uint8Array): string {
