@@ -136,8 +136,10 @@ export class DownloadScheduler<S extends DownloadSource> {
     // Size batches by the bytes seen so far (about batchBytes each), so small blobs travel many to
     // a request and large ones few, and storing one batch overlaps with receiving the next.
     const size = Math.max(1, Math.min(this.plan.batch, Math.floor(this.plan.batchBytes / this.avgSize)));
-    const hashes = order.slice(this.next, this.next + size);
-    const blobs = prefetched.slice(this.next, this.next + size).map((b) => b ?? null);
+    const from = this.next;
+    const hashes = order.slice(from, from + size);
+    // Holes and a short `prefetched` read as "not received" (Array.map would skip holes).
+    const blobs = Array.from(hashes, (_, i) => prefetched[from + i] ?? null);
     this.next += hashes.length;
     const missing = blobs.flatMap((b, i) => (b ? [] : [i]));
     const batch: Batch<S> = { hashes, blobs, missing, tried: new Set(), busy: null, held: 0 };
