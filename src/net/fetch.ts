@@ -35,6 +35,9 @@ import { DownloadScheduler } from "./download-scheduler.ts";
 import { BadDataError, FetchFailedError, MissingBlobError } from "./fetch-errors.ts";
 import { MissingDag } from "./missing-dag.ts";
 import { LIMITS } from "./wire.ts";
+import { describe, netLogger } from "./log.ts";
+
+const log = netLogger("fetch");
 
 export { BadDataError, BudgetExceededError, FetchFailedError, MissingBlobError, StalledPeerError };
 
@@ -253,7 +256,8 @@ class Fetch {
     let received: ReceivedBlob[] | null;
     try {
       received = await this.deadline(source, source.client.closure(head, have, CLOSURE_BUDGET_BYTES));
-    } catch {
+    } catch (err) {
+      log("one-request closure from %s failed, going level by level: %s", source.client.peer, describe(err));
       source.client.disableClosure(); // it stalled: the level-by-level fetch decides about the peer
       return;
     }
@@ -490,7 +494,8 @@ class Fetch {
       const digests = hashMany(present);
       let k = 0;
       return reply.map((blob, i) => (blob && bytesEqual(digests[k++]!, hashes[i]!) ? blob : null));
-    } catch {
+    } catch (err) {
+      log("speculative download from %s failed (left to the download step): %s", source.client.peer, describe(err));
       return hashes.map(() => null);
     }
   }

@@ -8,6 +8,9 @@
  */
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import type { BranchId, Hash } from "../core/store.ts";
+import { describe, netLogger } from "./log.ts";
+
+const log = netLogger("gossip");
 
 export const HEAD_FRAME_LEN = 81;
 export const HEAD_FRAME_TAG = 0x01;
@@ -160,8 +163,9 @@ export class HeadGossip {
   private async send(frame: Uint8Array): Promise<void> {
     try {
       await this.opts.pubsub.publish(this.topic, frame);
-    } catch {
+    } catch (err) {
       // No subscribed peers yet: the periodic republish reaches them once they join.
+      log("publishing a head frame failed: %s", describe(err));
     }
   }
 

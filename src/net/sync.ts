@@ -33,6 +33,9 @@ import { PublisherChains } from "./publisher-chains.ts";
 import { RevocationSync } from "./revocation-sync.ts";
 import { SyncServer } from "./server/server.ts";
 import { ProtocolError } from "./stream-io.ts";
+import { logged, netLogger } from "./log.ts";
+
+const log = netLogger("node");
 
 export type { SyncEvent, SyncNodeOptions } from "./node/types.ts";
 
@@ -158,7 +161,7 @@ export class SyncNode implements PeerNetwork {
     opts.onEvent?.({ type: "listening", peerId: host.peerId.toString(), addrs: host.getMultiaddrs().map(String) });
     // Authenticate to every peer as soon as it connects, so each side knows the other's capability
     // before gossip arrives (gossip is admitted only from peers with a verified capability).
-    host.addEventListener("peer:connect", (evt: CustomEvent<PeerId>) => void node.clients.clientFor(evt.detail).catch(() => undefined));
+    host.addEventListener("peer:connect", (evt: CustomEvent<PeerId>) => void node.clients.clientFor(evt.detail).catch(logged(log, `authenticating to ${evt.detail}`)));
     // A client lives on its connection: once that closes, the next request must open a new one.
     host.addEventListener("peer:disconnect", (evt: CustomEvent<PeerId>) => node.clients.forget(evt.detail.toString()));
     // New subscribers get our heads right away rather than at the next periodic republish.
@@ -215,7 +218,7 @@ export class SyncNode implements PeerNetwork {
     const peer = peerIdFromKey(key);
     this.clients.forget(peer.toString());
     this.queue.forget(toHex(key));
-    if (this.host.getConnections(peer).length > 0) void this.host.hangUp(peer).catch(() => undefined);
+    if (this.host.getConnections(peer).length > 0) void this.host.hangUp(peer).catch(logged(log, `hanging up on ${peer}`));
   }
 
   /** Whether a head of this publisher may still be acted on (a revocation may have come meanwhile). */
@@ -255,7 +258,7 @@ export class SyncNode implements PeerNetwork {
     const team = this.opts.team;
     if (team?.revoked.has(frame.publisher)) return false;
     const publisher = peerIdFromKey(frame.publisher);
-    if (!this.life.stopped && this.host.getConnections(publisher).length === 0) void this.clients.clientFor(publisher).catch(() => undefined);
+    if (!this.life.stopped && this.host.getConnections(publisher).length === 0) void this.clients.clientFor(publisher).catch(logged(log, `contacting publisher ${publisher}`));
     // A publisher we never authenticated: judge it by the chain our peers verified for it.
     if (team && this.chains && !team.capabilityOf(frame.publisher)) await this.chains.lookup(frame.publisher);
     if (this.opts.admit) return this.opts.admit(frame);

@@ -150,7 +150,7 @@ describe("download scheduler", () => {
     await outcome(s, run);
     expect(s.state).toBe("done");
     expect(same(stored, all.order)).toBe(true);
-    storedBytes.forEach((b, i) => expect(bytesEqual(hash(b), all.order[i]!)).toBe(true));
+    for (const [i, b] of storedBytes.entries()) expect(bytesEqual(hash(b), all.order[i]!)).toBe(true);
     expect(book.held).toBe(300 * 100);
     expect(book.released).toBe(book.held);
     expect(() => s.run()).toThrow("already done");

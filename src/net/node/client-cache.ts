@@ -14,6 +14,9 @@ import type { RevocationSync } from "../revocation-sync.ts";
 import { LIMITS } from "../wire.ts";
 import type { NodeLife } from "./life.ts";
 import { completeOwnChain } from "./own-chain.ts";
+import { logged, netLogger } from "../log.ts";
+
+const log = netLogger("node:clients");
 
 /** Peers remembered in the tables keyed by whoever connected (authFailed, refusedBy, refusalsSaid). */
 const MAX_PEERS_REMEMBERED = 4096;
@@ -100,7 +103,7 @@ export class ClientCache {
     const live = this.connected.get(id);
     this.connected.delete(id);
     this.clients.delete(id);
-    if (live) void live.close().catch(() => undefined);
+    if (live) void live.close().catch(logged(log, `closing the client of ${id}`));
   }
 
   /** Connected clients whose connection is open. */
@@ -115,7 +118,7 @@ export class ClientCache {
 
   /** Closes every client (at stop). */
   closeAll(): void {
-    for (const client of this.clients.values()) void client.then((c) => c.close()).catch(() => undefined);
+    for (const client of this.clients.values()) void client.then((c) => c.close()).catch(logged(log, "closing a client at stop"));
   }
 
   /** Our credentials, with as many of the revocations we know as AUTH has room for (the newest). */
@@ -132,7 +135,7 @@ export class ClientCache {
   private retryAuthFailed(): void {
     const retry = [...this.authFailed.entries()].map(([, peer]) => peer);
     this.authFailed.clear();
-    for (const peer of retry) void this.clientFor(peer).catch(() => undefined);
+    for (const peer of retry) void this.clientFor(peer).catch(logged(log, "asking a peer again with our chain"));
   }
 
   /**

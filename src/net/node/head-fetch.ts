@@ -17,6 +17,9 @@ import type { FetchQueue } from "./fetch-queue.ts";
 import type { NodeLife } from "./life.ts";
 import type { PossessionGate } from "./possession-gate.ts";
 import type { SyncNodeOptions } from "./types.ts";
+import { describe, netLogger } from "../log.ts";
+
+const log = netLogger("node:fetch");
 
 /** A fetch still running after this long reports its progress, then at most this often. */
 export const FETCH_PROGRESS_MS = 1000;
@@ -120,8 +123,9 @@ export class HeadFetcher {
       const ours = repo.listBranches().find((b) => !b.tracking && b.name === tracking.name);
       if (ours?.meta.head) have.push(ours.meta.head);
       return have;
-    } catch {
-      return []; // unreadable metadata: hints are an optimisation only
+    } catch (err) {
+      log("no have-hints, unreadable metadata (hints are an optimisation only): %s", describe(err));
+      return [];
     }
   }
 

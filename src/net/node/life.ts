@@ -1,5 +1,8 @@
 /** A sync node's lifetime as its parts share it: whether it stopped, a signal that aborts at stop, events, background work. */
 import type { SyncEvent } from "./types.ts";
+import { describe, netLogger } from "../log.ts";
+
+const log = netLogger("node");
 
 export class NodeLife {
   private stoppedNow = false;
@@ -39,7 +42,9 @@ export class NodeLife {
       if (this.stoppedNow) return;
       try {
         this.onEvent?.({ type: "warning", message: `${what} failed: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}` });
-      } catch {}
+      } catch (listenerErr) {
+        log.error("the event listener threw on a warning: %s", describe(listenerErr));
+      }
     });
   }
 

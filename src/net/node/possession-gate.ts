@@ -15,6 +15,9 @@ import { peerIdFromKey } from "../host.ts";
 import type { RemoteHead } from "../peer.ts";
 import { checkPossession, eitherScope } from "../possession.ts";
 import type { NodeLife } from "./life.ts";
+import { describe, netLogger } from "../log.ts";
+
+const log = netLogger("node:possession");
 
 export class PossessionGate {
   /** Closures of branch-limited publishers' tracking branches, by tracking id (see trackedScope). */
@@ -70,7 +73,8 @@ export class PossessionGate {
       const commit = bytes ? parseBranchMeta(bytes).head : undefined;
       const tracked = findTrackingBranch(new Repository(this.store), remote.publisher, remote.branchId)?.meta.head;
       return commit !== undefined && tracked !== undefined && bytesEqual(commit, tracked);
-    } catch {
+    } catch (err) {
+      log("unreadable head or tracking branch (proof of possession then decides): %s", describe(err));
       return false;
     }
   }

@@ -6,6 +6,9 @@ import { peerPublicKey } from "../host.ts";
 import { ProtocolError, sendAll } from "../stream-io.ts";
 import { OP_PUSH_HEAD, PUSH_ACCEPTED, PUSH_REFUSED } from "../wire.ts";
 import type { ServerContext, V5Handler } from "./context.ts";
+import { describe, netLogger } from "../log.ts";
+
+const log = netLogger("server:push-head");
 
 export const servePushHead: V5Handler = async (ctx, { stream, conn, reader }) => {
   const frame = decodeHeadFrame(await reader.readExactly(HEAD_FRAME_LEN));
@@ -23,7 +26,8 @@ async function admitPushedHead(ctx: ServerContext, frame: HeadFrame, conn: Conne
   if (!onPushedHead || !pusher || !ctx.scopeOf(conn) || !bytesEqual(pusher, frame.publisher)) return false;
   try {
     return await onPushedHead(frame, pusher);
-  } catch {
+  } catch (err) {
+    log.error("admitting a pushed head threw (refused): %s", describe(err));
     return false;
   }
 }

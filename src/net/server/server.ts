@@ -18,6 +18,9 @@ import { notAuthenticated, type ServerContext } from "./context.ts";
 import { type AccessPolicy, type AuthDecision, type AuthRequest, type Denied, isScope, type Scope, type ServerEvents, type ServerOptions } from "./policy.ts";
 import { serveV4 } from "./v4.ts";
 import { serveV5 } from "./v5.ts";
+import { describe, netLogger } from "../log.ts";
+
+const log = netLogger("server");
 
 interface Grant {
   scope: Scope;
@@ -116,7 +119,10 @@ export class SyncServer implements ServerContext {
       if (!bytesEqual(grant.key, key)) continue;
       this.grants.delete(id);
       closed++;
-      void grant.connection.close().catch(() => grant.connection.abort(new Error("access ended")));
+      void grant.connection.close().catch((err) => {
+        log("closing a cut-off connection failed (aborted): %s", describe(err));
+        grant.connection.abort(new Error("access ended"));
+      });
     }
     return closed;
   }
@@ -146,7 +152,8 @@ export class SyncServer implements ServerContext {
   private async authorize(request: AuthRequest): Promise<AuthDecision> {
     try {
       return await this.policy.authorize(request);
-    } catch {
+    } catch (err) {
+      log.error("the access policy threw on an AUTH from %s (refused): %s", request.from, describe(err));
       return null;
     }
   }
