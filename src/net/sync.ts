@@ -26,7 +26,8 @@ import { AuthRejectedError, type Credentials, type PushResult, SyncClient } from
 import { BudgetExceededError, fetchClosure, type FetchOptions, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { checkPossession, eitherScope } from "./possession.ts";
 import { encodeHeadFrame, type HeadFrame, HeadGossip } from "./gossip.ts";
-import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString, peerPublicKey } from "./host.ts";
+import { type DialTarget, dialTarget, parseDialTarget } from "./dial-target.ts";
+import { createHost, type Host, type HostOptions, peerIdFromKey, peerIdFromString, peerPublicKey } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
 import { type AccessPolicy, LIMITS, type ServerOptions, SyncServer } from "./protocol.ts";
 import { announceProvider, providersFor } from "./providers.ts";
@@ -122,7 +123,14 @@ export interface SyncNodeOptions {
   readScopeOf?: (publisher: Uint8Array) => ReadScope | null;
   direction?: SyncDirection;
   listen?: string[];
-  peers?: string[];
+  /** When a listen address's port is taken, listen on a random port instead (see `createHost`). */
+  listenFallback?: boolean;
+  /** Refuse relayed connections (see `createHost`). */
+  directOnly?: boolean;
+  /** libp2p's metrics component (see `createHost`). */
+  metrics?: HostOptions["metrics"];
+  /** Peers to keep connected: multiaddrs, PeerIds or public keys (dial-target.ts), or remembered targets. */
+  peers?: (string | DialTarget)[];
   mdns?: boolean;
   /** Whether to run the DHT (default true): without it, peers are found only through `peers` and mDNS. */
   dht?: boolean;
@@ -217,6 +225,9 @@ export class SyncNode implements PeerNetwork {
     const host = await createHost({
       key: opts.key,
       ...(opts.listen ? { listen: opts.listen } : {}),
+      ...(opts.listenFallback ? { listenFallback: true } : {}),
+      ...(opts.directOnly ? { directOnly: true } : {}),
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
       mdns: opts.mdns ?? false,
       ...(opts.dht === false ? { dht: false } : {}),
       ...(opts.maxPendingHandshakesPerIp !== undefined ? { maxPendingHandshakesPerIp: opts.maxPendingHandshakesPerIp } : {}),
@@ -260,8 +271,12 @@ export class SyncNode implements PeerNetwork {
     host.addEventListener("peer:disconnect", (evt: CustomEvent<PeerId>) => node.forgetClient(evt.detail.toString()));
     // New subscribers get our heads right away rather than at the next periodic republish.
     host.services.pubsub.addEventListener("subscription-change", () => node.gossip.welcome());
-    // Each given peer's first dial is awaited, so a caller sees it connected (or failed) on return.
-    await Promise.all((opts.peers ?? []).map((addr) => node.keepConnected(addr)));
+    // Each given peer's first dial is awaited, so a caller sees it connected (or failed) on return;
+    // remembered ones (maybe long gone, looked up in the DHT) are dialled in the background.
+    const peers = opts.peers ?? [];
+    const remembered = (p: string | DialTarget) => typeof p !== "string" && p.remembered === true;
+    for (const p of peers.filter(remembered)) node.background(`dialling ${(p as DialTarget).text}`, () => node.keepConnected(p));
+    await Promise.all(peers.filter((p) => !remembered(p)).map((p) => node.keepConnected(p)));
     return node;
   }
 
@@ -270,18 +285,22 @@ export class SyncNode implements PeerNetwork {
    * after 1 s, doubling up to 30 s while dials fail (a connection made resets the wait). Resolves
    * after the first attempt; the rest runs in the background until `stop`.
    */
-  private async keepConnected(text: string): Promise<void> {
-    const { addr } = parseAddress(text);
+  private async keepConnected(given: string | DialTarget): Promise<void> {
+    const target = typeof given === "string" ? parseDialTarget(given) : given;
+    const text = target.text;
     let delay = REDIAL_MIN_MS;
+    let failures = 0;
     const attempt = async (): Promise<PeerId | undefined> => {
       try {
-        const connection = await this.host.dial(addr, { signal: this.lifetime.signal });
+        const connection = await dialTarget(this.host, target, { signal: this.lifetime.signal, lookup: target.remembered === true });
         delay = REDIAL_MIN_MS;
+        failures = 0;
         this.opts.onEvent?.({ type: "connected", addr: text, peer: connection.remotePeer.toString() });
         return connection.remotePeer;
       } catch (err) {
         if (this.stopped) return undefined;
-        this.opts.onEvent?.({ type: "dial-failed", addr: text, error: err instanceof Error ? err.message : String(err), retryInMs: delay });
+        // A remembered peer may be gone for good: its first failure is said, not every retry.
+        if (!target.remembered || failures++ === 0) this.opts.onEvent?.({ type: "dial-failed", addr: text, error: err instanceof Error ? err.message : String(err), retryInMs: delay });
         return undefined;
       }
     };
