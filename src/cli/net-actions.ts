@@ -14,7 +14,7 @@ import { Repository } from "../repo/repository.ts";
 import type { TrackingResult } from "../repo/tracking.ts";
 import { addressBookPath } from "../net/address-book.ts";
 import { controlSocketPath } from "../net/control-socket.ts";
-import { parseDialTarget } from "../net/dial-target.ts";
+import { checkDirect, parseDialTarget } from "../net/dial-target.ts";
 import { AddressError, ListenError, parseAddress, peerIdFromKey, peerPublicKey, SYNC_LISTEN } from "../net/host.ts";
 import type { RemoteHead, SyncDirection } from "../net/peer.ts";
 import { PullError, pullBranch } from "../net/pull.ts";
@@ -101,9 +101,10 @@ function address(text: string, option?: string): ReturnType<typeof parseAddress>
 }
 
 /** A --peers value: a multiaddr, a PeerId or a public key, or one line saying what is wrong. */
-function dialTargetArg(text: string): void {
+function dialTargetArg(text: string, directOnly: boolean): void {
   try {
-    parseDialTarget(text);
+    const target = parseDialTarget(text);
+    if (directOnly) checkDirect(target);
   } catch (err) {
     throw new CliError(`--peers: ${(err as Error).message}`);
   }
@@ -119,7 +120,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   if (!(republishSeconds > 0)) throw new CliError("--republish must be a positive number of seconds");
   const peers = asList(opts.peers);
   const listen = asList(opts.listen);
-  for (const peer of peers) dialTargetArg(peer);
+  for (const peer of peers) dialTargetArg(peer, opts.directOnly === true);
   for (const addr of listen) address(addr, "--listen");
   const fetching = fetchSettings(opts);
   const serving = serveSettings(opts);

@@ -7,7 +7,7 @@
 import type { Connection, PeerId } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { fromHex } from "../core/bytes.ts";
-import { AddressError, type Host, parseAddress, peerIdFromKey, peerIdFromString } from "./host.ts";
+import { AddressError, type Host, isRelayedAddr, parseAddress, peerIdFromKey, peerIdFromString } from "./host.ts";
 
 /** A peer to dial: its addresses (none when given by key alone) and its id when known. */
 export interface DialTarget {
@@ -40,6 +40,11 @@ export function parseDialTarget(value: string): DialTarget {
   }
   if (peerId.type !== "Ed25519") throw new AddressError(`"${text}" is not an Ed25519 PeerId (see \`tribles pile net identity\`)`);
   return { text, peerId, addrs: [] };
+}
+
+/** With `--direct-only`, a given relayed address is refused up front (the gater would refuse its dials). */
+export function checkDirect(target: DialTarget): void {
+  if (target.addrs.some(isRelayedAddr)) throw new AddressError(`${target.text} is a relayed address (/p2p-circuit), and direct-only refuses relayed connections`);
 }
 
 /** How long a peer-routing lookup may take before a dial gives up on it. */
