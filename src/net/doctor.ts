@@ -68,9 +68,11 @@ export async function runDoctor(ctx: DoctorContext, peer?: string): Promise<Doct
   const relays = await relayChecks(ctx, checks);
   if (peer !== undefined) await peerChecks(ctx, parseDialTarget(peer), relays, checks);
   const failed = checks.find((c) => c.status === "fail");
+  const warned = checks.filter((c) => c.status === "warn").map((c) => c.step);
+  const but = warned.length ? ` (but see the warning${warned.length === 1 ? "" : "s"}: ${warned.join(", ")})` : "";
   const verdict = failed
     ? { ok: false, step: failed.step, message: `${failed.step}: ${failed.detail}`, ...(failed.fix ? { fix: failed.fix } : {}) }
-    : { ok: true, message: peer ? "no failing check: you can reach that peer and it accepts your capability" : "no failing check" };
+    : { ok: true, message: `${peer ? "no failing check: you can reach that peer and it accepts your capability" : "no failing check"}${but}` };
   return { checks, verdict };
 }
 
@@ -82,9 +84,10 @@ function listening(ctx: DoctorContext): Check {
   const shared = addrs.filter((a) => !isLoopback(a) && !isRelayedAddr(a));
   if (shared.length > 0) return { step: "listening", status: "ok", detail: `listening on ${shared.map(String).join(", ")}` };
   if (addrs.some(isRelayedAddr)) return { step: "listening", status: "ok", detail: "listening through a relay only" };
+  // A warning, not a failure: peers that can dial us are not needed when we can dial them.
   return {
     step: "listening",
-    status: "fail",
+    status: addrs.length ? "warn" : "fail",
     detail: addrs.length ? `listening on this machine only (${addrs.map(String).join(", ")}): no other machine can dial you` : "listening on no address: no peer can dial you",
     fix: `restart sync without --listen (all interfaces, port ${SYNC_PORT}) or with --listen /ip4/0.0.0.0/tcp/${SYNC_PORT}`,
   };

@@ -169,8 +169,10 @@ function listenError(err: unknown): ListenError {
   const text = err instanceof Error ? err.message : String(err);
   const inUse: string[] = [];
   const failures = [...text.matchAll(/^\s*(\/\S+): (?:\w*Error: )?(.*)$/gm)].map(([, addr, reason]) => {
-    if (/EADDRINUSE/.test(reason!)) inUse.push(addr!);
-    const known = /EADDRINUSE/.test(reason!) ? "address already in use" : /EADDRNOTAVAIL/.test(reason!) ? "address not available on this machine" : /EACCES/.test(reason!) ? "permission denied" : reason!.trim();
+    // TCP says EADDRINUSE; QUIC's native stack "Address already in use (os error 98)".
+    const taken = /EADDRINUSE|address already in use/i.test(reason!);
+    if (taken) inUse.push(addr!);
+    const known = taken ? "address already in use" : /EADDRNOTAVAIL/.test(reason!) ? "address not available on this machine" : /EACCES/.test(reason!) ? "permission denied" : reason!.trim();
     return `cannot listen on ${addr}: ${known}`;
   });
   return new ListenError(failures.length ? failures.join("; ") : `cannot listen: ${firstLine(err)}`, inUse);
