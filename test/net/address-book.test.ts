@@ -64,7 +64,7 @@ test("the book is bounded: past MAX_PEERS the longest unseen peer goes", async (
   const { peerIdFromPrivateKey } = await import("@libp2p/peer-id");
   const ids: string[] = [];
   for (let i = 0; i <= MAX_PEERS; i++) ids.push(peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString());
-  ids.forEach((id, i) => book.remember(id, [`/ip4/10.0.0.1/tcp/${1000 + i}/p2p/${id}`], "peer", 1000 + i));
+  for (const [i, id] of ids.entries()) book.remember(id, [`/ip4/10.0.0.1/tcp/${1000 + i}/p2p/${id}`], "peer", 1000 + i);
   expect(book.entries()).toHaveLength(MAX_PEERS);
   expect(book.get(ids[0]!)).toBeUndefined();
   expect(book.get(ids[MAX_PEERS]!)).toBeDefined();
