@@ -1,9 +1,10 @@
 /**
  * Sync with no --listen listens on every interface at the default port pair (QUIC and TCP on
  * SYNC_PORT) and prints the addresses a teammate can dial; a second sync on the same machine finds
- * the port taken and listens on a random one. Listening on every interface would bind the host's
- * real interfaces, so this runs only inside a network namespace this test creates (with a veth
- * interface at 10.213.79.1): needs root and iproute2, as CI has.
+ * the port taken and listens on a random one; with --mdns a sync on another machine finds it at
+ * its LAN address. Listening on every interface would bind the host's real interfaces, so this
+ * runs only inside two network namespaces this test creates, joined by a veth pair (10.213.79.1
+ * and .2): needs root and iproute2, as CI has.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { SYNC_PORT } from "../../src/net/host.ts";
@@ -11,11 +12,17 @@ import { makeTeam, type Team } from "./e2e-helpers.ts";
 
 const tag = `${process.pid % 100000}`;
 const ns = `tribles-listen-${tag}`;
+const ns2 = `tribles-listen-${tag}-2`;
 const ADDR = "10.213.79.1";
+const ADDR2 = "10.213.79.2";
 
 function ip(...args: string[]): void {
   const r = Bun.spawnSync(["ip", ...args], { stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr.toString().trim()}`);
+}
+
+function removeNamespaces(): void {
+  for (const name of [ns, ns2]) Bun.spawnSync(["ip", "netns", "del", name], { stderr: "ignore" });
 }
 
 const canIsolate = process.platform === "linux" && process.getuid?.() === 0 && Bun.which("ip") !== null;
@@ -23,26 +30,29 @@ if (!canIsolate) console.warn("default-listen test needs root and iproute2 to cr
 
 beforeAll(() => {
   if (!canIsolate) return;
-  Bun.spawnSync(["ip", "netns", "del", ns], { stderr: "ignore" });
+  removeNamespaces();
   ip("netns", "add", ns);
-  ip("-n", ns, "link", "set", "lo", "up");
-  // A veth pair with both ends inside: a LAN interface the host never sees.
-  ip("-n", ns, "link", "add", "lan0", "type", "veth", "peer", "name", "lan1");
-  ip("-n", ns, "addr", "add", `${ADDR}/24`, "dev", "lan0");
-  ip("-n", ns, "link", "set", "lan0", "up");
-  ip("-n", ns, "link", "set", "lan1", "up");
+  ip("netns", "add", ns2);
+  // A veth pair between the two: a LAN the host never sees.
+  ip("-n", ns, "link", "add", "lan0", "type", "veth", "peer", "name", "lan1", "netns", ns2);
+  for (const [name, dev, addr] of [[ns, "lan0", ADDR], [ns2, "lan1", ADDR2]] as const) {
+    ip("-n", name, "link", "set", "lo", "up");
+    ip("-n", name, "addr", "add", `${addr}/24`, "dev", dev);
+    ip("-n", name, "link", "set", dev, "up");
+    ip("-n", name, "route", "add", "224.0.0.0/4", "dev", dev);
+  }
 });
 
 let team: Team | undefined;
 afterAll(async () => {
   await team?.cleanup();
-  if (canIsolate) Bun.spawnSync(["ip", "netns", "del", ns], { stderr: "ignore" });
+  if (canIsolate) removeNamespaces();
 });
 
 test.skipIf(!canIsolate)("no --listen: every interface on the default ports, a random port when taken, shareable addresses printed", async () => {
-  team = await makeTeam(["a", "b"]);
+  team = await makeTeam(["a", "b", "c"]);
   const inNs = ["ip", "netns", "exec", ns];
-  const a = team.sync("a", [], inNs);
+  const a = team.sync("a", ["--mdns"], inNs);
   const listening = await a.waitFor((e) => e.event === "listening");
   const aId = team.members.a!.peerId;
   const addrs = listening.addrs as string[];
@@ -63,4 +73,13 @@ test.skipIf(!canIsolate)("no --listen: every interface on the default ports, a r
   expect(warning.message).toContain("address already in use; listening on a random port there instead");
   // And it works: b reached a at the default port.
   await b.waitFor((e) => e.event === "auth" && e.accepted === true);
-}, 60_000);
+
+  // Another machine on the LAN, no --peers: mDNS announces a's LAN addresses (not loopback,
+  // which would lead c to itself), so c reaches a.
+  const c = team.sync("c", ["--mdns"], ["ip", "netns", "exec", ns2]);
+  const cListening = await c.waitFor((e) => e.event === "listening");
+  expect(cListening.addrs as string[]).toContain(`/ip4/${ADDR2}/tcp/${SYNC_PORT}/p2p/${team.members.c!.peerId}`);
+  await c.waitFor((e) => e.event === "auth" && e.accepted === true && e.peer === aId, 20_000);
+  const commit = await team.commit("a", "over the LAN", { "l.txt": "lan" });
+  await c.waitFor((e) => e.event === "received" && e.head === commit, 20_000);
+}, 90_000);
