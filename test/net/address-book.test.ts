@@ -19,7 +19,7 @@ afterEach(async () => {
   await team?.cleanup();
   team = undefined;
   for (const t of temps.splice(0)) t.cleanup();
-});
+}, 30_000); // stopping three syncs can outlast the default 5 s hook limit on a loaded machine
 
 function temp() {
   const t = tempDir("tribles-book-");

@@ -9,7 +9,7 @@ let team: Team | undefined;
 afterEach(async () => {
   await team?.cleanup();
   team = undefined;
-});
+}, 30_000); // stopping three syncs can outlast the default 5 s hook limit on a loaded machine
 
 test("a peer given by public key alone is found through a third node's DHT and connected directly", async () => {
   team = await makeTeam(["hub", "a", "b"]);

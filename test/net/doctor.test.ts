@@ -12,7 +12,7 @@ let team: Team | undefined;
 afterEach(async () => {
   await team?.cleanup();
   team = undefined;
-});
+}, 30_000); // stopping three syncs can outlast the default 5 s hook limit on a loaded machine
 
 interface Report {
   checks: { step: string; status: string; detail: string; fix?: string }[];
