@@ -64,3 +64,10 @@ export { credentialsFor } from "./net/credentials.ts";
 export type { Credentials } from "./net/client.ts";
 export type { FetchProgress, FetchSummary } from "./net/fetch.ts";
 export { peerIdFromKey } from "./net/host.ts";
+// ── Reaching peers ─────────────────────────────────────────────────────────────────────────────
+export { SYNC_LISTEN, SYNC_PORT } from "./net/host.ts";
+export { AddressBook, addressBookPath, type BookEntry } from "./net/address-book.ts";
+export { controlSocketPath, askControl, NoSyncRunningError } from "./net/control-socket.ts";
+export { parseDialTarget, type DialTarget } from "./net/dial-target.ts";
+export { runDoctor, doctorWithoutSync, type DoctorReport, type Check } from "./net/doctor.ts";
+export type { NodeStatus, PeerStatus } from "./net/status.ts";

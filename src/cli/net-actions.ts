@@ -12,7 +12,10 @@ import { loadKey } from "../repo/keyfile.ts";
 import type { MergeOutcome } from "../repo/merge-policy.ts";
 import { Repository } from "../repo/repository.ts";
 import type { TrackingResult } from "../repo/tracking.ts";
-import { AddressError, ListenError, parseAddress, peerIdFromKey, peerPublicKey } from "../net/host.ts";
+import { addressBookPath } from "../net/address-book.ts";
+import { controlSocketPath } from "../net/control-socket.ts";
+import { checkDirect, parseDialTarget } from "../net/dial-target.ts";
+import { AddressError, ListenError, parseAddress, peerIdFromKey, peerPublicKey, SYNC_LISTEN } from "../net/host.ts";
 import type { RemoteHead, SyncDirection } from "../net/peer.ts";
 import { PullError, pullBranch } from "../net/pull.ts";
 import type { SyncEvent } from "../net/sync.ts";
@@ -49,6 +52,9 @@ export interface SyncOptions extends TeamOptions, FetchFlags, ServeFlags {
   republish: number;
   mdns?: boolean;
   merge: boolean;
+  directOnly?: boolean;
+  /** false with --no-remember: no address book is read or written. */
+  remember?: boolean;
 }
 
 const DIRECTIONS: SyncDirection[] = ["bidirectional", "readonly", "writeonly"];
@@ -94,6 +100,16 @@ function address(text: string, option?: string): ReturnType<typeof parseAddress>
   }
 }
 
+/** A --peers value: a multiaddr, a PeerId or a public key, or one line saying what is wrong. */
+function dialTargetArg(text: string, directOnly: boolean): void {
+  try {
+    const target = parseDialTarget(text);
+    if (directOnly) checkDirect(target);
+  } catch (err) {
+    throw new CliError(`--peers: ${(err as Error).message}`);
+  }
+}
+
 /** "1 blob", "2 blobs". */
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
@@ -104,7 +120,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   if (!(republishSeconds > 0)) throw new CliError("--republish must be a positive number of seconds");
   const peers = asList(opts.peers);
   const listen = asList(opts.listen);
-  for (const addr of peers) address(addr, "--peers");
+  for (const peer of peers) dialTargetArg(peer, opts.directOnly === true);
   for (const addr of listen) address(addr, "--listen");
   const fetching = fetchSettings(opts);
   const serving = serveSettings(opts);
@@ -182,8 +198,12 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
       policy,
       capability: capHandleOf(opts),
       direction,
-      ...(listen.length ? { listen } : {}),
+      // Without --listen: every interface on the fixed port pair, a random port where it is taken.
+      ...(listen.length ? { listen } : { listen: SYNC_LISTEN, listenFallback: true }),
+      ...(opts.directOnly ? { directOnly: true } : {}),
       peers,
+      ...(opts.remember === false ? {} : { addressBook: addressBookPath(path) }),
+      controlSocket: controlSocketPath(path),
       mdns: opts.mdns ?? false,
       republishMs: republishSeconds * 1000,
       fetch: fetching,
@@ -259,9 +279,15 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
 
 function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: string) => void, policy: TeamPolicy): void {
   switch (e.type) {
-    case "listening":
-      log({ event: "listening", peerId: e.peerId, addrs: e.addrs }, `listening as ${e.peerId}\n${e.addrs.map((a) => `  ${a}`).join("\n")}`);
+    case "listening": {
+      // What a teammate on another machine can dial (loopback reaches this machine only).
+      const share = e.addrs.filter((a) => !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a)).map((a) => (a.includes("/p2p/") ? a : `${a}/p2p/${e.peerId}`));
+      const text = share.length
+        ? `listening as ${e.peerId}\nteammates can dial:\n${share.map((a) => `  ${a}`).join("\n")}`
+        : `listening as ${e.peerId} on this machine only (not reachable from other machines)\n${e.addrs.map((a) => `  ${a}`).join("\n")}`;
+      log({ event: "listening", peerId: e.peerId, addrs: e.addrs, share }, text);
       break;
+    }
     case "fetched":
       log({ event: "fetched", ...e.summary, proven: e.proven, publisher: e.publisher, head: e.head }, `fetched ${plural(e.summary.blobs, "blob")} (${plural(e.summary.bytes, "byte")}) from ${e.publisher.slice(0, 16)}… in ${e.summary.ms.toFixed(1)} ms`);
       break;

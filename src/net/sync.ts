@@ -17,6 +17,7 @@ import type { BranchId, Hash } from "../core/store.ts";
 import { checkLimits, RequestAbandoned } from "./budget.ts";
 import { ErrorDigest } from "./error-digest.ts";
 import { type HeadFrame, HeadGossip } from "./gossip.ts";
+import type { DialTarget } from "./dial-target.ts";
 import { createHost, type Host, peerIdFromKey, peerIdFromString, peerPublicKey } from "./host.ts";
 import { ClientCache } from "./node/client-cache.ts";
 import { DropReporter } from "./node/drop-reporter.ts";
@@ -123,6 +124,9 @@ export class SyncNode implements PeerNetwork {
     const host = await createHost({
       key: opts.key,
       ...(opts.listen ? { listen: opts.listen } : {}),
+      ...(opts.listenFallback ? { listenFallback: true } : {}),
+      ...(opts.directOnly ? { directOnly: true } : {}),
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
       mdns: opts.mdns ?? false,
       ...(opts.dht === false ? { dht: false } : {}),
       ...(opts.maxPendingHandshakesPerIp !== undefined ? { maxPendingHandshakesPerIp: opts.maxPendingHandshakesPerIp } : {}),
@@ -166,8 +170,12 @@ export class SyncNode implements PeerNetwork {
     host.addEventListener("peer:disconnect", (evt: CustomEvent<PeerId>) => node.clients.forget(evt.detail.toString()));
     // New subscribers get our heads right away rather than at the next periodic republish.
     host.services.pubsub.addEventListener("subscription-change", () => node.gossip.welcome());
-    // Each given peer's first dial is awaited, so a caller sees it connected (or failed) on return.
-    await Promise.all((opts.peers ?? []).map((addr) => node.redial.keepConnected(addr)));
+    // Each given peer's first dial is awaited, so a caller sees it connected (or failed) on return;
+    // remembered ones (maybe long gone, looked up in the DHT) are dialled in the background.
+    const peers = opts.peers ?? [];
+    const remembered = (p: string | DialTarget) => typeof p !== "string" && p.remembered === true;
+    for (const p of peers.filter(remembered)) node.life.background(`dialling ${(p as DialTarget).text}`, () => node.redial.keepConnected(p));
+    await Promise.all(peers.filter((p) => !remembered(p)).map((p) => node.redial.keepConnected(p)));
     return node;
   }
 

@@ -1,6 +1,7 @@
 /** Keeps the given peers (`SyncNodeOptions.peers`) connected: each is redialled with backoff while it is not. */
 import type { PeerId } from "@libp2p/interface";
-import { type Host, parseAddress } from "../host.ts";
+import { type DialTarget, dialTarget, parseDialTarget } from "../dial-target.ts";
+import type { Host } from "../host.ts";
 import type { NodeLife } from "./life.ts";
 
 /** A given peer that cannot be reached is dialled again after this long, doubling up to REDIAL_MAX_MS. */
@@ -20,18 +21,23 @@ export class Redialer {
    * after 1 s, doubling up to 30 s while dials fail (a connection made resets the wait). Resolves
    * after the first attempt; the rest runs in the background until the node stops.
    */
-  async keepConnected(text: string): Promise<void> {
-    const { addr } = parseAddress(text);
+  async keepConnected(given: string | DialTarget): Promise<void> {
+    const target = typeof given === "string" ? parseDialTarget(given) : given;
+    const text = target.text;
     const life = this.life;
     let delay = REDIAL_MIN_MS;
+    let failures = 0;
     const attempt = async (): Promise<PeerId | undefined> => {
       try {
-        const connection = await this.host.dial(addr, { signal: life.signal });
+        const connection = await dialTarget(this.host, target, { signal: life.signal, lookup: target.remembered === true });
         delay = REDIAL_MIN_MS;
+        failures = 0;
         life.emit({ type: "connected", addr: text, peer: connection.remotePeer.toString() });
         return connection.remotePeer;
       } catch (err) {
         if (life.stopped) return undefined;
+        // A remembered peer may be gone for good: its first failure is said, not every retry.
+        if (target.remembered && failures++ > 0) return undefined;
         life.emit({ type: "dial-failed", addr: text, error: err instanceof Error ? err.message : String(err), retryInMs: delay });
         return undefined;
       }

@@ -6,7 +6,9 @@ import type { SigningKey } from "../../core/ed25519.ts";
 import type { Store } from "../../core/store.ts";
 import type { Credentials, PushResult } from "../client.ts";
 import type { FetchOptions, FetchProgress, FetchSummary } from "../fetch.ts";
+import type { DialTarget } from "../dial-target.ts";
 import type { HeadFrame } from "../gossip.ts";
+import type { HostOptions } from "../host.ts";
 import type { PeerEvents, SyncDirection } from "../peer.ts";
 import type { AccessPolicy, ServerOptions } from "../server/policy.ts";
 
@@ -69,7 +71,14 @@ export interface SyncNodeOptions {
   readScopeOf?: (publisher: Uint8Array) => ReadScope | null;
   direction?: SyncDirection;
   listen?: string[];
-  peers?: string[];
+  /** When a listen address's port is taken, listen on a random port instead (see `createHost`). */
+  listenFallback?: boolean;
+  /** Refuse relayed connections (see `createHost`). */
+  directOnly?: boolean;
+  /** libp2p's metrics component (see `createHost`). */
+  metrics?: HostOptions["metrics"];
+  /** Peers to keep connected: multiaddrs, PeerIds or public keys (dial-target.ts), or remembered targets. */
+  peers?: (string | DialTarget)[];
   mdns?: boolean;
   /** Whether to run the DHT (default true): without it, peers are found only through `peers` and mDNS. */
   dht?: boolean;
