@@ -16,6 +16,7 @@ import { AddressError, ListenError, parseAddress, peerIdFromKey, peerPublicKey }
 import type { RemoteHead, SyncDirection } from "../net/peer.ts";
 import { PullError, pullBranch } from "../net/pull.ts";
 import type { SyncEvent } from "../net/sync.ts";
+import type { ReachEvent, RelayLimits } from "../net/relay.ts";
 import { TeamSync, type TeamSyncEvent } from "../net/team-sync.ts";
 import { asList, openPile, signingKey } from "./common.ts";
 import { CliError } from "./errors.ts";
@@ -49,6 +50,15 @@ export interface SyncOptions extends TeamOptions, FetchFlags, ServeFlags {
   republish: number;
   mdns?: boolean;
   merge: boolean;
+  /** Team relays to reserve on (multiaddrs with /p2p/RELAY-ID). */
+  relay?: string | string[];
+}
+
+/** `tribles relay`: the limits of what the relay carries per member. */
+export interface RelayOptions extends Omit<SyncOptions, "direction" | "merge" | "republish" | "branch"> {
+  maxReservations?: string | number;
+  relayMinutes?: string | number;
+  relayMib?: string | number;
 }
 
 const DIRECTIONS: SyncDirection[] = ["bidirectional", "readonly", "writeonly"];
@@ -97,13 +107,38 @@ function address(text: string, option?: string): ReturnType<typeof parseAddress>
 /** "1 blob", "2 blobs". */
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-export async function runSync(path: string, opts: SyncOptions): Promise<number> {
+/**
+ * An always-on team relay: a sync node that publishes nothing and fetches nothing (writeonly with
+ * no branches of its own), serves circuit relay v2 reservations to members only, within limits,
+ * and the DHT through which members find each other.
+ */
+export async function runRelay(opts: RelayOptions & { pile?: string }): Promise<number> {
+  if (!opts.pile) throw new CliError("--pile is required: the relay's pile holds the team's capability chains it checks members against");
+  const limit = (v: string | number | undefined, flag: string, scale: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!(n > 0) || !Number.isFinite(n)) throw new CliError(`${flag} must be a positive number`);
+    return Math.round(n * scale);
+  };
+  const limits: Partial<RelayLimits> = {};
+  const maxReservations = limit(opts.maxReservations, "--max-reservations", 1);
+  const durationMs = limit(opts.relayMinutes, "--relay-minutes", 60_000);
+  const dataBytes = limit(opts.relayMib, "--relay-mib", 1 << 20);
+  if (maxReservations) limits.maxReservations = maxReservations;
+  if (durationMs) limits.durationMs = durationMs;
+  if (dataBytes) limits.dataBytes = dataBytes;
+  return runSync(opts.pile, { ...opts, direction: "writeonly", merge: false, republish: 30, relayServer: { limits } });
+}
+
+export async function runSync(path: string, opts: SyncOptions & { relayServer?: { limits: Partial<RelayLimits> } }): Promise<number> {
   const direction = opts.direction as SyncDirection;
   if (!DIRECTIONS.includes(direction)) throw new CliError(`--direction must be one of ${DIRECTIONS.join(", ")}`);
   const republishSeconds = Number(opts.republish);
   if (!(republishSeconds > 0)) throw new CliError("--republish must be a positive number of seconds");
   const peers = asList(opts.peers);
   const listen = asList(opts.listen);
+  const relays = asList(opts.relay);
+  for (const addr of relays) if (!address(addr, "--relay").peerId) throw new CliError(`--relay: ${addr} must end in /p2p/<relay peer id>`);
   for (const addr of peers) address(addr, "--peers");
   for (const addr of listen) address(addr, "--listen");
   const fetching = fetchSettings(opts);
@@ -185,6 +220,8 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
       ...(listen.length ? { listen } : {}),
       peers,
       mdns: opts.mdns ?? false,
+      ...(relays.length ? { relays } : {}),
+      ...(opts.relayServer ? { relayServer: opts.relayServer } : {}),
       republishMs: republishSeconds * 1000,
       fetch: fetching,
       ...serving,
@@ -197,6 +234,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
         else if (e.type === "applied") logApplied(e.remote, e.result);
         else if (e.type === "merged") logMerged(e.remote, e.outcome);
         else if (e.type === "error") log({ event: "error", error: e.error.message }, `error: ${e.error.message}`);
+        else if (isReachEvent(e)) logReach(e, log);
         else logEvent(e, log, policy);
       },
     });
@@ -255,6 +293,33 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   syncLock.release();
   log({ event: "stopped" }, "stopped");
   return 0;
+}
+
+const REACH_EVENTS = new Set(["reservation", "reservation-refused", "path", "reachability"]);
+const isReachEvent = (e: TeamSyncEvent): e is ReachEvent => REACH_EVENTS.has(e.type);
+
+function logReach(e: ReachEvent, log: (event: Record<string, unknown>, text: string) => void): void {
+  const { type, ...fields } = e;
+  switch (e.type) {
+    case "reservation":
+      log(
+        { event: type, ...fields },
+        e.ok ? `reserved a slot on relay ${e.relay}; reachable through it at\n${e.addrs.map((a) => `  ${a}`).join("\n")}` : `no reservation on relay ${e.relay}: ${e.error ?? "refused"} (trying again)`,
+      );
+      break;
+    case "reservation-refused":
+      log({ event: type, ...fields }, `refused a relay reservation from ${e.peer}: no verified team capability`);
+      break;
+    case "path":
+      log({ event: type, ...fields }, `connection to ${e.peer}: ${e.path}${e.via ? ` through relay ${e.via}` : ""} (${e.transport})`);
+      break;
+    case "reachability":
+      log(
+        { event: type, ...fields },
+        e.reachable ? `reachable directly at ${e.public.join(", ")}` : `not reachable directly${e.relayed.length ? `; reachable through relays at ${e.relayed.join(", ")}` : " (no public address; give --relay to be reachable through a team relay)"}`,
+      );
+      break;
+  }
 }
 
 function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: string) => void, policy: TeamPolicy): void {

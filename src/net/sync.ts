@@ -26,6 +26,7 @@ import { AuthRejectedError, type Credentials, type PushResult, SyncClient } from
 import { BudgetExceededError, fetchClosure, type FetchOptions, type FetchProgress, type FetchSummary, MissingBlobError } from "./fetch.ts";
 import { checkPossession, eitherScope } from "./possession.ts";
 import { encodeHeadFrame, type HeadFrame, HeadGossip } from "./gossip.ts";
+import type { ReachOptions } from "./relay.ts";
 import { createHost, type Host, parseAddress, peerIdFromKey, peerIdFromString, peerPublicKey } from "./host.ts";
 import { type PeerEvents, Peer, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
 import { type AccessPolicy, LIMITS, type ServerOptions, SyncServer } from "./protocol.ts";
@@ -147,6 +148,8 @@ export interface SyncNodeOptions {
   server?: Pick<ServerOptions, "withoutOps" | "budget" | "auth" | "admission">;
   /** Handshakes one IP address may have pending at once (default MAX_PENDING_HANDSHAKES_PER_IP). */
   maxPendingHandshakesPerIp?: number;
+  /** Relays, hole punching, serving as a relay (see relay.ts and HostOptions.reach). */
+  reach?: ReachOptions;
   /** The interval of "peer-error" events' rate limit (default 10 s). */
   peerErrorIntervalMs?: number;
   /**
@@ -220,6 +223,7 @@ export class SyncNode implements PeerNetwork {
       mdns: opts.mdns ?? false,
       ...(opts.dht === false ? { dht: false } : {}),
       ...(opts.maxPendingHandshakesPerIp !== undefined ? { maxPendingHandshakesPerIp: opts.maxPendingHandshakesPerIp } : {}),
+      ...(opts.reach ? { reach: opts.reach } : {}),
       onWarning: (message) => opts.onEvent?.({ type: "warning", message }),
     });
     const node = new SyncNode(host, opts);
