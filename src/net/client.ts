@@ -14,7 +14,7 @@ import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHAIN, OP_CHILDREN_MANY, OP
 import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
 import { type ByteBudget, DEFAULT_IDLE_MS } from "./fetch-budget.ts";
 import { IdleWatchdog } from "./idle-watchdog.ts";
-import { bestConnection } from "./relay.ts";
+import { onlyRelayed } from "./relay.ts";
 
 /** A value now, or later: response parsers stay synchronous while the bytes are already buffered. */
 type Maybe<T> = T | Promise<T>;
@@ -123,8 +123,8 @@ export class SyncClient {
   static async connect(node: Host, peer: PeerId | Multiaddr, credentials: Credentials, signal?: AbortSignal, clientOptions: ClientOptions = {}): Promise<SyncClient> {
     const options = signal ? { signal } : {};
     // libp2p's dial skips limited (relayed) connections and would open one more relayed connection
-    // on each call; an open one is reused, a direct one first (relay.ts, bestConnection).
-    const connection = (isPeerId(peer) ? bestConnection(node, peer) : undefined) ?? (await node.dial(peer, options));
+    // on each call: when only relayed ones are open, one is reused (relay.ts, onlyRelayed).
+    const connection = (isPeerId(peer) ? onlyRelayed(node, peer) : undefined) ?? (await node.dial(peer, options));
     // A relayed connection is limited (relay.ts); it carries pile-sync when it is all there is.
     const client = new SyncClient(connection, await connection.newStream(PROTOCOL_V5, { ...options, runOnLimitedConnection: true }), clientOptions.idleMs ?? DEFAULT_IDLE_MS);
     const frame = [new Uint8Array([OP_AUTH]), credentials.capHandle, u32(credentials.chain.length)];

@@ -152,12 +152,13 @@ export function connectionPath(conn: Connection): { path: "direct" | "relayed"; 
 }
 
 /**
- * The open connection to `peer` new streams should take: a direct one when there is one (after
- * hole punching, bulk transfers leave the relay), else a relayed one; undefined when none is open.
+ * A relayed connection to `peer` when relayed ones are all that is open, else undefined: then
+ * libp2p's dial picks the direct one (after hole punching, new fetches leave the relay) or dials.
  */
-export function bestConnection(host: Host, peer: PeerId): Connection | undefined {
+export function onlyRelayed(host: Host, peer: PeerId): Connection | undefined {
   const open = host.getConnections(peer).filter((c) => c.status === "open");
-  return open.find((c) => connectionPath(c).path === "direct") ?? open[0];
+  if (open.length === 0 || open.some((c) => connectionPath(c).path === "direct")) return undefined;
+  return open[0];
 }
 
 export type ReachEvent =
