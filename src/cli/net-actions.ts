@@ -19,6 +19,7 @@ import { AddressError, ListenError, parseAddress, peerIdFromKey, peerPublicKey, 
 import type { RemoteHead, SyncDirection } from "../net/peer.ts";
 import { PullError, pullBranch } from "../net/pull.ts";
 import type { SyncEvent } from "../net/sync.ts";
+import type { ReachEvent, RelayLimits } from "../net/relay.ts";
 import { TeamSync, type TeamSyncEvent } from "../net/team-sync.ts";
 import { asList, openPile, signingKey } from "./common.ts";
 import { CliError } from "./errors.ts";
@@ -55,6 +56,15 @@ export interface SyncOptions extends TeamOptions, FetchFlags, ServeFlags {
   directOnly?: boolean;
   /** false with --no-remember: no address book is read or written. */
   remember?: boolean;
+  /** Team relays to reserve on (multiaddrs with /p2p/RELAY-ID). */
+  relay?: string | string[];
+}
+
+/** `tribles relay`: the limits of what the relay carries per member. */
+export interface RelayOptions extends Omit<SyncOptions, "direction" | "merge" | "republish" | "branch"> {
+  maxReservations?: string | number;
+  relayMinutes?: string | number;
+  relayMib?: string | number;
 }
 
 const DIRECTIONS: SyncDirection[] = ["bidirectional", "readonly", "writeonly"];
@@ -113,7 +123,30 @@ function dialTargetArg(text: string, directOnly: boolean): void {
 /** "1 blob", "2 blobs". */
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-export async function runSync(path: string, opts: SyncOptions): Promise<number> {
+/**
+ * An always-on team relay: a sync node that publishes nothing and fetches nothing (writeonly with
+ * no branches of its own), serves circuit relay v2 reservations to members only, within limits,
+ * and the DHT through which members find each other.
+ */
+export async function runRelay(opts: RelayOptions & { pile?: string }): Promise<number> {
+  if (!opts.pile) throw new CliError("--pile is required: the relay's pile holds the team's capability chains it checks members against");
+  const limit = (v: string | number | undefined, flag: string, scale: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!(n > 0) || !Number.isFinite(n)) throw new CliError(`${flag} must be a positive number`);
+    return Math.round(n * scale);
+  };
+  const limits: Partial<RelayLimits> = {};
+  const maxReservations = limit(opts.maxReservations, "--max-reservations", 1);
+  const durationMs = limit(opts.relayMinutes, "--relay-minutes", 60_000);
+  const dataBytes = limit(opts.relayMib, "--relay-mib", 1 << 20);
+  if (maxReservations) limits.maxReservations = maxReservations;
+  if (durationMs) limits.durationMs = durationMs;
+  if (dataBytes) limits.dataBytes = dataBytes;
+  return runSync(opts.pile, { ...opts, direction: "writeonly", merge: false, republish: 30, relayServer: { limits } });
+}
+
+export async function runSync(path: string, opts: SyncOptions & { relayServer?: { limits: Partial<RelayLimits> } }): Promise<number> {
   const direction = opts.direction as SyncDirection;
   if (!DIRECTIONS.includes(direction)) throw new CliError(`--direction must be one of ${DIRECTIONS.join(", ")}`);
   const republishSeconds = Number(opts.republish);
@@ -121,6 +154,9 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   const peers = asList(opts.peers);
   const listen = asList(opts.listen);
   for (const peer of peers) dialTargetArg(peer, opts.directOnly === true);
+  const relays = asList(opts.relay);
+  if (relays.length && opts.directOnly) throw new CliError("--relay and --direct-only exclude each other: a relay carries relayed connections");
+  for (const addr of relays) if (!address(addr, "--relay").peerId) throw new CliError(`--relay: ${addr} must end in /p2p/<relay peer id>`);
   for (const addr of listen) address(addr, "--listen");
   const fetching = fetchSettings(opts);
   const serving = serveSettings(opts);
@@ -205,6 +241,8 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
       ...(opts.remember === false ? {} : { addressBook: addressBookPath(path) }),
       controlSocket: controlSocketPath(path),
       mdns: opts.mdns ?? false,
+      ...(relays.length ? { relays } : {}),
+      ...(opts.relayServer ? { relayServer: opts.relayServer } : {}),
       republishMs: republishSeconds * 1000,
       fetch: fetching,
       ...serving,
@@ -217,6 +255,7 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
         else if (e.type === "applied") logApplied(e.remote, e.result);
         else if (e.type === "merged") logMerged(e.remote, e.outcome);
         else if (e.type === "error") log({ event: "error", error: e.error.message }, `error: ${e.error.message}`);
+        else if (isReachEvent(e)) logReach(e, log);
         else logEvent(e, log, policy);
       },
     });
@@ -275,6 +314,33 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   syncLock.release();
   log({ event: "stopped" }, "stopped");
   return 0;
+}
+
+const REACH_EVENTS = new Set(["reservation", "reservation-refused", "path", "reachability"]);
+const isReachEvent = (e: TeamSyncEvent): e is ReachEvent => REACH_EVENTS.has(e.type);
+
+function logReach(e: ReachEvent, log: (event: Record<string, unknown>, text: string) => void): void {
+  const { type, ...fields } = e;
+  switch (e.type) {
+    case "reservation":
+      log(
+        { event: type, ...fields },
+        e.ok ? `reserved a slot on relay ${e.relay}; reachable through it at\n${e.addrs.map((a) => `  ${a}`).join("\n")}` : `no reservation on relay ${e.relay}: ${e.error ?? "refused"} (trying again)`,
+      );
+      break;
+    case "reservation-refused":
+      log({ event: type, ...fields }, `refused a relay reservation from ${e.peer}: no verified team capability`);
+      break;
+    case "path":
+      log({ event: type, ...fields }, `connection to ${e.peer}: ${e.path}${e.via ? ` through relay ${e.via}` : ""} (${e.transport})`);
+      break;
+    case "reachability":
+      log(
+        { event: type, ...fields },
+        e.reachable ? `reachable directly at ${e.public.join(", ")}` : `not reachable directly${e.relayed.length ? `; reachable through relays at ${e.relayed.join(", ")}` : " (no public address; give --relay to be reachable through a team relay)"}`,
+      );
+      break;
+  }
 }
 
 function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: string) => void, policy: TeamPolicy): void {

@@ -5,7 +5,7 @@
 import type { CAC } from "cac";
 import { type FetchFlags, withFetchFlags } from "./fetch-flags.ts";
 import { withServeFlags } from "./serve-flags.ts";
-import type { IdentityOptions, SyncOptions } from "./net-actions.ts";
+import type { IdentityOptions, RelayOptions, SyncOptions } from "./net-actions.ts";
 import type { TeamOptions } from "./team-context.ts";
 
 export function register(cli: CAC): void {
@@ -29,6 +29,7 @@ export function register(cli: CAC): void {
     .option("--key <file>", "Key file (default $TRIBLESPACE_KEY, then self.key beside the pile)")
     .option("--republish <seconds>", "Re-send our branch heads this often for late joiners", { default: 30 })
     .option("--mdns", "Discover peers on the local network with mDNS")
+    .option("--relay <multiaddr>", "A team relay (`tribles relay`, address with /p2p/RELAY-ID) to reserve a slot on, so peers behind NATs reach us; relayed connections are upgraded to direct ones by hole punching when the NATs allow (repeatable)")
     .option("--no-merge", "Keep received branches as tracking branches only (do not merge into local branches)")
     .option("--json", "Print one JSON event per line")
     .action(async (path: string, opts: SyncOptions) => (await import("./net-actions.ts")).runSync(path, opts));
@@ -46,6 +47,19 @@ export function register(cli: CAC): void {
     .option("--direct-only", "Do not try relayed paths (when no sync runs; a running sync uses its own setting)")
     .option("--json", "Print the checks and verdict as JSON")
     .action(async (path: string, peer: string | undefined, opts: import("./reach-actions.ts").DoctorOptions) => (await import("./reach-actions.ts")).runDoctor(path, peer, opts));
+
+  withServeFlags(withFetchFlags(cli.command("relay", "Run a team relay until interrupted: relays connections for team members behind NATs, helps them punch holes, serves the DHT")))
+    .option("--pile <file>", "The relay's pile (holds the team's capability chains)")
+    .option("--listen <multiaddr>", "Address to listen on (repeatable; a public address teammates can dial)")
+    .option("--peers <multiaddr>", "Peer to dial (repeatable)")
+    .option("--team-root <hex>", "Team root public key (default $TRIBLE_TEAM_ROOT)")
+    .option("--cap <hex>", "The relay's capability handle (default $TRIBLE_TEAM_CAP)")
+    .option("--key <file>", "Key file (default $TRIBLESPACE_KEY, then self.key beside the pile)")
+    .option("--max-reservations <n>", "Members holding a reservation at once (default 64)")
+    .option("--relay-minutes <n>", "A relayed connection is closed after this long; members redial (default 30)")
+    .option("--relay-mib <n>", "…or after this many MiB both ways (default 256)")
+    .option("--json", "Print one JSON event per line")
+    .action(async (opts: RelayOptions & { pile?: string }) => (await import("./net-actions.ts")).runRelay(opts));
 
   withFetchFlags(cli.command("pile net pull <pile> <remote>", "Fetch one branch from a peer (multiaddr with /p2p/ id), update its tracking branch, exit"))
     .option("--branch <name>", "Remote branch name", { default: "main" })

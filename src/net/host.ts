@@ -25,6 +25,7 @@ import type { SigningKey } from "../core/ed25519.ts";
 import { MAX_PENDING_HANDSHAKES_PER_IP, PendingHandshakes } from "./handshake-gate.ts";
 import { noiseCrypto } from "./noise-crypto.ts";
 import { loadQuic, type QuicSettings } from "./quic.ts";
+import { type ReachOptions, reachConfig } from "./relay.ts";
 import { PAUSES_SENDER, StreamReader } from "./stream-io.ts";
 
 // A paused yamux stream sends no window updates, so its sender stops within one window.
@@ -75,6 +76,11 @@ export interface HostOptions {
   quic?: QuicSettings;
   /** Handshakes one IP address may have pending at once (default MAX_PENDING_HANDSHAKES_PER_IP). */
   maxPendingHandshakesPerIp?: number;
+  /**
+   * Relays and hole punching (relay.ts): with this, the node can dial relayed addresses, upgrades
+   * relayed connections by DCUtR, answers AutoNAT, and serves as a relay if `relayServer` is set.
+   */
+  reach?: ReachOptions;
   /** Called with warnings: QUIC could not load (the node runs on TCP only), a discovered peer could not be dialed. */
   onWarning?: (message: string) => void;
 }
@@ -223,7 +229,9 @@ async function startHost(opts: HostOptions, given: string[]): Promise<Host> {
   const services: Record<string, any> = {
     identify: identify(),
     ping: ping(),
-    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, heartbeatInterval: 200 }),
+    // Heads travel over relayed (limited) connections too: they are small, and a peer behind a NAT
+    // may have no other path.
+    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, heartbeatInterval: 200, runOnLimitedConnection: true }),
   };
   if (opts.dht !== false) {
     services.dht = kadDHT({
@@ -235,6 +243,11 @@ async function startHost(opts: HostOptions, given: string[]): Promise<Host> {
       // no peers yet a lookup simply finds nothing and callers fall back to the publisher.
       allowQueryWithZeroPeers: true,
     });
+  }
+  const reach = opts.reach ? reachConfig(opts.reach) : undefined;
+  if (reach) {
+    transports.push(reach.transport);
+    Object.assign(services, reach.services);
   }
   const handshakes = new PendingHandshakes(opts.maxPendingHandshakesPerIp ?? MAX_PENDING_HANDSHAKES_PER_IP, CONNECTION_LIMITS.inboundUpgradeTimeout + 1000);
   let node: Host | undefined;
@@ -260,6 +273,7 @@ async function startHost(opts: HostOptions, given: string[]): Promise<Host> {
         handshakes.done(maConn);
         return opts.directOnly === true && isRelayedAddr(maConn.remoteAddr);
       },
+      ...reach?.gater,
     },
     services,
   });
@@ -271,6 +285,7 @@ async function startHost(opts: HostOptions, given: string[]): Promise<Host> {
     if ((err as Error)?.name === "UnsupportedListenAddressesError") throw listenError(err);
     throw err;
   }
+  reach?.afterStart(node);
   // libp2p no longer dials what discovery finds; a discovered peer on the LAN is one we want.
   if (opts.mdns) {
     node.addEventListener("peer:discovery", (evt) => {
@@ -328,7 +343,9 @@ export async function answersPing(connection: Connection, ms: number): Promise<b
     timer = setTimeout(() => reject(new Error("ping timed out")), ms);
   });
   expired.catch(() => undefined);
-  const opening = connection.newStream(PING_PROTOCOL, { signal: AbortSignal.timeout(ms) });
+  // A relayed connection is limited (relay.ts): without runOnLimitedConnection the ping is never
+  // sent there and a live relayed peer would be taken for dead.
+  const opening = connection.newStream(PING_PROTOCOL, { signal: AbortSignal.timeout(ms), runOnLimitedConnection: true });
   try {
     const stream = await Promise.race([opening, expired]);
     const data = crypto.getRandomValues(new Uint8Array(32));

@@ -130,6 +130,7 @@ export class SyncNode implements PeerNetwork {
       mdns: opts.mdns ?? false,
       ...(opts.dht === false ? { dht: false } : {}),
       ...(opts.maxPendingHandshakesPerIp !== undefined ? { maxPendingHandshakesPerIp: opts.maxPendingHandshakesPerIp } : {}),
+      ...(opts.reach ? { reach: opts.reach } : {}),
       onWarning: (message) => opts.onEvent?.({ type: "warning", message }),
     });
     const node = new SyncNode(host, opts);

@@ -20,7 +20,8 @@ import { checkDirect, type DialTarget, parseDialTarget } from "./dial-target.ts"
 import { runDoctor } from "./doctor.ts";
 import { ByteCounter, StatusTracker } from "./status.ts";
 import type { Peer, RemoteHead, SyncDirection } from "./peer.ts";
-import { peerIdFromKey } from "./host.ts";
+import { peerIdFromKey, peerPublicKey } from "./host.ts";
+import { memberGate, Reach, type ReachEvent, type RelayLimits } from "./relay.ts";
 import { type SyncEvent, SyncNode, type SyncNodeOptions } from "./sync.ts";
 
 /** How long a head waits for its publisher's capability to be verified here (the CLI's figure). */
@@ -37,6 +38,8 @@ export interface FlushableStore extends Store {
 /** Everything a {@link TeamSync} reports: the node's own events and what the sync did to the store. */
 export type TeamSyncEvent =
   | SyncEvent
+  /** Relays, reservations and the path (direct or relayed) of each connection; see relay.ts. */
+  | ReachEvent
   /** A local branch head was announced to the team. */
   | { type: "published"; branchId: BranchId; head: Hash }
   /** A remote head was applied to its tracking branch (or found stale, unchanged or rejected). */
@@ -105,6 +108,10 @@ export interface TeamSyncOptions {
   server?: SyncNodeOptions["server"];
   /** Handshakes one IP address may have pending at once (see `SyncNodeOptions`). */
   maxPendingHandshakesPerIp?: number;
+  /** Team relays to hold a reservation on (multiaddrs with /p2p/RELAY-ID); hole punching upgrades relayed connections. */
+  relays?: string[];
+  /** Serve as the team's relay: reservations only for members whose capability verified, within these limits. */
+  relayServer?: { limits?: Partial<RelayLimits> };
   /** The team policy to use (default: a new one over `store`), for a caller that consults it too. */
   policy?: TeamPolicy;
   /** Called at the start of each round of sync work (after revocations stored since were picked up). */
@@ -123,6 +130,7 @@ export class TeamSync {
   private watcher: FSWatcher | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
+  private reach: Reach | undefined;
 
   private constructor(
     /** The running node (libp2p host, pile-sync server, gossip). */
@@ -191,6 +199,22 @@ export class TeamSync {
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.server ? { server: options.server } : {}),
       ...(options.maxPendingHandshakesPerIp !== undefined ? { maxPendingHandshakesPerIp: options.maxPendingHandshakesPerIp } : {}),
+      ...(options.relays || options.relayServer
+        ? {
+            reach: {
+              relays: options.relays ?? [],
+              ...(options.relayServer
+                ? {
+                    relayServer: {
+                      ...(options.relayServer.limits ? { limits: options.relayServer.limits } : {}),
+                      admit: memberGate(policy, peerPublicKey),
+                      onRefused: (peer) => report({ type: "reservation-refused", peer: peer.toString() }),
+                    },
+                  }
+                : {}),
+            },
+          }
+        : {}),
       onEvent: report,
       peerEvents: {
         onPublished: (branchId, head) => report({ type: "published", branchId, head }),
@@ -225,6 +249,7 @@ export class TeamSync {
       }
     }
     const sync = new TeamSync(node, policy, store, flush && typeof (store as Partial<FlushableStore>).flush === "function", report, options.onRound, tracker, memory, control);
+    if (options.relays || options.relayServer) sync.reach = Reach.start(node.host, { relays: options.relays ?? [] }, report);
     node.onDelivered(() => sync.schedule());
     if (options.watchFile) sync.watcher = watch(options.watchFile, () => sync.schedule());
     sync.timer = setInterval(() => sync.schedule(), options.refreshMs ?? DEFAULT_REFRESH_MS);
@@ -271,6 +296,7 @@ export class TeamSync {
     this.stopped = true;
     this.watcher?.close();
     clearInterval(this.timer);
+    this.reach?.stop();
     await this.control?.close();
     this.tracker.stop();
     this.memory?.stop();

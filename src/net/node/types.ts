@@ -9,6 +9,7 @@ import type { FetchOptions, FetchProgress, FetchSummary } from "../fetch.ts";
 import type { DialTarget } from "../dial-target.ts";
 import type { HeadFrame } from "../gossip.ts";
 import type { HostOptions } from "../host.ts";
+import type { ReachOptions } from "../relay.ts";
 import type { PeerEvents, SyncDirection } from "../peer.ts";
 import type { AccessPolicy, ServerOptions } from "../server/policy.ts";
 
@@ -103,6 +104,8 @@ export interface SyncNodeOptions {
   server?: Pick<ServerOptions, "withoutOps" | "budget" | "auth" | "admission">;
   /** Handshakes one IP address may have pending at once (default MAX_PENDING_HANDSHAKES_PER_IP). */
   maxPendingHandshakesPerIp?: number;
+  /** Relays, hole punching, serving as a relay (see relay.ts and HostOptions.reach). */
+  reach?: ReachOptions;
   /** The interval of "peer-error" events' rate limit (default 10 s). */
   peerErrorIntervalMs?: number;
   /**

@@ -62,8 +62,9 @@ export class SyncServer implements ServerContext {
   }
 
   async start(): Promise<void> {
-    const v4 = { maxInboundStreams: this.budget.v4StreamsPerConnection, runOnLimitedConnection: false };
-    const v5 = { maxInboundStreams: this.budget.v5StreamsPerConnection, runOnLimitedConnection: false };
+    // Relayed connections (limited by the relay's duration and bytes, relay.ts) carry pile-sync too.
+    const v4 = { maxInboundStreams: this.budget.v4StreamsPerConnection, runOnLimitedConnection: true };
+    const v5 = { maxInboundStreams: this.budget.v5StreamsPerConnection, runOnLimitedConnection: true };
     await this.node.handle(PROTOCOL_V4, (stream: Stream, conn: Connection) => this.guard(stream, conn, () => serveV4(this, stream, conn, this.laneOf(conn))), v4);
     await this.node.handle(PROTOCOL_V5, (stream: Stream, conn: Connection) => this.guard(stream, conn, () => serveV5(this, stream, conn, this.laneOf(conn))), v5);
     this.node.addEventListener("connection:close", this.onClose);
