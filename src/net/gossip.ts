@@ -94,6 +94,7 @@ export class HeadGossip {
   private readonly lastPublished = new Map<string, Uint8Array>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly welcomeTimers = new Set<ReturnType<typeof setTimeout>>();
+  private welcomed = 0;
   private readonly delayedSends = new Set<ReturnType<typeof setTimeout>>();
   /** Runs in the background of the pubsub service: any failure becomes a dropped frame, never a rejection. */
   private readonly listener = (evt: CustomEvent<GossipMessage>) =>
@@ -143,6 +144,7 @@ export class HeadGossip {
 
   /** A peer joined the topic: re-send our heads now and a few times shortly after (see WELCOME_RESENDS_MS). */
   welcome(): void {
+    this.welcomed++;
     void this.republish();
     if (this.welcomeTimers.size > 0) return;
     for (const ms of WELCOME_RESENDS_MS) {
@@ -153,6 +155,11 @@ export class HeadGossip {
       t.unref?.();
       this.welcomeTimers.add(t);
     }
+  }
+
+  /** Peers welcomed so far (calls of `welcome`), and the welcome re-sends still to come: tests wait on these instead of sleeping past them. */
+  get welcomes(): { seen: number; pending: number } {
+    return { seen: this.welcomed, pending: this.welcomeTimers.size };
   }
 
   /** Re-sends the last frame of every branch we published. */

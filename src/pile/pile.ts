@@ -375,6 +375,11 @@ export class Pile implements Store {
     return this.index.byteLength + this.states.byteLength;
   }
 
+  /** Extra slots lookups visit in the blob index, summed (BlobIndex.displacement): tests count probing with it. */
+  get indexDisplacement(): number {
+    return this.index.displacement;
+  }
+
   /** Memory mappings this handle has created so far (re-maps are rare by design). */
   get mappingCount(): number {
     return this.view.mappings;
