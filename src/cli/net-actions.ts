@@ -26,6 +26,7 @@ import { CliError } from "./errors.ts";
 import { type FetchFlags, fetchSettings } from "./fetch-flags.ts";
 import { type ServeFlags, serveSettings } from "./serve-flags.ts";
 import { checkOwnCapability } from "./own-capability.ts";
+import { describeBytes, fetchEstimate } from "./progress.ts";
 import { describeConflict } from "./repo-actions.ts";
 import { capHandleOf, givenTeamRoot, type TeamOptions, teamRootOf } from "./team-context.ts";
 
@@ -256,7 +257,7 @@ export async function runSync(path: string, opts: SyncOptions & { relayServer?: 
         else if (e.type === "merged") logMerged(e.remote, e.outcome);
         else if (e.type === "error") log({ event: "error", error: e.error.message }, `error: ${e.error.message}`);
         else if (isReachEvent(e)) logReach(e, log);
-        else logEvent(e, log, policy);
+        else logEvent(e, log, policy, !opts.json && process.stdout.isTTY !== true);
       },
     });
   } catch (err) {
@@ -343,7 +344,10 @@ function logReach(e: ReachEvent, log: (event: Record<string, unknown>, text: str
   }
 }
 
-function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: string) => void, policy: TeamPolicy): void {
+/** How often a long fetch's progress is written when output is not a terminal. */
+const QUIET_PROGRESS_MS = 10_000;
+
+function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: string) => void, policy: TeamPolicy, quiet: boolean): void {
   switch (e.type) {
     case "listening": {
       // What a teammate on another machine can dial (loopback reaches this machine only).
@@ -359,9 +363,12 @@ function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: stri
       break;
     case "fetch-progress": {
       const p = e.progress;
+      // Written to a file or pipe, a long fetch says how far it is every 10 s (events come every second).
+      if (quiet && Math.floor(e.ms / QUIET_PROGRESS_MS) === Math.floor((e.ms - 1000) / QUIET_PROGRESS_MS)) break;
+      const { done, total, growing } = fetchEstimate(p);
       log(
-        { event: "fetch-progress", publisher: e.publisher, head: e.head, ...p, ms: e.ms },
-        `fetching from ${e.publisher.slice(0, 16)}…: ${p.stored}/${p.discovered} blobs, ${(p.bytes / 1e6).toFixed(1)} MB after ${(e.ms / 1000).toFixed(0)} s`,
+        { event: "fetch-progress", publisher: e.publisher, head: e.head, ...p, estimatedBytes: Math.round(total), ms: e.ms },
+        `fetching from ${e.publisher.slice(0, 16)}…: ${describeBytes(done, total, e.ms / 1000, { approximate: true, growing })} (${p.stored}/${p.discovered} blobs)`,
       );
       break;
     }
@@ -485,7 +492,8 @@ export async function runPull(path: string, remote: string, opts: TeamOptions & 
       onProgress: (p) => {
         if (!tty) return;
         const secs = (performance.now() - started) / 1000;
-        process.stderr.write(`\r${p.stored}/${p.discovered} blobs, ${(p.bytes / 1e6).toFixed(1)} MB, ${(p.bytes / 1e6 / Math.max(secs, 1e-3)).toFixed(1)} MB/s   `);
+        const { done, total, growing } = fetchEstimate(p);
+        process.stderr.write(`\r\x1b[K${describeBytes(done, total, secs, { approximate: true, growing })} (${p.stored}/${p.discovered} blobs)`);
       },
     });
     if (tty) process.stderr.write("\n");

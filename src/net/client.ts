@@ -9,6 +9,7 @@ import type { Hash } from "../core/store.ts";
 import type { Host } from "./host.ts";
 import { describeRefusal, type Refusal } from "../auth/refusal.ts";
 import { isZero } from "../core/bytes.ts";
+import { noteTransient } from "../core/gc-pacer.ts";
 import { decodeRefusal, hasReasonTail } from "./auth-reply.ts";
 import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHAIN, OP_CHILDREN_MANY, OP_CLOSURE, OP_GET_BLOBS, OP_HEADS, OP_PUSH_HEAD, OP_REVOCATIONS, PROTOCOL_V5, PUSH_ACCEPTED, readBlobList } from "./wire.ts";
 import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
@@ -220,6 +221,8 @@ export class SyncClient {
       if (len < 0) return null;
       budget?.reserve(len, this.peer);
       reserved += len;
+      // Received bytes (and the transport's buffers they came through) are garbage once stored.
+      noteTransient(len);
       return reader.take(len) ?? reader.readExactly(len);
     };
     const blobs = this.batched(hashes, OP_GET_BLOBS, () => {

@@ -54,6 +54,8 @@ export interface FetchProgress {
   discovered: number;
   stored: number;
   bytes: number;
+  /** True until the missing DAG has been walked: until then `discovered` may still grow. */
+  discovering: boolean;
 }
 
 /** What a finished fetch transferred. */
@@ -175,7 +177,7 @@ class Fetch {
   private readonly started = performance.now();
   /** Our store's snapshot; renewed after the one-request closure stored blobs. */
   private local: BlobReader;
-  private readonly progress: FetchProgress = { discovered: 0, stored: 0, bytes: 0 };
+  private readonly progress: FetchProgress = { discovered: 0, stored: 0, bytes: 0, discovering: true };
   private readonly summary: FetchSummary = { blobs: 0, bytes: 0, requests: 0, depth: 0, ms: 0, peers: 0, dropped: [] };
   private readonly limits: FetchLimits;
   /** Reply bytes this fetch holds (see FetchLimits.maxBufferedBytes). */
@@ -303,6 +305,7 @@ class Fetch {
       this.progress.discovered = dag.size;
       this.opts.onProgress?.(this.progress);
     }
+    this.progress.discovering = false;
     const entries = dag.postOrder();
     // Views into the index's key table (it no longer grows), not copies.
     const order: Hash[] = new Array(entries.length);
