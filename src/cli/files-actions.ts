@@ -4,6 +4,7 @@
  * that remembers what it checked out (repo/folder.ts). Paths come from peers, so they are checked
  * before they become paths on disk, and every check of a checkout runs before its first write.
  */
+import { type ProgressLine, progressLine } from "./progress.ts";
 import { existsSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { toHex } from "../core/bytes.ts";
@@ -68,7 +69,8 @@ async function commitAndReport(path: string, branch: string, changes: FileChange
   const result = await withPile(path, (pile) => {
     const repo = new Repository(pile, key);
     adoptTracked(repo, branch, path);
-    const committed = repoCall(() => commitFileChanges(repo, branch, changes, message));
+    const progress = commitProgress(changes, opts.json);
+    const committed = withProgress(progress, () => repoCall(() => commitFileChanges(repo, branch, changes, message, { onBytes: (n) => progress.add(n) })));
     warnIfPeersWillRefuse(pile, key.publicKey, opts);
     return committed;
   });
@@ -93,13 +95,14 @@ async function commitFolder(path: string, opts: CommitOpts, message: string) {
     const base = record && record.branch === branch ? record : null;
     const planned = folderChanges(dir, tree, base, { createdAt: repo.now(), author: key.publicKey });
     if (!planned.changes.length) throw new CliError(`nothing to commit: ${dir} has no changes against ${branch} (see \`tribles pile status ${dir}\`)`);
-    const commit = repoCall(() => commitFileChanges(repo, branch, planned.changes, message));
+    const progress = commitProgress(planned.changes, opts.json);
+    const commit = withProgress(progress, () => repoCall(() => commitFileChanges(repo, branch, planned.changes, message, { onBytes: (n) => progress.add(n) })));
     warnIfPeersWillRefuse(pile, key.publicKey, opts);
     // The folder's files now match the bases below; checking out the new head updates the rest.
     const rec = { pile: resolve(path), branch, commit: base?.commit ?? null, files: planned.bases };
     writeRecord(dir, rec);
     const plan = checkoutPlan(repo, pile, dir, branch, rec, {});
-    if (!plan.problems.length) applyCheckout(dir, plan.plan, pile.reader());
+    if (!plan.problems.length) checkoutWithProgress(dir, plan.plan, pile, opts.json);
     return { commit, planned, plan };
   });
   const { commit, planned, plan } = result;
@@ -233,7 +236,7 @@ export async function pileCheckout(path: string, names: string[], opts: { branch
   const result = await withPile(path, (pile) => {
     const repo = new Repository(pile);
     const planned = checkoutPlan(repo, pile, outDir, String(opts.branch), record, { ...(only ? { only } : {}), force: opts.force === true });
-    if (!planned.problems.length) applyCheckout(outDir, planned.plan, pile.reader());
+    if (!planned.problems.length) checkoutWithProgress(outDir, planned.plan, pile, opts.json);
     return planned;
   });
   const { branch, plan, tree, problems } = result;
@@ -246,6 +249,38 @@ export async function pileCheckout(path: string, names: string[], opts: { branch
   });
   warnUnreadable(tree);
   if (problems.length) failCheckout(problems, opts.json, "nothing was written");
+}
+
+/** Writes a planned checkout, with a byte progress line on a terminal for large files. */
+function checkoutWithProgress(dir: string, plan: CheckoutPlan, pile: Pile, json: boolean | undefined): void {
+  let total = 0;
+  for (const f of plan.write) total += Number(f.size);
+  const progress = progressLine("checking out", total, json);
+  withProgress(progress, () => applyCheckout(dir, plan, pile.reader(), (n) => progress.add(n)));
+}
+
+/** A byte progress line for the file content a commit stores (sizes as they are on disk now). */
+function commitProgress(changes: readonly FileChange[], json: boolean | undefined): ProgressLine {
+  let total = 0;
+  for (const c of changes) {
+    if (c.kind === "put") total += c.bytes.length;
+    else if (c.kind === "putFile") {
+      try {
+        total += statSync(c.file).size;
+      } catch {
+        // gone: the commit itself reports it
+      }
+    }
+  }
+  return progressLine("storing", total, json);
+}
+
+function withProgress<T>(progress: ProgressLine, fn: () => T): T {
+  try {
+    return fn();
+  } finally {
+    progress.end();
+  }
 }
 
 /** Resolves the branch, reads its tree and plans a checkout of it into `dir`. */

@@ -12,16 +12,21 @@ import { loadKey } from "../repo/keyfile.ts";
 import type { MergeOutcome } from "../repo/merge-policy.ts";
 import { Repository } from "../repo/repository.ts";
 import type { TrackingResult } from "../repo/tracking.ts";
-import { AddressError, ListenError, parseAddress, peerIdFromKey, peerPublicKey } from "../net/host.ts";
+import { addressBookPath } from "../net/address-book.ts";
+import { controlSocketPath } from "../net/control-socket.ts";
+import { checkDirect, parseDialTarget } from "../net/dial-target.ts";
+import { AddressError, ListenError, parseAddress, peerIdFromKey, peerPublicKey, SYNC_LISTEN } from "../net/host.ts";
 import type { RemoteHead, SyncDirection } from "../net/peer.ts";
 import { PullError, pullBranch } from "../net/pull.ts";
 import type { SyncEvent } from "../net/sync.ts";
+import type { ReachEvent, RelayLimits } from "../net/relay.ts";
 import { TeamSync, type TeamSyncEvent } from "../net/team-sync.ts";
 import { asList, openPile, signingKey } from "./common.ts";
 import { CliError } from "./errors.ts";
 import { type FetchFlags, fetchSettings } from "./fetch-flags.ts";
 import { type ServeFlags, serveSettings } from "./serve-flags.ts";
 import { checkOwnCapability } from "./own-capability.ts";
+import { describeBytes, fetchEstimate } from "./progress.ts";
 import { describeConflict } from "./repo-actions.ts";
 import { capHandleOf, givenTeamRoot, type TeamOptions, teamRootOf } from "./team-context.ts";
 
@@ -49,6 +54,18 @@ export interface SyncOptions extends TeamOptions, FetchFlags, ServeFlags {
   republish: number;
   mdns?: boolean;
   merge: boolean;
+  directOnly?: boolean;
+  /** false with --no-remember: no address book is read or written. */
+  remember?: boolean;
+  /** Team relays to reserve on (multiaddrs with /p2p/RELAY-ID). */
+  relay?: string | string[];
+}
+
+/** `tribles relay`: the limits of what the relay carries per member. */
+export interface RelayOptions extends Omit<SyncOptions, "direction" | "merge" | "republish" | "branch"> {
+  maxReservations?: string | number;
+  relayMinutes?: string | number;
+  relayMib?: string | number;
 }
 
 const DIRECTIONS: SyncDirection[] = ["bidirectional", "readonly", "writeonly"];
@@ -94,17 +111,53 @@ function address(text: string, option?: string): ReturnType<typeof parseAddress>
   }
 }
 
+/** A --peers value: a multiaddr, a PeerId or a public key, or one line saying what is wrong. */
+function dialTargetArg(text: string, directOnly: boolean): void {
+  try {
+    const target = parseDialTarget(text);
+    if (directOnly) checkDirect(target);
+  } catch (err) {
+    throw new CliError(`--peers: ${(err as Error).message}`);
+  }
+}
+
 /** "1 blob", "2 blobs". */
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-export async function runSync(path: string, opts: SyncOptions): Promise<number> {
+/**
+ * An always-on team relay: a sync node that publishes nothing and fetches nothing (writeonly with
+ * no branches of its own), serves circuit relay v2 reservations to members only, within limits,
+ * and the DHT through which members find each other.
+ */
+export async function runRelay(opts: RelayOptions & { pile?: string }): Promise<number> {
+  if (!opts.pile) throw new CliError("--pile is required: the relay's pile holds the team's capability chains it checks members against");
+  const limit = (v: string | number | undefined, flag: string, scale: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!(n > 0) || !Number.isFinite(n)) throw new CliError(`${flag} must be a positive number`);
+    return Math.round(n * scale);
+  };
+  const limits: Partial<RelayLimits> = {};
+  const maxReservations = limit(opts.maxReservations, "--max-reservations", 1);
+  const durationMs = limit(opts.relayMinutes, "--relay-minutes", 60_000);
+  const dataBytes = limit(opts.relayMib, "--relay-mib", 1 << 20);
+  if (maxReservations) limits.maxReservations = maxReservations;
+  if (durationMs) limits.durationMs = durationMs;
+  if (dataBytes) limits.dataBytes = dataBytes;
+  return runSync(opts.pile, { ...opts, direction: "writeonly", merge: false, republish: 30, relayServer: { limits } });
+}
+
+export async function runSync(path: string, opts: SyncOptions & { relayServer?: { limits: Partial<RelayLimits> } }): Promise<number> {
   const direction = opts.direction as SyncDirection;
   if (!DIRECTIONS.includes(direction)) throw new CliError(`--direction must be one of ${DIRECTIONS.join(", ")}`);
   const republishSeconds = Number(opts.republish);
   if (!(republishSeconds > 0)) throw new CliError("--republish must be a positive number of seconds");
   const peers = asList(opts.peers);
   const listen = asList(opts.listen);
-  for (const addr of peers) address(addr, "--peers");
+  for (const peer of peers) dialTargetArg(peer, opts.directOnly === true);
+  const relays = asList(opts.relay);
+  if (relays.length && opts.directOnly) throw new CliError("--relay and --direct-only exclude each other: a relay carries relayed connections");
+  for (const addr of relays) if (!address(addr, "--relay").peerId) throw new CliError(`--relay: ${addr} must end in /p2p/<relay peer id>`);
   for (const addr of listen) address(addr, "--listen");
   const fetching = fetchSettings(opts);
   const serving = serveSettings(opts);
@@ -182,9 +235,15 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
       policy,
       capability: capHandleOf(opts),
       direction,
-      ...(listen.length ? { listen } : {}),
+      // Without --listen: every interface on the fixed port pair, a random port where it is taken.
+      ...(listen.length ? { listen } : { listen: SYNC_LISTEN, listenFallback: true }),
+      ...(opts.directOnly ? { directOnly: true } : {}),
       peers,
+      ...(opts.remember === false ? {} : { addressBook: addressBookPath(path) }),
+      controlSocket: controlSocketPath(path),
       mdns: opts.mdns ?? false,
+      ...(relays.length ? { relays } : {}),
+      ...(opts.relayServer ? { relayServer: opts.relayServer } : {}),
       republishMs: republishSeconds * 1000,
       fetch: fetching,
       ...serving,
@@ -197,7 +256,8 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
         else if (e.type === "applied") logApplied(e.remote, e.result);
         else if (e.type === "merged") logMerged(e.remote, e.outcome);
         else if (e.type === "error") log({ event: "error", error: e.error.message }, `error: ${e.error.message}`);
-        else logEvent(e, log, policy);
+        else if (isReachEvent(e)) logReach(e, log);
+        else logEvent(e, log, policy, !opts.json && process.stdout.isTTY !== true);
       },
     });
   } catch (err) {
@@ -257,19 +317,58 @@ export async function runSync(path: string, opts: SyncOptions): Promise<number> 
   return 0;
 }
 
-function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: string) => void, policy: TeamPolicy): void {
+const REACH_EVENTS = new Set(["reservation", "reservation-refused", "path", "reachability"]);
+const isReachEvent = (e: TeamSyncEvent): e is ReachEvent => REACH_EVENTS.has(e.type);
+
+function logReach(e: ReachEvent, log: (event: Record<string, unknown>, text: string) => void): void {
+  const { type, ...fields } = e;
   switch (e.type) {
-    case "listening":
-      log({ event: "listening", peerId: e.peerId, addrs: e.addrs }, `listening as ${e.peerId}\n${e.addrs.map((a) => `  ${a}`).join("\n")}`);
+    case "reservation":
+      log(
+        { event: type, ...fields },
+        e.ok ? `reserved a slot on relay ${e.relay}; reachable through it at\n${e.addrs.map((a) => `  ${a}`).join("\n")}` : `no reservation on relay ${e.relay}: ${e.error ?? "refused"} (trying again)`,
+      );
       break;
+    case "reservation-refused":
+      log({ event: type, ...fields }, `refused a relay reservation from ${e.peer}: no verified team capability`);
+      break;
+    case "path":
+      log({ event: type, ...fields }, `connection to ${e.peer}: ${e.path}${e.via ? ` through relay ${e.via}` : ""} (${e.transport})`);
+      break;
+    case "reachability":
+      log(
+        { event: type, ...fields },
+        e.reachable ? `reachable directly at ${e.public.join(", ")}` : `not reachable directly${e.relayed.length ? `; reachable through relays at ${e.relayed.join(", ")}` : " (no public address; give --relay to be reachable through a team relay)"}`,
+      );
+      break;
+  }
+}
+
+/** How often a long fetch's progress is written when output is not a terminal. */
+const QUIET_PROGRESS_MS = 10_000;
+
+function logEvent(e: SyncEvent, log: (event: Record<string, unknown>, text: string) => void, policy: TeamPolicy, quiet: boolean): void {
+  switch (e.type) {
+    case "listening": {
+      // What a teammate on another machine can dial (loopback reaches this machine only).
+      const share = e.addrs.filter((a) => !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a)).map((a) => (a.includes("/p2p/") ? a : `${a}/p2p/${e.peerId}`));
+      const text = share.length
+        ? `listening as ${e.peerId}\nteammates can dial:\n${share.map((a) => `  ${a}`).join("\n")}`
+        : `listening as ${e.peerId} on this machine only (not reachable from other machines)\n${e.addrs.map((a) => `  ${a}`).join("\n")}`;
+      log({ event: "listening", peerId: e.peerId, addrs: e.addrs, share }, text);
+      break;
+    }
     case "fetched":
       log({ event: "fetched", ...e.summary, proven: e.proven, publisher: e.publisher, head: e.head }, `fetched ${plural(e.summary.blobs, "blob")} (${plural(e.summary.bytes, "byte")}) from ${e.publisher.slice(0, 16)}… in ${e.summary.ms.toFixed(1)} ms`);
       break;
     case "fetch-progress": {
       const p = e.progress;
+      // Written to a file or pipe, a long fetch says how far it is every 10 s (events come every second).
+      if (quiet && Math.floor(e.ms / QUIET_PROGRESS_MS) === Math.floor((e.ms - 1000) / QUIET_PROGRESS_MS)) break;
+      const { done, total, growing } = fetchEstimate(p);
       log(
-        { event: "fetch-progress", publisher: e.publisher, head: e.head, ...p, ms: e.ms },
-        `fetching from ${e.publisher.slice(0, 16)}…: ${p.stored}/${p.discovered} blobs, ${(p.bytes / 1e6).toFixed(1)} MB after ${(e.ms / 1000).toFixed(0)} s`,
+        { event: "fetch-progress", publisher: e.publisher, head: e.head, ...p, estimatedBytes: Math.round(total), ms: e.ms },
+        `fetching from ${e.publisher.slice(0, 16)}…: ${describeBytes(done, total, e.ms / 1000, { approximate: true, growing })} (${p.stored}/${p.discovered} blobs)`,
       );
       break;
     }
@@ -393,7 +492,8 @@ export async function runPull(path: string, remote: string, opts: TeamOptions & 
       onProgress: (p) => {
         if (!tty) return;
         const secs = (performance.now() - started) / 1000;
-        process.stderr.write(`\r${p.stored}/${p.discovered} blobs, ${(p.bytes / 1e6).toFixed(1)} MB, ${(p.bytes / 1e6 / Math.max(secs, 1e-3)).toFixed(1)} MB/s   `);
+        const { done, total, growing } = fetchEstimate(p);
+        process.stderr.write(`\r\x1b[K${describeBytes(done, total, secs, { approximate: true, growing })} (${p.stored}/${p.discovered} blobs)`);
       },
     });
     if (tty) process.stderr.write("\n");

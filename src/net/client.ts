@@ -3,17 +3,19 @@
  * responses parsed strictly in request order. Every received length is bounded, every blob is
  * checked against its hash by the caller before it is stored.
  */
-import type { Connection, PeerId, Stream } from "@libp2p/interface";
+import { type Connection, isPeerId, type PeerId, type Stream } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Hash } from "../core/store.ts";
 import type { Host } from "./host.ts";
 import { describeRefusal, type Refusal } from "../auth/refusal.ts";
 import { isZero } from "../core/bytes.ts";
+import { noteTransient } from "../core/gc-pacer.ts";
 import { decodeRefusal, hasReasonTail } from "./auth-reply.ts";
-import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHAIN, OP_CHILDREN_MANY, OP_CLOSURE, OP_GET_BLOBS, OP_HEADS, OP_PUSH_HEAD, OP_REVOCATIONS, PROTOCOL_V5, PUSH_ACCEPTED, readBlobList } from "./protocol.ts";
+import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHAIN, OP_CHILDREN_MANY, OP_CLOSURE, OP_GET_BLOBS, OP_HEADS, OP_PUSH_HEAD, OP_REVOCATIONS, PROTOCOL_V5, PUSH_ACCEPTED, readBlobList } from "./wire.ts";
 import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
 import { type ByteBudget, DEFAULT_IDLE_MS } from "./fetch-budget.ts";
 import { IdleWatchdog } from "./idle-watchdog.ts";
+import { onlyRelayed } from "./relay.ts";
 
 /** A value now, or later: response parsers stay synchronous while the bytes are already buffered. */
 type Maybe<T> = T | Promise<T>;
@@ -121,8 +123,11 @@ export class SyncClient {
   /** Opens the sync stream and authenticates; throws AuthRejectedError if the peer refuses. */
   static async connect(node: Host, peer: PeerId | Multiaddr, credentials: Credentials, signal?: AbortSignal, clientOptions: ClientOptions = {}): Promise<SyncClient> {
     const options = signal ? { signal } : {};
-    const connection = await node.dial(peer, options);
-    const client = new SyncClient(connection, await connection.newStream(PROTOCOL_V5, options), clientOptions.idleMs ?? DEFAULT_IDLE_MS);
+    // libp2p's dial skips limited (relayed) connections and would open one more relayed connection
+    // on each call: when only relayed ones are open, one is reused (relay.ts, onlyRelayed).
+    const connection = (isPeerId(peer) ? onlyRelayed(node, peer) : undefined) ?? (await node.dial(peer, options));
+    // A relayed connection is limited (relay.ts); it carries pile-sync when it is all there is.
+    const client = new SyncClient(connection, await connection.newStream(PROTOCOL_V5, { ...options, runOnLimitedConnection: true }), clientOptions.idleMs ?? DEFAULT_IDLE_MS);
     const frame = [new Uint8Array([OP_AUTH]), credentials.capHandle, u32(credentials.chain.length)];
     for (const blob of credentials.chain) frame.push(u32(blob.length), blob);
     client.send(concat(frame));
@@ -216,6 +221,8 @@ export class SyncClient {
       if (len < 0) return null;
       budget?.reserve(len, this.peer);
       reserved += len;
+      // Received bytes (and the transport's buffers they came through) are garbage once stored.
+      noteTransient(len);
       return reader.take(len) ?? reader.readExactly(len);
     };
     const blobs = this.batched(hashes, OP_GET_BLOBS, () => {
@@ -313,7 +320,7 @@ export class SyncClient {
   }
 
   private openSideStream(): Promise<SideStream> {
-    return this.connection.newStream(PROTOCOL_V5).then((stream) => ({ stream, reader: new StreamReader(this.watchdog.track(stream)), responses: Promise.resolve() }));
+    return this.connection.newStream(PROTOCOL_V5, { runOnLimitedConnection: true }).then((stream) => ({ stream, reader: new StreamReader(this.watchdog.track(stream)), responses: Promise.resolve() }));
   }
 
   /**

@@ -25,16 +25,21 @@
 import type { PeerId } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { hashMany } from "../core/blake3.ts";
-import { bytesEqual, toHex } from "../core/bytes.ts";
+import { bytesEqual } from "../core/bytes.ts";
 import { HashIndex } from "../core/hash-index.ts";
 import type { BlobReader, BlobStore, BlobStorePut, Hash } from "../core/store.ts";
 import { type ClientOptions, type Credentials, type ReceivedBlob, StalledPeerError, SyncClient } from "./client.ts";
 import { BudgetExceededError, ByteBudget, type FetchLimits, resolveLimits } from "./fetch-budget.ts";
 import type { Host } from "./host.ts";
+import { DownloadScheduler } from "./download-scheduler.ts";
+import { BadDataError, FetchFailedError, MissingBlobError } from "./fetch-errors.ts";
 import { MissingDag } from "./missing-dag.ts";
-import { LIMITS } from "./protocol.ts";
+import { LIMITS } from "./wire.ts";
+import { describe, netLogger } from "./log.ts";
 
-export { BudgetExceededError, StalledPeerError };
+const log = netLogger("fetch");
+
+export { BadDataError, BudgetExceededError, FetchFailedError, MissingBlobError, StalledPeerError };
 
 /** Levels with at most this many missing blobs are downloaded during discovery (see above)… */
 const SPECULATE_MAX_HASHES = 128;
@@ -43,37 +48,14 @@ const SPECULATE_MAX_BYTES = 16 << 20;
 /** Byte budget of the one-request closure (see `FetchOptions.have`); larger updates go level by level. */
 const CLOSURE_BUDGET_BYTES = 1 << 20;
 
-export class BadDataError extends Error {
-  constructor(peer: string, hash: Hash) {
-    super(`peer ${peer} sent bytes that do not match blob ${toHex(hash)}; dropped it for this fetch`);
-    this.name = "BadDataError";
-  }
-}
-
-export class MissingBlobError extends Error {
-  constructor(
-    peers: string,
-    readonly hash: Hash,
-  ) {
-    super(`${peers} does not have (or will not share) blob ${toHex(hash)}`);
-    this.name = "MissingBlobError";
-  }
-}
-
-/** Every peer of a multi-peer fetch failed; `errors` says why, one per peer. */
-export class FetchFailedError extends Error {
-  constructor(readonly errors: { peer: string; error: Error }[]) {
-    super(`no peer could serve the fetch: ${errors.map((e) => `${e.peer}: ${e.error.message}`).join("; ")}`);
-    this.name = "FetchFailedError";
-  }
-}
-
 /** How far a fetch has come. */
 export interface FetchProgress {
   /** Blobs known to be missing so far (grows during discovery). */
   discovered: number;
   stored: number;
   bytes: number;
+  /** True until the missing DAG has been walked: until then `discovered` may still grow. */
+  discovering: boolean;
 }
 
 /** What a finished fetch transferred. */
@@ -173,6 +155,8 @@ export async function fetchFromPeers(req: PeerFetchRequest): Promise<FetchSummar
 /** One peer taking part in a fetch. */
 interface Source {
   client: SyncClient;
+  /** The client's peer (as DownloadScheduler names a source). */
+  readonly peer: string;
   requestsBefore: number;
   dropped: boolean;
   /** Requests awaiting a reply. */
@@ -187,26 +171,13 @@ interface ChildrenTask {
   busy: Source | null;
 }
 
-/** A run of consecutive blobs of the post-order, requested together. */
-interface Batch {
-  hashes: Hash[];
-  blobs: (Uint8Array | null)[];
-  /** Indices not received yet. */
-  missing: number[];
-  /** Bytes of `blobs` reserved in the fetch's byte budget (released when the batch is stored). */
-  held: number;
-  /** Peers that answered "missing" for some of them. */
-  tried: Set<Source>;
-  busy: Source | null;
-}
-
 class Fetch {
   private readonly sources: Source[];
   private readonly errors: { peer: string; error: Error }[] = [];
   private readonly started = performance.now();
   /** Our store's snapshot; renewed after the one-request closure stored blobs. */
   private local: BlobReader;
-  private readonly progress: FetchProgress = { discovered: 0, stored: 0, bytes: 0 };
+  private readonly progress: FetchProgress = { discovered: 0, stored: 0, bytes: 0, discovering: true };
   private readonly summary: FetchSummary = { blobs: 0, bytes: 0, requests: 0, depth: 0, ms: 0, peers: 0, dropped: [] };
   private readonly limits: FetchLimits;
   /** Reply bytes this fetch holds (see FetchLimits.maxBufferedBytes). */
@@ -220,7 +191,7 @@ class Fetch {
     private readonly store: BlobStore & BlobStorePut,
     private readonly opts: FetchOptions,
   ) {
-    this.sources = clients.map((client) => ({ client, requestsBefore: client.requests, dropped: false, inFlight: 0 }));
+    this.sources = clients.map((client) => ({ client, peer: client.peer, requestsBefore: client.requests, dropped: false, inFlight: 0 }));
     this.summary.peers = clients.length;
     this.local = store.reader();
     this.limits = resolveLimits(opts.limits);
@@ -287,7 +258,8 @@ class Fetch {
     let received: ReceivedBlob[] | null;
     try {
       received = await this.deadline(source, source.client.closure(head, have, CLOSURE_BUDGET_BYTES));
-    } catch {
+    } catch (err) {
+      log("one-request closure from %s failed, going level by level: %s", source.client.peer, describe(err));
       source.client.disableClosure(); // it stalled: the level-by-level fetch decides about the peer
       return;
     }
@@ -333,6 +305,7 @@ class Fetch {
       this.progress.discovered = dag.size;
       this.opts.onProgress?.(this.progress);
     }
+    this.progress.discovering = false;
     const entries = dag.postOrder();
     // Views into the index's key table (it no longer grows), not copies.
     const order: Hash[] = new Array(entries.length);
@@ -524,7 +497,8 @@ class Fetch {
       const digests = hashMany(present);
       let k = 0;
       return reply.map((blob, i) => (blob && bytesEqual(digests[k++]!, hashes[i]!) ? blob : null));
-    } catch {
+    } catch (err) {
+      log("speculative download from %s failed (left to the download step): %s", source.client.peer, describe(err));
       return hashes.map(() => null);
     }
   }
@@ -548,149 +522,14 @@ class Fetch {
    * when present, is blob i already received (it is stored in its place, not asked again).
    */
   private download(order: Hash[], prefetched: (Uint8Array | undefined)[]): Promise<void> {
-    const targetBatchBytes = this.opts.batchBytes ?? 1 << 20;
-    const maxBatch = this.opts.batch ?? 1024;
-    const window = this.window;
-    const maxAhead = window * Math.max(1, this.sources.length) * 2; // bounds the reorder buffer
-    // Batches from the oldest unstored one on; they are stored strictly front to back.
-    const pending: Batch[] = [];
-    let next = 0;
-    let avgSize = 64 * 1024; // unknown until the first reply: start with a small batch
-    let settled = false;
-
-    return new Promise<void>((resolve, reject) => {
-      const fail = (err: Error) => {
-        if (settled) return;
-        settled = true;
-        this.opts.signal?.removeEventListener("abort", onAbort);
-        reject(err);
-      };
-      const onAbort = () => fail(this.exhausted());
-      this.opts.signal?.addEventListener("abort", onAbort);
-
-      const pick = (source: Source): Batch | undefined => {
-        for (const b of pending) if (!b.busy && b.missing.length && !b.tried.has(source)) return b;
-        if (next >= order.length || pending.length >= maxAhead) return undefined;
-        // Size batches by the bytes seen so far (about 1 MiB each), so small blobs travel many to a
-        // request and large ones few, and storing one batch overlaps with receiving the next.
-        const size = Math.max(1, Math.min(maxBatch, Math.floor(targetBatchBytes / avgSize)));
-        const hashes = order.slice(next, next + size);
-        const blobs = prefetched.slice(next, next + size).map((b) => b ?? null);
-        next += hashes.length;
-        const missing = blobs.flatMap((b, i) => (b ? [] : [i]));
-        const batch: Batch = { hashes, blobs, missing, tried: new Set(), busy: null, held: 0 };
-        pending.push(batch);
-        return batch;
-      };
-
-      // Drops a peer and hands its unanswered batches to the others.
-      const dropPeer = (source: Source, err: unknown) => {
-        this.drop(source, err instanceof Error ? err : new Error(String(err)));
-        for (const b of pending) if (b.busy === source) b.busy = null;
-      };
-
-      const issue = (source: Source, batch: Batch) => {
-        batch.busy = source;
-        source.inFlight++;
-        const asked = batch.missing.slice();
-        this.deadline(source, source.client.getBlobs(asked.map((i) => batch.hashes[i]!), this.buffered)).then(
-          (reply) => received(source, batch, asked, reply),
-          (err) => {
-            dropPeer(source, err);
-            pump();
-          },
-        );
-      };
-
-      const received = (source: Source, batch: Batch, asked: number[], reply: (Uint8Array | null)[]) => {
-        let replyBytes = 0;
-        for (const blob of reply) if (blob) replyBytes += blob.length;
-        if (settled || source.dropped) {
-          this.buffered.release(replyBytes);
-          return; // the batch was released when the peer was dropped
-        }
-        source.inFlight--;
-        batch.busy = null;
-        const got: number[] = [];
-        const blobs: Uint8Array[] = [];
-        const missing: number[] = [];
-        asked.forEach((index, k) => {
-          const blob = reply[k];
-          if (blob) {
-            got.push(index);
-            blobs.push(blob);
-          } else missing.push(index);
-        });
-        const hashes = hashMany(blobs);
-        const bad = got.findIndex((index, k) => !bytesEqual(hashes[k]!, batch.hashes[index]!));
-        if (bad >= 0) {
-          this.buffered.release(replyBytes);
-          dropPeer(source, new BadDataError(source.client.peer, batch.hashes[got[bad]!]!));
-          return pump();
-        }
-        batch.held += replyBytes;
-        let bytes = 0;
-        got.forEach((index, k) => {
-          batch.blobs[index] = blobs[k]!;
-          bytes += blobs[k]!.length;
-        });
-        if (got.length) avgSize = Math.max(64, bytes / got.length);
-        batch.missing = missing;
-        if (missing.length) batch.tried.add(source);
-        try {
-          storeReady();
-        } catch (err) {
-          return fail(err instanceof Error ? err : new Error(String(err)));
-        }
-        pump();
-      };
-
-      // Stores complete batches from the front, so a stored blob always has its closure stored.
-      const storeReady = () => {
-        while (pending[0] && !pending[0].busy && pending[0].missing.length === 0) {
-          const batch = pending.shift()!;
-          this.storeBatch(batch.blobs as Uint8Array[], batch.hashes);
-          this.buffered.release(batch.held);
-        }
-      };
-
-      const pump = () => {
-        let live: Source[];
-        for (;;) {
-          if (settled) return;
-          if (pending.length === 0 && next >= order.length) {
-            settled = true;
-            this.opts.signal?.removeEventListener("abort", onAbort);
-            return resolve();
-          }
-          if (this.opts.signal?.aborted) return fail(this.exhausted());
-          live = this.live();
-          if (live.length === 0) return fail(this.exhausted());
-          for (const source of live) {
-            while (source.inFlight < window) {
-              const batch = pick(source);
-              if (!batch) break;
-              if (batch.missing.length) issue(source, batch); // else it was prefetched whole
-            }
-          }
-          // Batches prefetched whole are stored here; storing may make room for more batches.
-          const before = pending.length;
-          try {
-            storeReady();
-          } catch (err) {
-            return fail(err instanceof Error ? err : new Error(String(err)));
-          }
-          if (pending.length === before) break;
-        }
-        // Nothing in flight yet work remains: the front batch holds blobs every live peer lacks.
-        if (live.every((s) => s.inFlight === 0)) {
-          const front = pending[0]!;
-          const peers = live.length === 1 ? `peer ${live[0]!.client.peer}` : `none of ${live.length} peers`;
-          fail(new MissingBlobError(peers, front.hashes[front.missing[0]!]!.slice()));
-        }
-      };
-      pump();
-    });
+    const plan = { order, prefetched, sources: this.sources, batch: this.opts.batch ?? 1024, batchBytes: this.opts.batchBytes ?? 1 << 20, window: this.window, signal: this.opts.signal };
+    return new DownloadScheduler(plan, {
+      request: (source, hashes) => this.deadline(source, source.client.getBlobs(hashes, this.buffered)),
+      drop: (source, error) => this.drop(source, error),
+      store: (blobs, hashes) => this.storeBatch(blobs, hashes),
+      release: (bytes) => this.buffered.release(bytes),
+      exhausted: () => this.exhausted(),
+    }).run();
   }
 }
 

@@ -8,6 +8,9 @@
  */
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import type { BranchId, Hash } from "../core/store.ts";
+import { describe, netLogger } from "./log.ts";
+
+const log = netLogger("gossip");
 
 export const HEAD_FRAME_LEN = 81;
 export const HEAD_FRAME_TAG = 0x01;
@@ -91,6 +94,7 @@ export class HeadGossip {
   private readonly lastPublished = new Map<string, Uint8Array>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly welcomeTimers = new Set<ReturnType<typeof setTimeout>>();
+  private welcomed = 0;
   private readonly delayedSends = new Set<ReturnType<typeof setTimeout>>();
   /** Runs in the background of the pubsub service: any failure becomes a dropped frame, never a rejection. */
   private readonly listener = (evt: CustomEvent<GossipMessage>) =>
@@ -140,6 +144,7 @@ export class HeadGossip {
 
   /** A peer joined the topic: re-send our heads now and a few times shortly after (see WELCOME_RESENDS_MS). */
   welcome(): void {
+    this.welcomed++;
     void this.republish();
     if (this.welcomeTimers.size > 0) return;
     for (const ms of WELCOME_RESENDS_MS) {
@@ -152,6 +157,11 @@ export class HeadGossip {
     }
   }
 
+  /** Peers welcomed so far (calls of `welcome`), and the welcome re-sends still to come: tests wait on these instead of sleeping past them. */
+  get welcomes(): { seen: number; pending: number } {
+    return { seen: this.welcomed, pending: this.welcomeTimers.size };
+  }
+
   /** Re-sends the last frame of every branch we published. */
   async republish(): Promise<void> {
     for (const frame of this.lastPublished.values()) await this.send(frame);
@@ -160,8 +170,9 @@ export class HeadGossip {
   private async send(frame: Uint8Array): Promise<void> {
     try {
       await this.opts.pubsub.publish(this.topic, frame);
-    } catch {
+    } catch (err) {
       // No subscribed peers yet: the periodic republish reaches them once they join.
+      log("publishing a head frame failed: %s", describe(err));
     }
   }
 

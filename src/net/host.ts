@@ -11,7 +11,7 @@ import { YamuxStream } from "@chainsafe/libp2p-yamux/stream";
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import { gossipsub } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
-import type { Connection, PeerId } from "@libp2p/interface";
+import type { Connection, Metrics, PeerId } from "@libp2p/interface";
 import { kadDHT } from "@libp2p/kad-dht";
 import { mdns } from "@libp2p/mdns";
 import { peerIdFromPublicKey, peerIdFromString } from "@libp2p/peer-id";
@@ -25,6 +25,7 @@ import type { SigningKey } from "../core/ed25519.ts";
 import { MAX_PENDING_HANDSHAKES_PER_IP, PendingHandshakes } from "./handshake-gate.ts";
 import { noiseCrypto } from "./noise-crypto.ts";
 import { loadQuic, type QuicSettings } from "./quic.ts";
+import { type ReachOptions, reachConfig } from "./relay.ts";
 import { PAUSES_SENDER, StreamReader } from "./stream-io.ts";
 
 // A paused yamux stream sends no window updates, so its sender stops within one window.
@@ -43,11 +44,27 @@ export const YAMUX_STREAM = {
 
 export const DHT_PROTOCOL = "/tribles/kad/1.0.0";
 export const DEFAULT_LISTEN = ["/ip4/127.0.0.1/udp/0/quic-v1", "/ip4/127.0.0.1/tcp/0"];
+/**
+ * The fixed port `pile net sync` listens on by default, for QUIC (UDP) and TCP alike, so teammates
+ * and firewall rules can name it; taken, a random port is used instead (`listenFallback`).
+ */
+export const SYNC_PORT = 4717;
+/** What `pile net sync` listens on without --listen: every IPv4 interface, SYNC_PORT. */
+export const SYNC_LISTEN = [`/ip4/0.0.0.0/udp/${SYNC_PORT}/quic-v1`, `/ip4/0.0.0.0/tcp/${SYNC_PORT}`];
 
 export interface HostOptions {
   key: SigningKey;
   /** Multiaddrs to listen on (default: QUIC and TCP on 127.0.0.1, random ports). */
   listen?: string[];
+  /**
+   * When a listen address's port is taken, listen on a random port of that address instead (for
+   * the fixed default ports of `SYNC_LISTEN`, which another node on the machine may hold).
+   */
+  listenFallback?: boolean;
+  /** Refuse relayed connections (addresses through /p2p-circuit), dialled or accepted. */
+  directOnly?: boolean;
+  /** libp2p's metrics component (status.ts's ByteCounter counts bytes per connection). */
+  metrics?: (components: never) => Metrics;
   /** Discover peers on the LAN with mDNS (multicasts on real interfaces). */
   mdns?: boolean;
   /** Start the DHT service (default true). */
@@ -59,6 +76,11 @@ export interface HostOptions {
   quic?: QuicSettings;
   /** Handshakes one IP address may have pending at once (default MAX_PENDING_HANDSHAKES_PER_IP). */
   maxPendingHandshakesPerIp?: number;
+  /**
+   * Relays and hole punching (relay.ts): with this, the node can dial relayed addresses, upgrades
+   * relayed connections by DCUtR, answers AutoNAT, and serves as a relay if `relayServer` is set.
+   */
+  reach?: ReachOptions;
   /** Called with warnings: QUIC could not load (the node runs on TCP only), a discovered peer could not be dialed. */
   onWarning?: (message: string) => void;
 }
@@ -108,7 +130,11 @@ export { MAX_PENDING_HANDSHAKES_PER_IP };
 
 /** A listen address could not be used (in use, not local, no transport for it); one line. */
 export class ListenError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The addresses whose port was taken by another process. */
+    readonly inUse: string[] = [],
+  ) {
     super(message);
     this.name = "ListenError";
   }
@@ -147,17 +173,51 @@ const firstLine = (err: unknown) => (err instanceof Error ? err.message : String
  */
 function listenError(err: unknown): ListenError {
   const text = err instanceof Error ? err.message : String(err);
+  const inUse: string[] = [];
   const failures = [...text.matchAll(/^\s*(\/\S+): (?:\w*Error: )?(.*)$/gm)].map(([, addr, reason]) => {
-    const known = /EADDRINUSE/.test(reason!) ? "address already in use" : /EADDRNOTAVAIL/.test(reason!) ? "address not available on this machine" : /EACCES/.test(reason!) ? "permission denied" : reason!.trim();
+    // TCP says EADDRINUSE; QUIC's native stack "Address already in use (os error 98)".
+    const taken = /EADDRINUSE|address already in use/i.test(reason!);
+    if (taken) inUse.push(addr!);
+    const known = taken ? "address already in use" : /EADDRNOTAVAIL/.test(reason!) ? "address not available on this machine" : /EACCES/.test(reason!) ? "permission denied" : reason!.trim();
     return `cannot listen on ${addr}: ${known}`;
   });
-  return new ListenError(failures.length ? failures.join("; ") : `cannot listen: ${firstLine(err)}`);
+  return new ListenError(failures.length ? failures.join("; ") : `cannot listen: ${firstLine(err)}`, inUse);
 }
 
-/** Creates and starts the node. */
+/** Creates and starts the node; with `listenFallback`, a taken port becomes a random one. */
 export async function createHost(opts: HostOptions): Promise<Host> {
+  const listen = opts.listen ?? DEFAULT_LISTEN;
+  try {
+    return await startHost(opts, listen);
+  } catch (err) {
+    if (!(opts.listenFallback && err instanceof ListenError && err.inUse.length > 0)) throw err;
+    opts.onWarning?.(`${err.message}; listening on a random port there instead`);
+    return startHost(opts, listen.map((a) => (err.inUse.includes(a) ? anyPort(a) : a)));
+  }
+}
+
+/** The same address with port 0 (the system picks a free one). */
+function anyPort(addr: string): string {
+  return addr.replace(/\/(tcp|udp)\/\d+/, "/$1/0");
+}
+
+/** Whether an address goes through a relay (a circuit relay v2 address). */
+export function isRelayedAddr(addr: Multiaddr): boolean {
+  return addr.getComponents().some((c) => c.name === "p2p-circuit");
+}
+
+/** `--direct-only`: the connection gater's part that refuses relayed dials and relayed inbound connections. */
+function directOnlyGater(directOnly: boolean | undefined) {
+  if (!directOnly) return {};
+  return {
+    denyDialMultiaddr: (addr: Multiaddr) => isRelayedAddr(addr),
+    denyInboundRelayedConnection: () => true,
+  };
+}
+
+async function startHost(opts: HostOptions, given: string[]): Promise<Host> {
   const privateKey = await generateKeyPairFromSeed("Ed25519", opts.key.seed());
-  let listen = opts.listen ?? DEFAULT_LISTEN;
+  let listen = given;
   const transports: NonNullable<Libp2pOptions["transports"]> = [tcp()];
   const quic = await loadQuic();
   if (quic.ok) transports.unshift(quic.quic(opts.quic));
@@ -169,7 +229,9 @@ export async function createHost(opts: HostOptions): Promise<Host> {
   const services: Record<string, any> = {
     identify: identify(),
     ping: ping(),
-    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, heartbeatInterval: 200 }),
+    // Heads travel over relayed (limited) connections too: they are small, and a peer behind a NAT
+    // may have no other path.
+    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, heartbeatInterval: 200, runOnLimitedConnection: true }),
   };
   if (opts.dht !== false) {
     services.dht = kadDHT({
@@ -181,6 +243,11 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       // no peers yet a lookup simply finds nothing and callers fall back to the publisher.
       allowQueryWithZeroPeers: true,
     });
+  }
+  const reach = opts.reach ? reachConfig(opts.reach) : undefined;
+  if (reach) {
+    transports.push(reach.transport);
+    Object.assign(services, reach.services);
   }
   const handshakes = new PendingHandshakes(opts.maxPendingHandshakesPerIp ?? MAX_PENDING_HANDSHAKES_PER_IP, CONNECTION_LIMITS.inboundUpgradeTimeout + 1000);
   let node: Host | undefined;
@@ -197,13 +264,16 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     streamMuxers: [yamux({ streamOptions: YAMUX_STREAM })],
     peerDiscovery: opts.mdns ? [mdns()] : [],
     connectionManager: CONNECTION_LIMITS,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
     connectionGater: {
+      ...directOnlyGater(opts.directOnly),
       denyInboundConnection: (maConn) => handshakes.refuse(maConn),
       denyInboundEncryptedConnection: admit,
       denyInboundUpgradedConnection: (_peer, maConn) => {
         handshakes.done(maConn);
-        return false;
+        return opts.directOnly === true && isRelayedAddr(maConn.remoteAddr);
       },
+      ...reach?.gater,
     },
     services,
   });
@@ -215,6 +285,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     if ((err as Error)?.name === "UnsupportedListenAddressesError") throw listenError(err);
     throw err;
   }
+  reach?.afterStart(node);
   // libp2p no longer dials what discovery finds; a discovered peer on the LAN is one we want.
   if (opts.mdns) {
     node.addEventListener("peer:discovery", (evt) => {
@@ -272,7 +343,9 @@ export async function answersPing(connection: Connection, ms: number): Promise<b
     timer = setTimeout(() => reject(new Error("ping timed out")), ms);
   });
   expired.catch(() => undefined);
-  const opening = connection.newStream(PING_PROTOCOL, { signal: AbortSignal.timeout(ms) });
+  // A relayed connection is limited (relay.ts): without runOnLimitedConnection the ping is never
+  // sent there and a live relayed peer would be taken for dead.
+  const opening = connection.newStream(PING_PROTOCOL, { signal: AbortSignal.timeout(ms), runOnLimitedConnection: true });
   try {
     const stream = await Promise.race([opening, expired]);
     const data = crypto.getRandomValues(new Uint8Array(32));

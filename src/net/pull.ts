@@ -17,6 +17,9 @@ import { type FetchOptions, type FetchProgress, type FetchSummary, fetchClosure 
 import { createHost, PULL_QUIC, parseAddress, peerPublicKey } from "./host.ts";
 import { checkPossession } from "./possession.ts";
 import { credentialsFor } from "./credentials.ts";
+import { describe, netLogger } from "./log.ts";
+
+const log = netLogger("pull");
 
 /** How long connecting and authenticating to the peer may take (ms). */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -146,8 +149,9 @@ export async function findRemoteBranch(client: SyncClient, name: string): Promis
       if (parsed.tracking || !parsed.name) continue;
       const [nameBlob] = await client.getBlobs([parsed.name]);
       if (nameBlob && decodeLongString(nameBlob) === name) return h;
-    } catch {
+    } catch (err) {
       // metadata a peer sent that does not parse names no branch we can pull by name
+      log("skipping a remote branch whose metadata does not parse: %s", describe(err));
     }
   }
   return undefined;

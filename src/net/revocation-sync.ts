@@ -18,7 +18,10 @@ import type { Revocation } from "../auth/revocations.ts";
 import { toHex } from "../core/bytes.ts";
 import type { SyncClient } from "./client.ts";
 import type { GossipMessage, PubSubLike } from "./gossip.ts";
-import { LIMITS } from "./protocol.ts";
+import { LIMITS } from "./wire.ts";
+import { logged, netLogger } from "./log.ts";
+
+const log = netLogger("revocations");
 
 /** The revocation topic of a team. */
 export function revocationTopic(teamRoot: Uint8Array): string {
@@ -106,6 +109,6 @@ export class RevocationSync {
     if (this.stopped) return;
     const blobs = [rev.revBlob, rev.sigBlob];
     for (const client of this.opts.clients().filter((c) => this.opts.isMember(c.peer))) void client.revocations(blobs).then((theirs) => theirs?.length && this.learn(theirs, client.peer));
-    void this.opts.pubsub.publish(this.topic, encodeRevocationMessage(rev)).catch(() => undefined);
+    void this.opts.pubsub.publish(this.topic, encodeRevocationMessage(rev)).catch(logged(log, "gossiping a revocation"));
   }
 }

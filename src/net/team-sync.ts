@@ -12,9 +12,16 @@ import type { BranchId, Hash, Store } from "../core/store.ts";
 import { type MergeOutcome, type MergePolicyOptions, RemoteMergePolicy } from "../repo/merge-policy.ts";
 import { Repository } from "../repo/repository.ts";
 import type { TrackingResult } from "../repo/tracking.ts";
+import { AddressBook, PeerMemory } from "./address-book.ts";
 import { CapabilityWait } from "./capability-wait.ts";
+import { ControlServer } from "./control-socket.ts";
 import { credentialsFor } from "./credentials.ts";
+import { checkDirect, type DialTarget, parseDialTarget } from "./dial-target.ts";
+import { runDoctor } from "./doctor.ts";
+import { ByteCounter, StatusTracker } from "./status.ts";
 import type { Peer, RemoteHead, SyncDirection } from "./peer.ts";
+import { peerIdFromKey, peerPublicKey } from "./host.ts";
+import { memberGate, Reach, type ReachEvent, type RelayLimits } from "./relay.ts";
 import { type SyncEvent, SyncNode, type SyncNodeOptions } from "./sync.ts";
 
 /** How long a head waits for its publisher's capability to be verified here (the CLI's figure). */
@@ -31,6 +38,8 @@ export interface FlushableStore extends Store {
 /** Everything a {@link TeamSync} reports: the node's own events and what the sync did to the store. */
 export type TeamSyncEvent =
   | SyncEvent
+  /** Relays, reservations and the path (direct or relayed) of each connection; see relay.ts. */
+  | ReachEvent
   /** A local branch head was announced to the team. */
   | { type: "published"; branchId: BranchId; head: Hash }
   /** A remote head was applied to its tracking branch (or found stale, unchanged or rejected). */
@@ -56,10 +65,24 @@ export interface TeamSyncOptions {
   capability?: Hash | null;
   /** "bidirectional" (default), "readonly" (follow, never publish) or "writeonly" (publish only). */
   direction?: SyncDirection;
-  /** Multiaddrs to listen on (default: 127.0.0.1, QUIC and TCP, on free ports). */
+  /** Multiaddrs to listen on (default: 127.0.0.1, QUIC and TCP, on free ports; `SYNC_LISTEN`: every interface). */
   listen?: string[];
-  /** Multiaddrs (ending in /p2p/PEER-ID) of peers to dial and keep connected. */
+  /** A listen address whose port is taken becomes one on a random port (for `SYNC_LISTEN`'s fixed ports). */
+  listenFallback?: boolean;
+  /** Refuse relayed connections (dialled or accepted through /p2p-circuit). */
+  directOnly?: boolean;
+  /**
+   * Peers to dial and keep connected: multiaddrs ending in /p2p/PEER-ID, bare PeerIds or public
+   * keys (64 hex; found through peer routing).
+   */
   peers?: string[];
+  /**
+   * The address book file (`addressBookPath(pile)`): teammates and relays remembered there are
+   * dialled too, and those that authenticate are remembered with their addresses.
+   */
+  addressBook?: string;
+  /** A unix socket to answer `status` and `doctor` requests on (`controlSocketPath(pile)`). */
+  controlSocket?: string;
   /** Find peers on the local network by mDNS (default false). */
   mdns?: boolean;
   /** Heads are gossiped again this often (ms). */
@@ -85,6 +108,10 @@ export interface TeamSyncOptions {
   server?: SyncNodeOptions["server"];
   /** Handshakes one IP address may have pending at once (see `SyncNodeOptions`). */
   maxPendingHandshakesPerIp?: number;
+  /** Team relays to hold a reservation on (multiaddrs with /p2p/RELAY-ID); hole punching upgrades relayed connections. */
+  relays?: string[];
+  /** Serve as the team's relay: reservations only for members whose capability verified, within these limits. */
+  relayServer?: { limits?: Partial<RelayLimits> };
   /** The team policy to use (default: a new one over `store`), for a caller that consults it too. */
   policy?: TeamPolicy;
   /** Called at the start of each round of sync work (after revocations stored since were picked up). */
@@ -103,6 +130,7 @@ export class TeamSync {
   private watcher: FSWatcher | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
+  private reach: Reach | undefined;
 
   private constructor(
     /** The running node (libp2p host, pile-sync server, gossip). */
@@ -113,12 +141,29 @@ export class TeamSync {
     private readonly flushEachRound: boolean,
     private readonly report: (event: TeamSyncEvent) => void,
     private readonly onRound: (() => void) | undefined,
+    /** What `status` describes: connections, bytes, heads exchanged. */
+    readonly tracker: StatusTracker,
+    private readonly memory: PeerMemory | undefined,
+    private readonly control: ControlServer | undefined,
   ) {}
 
   /** Starts the node, dials the given peers (their first dial is awaited) and starts syncing. */
   static async start(options: TeamSyncOptions): Promise<TeamSync> {
     const { store, key } = options;
-    const report = options.onEvent ?? (() => {});
+    const given = options.onEvent ?? (() => {});
+    // Events reach the status tracker and address book once the node exists (see below).
+    let observe: ((event: TeamSyncEvent) => void) | undefined;
+    const report = (event: TeamSyncEvent) => {
+      observe?.(event);
+      given(event);
+    };
+    const loaded = options.addressBook ? AddressBook.load(options.addressBook) : undefined;
+    for (const message of loaded?.warnings ?? []) report({ type: "warning", message });
+    const peers: (string | DialTarget)[] = options.peers ?? [];
+    const targets = peers.map((p) => (typeof p === "string" ? parseDialTarget(p) : p));
+    if (options.directOnly) for (const t of targets) checkDirect(t);
+    const givenIds = new Set(targets.map((t) => t.peerId?.toString()));
+    const remembered = loaded?.book.targets((peer) => givenIds.has(peer) || peer === peerIdOf(key)) ?? [];
     const direction = options.direction ?? "bidirectional";
     const policy = options.policy ?? new TeamPolicy(store, options.teamRoot);
     const waiting = new CapabilityWait();
@@ -127,11 +172,14 @@ export class TeamSync {
     const mergeOptions: MergePolicyOptions = options.branches ? { branches: options.branches } : {};
     const merger = new RemoteMergePolicy(new Repository(store, key), mergeOptions);
     const merging = options.merge !== false && direction !== "writeonly";
+    // The node completes the chain in this object when it fetches it; the doctor presents the same.
+    const credentials = credentialsFor(store, options.capability ?? null);
+    const counter = new ByteCounter();
     const node = await SyncNode.start({
       store,
       key,
       teamRoot: options.teamRoot,
-      credentials: credentialsFor(store, options.capability ?? null),
+      credentials,
       policy,
       team: policy,
       // A publisher not known yet may be authenticating to us right now (the node dials it and asks
@@ -142,12 +190,31 @@ export class TeamSync {
       readScopeOf: (publisher) => policy.readScopeOf(publisher),
       direction,
       ...(options.listen ? { listen: options.listen } : {}),
-      peers: options.peers ?? [],
+      ...(options.listenFallback ? { listenFallback: true } : {}),
+      ...(options.directOnly ? { directOnly: true } : {}),
+      metrics: counter.component as NonNullable<SyncNodeOptions["metrics"]>,
+      peers: [...peers, ...remembered],
       mdns: options.mdns ?? false,
       ...(options.republishMs ? { republishMs: options.republishMs } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.server ? { server: options.server } : {}),
       ...(options.maxPendingHandshakesPerIp !== undefined ? { maxPendingHandshakesPerIp: options.maxPendingHandshakesPerIp } : {}),
+      ...(options.relays || options.relayServer
+        ? {
+            reach: {
+              relays: options.relays ?? [],
+              ...(options.relayServer
+                ? {
+                    relayServer: {
+                      ...(options.relayServer.limits ? { limits: options.relayServer.limits } : {}),
+                      admit: memberGate(policy, peerPublicKey),
+                      onRefused: (peer) => report({ type: "reservation-refused", peer: peer.toString() }),
+                    },
+                  }
+                : {}),
+            },
+          }
+        : {}),
       onEvent: report,
       peerEvents: {
         onPublished: (branchId, head) => report({ type: "published", branchId, head }),
@@ -160,7 +227,29 @@ export class TeamSync {
       },
     });
     const flush = options.flushEachRound ?? true;
-    const sync = new TeamSync(node, policy, store, flush && typeof (store as Partial<FlushableStore>).flush === "function", report, options.onRound);
+    const tracker = new StatusTracker(node.host, counter, options.directOnly ?? false);
+    const memory = loaded ? new PeerMemory(node.host, loaded.book, (message) => report({ type: "warning", message })) : undefined;
+    observe = (event) => {
+      tracker.onEvent(event);
+      if (event.type === "auth" && event.accepted) memory?.member(event.peer);
+    };
+    let control: ControlServer | undefined;
+    if (options.controlSocket) {
+      try {
+        control = await ControlServer.start(options.controlSocket, {
+          status: () => tracker.status(),
+          doctor: (request) =>
+            runDoctor(
+              { host: node.host, credentials, ...(loaded ? { book: loaded.book } : {}), directOnly: options.directOnly ?? false, syncRunning: true },
+              typeof request.peer === "string" ? request.peer : undefined,
+            ),
+        });
+      } catch (err) {
+        report({ type: "warning", message: `no control socket (status and doctor will not reach this sync): ${(err as Error).message}` });
+      }
+    }
+    const sync = new TeamSync(node, policy, store, flush && typeof (store as Partial<FlushableStore>).flush === "function", report, options.onRound, tracker, memory, control);
+    if (options.relays || options.relayServer) sync.reach = Reach.start(node.host, { relays: options.relays ?? [] }, report);
     node.onDelivered(() => sync.schedule());
     if (options.watchFile) sync.watcher = watch(options.watchFile, () => sync.schedule());
     sync.timer = setInterval(() => sync.schedule(), options.refreshMs ?? DEFAULT_REFRESH_MS);
@@ -207,7 +296,13 @@ export class TeamSync {
     this.stopped = true;
     this.watcher?.close();
     clearInterval(this.timer);
+    this.reach?.stop();
+    await this.control?.close();
+    this.tracker.stop();
+    this.memory?.stop();
     await this.node.stop();
     if (this.flushEachRound) (this.inner as FlushableStore).flush();
   }
 }
+
+const peerIdOf = (key: SigningKey) => peerIdFromKey(key.publicKey).toString();

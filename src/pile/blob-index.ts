@@ -6,6 +6,11 @@
  * That keeps the index at 25–46 bytes per blob (targets: ≤ 64) and an insert at about one cache
  * miss, which is what makes open and refresh fast.
  *
+ * Records of `largeMin` bytes or more are the exception: their key and length are copied into the
+ * index (a few per MiB of file), so looking one up never touches the file's mapping. A touched
+ * page of a mapping stays resident (and the kernel maps whole folios, up to megabytes, per
+ * touch), so a 2 GB file's 2,048 chunk headers would otherwise make the whole file resident.
+ *
  * Hashes in a pile file are untrusted (headers are only verified when a blob is read), so the probe
  * position is core's keyed hash of all 32 bytes (core/keyed-hash.ts, per-process random
  * coefficients): a crafted file cannot pile its records into one probe chain.
@@ -33,8 +38,15 @@ export class BlobIndex {
   private count = 0;
   /** Per entry: file offset of its first record's header (offsets grow with entry number). */
   private offsets = new Float64Array(1024);
+  /** Per entry: 1 when its first record is large (its key and length are in `large`). */
+  private isLarge = new Uint8Array(1024);
+  /** Key and payload length of each large entry (see the file's comment). */
+  private readonly large = new Map<number, { key: Uint8Array; length: number }>();
   /** The presence filter (see FILTER_BITS), indexed by the key's first word. */
   private readonly filter = new Uint32Array(FILTER_BITS / 32);
+
+  /** @param largeMin records with payloads of this many bytes or more keep their key in memory. */
+  constructor(private readonly largeMin = Number.POSITIVE_INFINITY) {}
 
   /** Number of entries (distinct hashes). */
   get size(): number {
@@ -43,7 +55,22 @@ export class BlobIndex {
 
   /** Bytes held by the index's arrays. */
   get byteLength(): number {
-    return this.slots.byteLength + this.offsets.byteLength + this.filter.byteLength;
+    return this.slots.byteLength + this.offsets.byteLength + this.isLarge.byteLength + this.filter.byteLength + this.large.size * 96;
+  }
+
+  /**
+   * Extra slots visited to find every entry, summed (linear probing's cost, as core's
+   * HashIndex.displacement): about one per entry when hashes spread, about size² / 2 when they all
+   * start in one place. Walks the table, so tests can count work instead of timing it.
+   */
+  get displacement(): number {
+    const slots = this.slots;
+    let total = 0;
+    for (let slot = 0; slot <= this.mask; slot++) {
+      if (slots[2 * slot] === 0) continue;
+      total += (slot - (slots[2 * slot + 1]! >>> this.shift)) & this.mask;
+    }
+    return total;
   }
 
   /** Header offset of the entry's first record. */
@@ -51,9 +78,15 @@ export class BlobIndex {
     return this.offsets[entry]!;
   }
 
-  /** The entry's hash, as a view into `bytes` (which must cover the entry). */
+  /** The entry's hash, as a view into `bytes` (which must cover the entry), or the index's copy for a large entry. */
   keyOf(entry: number, bytes: Bytes): Uint8Array {
+    if (this.isLarge[entry]) return this.large.get(entry)!.key;
     return bytes.view(this.offsets[entry]! + 32, 32);
+  }
+
+  /** The payload length of a large entry's first record; -1 for other entries (read it from the header). */
+  largeLength(entry: number): number {
+    return this.isLarge[entry] ? this.large.get(entry)!.length : -1;
   }
 
   /** Entry of the hash `key[keyAt..+32]`, or -1. `bytes` must cover every indexed record. */
@@ -74,7 +107,7 @@ export class BlobIndex {
    * Indexes the record at `offset` whose hash is `key[keyAt..+32]`. Returns the new entry number,
    * or `-1 - existing` when the hash is already indexed (the caller handles the duplicate).
    */
-  add(key: Uint8Array, keyAt: number, offset: number, bytes: Bytes): number {
+  add(key: Uint8Array, keyAt: number, offset: number, bytes: Bytes, length = 0): number {
     const fingerprint = keyedHash32(key, keyAt);
     let slot = fingerprint >>> this.shift;
     for (;;) {
@@ -88,6 +121,15 @@ export class BlobIndex {
     this.filter[bit >>> 5] = this.filter[bit >>> 5]! | (1 << (bit & 31));
     if (entry >= this.offsets.length) this.offsets = grownOffsets(this.offsets);
     this.offsets[entry] = offset;
+    if (entry >= this.isLarge.length) {
+      const grown = new Uint8Array(this.offsets.length);
+      grown.set(this.isLarge);
+      this.isLarge = grown;
+    }
+    if (length >= this.largeMin) {
+      this.isLarge[entry] = 1;
+      this.large.set(entry, { key: key.slice(keyAt, keyAt + 32), length });
+    }
     this.slots[2 * slot] = entry + 1;
     this.slots[2 * slot + 1] = fingerprint;
     if (this.count * 2 > this.mask + 1) this.grow();
@@ -107,6 +149,11 @@ export class BlobIndex {
   }
 
   private keyEquals(entry: number, key: Uint8Array, keyAt: number, bytes: Bytes): boolean {
+    if (this.isLarge[entry]) {
+      const own = this.large.get(entry)!.key;
+      for (let i = 0; i < 32; i++) if (own[i] !== key[keyAt + i]) return false;
+      return true;
+    }
     return bytes.equals32(this.offsets[entry]! + 32, key, keyAt);
   }
 

@@ -11,6 +11,7 @@
  * applied length never change, and the tail is only written at or beyond the applied length.
  */
 import { readSync } from "node:fs";
+import { releasePages } from "./release-pages.ts";
 
 /** Growth up to this many bytes is read into the tail; more re-maps the file. */
 export const TAIL_READ_MAX = 256 * 1024;
@@ -90,6 +91,14 @@ export class FileView {
     // Until `settle`, everything is read from the fresh mapping (it covers the whole file).
     this.image = new Bytes(this.map, Number.POSITIVE_INFINITY, EMPTY);
     return { bytes: this.map, base: 0, end: this.map.length, mapped: true };
+  }
+
+  /**
+   * Gives back the resident pages of the current mapping within file bytes [from, to) (see
+   * release-pages.ts): views stay valid and fault the bytes in again when read.
+   */
+  release(from: number, to: number): void {
+    if (this.map.length > 0) releasePages(this.map, from, to);
   }
 
   /** After a scan of a fresh mapping: records from `applied` on will come from a new tail. */

@@ -18,9 +18,10 @@
  * it is saved to PILE.damaged-tail-OFFSET and truncated. Anything else is corruption: reported
  * with its offset, never truncated (see `tail.ts#judgeTail`).
  */
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync, writevSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync, writevSync } from "node:fs";
 import { BATCH_INPUT_MAX, hash as blake3, hashMany } from "../core/blake3.ts";
 import { bytesEqual, isZero } from "../core/bytes.ts";
+import { noteTransient } from "../core/gc-pacer.ts";
 import type { BlobReader, BranchId, CasResult, Hash, Store } from "../core/store.ts";
 import { BlobIndex } from "./blob-index.ts";
 import { BranchTable } from "./branch-table.ts";
@@ -46,10 +47,22 @@ const WRITE_BATCH_BYTES = 8 * 1024 * 1024;
 /** Stay under the kernel's IOV_MAX (1024). */
 const MAX_IOVECS = 1000;
 const ZEROS = new Uint8Array(64);
+/** A scan of a fresh mapping gives back large records' pages after about this many bytes (see scanReleasing). */
+const SCAN_RELEASE_BYTES = 32 * 1024 * 1024;
+/**
+ * Payloads at least this large are read with positioned reads into a fresh buffer instead of as a
+ * view of the mapping: every page of a mapping that is touched stays in the process's resident
+ * set until the mapping is collected, so reading a 2 GB file's chunks through it made a checkout
+ * or a sync's sender as large as the file. Read this way the bytes pass through the page cache
+ * only. Smaller blobs stay zero-copy views (the scan touches their pages anyway).
+ */
+export const PREAD_MIN = 64 * 1024;
 
 /** A later record with the same hash as an entry's first record (racing writers, re-puts). */
 interface Duplicate {
   offset: number;
+  /** Payload length (from its header, read at scan time). */
+  length: number;
   state: number;
 }
 
@@ -77,7 +90,7 @@ export class Pile implements Store {
   private applied = 0;
   /** File size at the last scan: refresh does nothing while fstat reports the same size. */
   private seenSize = -1;
-  private readonly index = new BlobIndex();
+  private readonly index = new BlobIndex(PREAD_MIN);
   /** Per entry: the state byte (verification of its first record, HAS_DUPLICATES). */
   private states = new Uint8Array(1024);
   /** Per entry with HAS_DUPLICATES: its later records, in file order. */
@@ -86,6 +99,8 @@ export class Pile implements Store {
   /** The region being scanned (the visitor reads through it). */
   private scanBytes: Uint8Array = ZEROS;
   private scanBase = 0;
+  /** Payload bytes of large records seen since the scan's last page release. */
+  private largeScanned = 0;
   /** Nesting depth of `withExclusiveLock` (the flock is held while above 0). */
   private exclusiveDepth = 0;
   /** Appended since the last fsync. */
@@ -226,17 +241,40 @@ export class Pile implements Store {
     const region = this.view.load(this.applied, size);
     this.scanBytes = region.bytes;
     this.scanBase = region.base;
-    const result = scanRecords(region.bytes, this.applied - region.base, region.end - region.base, this.visitor);
+    const result = this.scanReleasing(region);
     this.applied = region.base + result.end;
     this.view.settle(region, this.applied);
     if (result.ok) return { ok: true };
     return { ok: false, offset: this.applied, incomplete: result.incomplete, reason: result.reason, region };
   }
 
+  /**
+   * Scans a region from `applied` on. In a fresh mapping, the pages its large records' headers
+   * made resident (the kernel maps a whole folio, often megabytes, per touched page) are given
+   * back every SCAN_RELEASE_BYTES of large records and at the end, so opening or growing a pile of
+   * large files does not make the file resident. Piles of small blobs keep their pages.
+   */
+  private scanReleasing(region: Region): ReturnType<typeof scanRecords> {
+    const to = region.end - region.base;
+    let from = this.applied - region.base;
+    this.largeScanned = 0;
+    if (!region.mapped) return scanRecords(region.bytes, from, to, this.visitor);
+    for (;;) {
+      // Windows of SCAN_RELEASE_BYTES of file: a scan stops at a record boundary at or past `stop`.
+      const stop = Math.min(to, from + SCAN_RELEASE_BYTES);
+      const result = scanRecords(region.bytes, from, to, this.visitor, stop);
+      if (this.largeScanned > 0) this.view.release(from, result.end);
+      this.largeScanned = 0;
+      if (!result.ok || result.end >= to) return result;
+      from = result.end;
+    }
+  }
+
   private readonly visitor: RecordVisitor = {
-    blob: (at) => {
+    blob: (at, length) => {
       const offset = this.scanBase + at;
-      const entry = this.index.add(this.scanBytes, at + 32, offset, this.view.current());
+      if (length >= PREAD_MIN) this.largeScanned += length;
+      const entry = this.index.add(this.scanBytes, at + 32, offset, this.view.current(), length);
       if (entry >= 0) {
         if (entry >= this.states.length) this.growStates();
         this.states[entry] = UNVERIFIED;
@@ -246,8 +284,8 @@ export class Pile implements Store {
       const existing = -1 - entry;
       this.states[existing]! |= HAS_DUPLICATES;
       const list = this.duplicates.get(existing);
-      if (list) list.push({ offset, state: UNVERIFIED });
-      else this.duplicates.set(existing, [{ offset, state: UNVERIFIED }]);
+      if (list) list.push({ offset, length, state: UNVERIFIED });
+      else this.duplicates.set(existing, [{ offset, length, state: UNVERIFIED }]);
     },
     branch: (at, isHead) => {
       if (isHead) this.branchTable.set(this.scanBytes, at + 16, at + 32);
@@ -261,29 +299,61 @@ export class Pile implements Store {
     this.states = states;
   }
 
-  /** Hashes the payload of the record at `offset` and compares it with the header's hash. */
-  private checkRecord(offset: number, bytes: Bytes): number {
-    const payload = bytes.view(offset + HEADER_LEN, bytes.blobLength(offset));
-    return bytesEqual(blake3(payload), bytes.view(offset + 32, 32)) ? VALID : INVALID;
+  /**
+   * The payload of the record at `offset`: a view of the image, or for a large record in the
+   * mapping a copy read with pread (see PREAD_MIN), so the mapping's pages are not touched.
+   */
+  private payloadOf(offset: number, size: number, bytes: Bytes): Uint8Array {
+    if (size < PREAD_MIN || offset >= bytes.tailStart || this.closed) return bytes.view(offset + HEADER_LEN, size);
+    noteTransient(size);
+    const out = new Uint8Array(size);
+    for (let got = 0; got < size; ) {
+      const n = readSync(this.fd, out, got, size - got, offset + HEADER_LEN + got);
+      // Below the applied length the file never shrinks; a short read means it was cut under us.
+      if (n === 0) throw new PileError(this.path, `the record at offset ${offset} ends early (the file was cut while open)`);
+      got += n;
+    }
+    return out;
+  }
+
+  /** Hashes a record's payload and compares it with its header's hash (every record of an entry has the entry's key). */
+  private checkRecord(key: Uint8Array, payload: Uint8Array): number {
+    return bytesEqual(blake3(payload), key) ? VALID : INVALID;
+  }
+
+  /** Payload length of the entry's first record (kept in the index for a large one, so its header is not touched). */
+  private firstLength(entry: number, bytes: Bytes): number {
+    const known = this.index.largeLength(entry);
+    return known >= 0 ? known : bytes.blobLength(this.index.offsetOf(entry));
   }
 
   /**
    * Offset of the first record of `entry` below `length` whose payload verifies (hashing each
-   * candidate at most once per pile); -1 if every such record is damaged.
+   * candidate at most once per pile); -1 if every such record is damaged. With `read`, the
+   * payload of that record is left in `read.payload` (the bytes hashed, when it was hashed now).
    */
-  private firstValidRecord(entry: number, bytes: Bytes, length: number): number {
+  private firstValidRecord(entry: number, bytes: Bytes, length: number, read?: { payload?: Uint8Array }): number {
     const first = this.index.offsetOf(entry);
     let state = this.states[entry]!;
     if ((state & VERIFY_MASK) === UNVERIFIED) {
-      state |= this.checkRecord(first, bytes);
+      const payload = this.payloadOf(first, this.firstLength(entry, bytes), bytes);
+      state |= this.checkRecord(this.index.keyOf(entry, bytes), payload);
       this.states[entry] = state;
+      if (read) read.payload = payload;
     }
     if ((state & VERIFY_MASK) === VALID) return first;
     if ((state & HAS_DUPLICATES) === 0) return -1;
     for (const dup of this.duplicates.get(entry) ?? []) {
       if (dup.offset >= length) break;
-      if (dup.state === UNVERIFIED) dup.state = this.checkRecord(dup.offset, bytes);
-      if (dup.state === VALID) return dup.offset;
+      let payload: Uint8Array | undefined;
+      if (dup.state === UNVERIFIED) {
+        payload = this.payloadOf(dup.offset, dup.length, bytes);
+        dup.state = this.checkRecord(this.index.keyOf(entry, bytes), payload);
+      }
+      if (dup.state === VALID) {
+        if (read) read.payload = payload;
+        return dup.offset;
+      }
     }
     return -1;
   }
@@ -298,9 +368,12 @@ export class Pile implements Store {
   readBlob(hash: Hash, bytes: Bytes, length: number): Uint8Array | undefined {
     const entry = this.index.find(hash, 0, this.view.current());
     if (entry < 0 || this.index.offsetOf(entry) >= length) return undefined;
-    const offset = this.firstValidRecord(entry, bytes, length);
+    const read: { payload?: Uint8Array } = {};
+    const offset = this.firstValidRecord(entry, bytes, length, read);
     if (offset < 0) throw new PileIntegrityError(this.path, this.index.offsetOf(entry));
-    return bytes.view(offset + HEADER_LEN, bytes.blobLength(offset));
+    if (read.payload) return read.payload;
+    const size = offset === this.index.offsetOf(entry) ? this.firstLength(entry, bytes) : this.duplicates.get(entry)!.find((d) => d.offset === offset)!.length;
+    return this.payloadOf(offset, size, bytes);
   }
 
   /**
@@ -317,7 +390,7 @@ export class Pile implements Store {
       const entry = this.index.find(hash, 0, current);
       if (entry < 0 || (this.states[entry]! & VERIFY_MASK) !== UNVERIFIED) continue;
       const offset = this.index.offsetOf(entry);
-      const size = offset < length ? bytes.blobLength(offset) : Infinity;
+      const size = offset < length ? this.firstLength(entry, bytes) : Infinity;
       if (size > BATCH_INPUT_MAX) continue;
       entries.push(entry);
       payloads.push(bytes.view(offset + HEADER_LEN, size));
@@ -334,7 +407,7 @@ export class Pile implements Store {
   blobSize(hash: Hash, bytes: Bytes, length: number): number | undefined {
     const entry = this.index.find(hash, 0, this.view.current());
     if (entry < 0 || this.index.offsetOf(entry) >= length) return undefined;
-    return bytes.blobLength(this.index.offsetOf(entry));
+    return this.firstLength(entry, bytes);
   }
 
   /** @internal Present below `length` (by header; not verified). */
@@ -373,6 +446,11 @@ export class Pile implements Store {
   /** Bytes held by the in-memory blob index (for the memory benchmark). */
   get indexBytes(): number {
     return this.index.byteLength + this.states.byteLength;
+  }
+
+  /** Extra slots lookups visit in the blob index, summed (BlobIndex.displacement): tests count probing with it. */
+  get indexDisplacement(): number {
+    return this.index.displacement;
   }
 
   /** Memory mappings this handle has created so far (re-maps are rare by design). */
@@ -567,7 +645,10 @@ export class PileReader implements BlobReader {
     readonly length: number,
   ) {}
 
-  /** The blob (a zero-copy view: do not mutate), undefined if absent; PileIntegrityError if damaged. */
+  /**
+   * The blob, undefined if absent; PileIntegrityError if damaged. A zero-copy view (do not mutate),
+   * except for blobs of PREAD_MIN bytes or more, which are read into a fresh buffer.
+   */
   get(hash: Hash): Uint8Array | undefined {
     return this.pile.readBlob(hash, this.bytes, this.length);
   }

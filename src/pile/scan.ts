@@ -48,10 +48,13 @@ export function recordSizeAt(bytes: Uint8Array, at: number, to: number): number 
   return size > left ? PAST_END : size;
 }
 
-/** Applies records in bytes[from, to) in order; stops at the first record that is bad or incomplete. */
-export function scanRecords(bytes: Uint8Array, from: number, to: number, visit: RecordVisitor): ScanResult {
+/**
+ * Applies records in bytes[from, to) in order; stops at the first record that is bad or incomplete,
+ * or (returning ok) at the first record boundary at or past `stop`.
+ */
+export function scanRecords(bytes: Uint8Array, from: number, to: number, visit: RecordVisitor, stop = to): ScanResult {
   let at = from;
-  while (at < to) {
+  while (at < to && at < stop) {
     const size = recordSizeAt(bytes, at, to);
     if (size < 0) {
       // Only a record cut short can be an append still in progress; the rest are bad as written.

@@ -7,7 +7,7 @@
 import { bytesEqual } from "../core/bytes.ts";
 import type { BlobStorePut, Hash } from "../core/store.ts";
 import { RepoError } from "./errors.ts";
-import { storeBytes, storeFile } from "./file-content.ts";
+import { type OnBytes, storeBytes, storeFile } from "./file-content.ts";
 import { type FileTree, treeAt } from "./file-tree.ts";
 import { type SnapshotFile, snapshotContent } from "./files.ts";
 import { pathCollisions, pathProblem } from "./paths.ts";
@@ -34,12 +34,12 @@ export interface FileCommitResult {
  * file chunk by chunk); throws a RepoError naming a change that cannot apply. Content stored for
  * a change set that then fails stays in the store, unreferenced (harmless, and reused next time).
  */
-export function applyChanges(tree: Map<string, SnapshotFile>, changes: readonly FileChange[], store: BlobStorePut): void {
+export function applyChanges(tree: Map<string, SnapshotFile>, changes: readonly FileChange[], store: BlobStorePut, onBytes?: OnBytes): void {
   const under = (dir: string) => [...tree.keys()].filter((p) => p === dir || p.startsWith(`${dir}/`));
   for (const change of changes) {
     if (change.kind === "put" || change.kind === "putFile") {
       checkPath(change.path);
-      const stored = change.kind === "put" ? storeBytes(store, change.bytes) : storeFile(store, change.file);
+      const stored = change.kind === "put" ? storeBytes(store, change.bytes) : storeFile(store, change.file, onBytes);
       tree.set(change.path, { path: change.path, ...stored });
     } else if (change.kind === "remove") {
       const gone = under(change.path);
@@ -72,12 +72,12 @@ export function snapshotOf(tree: FileTree | null): Map<string, SnapshotFile> {
   return new Map((tree?.files ?? []).map((f) => [f.path, { path: f.path, content: f.content, size: f.size, ...(f.chunks ? { chunks: f.chunks } : {}) }]));
 }
 
-/** Commits `changes` to branch `name` (created if missing) on top of its head, and pushes. */
-export function commitFileChanges(repo: Repository, name: string, changes: readonly FileChange[], message: string): FileCommitResult {
+/** Commits `changes` to branch `name` (created if missing) on top of its head, and pushes; `onBytes` is told each piece of file content stored. */
+export function commitFileChanges(repo: Repository, name: string, changes: readonly FileChange[], message: string, opts: { onBytes?: OnBytes } = {}): FileCommitResult {
   const ws = repo.pull(repo.ensureBranch(name).id);
   const before = snapshotOf(ws.head ? treeAt(ws, ws.head) : null);
   const after = new Map(before);
-  applyChanges(after, changes, repo.store);
+  applyChanges(after, changes, repo.store, opts.onBytes);
   const added = [...after.values()].filter((f) => !sameFile(before.get(f.path), f)).map((f) => f.path);
   const removed = [...before.keys()].filter((p) => !after.has(p));
   if (!added.length && !removed.length) throw new RepoError(`nothing to commit: the files on "${name}" are already these`, "nothing-to-commit");

@@ -10,6 +10,9 @@ import type { BlobReader, BlobStorePut, Hash } from "../core/store.ts";
 import type { BlobGetter } from "./archive-read.ts";
 import { CHUNK_BYTES } from "./files.ts";
 
+/** Told the bytes of each piece of a file as it is stored or written (for byte progress). */
+export type OnBytes = (n: number) => void;
+
 /** A stored version of a file: the whole content's hash, its size, and its chunk list when large. */
 export interface StoredFile {
   content: Hash;
@@ -26,10 +29,14 @@ export function storeBytes(store: BlobStorePut, bytes: Uint8Array): StoredFile {
 }
 
 /** Stores a file from disk, reading one chunk at a time (each chunk is stored as it is read). */
-export function storeFile(store: BlobStorePut, path: string): StoredFile {
+export function storeFile(store: BlobStorePut, path: string, onBytes?: OnBytes): StoredFile {
   const fd = openSync(path, "r");
   try {
-    if (fstatSync(fd).size <= CHUNK_BYTES) return storeBytes(store, readAll(fd));
+    if (fstatSync(fd).size <= CHUNK_BYTES) {
+      const stored = storeBytes(store, readAll(fd));
+      onBytes?.(Number(stored.size));
+      return stored;
+    }
     const hasher = new Blake3Hasher();
     const buffer = new Uint8Array(CHUNK_BYTES);
     const hashes: Hash[] = [];
@@ -41,6 +48,7 @@ export function storeFile(store: BlobStorePut, path: string): StoredFile {
       hasher.update(piece);
       hashes.push(store.put(piece));
       size += n;
+      onBytes?.(n);
       if (n < CHUNK_BYTES) break;
     }
     // A file that shrank below one chunk while being read is stored as what was read.
@@ -104,11 +112,12 @@ export function storedProblem(reader: BlobGetter & Partial<Pick<BlobReader, "siz
  * Writes a stored file to an open descriptor, chunk by chunk, and checks the whole content's hash
  * (the chunks verify themselves; this checks they are the file recorded). Throws when it differs.
  */
-export function writeStored(reader: BlobGetter, file: StoredFile, fd: number): void {
+export function writeStored(reader: BlobGetter, file: StoredFile, fd: number, onBytes?: OnBytes): void {
   if (!file.chunks) {
     const bytes = reader.get(file.content);
     if (!bytes || BigInt(bytes.length) !== file.size) throw new Error(`content ${toHex(file.content)} is missing or of the wrong size`);
     writeAll(fd, bytes);
+    onBytes?.(bytes.length);
     return;
   }
   const list = reader.get(file.chunks);
@@ -119,6 +128,7 @@ export function writeStored(reader: BlobGetter, file: StoredFile, fd: number): v
     if (!chunk) throw new Error(`chunk ${at / 32 + 1} is missing`);
     hasher.update(chunk);
     writeAll(fd, chunk);
+    onBytes?.(chunk.length);
   }
   if (!bytesEqual(hasher.digest(), file.content)) throw new Error(`its chunks do not make the recorded content ${toHex(file.content)}`);
 }

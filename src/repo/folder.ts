@@ -14,7 +14,7 @@ import { bytesEqual, fromHex, toHex } from "../core/bytes.ts";
 import type { Hash } from "../core/store.ts";
 import type { BlobGetter } from "./archive-read.ts";
 import type { FileChange } from "./file-commit.ts";
-import { hashFile, storedProblem, writeStored } from "./file-content.ts";
+import { hashFile, type OnBytes, storedProblem, writeStored } from "./file-content.ts";
 import { conflictName, type FileTree, type TreeEntry } from "./file-tree.ts";
 import { IgnoreRules } from "./ignore.ts";
 import { normalizeLocalPath, pathProblem } from "./paths.ts";
@@ -253,7 +253,7 @@ function checkWrites(dir: string, tree: FileTree, blobs: BlobGetter, plan: Check
 }
 
 /** Applies a plan with no problems: removes, then writes (each beside its target, renamed over it), then the record. */
-export function applyCheckout(dir: string, plan: CheckoutPlan, blobs: BlobGetter): void {
+export function applyCheckout(dir: string, plan: CheckoutPlan, blobs: BlobGetter, onBytes?: OnBytes): void {
   if (plan.problems.length) throw new Error(`checkout has ${plan.problems.length} problem(s); nothing written`);
   mkdirSync(dir, { recursive: true });
   for (const path of plan.remove) {
@@ -267,7 +267,7 @@ export function applyCheckout(dir: string, plan: CheckoutPlan, blobs: BlobGetter
     try {
       const fd = openSync(temp, "w");
       try {
-        writeStored(blobs, file, fd);
+        writeStored(blobs, file, fd, onBytes);
       } finally {
         closeSync(fd);
       }

@@ -5,7 +5,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { issueCapability, issueRevocation } from "../../src/auth/capability.ts";
-import { type PolicyClock, TeamPolicy } from "../../src/auth/policy.ts";
+import { TeamPolicy } from "../../src/auth/policy.ts";
+import { manualClock } from "./manual-clock.ts";
 import type { Refusal } from "../../src/auth/refusal.ts";
 import { describeRefusal } from "../../src/auth/refusal.ts";
 import { revocationPairs, verifyRevocation } from "../../src/auth/revocations.ts";
@@ -18,28 +19,6 @@ import { nowTaiNs } from "../../src/core/schemas.ts";
 const root = SigningKey.generate();
 const branch = genId();
 const SECOND = 1_000_000_000n;
-
-/** A clock the test moves by hand; timers fire when it passes their instant. */
-function manualClock(start: bigint) {
-  let now = start;
-  const timers: { at: bigint; fn: () => void }[] = [];
-  const clock: PolicyClock = {
-    nowNs: () => now,
-    at(at, fn) {
-      const timer = { at, fn };
-      timers.push(timer);
-      return () => timers.splice(timers.indexOf(timer), 1);
-    },
-  };
-  const advance = (ns: bigint) => {
-    now += ns;
-    for (const t of timers.filter((t) => t.at <= now)) {
-      timers.splice(timers.indexOf(t), 1);
-      t.fn();
-    }
-  };
-  return { clock, advance, pending: () => timers.length };
-}
 
 function member(perms: ("read" | "write" | "admin")[], opts: { issuer?: SigningKey; parent?: ReturnType<typeof issueCapability>; upper?: bigint } = {}) {
   const key = SigningKey.generate();

@@ -88,3 +88,14 @@ test(
   },
   { timeout: 60_000 },
 );
+
+test(
+  "each layer's entry point (tribles/core, /pile, /repo, /auth, /net) resolves by package name and serves the same classes",
+  async () => {
+    const app = start("layers.ts", [join(tmp.dir, "layers.pile")]);
+    const line = await app.waitFor((l) => l.event === "layers");
+    expect(line).toEqual({ event: "layers", notes: ["from the layers"], same: { Pile: true, Repository: true, TeamPolicy: true, Peer: true } });
+    expect(await app.proc.exited).toBe(0);
+  },
+  { timeout: 30_000 },
+);

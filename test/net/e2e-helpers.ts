@@ -70,7 +70,9 @@ export async function makeTeam(names: string[], opts: { perm?: string; outsiders
     },
     sync(member, extra = [], wrap = []) {
       const m = members[member]!;
-      const args = [m.pile, "--key", m.key, "--team-root", team.teamRoot, ...(m.cap ? ["--cap", m.cap] : []), ...extra];
+      // Sync listens on every interface by default: tests keep to 127.0.0.1 unless they say where.
+      const listen = extra.includes("--listen") || wrap.length > 0 ? [] : LOOPBACK_LISTEN;
+      const args = [m.pile, "--key", m.key, "--team-root", team.teamRoot, ...(m.cap ? ["--cap", m.cap] : []), ...listen, ...extra];
       const p = startSyncProcess([...wrap, ...CLI], args, dir, member);
       processes.push(p);
       return p;
@@ -87,5 +89,7 @@ export async function makeTeam(names: string[], opts: { perm?: string; outsiders
   };
 }
 
+/** What sync listened on by default before it listened on every interface: 127.0.0.1, random ports. */
+export const LOOPBACK_LISTEN = ["--listen", "/ip4/127.0.0.1/udp/0/quic-v1", "--listen", "/ip4/127.0.0.1/tcp/0"];
 export const listenFor = (transport: "quic" | "tcp") => ["--listen", transport === "quic" ? "/ip4/127.0.0.1/udp/0/quic-v1" : "/ip4/127.0.0.1/tcp/0"];
 export const firstAddr = (e: Record<string, unknown>) => (e.addrs as string[])[0]!;

@@ -10,6 +10,7 @@ import { MemoryStore } from "../../src/core/memory-store.ts";
 import type { BranchId, Hash } from "../../src/core/store.ts";
 import { TribleSet } from "../../src/core/tribleset.ts";
 import type { RemoteHead, SyncDirection } from "../../src/net/peer.ts";
+import type { HeadGossip } from "../../src/net/gossip.ts";
 import { openPolicy, PROTOCOL_V5, type SyncServer } from "../../src/net/protocol.ts";
 import { type SyncEvent, SyncNode } from "../../src/net/sync.ts";
 import { Repository } from "../../src/repo/repository.ts";
@@ -195,7 +196,9 @@ test("a fetch that fails while the peer's sync service is down is retried withou
   const [a, b] = await connectedPair();
   // Past the re-sends of heads that follow a new subscription (gossip.ts \`welcome\`), so only a
   // retry can fetch the head again.
-  await Bun.sleep(2_500);
+  const gossipOf = (side: Side) => (side.node as unknown as { gossip: HeadGossip }).gossip;
+  const welcomesDone = (side: Side) => gossipOf(side).welcomes.seen > 0 && gossipOf(side).welcomes.pending === 0;
+  await until(() => welcomesDone(a) && welcomesDone(b), 10_000);
 
   // A's sync service goes away (its open sync streams with it); gossip still flows.
   const server = (a.node as unknown as { server: SyncServer }).server;

@@ -86,7 +86,7 @@ describe("clear one-line errors", () => {
       const sync = (...extra: string[]) => attempt(team!.dir, "pile", "net", "sync", "a.pile", ...member, ...extra);
       const cases: [string[], string][] = [
         [["--listen", `/ip4/127.0.0.1/tcp/${taken.port}`], `error: cannot listen on /ip4/127.0.0.1/tcp/${taken.port}: address already in use`],
-        [["--peers", "garbage"], 'error: --peers: invalid multiaddr "garbage": String multiaddr must start with "/"'],
+        [["--peers", "garbage"], 'error: --peers: "garbage" is neither a multiaddr (/ip4/…/p2p/…), a PeerId (12D3KooW…) nor a public key (64 hex characters)'],
         [["--listen", "/ip4/1.2.3"], 'error: --listen: invalid multiaddr "/ip4/1.2.3"'],
         [["--peers", "/ip4/127.0.0.1/tcp/1/p2p/garbage"], 'error: --peers: invalid peer id "garbage"'],
       ];

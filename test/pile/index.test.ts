@@ -9,7 +9,7 @@ import { concat, handBlob, tempDir } from "./helpers.ts";
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-test("hashes crafted to share 28 leading bytes do not slow open down", () => {
+test("hashes crafted to share 28 leading bytes cost the index no more probing than random ones", () => {
   const n = 50_000;
   const records: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
@@ -18,10 +18,10 @@ test("hashes crafted to share 28 leading bytes do not slow open down", () => {
     records.push(handBlob(new Uint8Array(0), { hash: fake }));
   }
   writeFileSync(tmp.path("crafted.pile"), concat(records));
-  const t0 = performance.now();
   const pile = Pile.open(tmp.path("crafted.pile"));
-  const ms = performance.now() - t0;
-  expect(ms).toBeLessThan(2000); // linear probing on raw prefixes would take minutes
+  // Counted, not timed: linear probing at load ≤ 1/2 averages under one extra slot per key;
+  // probing on raw prefixes would put all n in one chain (~n²/2 slots, minutes to open).
+  expect(pile.indexDisplacement).toBeLessThan(4 * n);
   const r = pile.reader();
   expect(r.len).toBe(n);
   for (let i = 0; i < n; i += 997) expect(r.has(records[i]!.subarray(32, 64))).toBe(true);

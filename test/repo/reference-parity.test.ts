@@ -6,7 +6,7 @@
  * would throw away.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { copyFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeSimpleArchive } from "../../src/core/archive.ts";
 import { hash } from "../../src/core/blake3.ts";
@@ -21,8 +21,8 @@ import { parseBranchMeta } from "../../src/repo/branch-meta.ts";
 import { applyRemoteHead } from "../../src/repo/tracking.ts";
 import { tempDir } from "../pile/helpers.ts";
 import { runCli } from "./fixtures/cli.ts";
+import { copyReference, REFERENCE } from "./fixtures/reference.ts";
 
-const REFERENCE = join(import.meta.dir, "fixtures/reference");
 /** From MANIFEST.md: the reference's branches and commits in ref-main.pile. */
 const MAIN_ID = "d6735601d3008ddbe1452ff7af7082c0";
 const EMPTY_ID = "cbfb3898cb6e81fd881d39b9c0766ac0";
@@ -39,7 +39,7 @@ const tribles = (...args: string[]) => runCli(tmp.dir, ...args);
 /** A copy of ref-main.pile in the temp dir, with `extend` applied through a Pile. */
 function referencePile(name: string, extend: (pile: Pile) => void = () => undefined): string {
   const path = tmp.path(name);
-  copyFileSync(join(REFERENCE, "ref-main.pile"), path);
+  copyReference("ref-main.pile", path);
   const pile = Pile.open(path);
   try {
     extend(pile);
@@ -198,7 +198,7 @@ describe("corruption in the middle of a reference pile", () => {
   }, 30_000);
 
   test("a torn tail is cut where the reference's restore cuts it, and saved beside the pile", async () => {
-    copyFileSync(join(REFERENCE, "ref-main-torn-tail.pile"), tmp.path("torn.pile"));
+    copyReference("ref-main-torn-tail.pile", tmp.path("torn.pile"));
     const torn = new Uint8Array(readFileSync(tmp.path("torn.pile")));
     const r = await tribles("pile", "branch", "list", "torn.pile");
     expect(r.code).toBe(0);

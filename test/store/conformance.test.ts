@@ -8,7 +8,7 @@ import { openPolicy } from "../../src/net/protocol.ts";
 import { SyncNode } from "../../src/net/sync.ts";
 import { Pile } from "../../src/pile/pile.ts";
 import { tempDir } from "../pile/helpers.ts";
-import { storeConformance } from "./conformance.ts";
+import { referenceConformance, storeConformance } from "./conformance.ts";
 
 const tmp = tempDir("tribles-conformance-");
 afterAll(() => tmp.cleanup());
@@ -71,3 +71,13 @@ storeConformance(
   },
   { exclusiveLock: true, branchVersion: true, sizeOf: false },
 );
+
+const copyTo = (fixture: string) => tmp.path(`${files++}-${fixture}`);
+referenceConformance("Pile", copyTo, (path) => {
+  const pile = Pile.open(path);
+  return { store: pile, close: () => pile.close() };
+});
+referenceConformance("Peer around a Pile", copyTo, (path) => {
+  const pile = Pile.open(path);
+  return { store: new Peer(pile, quietNetwork()), close: () => pile.close() };
+});

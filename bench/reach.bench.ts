@@ -1,0 +1,109 @@
+/**
+ * Reaching peers behind NATs (`npm run bench -- reach`), in network namespaces (as root; see
+ * test/net/netns/nat-lab.ts): two homes behind port-keeping ("cone") NAT routers and one behind a
+ * `--random-fully` ("symmetric") one, a team relay in the public namespace, and a plain veth link
+ * between the first two homes as the LAN reference. Real `tribles` processes.
+ *
+ * Measured: time from a commit (the `pile commit` process done) to its arrival at the other home
+ * (the receiver's "received" event), relayed and over the LAN; W2 (64 × 1 MiB) fetch throughput
+ * relayed and over the LAN; and how many of N tries per NAT type end with a direct connection
+ * (hole punching), each try a fresh sync process dialling the first home through the relay.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { followJsonLines, type SyncEvent, type SyncProcess } from "../src/cli/sync-process.ts";
+import { CLI, makeTeam, run } from "../test/net/e2e-helpers.ts";
+import { makeNatLab, natLabMissing } from "../test/net/netns/nat-lab.ts";
+import { type BenchRow, median, report } from "./lib.ts";
+
+const missing = natLabMissing();
+if (missing) {
+  console.error(`reach bench skipped: ${missing}`);
+  process.exit(0);
+}
+const ROUNDS = Number(process.env.ROUNDS ?? 8);
+const TRIES = Number(process.env.TRIES ?? 3);
+/** How long a try waits for hole punching to give a direct connection (DCUtR makes 3 attempts within this). */
+const PUNCH_WAIT_MS = 20_000;
+
+const rows: BenchRow[] = [];
+const lab = makeNatLab(`b${process.pid % 1000}`, ["cone", "cone", "symmetric"]);
+const team = await makeTeam(["relay", "a", "b", "c"]);
+const listenAll = ["--listen", "/ip4/0.0.0.0/udp/0/quic-v1", "--listen", "/ip4/0.0.0.0/tcp/0"];
+try {
+  const lan = lab.lan();
+  const r = team.members.relay!;
+  const relayProc = Bun.spawn([...lab.exec(lab.pub), ...CLI, "relay", "--pile", r.pile, "--key", r.key, "--team-root", team.root, "--cap", r.cap!, "--listen", `/ip4/${lab.relayAddr}/udp/4001/quic-v1`, "--json"], {
+    cwd: team.dir,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const relay = followJsonLines<SyncEvent>(relayProc, "relay");
+  const relayAddr = (await relay.waitFor((e) => e.event === "listening")).addrs as string[];
+  const relayQuic = relayAddr[0]!;
+  const viaRelay = `${relayQuic}/p2p-circuit/p2p/${team.members.a!.peerId}`;
+  const a = team.sync("a", [...listenAll, "--relay", relayQuic], lab.exec(lab.homes[0]!.ns));
+  const aListen = (await a.waitFor((e) => e.event === "listening")).addrs as string[];
+  const aLan = aListen.find((x) => x.startsWith(`/ip4/${lan.a}/udp/`))!;
+  await a.waitFor((e) => e.event === "reservation" && e.ok === true, 30_000);
+
+  let n = 0;
+  /** Commits on A and returns ms until `b` says it arrived. */
+  const arrival = async (b: SyncProcess, files: Record<string, string | Uint8Array>): Promise<{ ms: number; fetched?: SyncEvent }> => {
+    const dir = join(team.dir, `c${n++}`);
+    mkdirSync(dir);
+    for (const [f, body] of Object.entries(files)) writeFileSync(join(dir, f), body);
+    const m = team.members.a!;
+    const out = JSON.parse(await run(dir, "pile", "commit", join(team.dir, m.pile), "-m", `round ${n}`, "--key", join(team.dir, m.key), "--json", ...Object.keys(files)));
+    const done = Date.now();
+    const got = await b.waitFor((e) => e.event === "received" && e.head === out.commit, 120_000);
+    const fetched = b.events.findLast((e) => e.event === "fetched" && (e.time as number) <= (got.time as number));
+    return { ms: (got.time as number) - done, ...(fetched ? { fetched } : {}) };
+  };
+
+  const measure = async (label: string, b: SyncProcess) => {
+    await b.waitFor((e) => e.event === "auth" && e.peer === team.members.a!.peerId && e.accepted === true, 30_000);
+    const lat: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) lat.push((await arrival(b, { [`r${i}.txt`]: `round ${i} ${label}` })).ms);
+    rows.push({ name: "commit → arrival across two homes", impl: label, value: median(lat), unit: "ms", higherIsBetter: false, referenceImpl: "LAN (veth)" });
+    const w2: Record<string, Uint8Array> = {};
+    for (let i = 0; i < 64; i++) w2[`w2-${i}.bin`] = randomBytes(1 << 20);
+    const { fetched } = await arrival(b, w2);
+    if (fetched) rows.push({ name: "W2 (64 × 1 MiB) fetch", impl: label, value: (fetched.bytes as number) / 1e6 / ((fetched.ms as number) / 1000), unit: "MB/s", referenceImpl: "LAN (veth)" });
+    const path = b.events.find((e) => e.event === "path" && e.peer === team.members.a!.peerId);
+    console.error(`${label}: path ${path ? `${path.path} ${path.transport}` : "?"}, latencies ${lat.join(" ")} ms, W2 ${JSON.stringify(fetched)}`);
+  };
+
+  // LAN reference first: B dials A's veth address, no relay.
+  const bLan = team.sync("b", ["--listen", `/ip4/${lan.b}/udp/0/quic-v1`, "--peers", aLan], lab.exec(lab.homes[1]!.ns));
+  await measure("LAN (veth)", bLan);
+  await bLan.stop();
+  // Relayed: B behind the second cone NAT knows A only through the relay.
+  const bRelayed = team.sync("b", [...listenAll, "--relay", relayQuic, "--peers", viaRelay], lab.exec(lab.homes[1]!.ns));
+  await measure("relayed (two cone NATs)", bRelayed);
+  await bRelayed.stop();
+
+  // Hole punching: N fresh tries per NAT type.
+  for (const [member, home, kind] of [["b", 1, "cone"], ["c", 2, "symmetric"]] as const) {
+    let direct = 0;
+    for (let t = 0; t < TRIES; t++) {
+      const p = team.sync(member, [...listenAll, "--relay", relayQuic, "--peers", viaRelay], lab.exec(lab.homes[home]!.ns));
+      await p.waitFor((e) => e.event === "path" && e.peer === team.members.a!.peerId, 30_000);
+      const punched = await p.waitFor((e) => e.event === "path" && e.peer === team.members.a!.peerId && e.path === "direct", PUNCH_WAIT_MS).then(
+        () => true,
+        () => false,
+      );
+      if (punched) direct++;
+      await p.stop();
+    }
+    rows.push({ name: `hole punch, ${kind} NAT ↔ cone NAT`, impl: "DCUtR (QUIC + TCP)", value: direct, unit: `of ${TRIES} direct` });
+  }
+  await a.stop();
+  relayProc.kill("SIGTERM");
+  await relayProc.exited;
+} finally {
+  await team.cleanup();
+  lab.destroy();
+}
+report("reach", rows);

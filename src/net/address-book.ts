@@ -1,0 +1,210 @@
+/**
+ * Peers remembered beside the pile (`notes.pile.peers.json`): teammates that authenticated with a
+ * valid capability and relays we dialled, with their last working addresses, so a sync started
+ * with no `--peers` reconnects to the team after a restart or a change of network (addresses that
+ * no longer answer are looked past through peer routing, dial-target.ts).
+ *
+ * The file is untrusted input like any other: bounded in size, every entry checked, bad entries
+ * dropped with a warning, and a file that does not parse is saved aside before it is replaced.
+ * Writes are atomic (temporary file, fsync, rename) and bounded: at most MAX_PEERS entries of at
+ * most MAX_ADDRS addresses each; the longest unseen go first.
+ */
+import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
+import type { PeerId } from "@libp2p/interface";
+import { multiaddr } from "@multiformats/multiaddr";
+import type { DialTarget } from "./dial-target.ts";
+import { type Host, peerIdFromString } from "./host.ts";
+
+export const MAX_PEERS = 64;
+export const MAX_ADDRS = 8;
+export const MAX_ADDR_CHARS = 300;
+export const MAX_FILE_BYTES = 256 << 10;
+const VERSION = 1;
+/** The protocol a circuit relay v2 server speaks: a peer that serves it is remembered as a relay. */
+export const RELAY_HOP_PROTOCOL = "/libp2p/circuit/relay/0.2.0/hop";
+
+export type PeerRole = "peer" | "relay";
+
+export interface BookEntry {
+  peer: string;
+  role: PeerRole;
+  /** Last working addresses, the one that worked last first. */
+  addrs: string[];
+  /** When it was last connected (unix ms). */
+  lastSeen: number;
+}
+
+/** Where the address book of a pile lives. */
+export const addressBookPath = (pilePath: string) => `${pilePath}.peers.json`;
+
+export class AddressBook {
+  private readonly peers = new Map<string, BookEntry>();
+  private invalidFile = false;
+
+  private constructor(readonly path: string) {}
+
+  /** Loads the book at `path` (none yet: empty); what could not be used is in `warnings`. */
+  static load(path: string): { book: AddressBook; warnings: string[] } {
+    const book = new AddressBook(path);
+    const warnings: string[] = [];
+    if (!existsSync(path)) return { book, warnings };
+    let data: unknown;
+    try {
+      const size = statSync(path).size;
+      if (size > MAX_FILE_BYTES) throw new Error(`${size} bytes, more than ${MAX_FILE_BYTES}`);
+      data = JSON.parse(readFileSync(path, "utf8"));
+      if (typeof data !== "object" || data === null || (data as { version?: unknown }).version !== VERSION || !Array.isArray((data as { peers?: unknown }).peers)) {
+        throw new Error(`not a version ${VERSION} address book`);
+      }
+    } catch (err) {
+      book.invalidFile = true;
+      warnings.push(`${path}: ignored (${(err as Error).message.split("\n")[0]}); it is saved as ${path}.invalid when the book is next written`);
+      return { book, warnings };
+    }
+    const entries = (data as { peers: unknown[] }).peers;
+    let dropped = 0;
+    for (const raw of entries.slice(0, MAX_PEERS)) {
+      const entry = checkEntry(raw);
+      if (entry) book.peers.set(entry.peer, entry);
+      else dropped++;
+    }
+    dropped += Math.max(0, entries.length - MAX_PEERS);
+    if (dropped > 0) warnings.push(`${path}: dropped ${dropped} invalid or surplus entr${dropped === 1 ? "y" : "ies"}`);
+    return { book, warnings };
+  }
+
+  entries(): BookEntry[] {
+    return [...this.peers.values()].sort((a, b) => b.lastSeen - a.lastSeen);
+  }
+
+  get(peer: string): BookEntry | undefined {
+    return this.peers.get(peer);
+  }
+
+  /** The remembered peers as dial targets (looked up through peer routing when their addresses fail). */
+  targets(except: (peer: string) => boolean = () => false): DialTarget[] {
+    return this.entries()
+      .filter((e) => !except(e.peer))
+      .map((e) => ({ text: e.peer, peerId: peerIdFromString(e.peer), addrs: e.addrs.map((a) => multiaddr(a)), remembered: true }));
+  }
+
+  /** Records a peer seen now at these addresses; returns whether anything changed. */
+  remember(peer: string, addrs: string[], role: PeerRole, now = Date.now()): boolean {
+    const old = this.peers.get(peer);
+    const kept = [...new Set([...addrs, ...(old?.addrs ?? [])])].filter((a) => a.length <= MAX_ADDR_CHARS).slice(0, MAX_ADDRS);
+    const entry: BookEntry = { peer, role: old?.role === "relay" ? "relay" : role, addrs: kept, lastSeen: now };
+    const changed = !old || old.role !== entry.role || old.addrs.join() !== kept.join();
+    this.peers.delete(peer);
+    this.peers.set(peer, entry);
+    while (this.peers.size > MAX_PEERS) {
+      const oldest = this.entries().at(-1)!;
+      this.peers.delete(oldest.peer);
+    }
+    return changed || !old || now - old.lastSeen > 60_000;
+  }
+
+  /** Writes the book atomically (mode 0600); a file that did not parse is saved aside first. */
+  save(): void {
+    if (this.invalidFile && existsSync(this.path)) copyFileSync(this.path, `${this.path}.invalid`);
+    this.invalidFile = false;
+    const text = `${JSON.stringify({ version: VERSION, peers: this.entries() }, null, 1)}\n`;
+    const tmp = `${this.path}.tmp-${process.pid}`;
+    const fd = openSync(tmp, "w", 0o600);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+  }
+}
+
+function checkEntry(raw: unknown): BookEntry | undefined {
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const { peer, role, addrs, lastSeen } = raw as Record<string, unknown>;
+  if (typeof peer !== "string" || peer.length > 100 || (role !== "peer" && role !== "relay")) return undefined;
+  if (typeof lastSeen !== "number" || !Number.isFinite(lastSeen) || !Array.isArray(addrs) || addrs.length > MAX_ADDRS) return undefined;
+  try {
+    if (peerIdFromString(peer).type !== "Ed25519") return undefined;
+    for (const a of addrs) {
+      if (typeof a !== "string" || a.length > MAX_ADDR_CHARS) return undefined;
+      multiaddr(a);
+    }
+  } catch {
+    return undefined;
+  }
+  return { peer, role, addrs: addrs as string[], lastSeen };
+}
+
+/** Writes of the book wait this long so a burst of connections costs one write. */
+const SAVE_DELAY_MS = 1000;
+
+/**
+ * Keeps an address book current from a running host: a teammate is remembered once it
+ * authenticated (`member`), a relay once we dialled it and it proved to serve relaying, each with
+ * the addresses it announced (identify) and the one we reached it on.
+ */
+export class PeerMemory {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>) => {
+    const { peerId, protocols } = evt.detail;
+    const id = peerId.toString();
+    const dialled = this.host.getConnections(peerId).some((c) => c.direction === "outbound");
+    if (protocols.includes(RELAY_HOP_PROTOCOL) && dialled) void this.note(peerId, "relay");
+    else if (this.book.get(id)) void this.note(peerId, this.book.get(id)!.role);
+  };
+
+  constructor(
+    private readonly host: Host,
+    readonly book: AddressBook,
+    private readonly onError: (message: string) => void,
+  ) {
+    host.addEventListener("peer:identify", this.onIdentify);
+  }
+
+  /** A peer authenticated with a valid capability: remember it. */
+  member(peer: string): void {
+    void this.note(peerIdFromString(peer), "peer");
+  }
+
+  private async note(peerId: PeerId, role: PeerRole): Promise<void> {
+    const addrs: string[] = [];
+    // The address we reached it on works; an inbound connection's comes from a random port.
+    for (const c of this.host.getConnections(peerId)) if (c.direction === "outbound") addrs.push(c.remoteAddr.toString());
+    try {
+      for (const a of (await this.host.peerStore.get(peerId)).addresses) addrs.push(a.multiaddr.toString());
+    } catch {}
+    const p2p = `/p2p/${peerId}`;
+    const dialable = addrs.map((a) => (a.includes("/p2p/") ? a : `${a}${p2p}`));
+    if (dialable.length === 0 && this.book.get(peerId.toString())) return;
+    if (this.book.remember(peerId.toString(), dialable, role)) this.scheduleSave();
+  }
+
+  private scheduleSave(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, SAVE_DELAY_MS);
+    this.timer.unref?.();
+  }
+
+  /** Writes pending changes now. */
+  flush(): void {
+    try {
+      this.book.save();
+    } catch (err) {
+      this.onError(`could not save the address book ${this.book.path}: ${(err as Error).message}`);
+    }
+  }
+
+  stop(): void {
+    this.host.removeEventListener("peer:identify", this.onIdentify);
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.flush();
+    }
+  }
+}

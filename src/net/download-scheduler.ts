@@ -1,0 +1,261 @@
+/**
+ * The download step of a fetch (fetch.ts): a post-order list of hashes fetched in batches spread
+ * over several sources, at most `window` requests in flight per source, every blob verified, and
+ * batches stored strictly front to back, so a stored blob always has its closure stored.
+ *
+ * A source that sends bytes not matching their hash, or whose request fails, is dropped and its
+ * batches go to the others; a blob a source says it lacks is asked of the sources not yet tried
+ * for that batch. The run fails with MissingBlobError once the front batch holds a blob every live
+ * source lacks, and with `exhausted()` once no source is left or the signal aborts.
+ */
+import { hashMany } from "../core/blake3.ts";
+import { bytesEqual } from "../core/bytes.ts";
+import type { Hash } from "../core/store.ts";
+import { BadDataError, MissingBlobError } from "./fetch-errors.ts";
+
+/** One peer taking part, as the scheduler sees it (fetch.ts's Source). */
+export interface DownloadSource {
+  readonly peer: string;
+  /** Set by `DownloadHooks.drop`. */
+  readonly dropped: boolean;
+  /** Requests awaiting a reply (this scheduler's and the fetch's others). */
+  inFlight: number;
+}
+
+export interface DownloadPlan<S extends DownloadSource> {
+  /** Hashes in post-order (children before parents). */
+  order: readonly Hash[];
+  /** `prefetched[i]`, when present, is blob i already received and verified: stored in its place, not asked. */
+  prefetched: readonly (Uint8Array | undefined)[];
+  /** Every source of the fetch, dropped ones included (the reorder buffer is sized by their count). */
+  sources: readonly S[];
+  /** Most hashes per request. */
+  batch: number;
+  /** Aim for about this many bytes per request. */
+  batchBytes: number;
+  /** Requests in flight at once, per source. */
+  window: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface DownloadHooks<S extends DownloadSource> {
+  /** Asks `source` for `hashes`: each blob, or null where it lacks one. Its bytes are held until `release`d. */
+  request(source: S, hashes: Hash[]): Promise<(Uint8Array | null)[]>;
+  /** Drops a source for this fetch (it must then read as `dropped`, with `inFlight` 0). */
+  drop(source: S, error: Error): void;
+  /** Stores verified blobs; each one's closure is stored already, or among them. */
+  store(blobs: Uint8Array[], hashes: readonly Hash[]): void;
+  /** Gives back reply bytes (held since `request` answered). */
+  release(bytes: number): void;
+  /** The error to fail with once no source is left (or the signal aborted). */
+  exhausted(): Error;
+}
+
+/** A run of consecutive blobs of the post-order, requested together. */
+interface Batch<S> {
+  hashes: Hash[];
+  blobs: (Uint8Array | null)[];
+  /** Indices not received yet. */
+  missing: number[];
+  /** Reply bytes held for `blobs` (released when the batch is stored). */
+  held: number;
+  /** Sources that answered "missing" for some of them. */
+  tried: Set<S>;
+  busy: S | null;
+}
+
+export type DownloadState = "idle" | "running" | "done" | "failed";
+
+/** Batches start this small (bytes per blob assumed) until a reply says how large blobs are. */
+const INITIAL_AVG_BLOB_BYTES = 64 * 1024;
+
+export class DownloadScheduler<S extends DownloadSource> {
+  private stateNow: DownloadState = "idle";
+  /** Batches from the oldest unstored one on; they are stored strictly front to back. */
+  private readonly pending: Batch<S>[] = [];
+  /** Index in `order` of the first hash not yet in a batch. */
+  private next = 0;
+  private avgSize = INITIAL_AVG_BLOB_BYTES;
+  /** Most batches held at once: bounds the reorder buffer. */
+  readonly maxAhead: number;
+  private settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private readonly onAbort = () => this.fail(this.hooks.exhausted());
+
+  constructor(
+    private readonly plan: DownloadPlan<S>,
+    private readonly hooks: DownloadHooks<S>,
+  ) {
+    this.maxAhead = plan.window * Math.max(1, plan.sources.length) * 2;
+  }
+
+  get state(): DownloadState {
+    return this.stateNow;
+  }
+
+  /** Batches made and not stored yet (at most `maxAhead`). */
+  get pendingBatches(): number {
+    return this.pending.length;
+  }
+
+  /** Downloads and stores the whole plan; once only. */
+  run(): Promise<void> {
+    if (this.stateNow !== "idle") throw new Error(`download already ${this.stateNow}`);
+    this.stateNow = "running";
+    return new Promise<void>((resolve, reject) => {
+      this.settle = { resolve, reject };
+      this.plan.signal?.addEventListener("abort", this.onAbort);
+      this.pump();
+    });
+  }
+
+  private get settled(): boolean {
+    return this.stateNow !== "running";
+  }
+
+  private end(state: "done" | "failed", err?: Error): void {
+    if (this.settled) return;
+    this.stateNow = state;
+    this.plan.signal?.removeEventListener("abort", this.onAbort);
+    if (err) this.settle!.reject(err);
+    else this.settle!.resolve();
+  }
+
+  private fail(err: Error): void {
+    this.end("failed", err);
+  }
+
+  private live(): S[] {
+    return this.plan.sources.filter((s) => !s.dropped);
+  }
+
+  /** The next batch `source` should ask for: an unanswered one it has not tried, else a new one. */
+  private pick(source: S): Batch<S> | undefined {
+    for (const b of this.pending) if (!b.busy && b.missing.length && !b.tried.has(source)) return b;
+    const { order, prefetched } = this.plan;
+    if (this.next >= order.length || this.pending.length >= this.maxAhead) return undefined;
+    // Size batches by the bytes seen so far (about batchBytes each), so small blobs travel many to
+    // a request and large ones few, and storing one batch overlaps with receiving the next.
+    const size = Math.max(1, Math.min(this.plan.batch, Math.floor(this.plan.batchBytes / this.avgSize)));
+    const from = this.next;
+    const hashes = order.slice(from, from + size);
+    // Holes and a short `prefetched` read as "not received" (Array.map would skip holes).
+    const blobs = Array.from(hashes, (_, i) => prefetched[from + i] ?? null);
+    this.next += hashes.length;
+    const missing = blobs.flatMap((b, i) => (b ? [] : [i]));
+    const batch: Batch<S> = { hashes, blobs, missing, tried: new Set(), busy: null, held: 0 };
+    this.pending.push(batch);
+    return batch;
+  }
+
+  /** Drops a source and hands its unanswered batches to the others. */
+  private dropSource(source: S, err: unknown): void {
+    this.hooks.drop(source, err instanceof Error ? err : new Error(String(err)));
+    for (const b of this.pending) if (b.busy === source) b.busy = null;
+  }
+
+  private issue(source: S, batch: Batch<S>): void {
+    batch.busy = source;
+    source.inFlight++;
+    const asked = batch.missing.slice();
+    this.hooks.request(source, asked.map((i) => batch.hashes[i]!)).then(
+      (reply) => this.received(source, batch, asked, reply),
+      (err) => {
+        this.dropSource(source, err);
+        this.pump();
+      },
+    );
+  }
+
+  private received(source: S, batch: Batch<S>, asked: number[], reply: (Uint8Array | null)[]): void {
+    let replyBytes = 0;
+    for (const blob of reply) if (blob) replyBytes += blob.length;
+    if (this.settled || source.dropped) {
+      this.hooks.release(replyBytes);
+      return; // the batch was released when the source was dropped
+    }
+    source.inFlight--;
+    batch.busy = null;
+    const got: number[] = [];
+    const blobs: Uint8Array[] = [];
+    const missing: number[] = [];
+    asked.forEach((index, k) => {
+      const blob = reply[k];
+      if (blob) {
+        got.push(index);
+        blobs.push(blob);
+      } else missing.push(index);
+    });
+    const hashes = hashMany(blobs);
+    const bad = got.findIndex((index, k) => !bytesEqual(hashes[k]!, batch.hashes[index]!));
+    if (bad >= 0) {
+      this.hooks.release(replyBytes);
+      this.dropSource(source, new BadDataError(source.peer, batch.hashes[got[bad]!]!));
+      this.pump();
+      return;
+    }
+    batch.held += replyBytes;
+    let bytes = 0;
+    got.forEach((index, k) => {
+      batch.blobs[index] = blobs[k]!;
+      bytes += blobs[k]!.length;
+    });
+    if (got.length) this.avgSize = Math.max(64, bytes / got.length);
+    batch.missing = missing;
+    if (missing.length) batch.tried.add(source);
+    try {
+      this.storeReady();
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    this.pump();
+  }
+
+  /** Stores complete batches from the front, so a stored blob always has its closure stored. */
+  private storeReady(): void {
+    while (this.pending[0] && !this.pending[0].busy && this.pending[0].missing.length === 0) {
+      const batch = this.pending.shift()!;
+      this.hooks.store(batch.blobs as Uint8Array[], batch.hashes);
+      this.hooks.release(batch.held);
+    }
+  }
+
+  /** Fills every live source's window, stores what is ready, and ends the run when nothing is left to do. */
+  private pump(): void {
+    let live: S[];
+    for (;;) {
+      if (this.settled) return;
+      if (this.pending.length === 0 && this.next >= this.plan.order.length) {
+        this.end("done");
+        return;
+      }
+      live = this.live();
+      if (this.plan.signal?.aborted || live.length === 0) {
+        this.fail(this.hooks.exhausted());
+        return;
+      }
+      for (const source of live) {
+        while (source.inFlight < this.plan.window) {
+          const batch = this.pick(source);
+          if (!batch) break;
+          if (batch.missing.length) this.issue(source, batch); // else it was prefetched whole
+        }
+      }
+      // Batches prefetched whole are stored here; storing may make room for more batches.
+      const before = this.pending.length;
+      try {
+        this.storeReady();
+      } catch (err) {
+        this.fail(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      if (this.pending.length === before) break;
+    }
+    // Nothing in flight yet work remains: the front batch holds blobs every live source lacks.
+    if (live.every((s) => s.inFlight === 0)) {
+      const front = this.pending[0]!;
+      const peers = live.length === 1 ? `peer ${live[0]!.peer}` : `none of ${live.length} peers`;
+      this.fail(new MissingBlobError(peers, front.hashes[front.missing[0]!]!.slice()));
+    }
+  }
+}
