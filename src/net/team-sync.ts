@@ -16,7 +16,7 @@ import { AddressBook, PeerMemory } from "./address-book.ts";
 import { CapabilityWait } from "./capability-wait.ts";
 import { ControlServer } from "./control-socket.ts";
 import { credentialsFor } from "./credentials.ts";
-import { checkDirect, type DialTarget, parseDialTarget } from "./dial-target.ts";
+import { checkDirect, parseDialTarget } from "./dial-target.ts";
 import { runDoctor } from "./doctor.ts";
 import { ByteCounter, StatusTracker } from "./status.ts";
 import type { Peer, RemoteHead, SyncDirection } from "./peer.ts";
@@ -159,8 +159,7 @@ export class TeamSync {
     };
     const loaded = options.addressBook ? AddressBook.load(options.addressBook) : undefined;
     for (const message of loaded?.warnings ?? []) report({ type: "warning", message });
-    const peers: (string | DialTarget)[] = options.peers ?? [];
-    const targets = peers.map((p) => (typeof p === "string" ? parseDialTarget(p) : p));
+    const targets = (options.peers ?? []).map((p) => parseDialTarget(p));
     if (options.directOnly) for (const t of targets) checkDirect(t);
     const givenIds = new Set(targets.map((t) => t.peerId?.toString()));
     const remembered = loaded?.book.targets((peer) => givenIds.has(peer) || peer === peerIdOf(key)) ?? [];
@@ -193,7 +192,8 @@ export class TeamSync {
       ...(options.listenFallback ? { listenFallback: true } : {}),
       ...(options.directOnly ? { directOnly: true } : {}),
       metrics: counter.component as NonNullable<SyncNodeOptions["metrics"]>,
-      peers: [...peers, ...remembered],
+      // Parsed once here (for --direct-only and the address book); the node dials these targets.
+      peers: [...targets, ...remembered],
       mdns: options.mdns ?? false,
       ...(options.republishMs ? { republishMs: options.republishMs } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
