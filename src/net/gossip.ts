@@ -95,6 +95,7 @@ export class HeadGossip {
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly welcomeTimers = new Set<ReturnType<typeof setTimeout>>();
   private welcomed = 0;
+  private acceptedFrames = 0;
   private readonly delayedSends = new Set<ReturnType<typeof setTimeout>>();
   /** Runs in the background of the pubsub service: any failure becomes a dropped frame, never a rejection. */
   private readonly listener = (evt: CustomEvent<GossipMessage>) =>
@@ -162,6 +163,11 @@ export class HeadGossip {
     return { seen: this.welcomed, pending: this.welcomeTimers.size };
   }
 
+  /** Frames from other peers admitted and handed on (gossiped or pushed) so far: tests wait on it instead of sleeping. */
+  get accepted(): number {
+    return this.acceptedFrames;
+  }
+
   /** Re-sends the last frame of every branch we published. */
   async republish(): Promise<void> {
     for (const frame of this.lastPublished.values()) await this.send(frame);
@@ -208,6 +214,7 @@ export class HeadGossip {
       return drop(`could not check the publisher's capability: ${errorText(err)}`);
     }
     if (!admitted) return drop("publisher has no valid capability");
+    this.acceptedFrames++;
     try {
       this.opts.onHead(frame);
     } catch (err) {

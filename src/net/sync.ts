@@ -292,6 +292,7 @@ export class SyncNode implements PeerNetwork {
   /** Stops gossip, fetches, the server and the host. */
   async stop(): Promise<void> {
     this.life.stop();
+    this.queue.stop();
     this.peerErrors.stop();
     this.provides.stop();
     this.gossip.stop();

@@ -36,13 +36,13 @@ beforeAll(async () => {
   const [out, err, code] = await Promise.all([new Response(made.stdout).text(), new Response(made.stderr).text(), made.exited]);
   if (code !== 0) throw new Error(`make-team exited ${code}: ${err}`);
   team = JSON.parse(out);
-});
+}, 60_000);
 
 afterAll(async () => {
   for (const app of running) app.proc.kill();
   await Promise.all(running.map((a) => a.proc.exited));
   tmp.cleanup();
-});
+}, 30_000);
 
 test(
   "two notes apps sync facts both ways; a read-only follower and a one-shot pull see them",

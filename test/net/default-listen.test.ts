@@ -41,13 +41,13 @@ beforeAll(() => {
     ip("-n", name, "link", "set", dev, "up");
     ip("-n", name, "route", "add", "224.0.0.0/4", "dev", dev);
   }
-});
+}, 30_000);
 
 let team: Team | undefined;
 afterAll(async () => {
   await team?.cleanup();
   if (canIsolate) removeNamespaces();
-});
+}, 30_000);
 
 test.skipIf(!canIsolate)("no --listen: every interface on the default ports, a random port when taken, shareable addresses printed", async () => {
   team = await makeTeam(["a", "b", "c"]);

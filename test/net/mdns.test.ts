@@ -37,13 +37,13 @@ beforeAll(() => {
     ip("-n", ns[side], "link", "set", "lo", "up");
     ip("-n", ns[side], "route", "add", "224.0.0.0/4", "dev", veth[side]);
   }
-});
+}, 30_000);
 
 let team: Team | undefined;
 afterAll(async () => {
   await team?.cleanup();
   if (canIsolate) removeNamespaces();
-});
+}, 30_000);
 
 test.skipIf(!canIsolate)("two peers on one LAN find each other with --mdns and sync", async () => {
   team = await makeTeam(["a", "b"]);

@@ -50,7 +50,7 @@ afterAll(async () => {
   } finally {
     lab?.destroy();
   }
-});
+}, 30_000);
 
 /** A member's sync in home `home`, holding a reservation on the relay. */
 function homeSync(member: string, home: number, extra: string[] = []): SyncProcess {

@@ -11,6 +11,7 @@ import type { BranchId, Hash } from "../../src/core/store.ts";
 import { TribleSet } from "../../src/core/tribleset.ts";
 import type { RemoteHead, SyncDirection } from "../../src/net/peer.ts";
 import type { HeadGossip } from "../../src/net/gossip.ts";
+import type { FetchQueue } from "../../src/net/node/fetch-queue.ts";
 import { openPolicy, PROTOCOL_V5, type SyncServer } from "../../src/net/protocol.ts";
 import { type SyncEvent, SyncNode } from "../../src/net/sync.ts";
 import { Repository } from "../../src/repo/repository.ts";
@@ -69,6 +70,10 @@ async function side(peers: string[] = [], direction: SyncDirection = "bidirectio
   const nextDelivery = () => new Promise<void>((resolve) => waiters.push(resolve));
   return { node, key, store, published, applied, events, nextDelivery };
 }
+
+/** A node's gossip and fetch queue: their counters let tests wait on a condition instead of sleeping. */
+const gossipOf = (side: Side) => (side.node as unknown as { gossip: HeadGossip }).gossip;
+const queueOf = (side: Side) => (side.node as unknown as { queue: FetchQueue<unknown> }).queue;
 
 const address = (s: Side) => s.node.host.getMultiaddrs().map(String)[0]!;
 
@@ -164,7 +169,8 @@ test("readonly never publishes; writeonly never applies", async () => {
     a.node.peer.branches();
     return a.applied.some((x) => x.result.status === "applied" && x.result.name === "theirs");
   });
-  await Bun.sleep(500);
+  // The writeonly side did hear A's head (and drops it): its "never applies" below is not vacuous.
+  await until(() => gossipOf(writer).accepted > 0);
   a.node.peer.branches();
   writer.node.peer.branches();
   const namesAtA = new Set(a.applied.map((x) => (x.result.status === "rejected" ? "(rejected)" : x.result.name)));
@@ -180,11 +186,13 @@ test("after a peer disconnects and reconnects, its heads are fetched over the ne
   await until(() => b.store.reader().has(first));
 
   // The connection drops (a laptop sleeps, a network changes) and comes back.
+  const welcomedBefore = gossipOf(a).welcomes.seen;
   await b.node.host.hangUp(a.node.host.peerId);
   await until(() => b.node.connectedPeers().length === 0);
   await b.node.host.dial(a.node.host.getMultiaddrs()[0]!);
   await until(() => a.node.connectedPeers().length === 1 && b.node.connectedPeers().length === 1);
-  await Bun.sleep(300); // let the gossip mesh form again
+  // A welcomes B back on the gossip topic (re-sending its heads) once the mesh formed again.
+  await until(() => gossipOf(a).welcomes.seen > welcomedBefore);
 
   const second = repoA.commit("main", new TribleSet(), "second");
   await until(() => b.store.reader().has(second));
@@ -196,7 +204,6 @@ test("a fetch that fails while the peer's sync service is down is retried withou
   const [a, b] = await connectedPair();
   // Past the re-sends of heads that follow a new subscription (gossip.ts \`welcome\`), so only a
   // retry can fetch the head again.
-  const gossipOf = (side: Side) => (side.node as unknown as { gossip: HeadGossip }).gossip;
   const welcomesDone = (side: Side) => gossipOf(side).welcomes.seen > 0 && gossipOf(side).welcomes.pending === 0;
   await until(() => welcomesDone(a) && welcomesDone(b), 10_000);
 
@@ -257,7 +264,9 @@ test("stopping a node mid-fetch neither reports the fetch as failed nor retries 
   nodes.splice(nodes.indexOf(b.node), 1);
   await b.node.stop(); // as Ctrl-C does, while the fetch is running
   const atStop = b.events.length;
-  await Bun.sleep(1500); // past the first retry delay
+  // The fetch loop ends; no retry is left scheduled to run it again.
+  await until(() => queueOf(b).activity.running === 0);
+  expect(queueOf(b).activity.retriesScheduled).toBe(0);
   expect(b.events.slice(atStop)).toEqual([]);
   expect(b.events.some((e) => e.type === "fetch-failed")).toBe(false);
 }, 30_000);

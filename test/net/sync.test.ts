@@ -86,7 +86,9 @@ describe("access and direction", () => {
     expect(rejected.peer).toBe(team.members.eve!.peerId);
     const revoked = await a.waitFor((e) => e.event === "auth" && e.accepted === false && String(e.reason).includes("revoked"));
     expect(revoked.accepted).toBe(false);
-    await Bun.sleep(1500);
+    // Both are told they were refused: from then on their connections carry nothing of A's.
+    await eve.waitFor((e) => e.event === "refused-by");
+    await b.waitFor((e) => e.event === "refused-by");
     for (const p of [a, eve, b]) await p.stop();
     expect(eve.events.some((e) => e.event === "received")).toBe(false);
     expect(b.events.some((e) => e.event === "received")).toBe(false);
@@ -110,10 +112,12 @@ describe("access and direction", () => {
     const aAddr = firstAddr(await aProc.waitFor((e) => e.event === "listening"));
     const r = team.sync("r", [...listenFor("tcp"), "--peers", aAddr]);
     await r.waitFor(received(shared));
-    // Give the secret branch's head every chance to arrive (it is gossiped; its blobs are out of scope).
-    await Bun.sleep(1500);
+    // A later commit on main reaches R after the secret branch's head had every chance to (both
+    // heads were announced at connection; the secret's blobs are out of R's scope).
+    const later = await team.commit("a", "later", { "later.txt": "also for everyone" });
+    await r.waitFor(received(later));
     await Promise.all([aProc.stop(), r.stop()]);
-    expect(r.events.filter((e) => e.event === "received").map((e) => e.branch)).toEqual(["main"]);
+    expect([...new Set(r.events.filter((e) => e.event === "received").map((e) => e.branch))]).toEqual(["main"]);
     const rBlobs: string[] = JSON.parse(await run(team.dir, "pile", "blob", "list", "r.pile", "--json")).map((b: { hash: string } | string) => (typeof b === "string" ? b : b.hash));
     expect(rBlobs).toContain(toHex(blake3(new TextEncoder().encode("for everyone"))));
     expect(rBlobs).not.toContain(toHex(blake3(new TextEncoder().encode("classified plan"))));
@@ -132,7 +136,9 @@ describe("access and direction", () => {
     const fromR = await team.commit("r", "from r", { "r.txt": "rho" });
     const fromW = await team.commit("w", "from w", { "w.txt": "omega" });
     await a.waitFor(received(fromW));
-    await Bun.sleep(1500);
+    // R applies a later head of A's: its sync loop has run since its own commit, and published nothing.
+    const fromA2 = await team.commit("a", "from a again", { "a2.txt": "alpha again" });
+    await r.waitFor(received(fromA2));
     for (const p of [a, r, w]) await p.stop();
     expect(a.events.some((e) => e.event === "received" && e.head === fromR)).toBe(false);
     expect(r.events.some((e) => e.event === "published")).toBe(false);

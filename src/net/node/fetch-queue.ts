@@ -17,6 +17,8 @@ export class FetchQueue<T> {
   private readonly running = new Set<string>();
   /** Failed fetches retried so far, per key. */
   private readonly retries = new Map<string, number>();
+  /** Retry timers not yet fired. */
+  private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(
     private readonly life: NodeLife,
@@ -55,11 +57,24 @@ export class FetchQueue<T> {
     }
     this.retries.set(key, attempt + 1);
     const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
       if (this.life.stopped || this.wanted.has(key)) return;
       this.want(key, item);
     }, delay);
     timer.unref?.();
+    this.retryTimers.add(timer);
     return delay;
+  }
+
+  /** Keys whose fetch loop is running, and retries scheduled: tests wait for these to settle instead of sleeping. */
+  get activity(): { running: number; retriesScheduled: number } {
+    return { running: this.running.size, retriesScheduled: this.retryTimers.size };
+  }
+
+  /** Cancels the retries scheduled (the node stops). */
+  stop(): void {
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
   }
 
   private async loop(key: string): Promise<void> {
