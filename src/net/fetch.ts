@@ -33,6 +33,7 @@ import { BudgetExceededError, ByteBudget, type FetchLimits, resolveLimits } from
 import type { Host } from "./host.ts";
 import { DownloadScheduler } from "./download-scheduler.ts";
 import { BadDataError, FetchFailedError, MissingBlobError } from "./fetch-errors.ts";
+import { LevelDiscovery } from "./level-discovery.ts";
 import { MissingDag } from "./missing-dag.ts";
 import { LIMITS } from "./wire.ts";
 import { describe, netLogger } from "./log.ts";
@@ -164,12 +165,6 @@ interface Source {
 }
 
 /** Parents of one level asked of one peer in one CHILDREN_MANY request. */
-interface ChildrenTask {
-  parents: number[];
-  /** Peers that answered they lack these parents. */
-  refused: Set<Source> | null;
-  busy: Source | null;
-}
 
 class Fetch {
   private readonly sources: Source[];
@@ -319,107 +314,31 @@ class Fetch {
   }
 
   /**
-   * Lists the children of one level's entries, asking the live peers in CHILDREN_MANY requests of
-   * up to LIMITS.maxBatch parents, at most `window` in flight per peer; each reply is indexed as
-   * it arrives and its bytes released, so a level of millions of blobs never sits in memory as
-   * replies. A parent a peer lacks is asked of another; one no peer has stays childless (the
-   * download then reports it missing). A peer dropped meanwhile is un-believed: the lists it gave
-   * (this level or earlier) are cleared and asked again of the others. Returns the entries first
-   * named in this level.
+   * Lists the children of one level's entries through the live peers (level-discovery.ts), each
+   * reply indexed as it arrives. A peer dropped meanwhile is un-believed: the lists it gave (this
+   * level or earlier) are cleared and asked again of the others. Returns the entries first named
+   * in this level.
    */
-  private discoverLevel(dag: MissingDag, frontier: number[]): Promise<number[]> {
-    const queue: ChildrenTask[] = [];
-    const enqueue = (parents: number[]) => {
-      for (let i = 0; i < parents.length; i += LIMITS.maxBatch) queue.push({ parents: parents.slice(i, i + LIMITS.maxBatch), refused: null, busy: null });
-    };
-    enqueue(frontier);
-    const inFlight = new Set<ChildrenTask>();
+  private async discoverLevel(dag: MissingDag, frontier: number[]): Promise<number[]> {
     const next: number[] = [];
-    return new Promise<number[]>((resolve, reject) => {
-      let settled = false;
-      const finish = (err?: Error) => {
-        if (settled) return;
-        settled = true;
-        if (err) reject(err);
-        else resolve(next);
-      };
-
-      const ask = (task: ChildrenTask, source: Source) => {
-        task.busy = source;
-        source.inFlight++;
-        inFlight.add(task);
-        const hashes = task.parents.map((e) => dag.hashOf(e).slice());
-        this.deadline(source, source.client.childrenPacked(hashes, this.buffered)).then(
-          (lists) => answered(task, source, lists),
-          (err) => {
-            if (task.busy === source) dropPeer(source, err instanceof Error ? err : new Error(String(err)));
-            pump();
-          },
-        );
-      };
-
-      /** Drops a peer; its requests in flight go back on the queue for the others (and `pump` un-believes its lists). */
-      const dropPeer = (source: Source, error: Error) => {
-        this.drop(source, error);
-        for (const task of inFlight) {
-          if (task.busy !== source) continue;
-          task.busy = null;
-          inFlight.delete(task);
-          queue.push(task);
-        }
-      };
-
-      const answered = (task: ChildrenTask, source: Source, lists: (Uint8Array | null)[]) => {
-        let bytes = 0;
-        for (const list of lists) if (list) bytes += list.length;
-        try {
-          if (task.busy !== source || settled) return; // released when the peer was dropped
-          task.busy = null;
-          source.inFlight--;
-          inFlight.delete(task);
-          this.indexReply(dag, task, source, lists, queue, next);
-        } catch (err) {
-          if (!(err instanceof BudgetExceededError)) return finish(err instanceof Error ? err : new Error(String(err)));
-          // Nothing of the reply was indexed: its parents go to the other peers.
-          queue.push(task);
-          dropPeer(source, err);
-        } finally {
-          this.buffered.release(bytes);
-        }
-        pump();
-      };
-
-      const pump = () => {
-        if (settled) return;
-        if (this.opts.signal?.aborted) return finish(this.exhausted());
-        // A dropped peer's lists, this level's or earlier, are asked again of the others.
+    const plan = { frontier, sources: this.sources, window: this.window, maxBatch: LIMITS.maxBatch, signal: this.opts.signal };
+    await new LevelDiscovery(plan, {
+      request: (source, parents) => this.deadline(source, source.client.childrenPacked(parents.map((e) => dag.hashOf(e).slice()), this.buffered)),
+      index: (source, parents, lists) => this.indexReply(dag, parents, source, lists, next),
+      release: (bytes) => this.buffered.release(bytes),
+      drop: (source, error) => this.drop(source, error),
+      reclaim: () => {
+        const parents: number[] = [];
         for (const source of this.sources) {
           if (!source.dropped || this.forgotten.has(source)) continue;
           this.forgotten.add(source);
-          enqueue(dag.forget(this.peerNumber(source)));
+          for (const parent of dag.forget(this.peerNumber(source))) parents.push(parent);
         }
-        const live = this.live();
-        if (live.length === 0) return finish(this.exhausted());
-        for (let i = 0; i < queue.length; ) {
-          const task = queue[i]!;
-          const candidates = task.refused ? live.filter((s) => !task.refused!.has(s)) : live;
-          if (candidates.length === 0) {
-            queue.splice(i, 1); // no live peer has these parents: they stay childless
-            continue;
-          }
-          let best: Source | undefined;
-          for (const s of candidates) if (s.inFlight < this.window && (!best || s.inFlight < best.inFlight)) best = s;
-          if (!best) {
-            i++;
-            continue;
-          }
-          queue.splice(i, 1);
-          ask(task, best);
-        }
-        if (queue.length === 0 && inFlight.size === 0) finish();
-      };
-      pump();
-    });
+        return parents;
+      },
+      exhausted: () => this.exhausted(),
+    }).run();
+    return next;
   }
 
   /** The number MissingDag knows a peer by (1…255). */
@@ -430,10 +349,9 @@ class Fetch {
   /**
    * Indexes one CHILDREN_MANY reply, after checking it against the budgets, each charged to the
    * peer that sent it (throws BudgetExceededError, indexing nothing, when it would cross one):
-   * blobs and references it named, the depth of what it names. Parents the peer lacks go back on
-   * the queue for the others.
+   * blobs and references it named, the depth of what it names. Returns the parents the peer lacks.
    */
-  private indexReply(dag: MissingDag, task: ChildrenTask, source: Source, lists: (Uint8Array | null)[], queue: ChildrenTask[], next: number[]): void {
+  private indexReply(dag: MissingDag, parents: readonly number[], source: Source, lists: readonly (Uint8Array | null)[], next: number[]): number[] {
     // Count first, so a reply over budget costs one pass and leaves the DAG untouched. A blob we
     // hold ends the walk (its closure is stored), so it is neither counted nor recorded.
     let references = 0;
@@ -449,7 +367,7 @@ class Fetch {
           references++;
           if (dag.nodes.find(list, k * 32) >= 0) continue;
           fresh++;
-          deepest = Math.max(deepest, dag.depthOf(task.parents[i]!) + 1);
+          deepest = Math.max(deepest, dag.depthOf(parents[i]!) + 1);
         }
       }
       held.push(mask);
@@ -462,7 +380,7 @@ class Fetch {
     const lacking: number[] = [];
     let listed = 0;
     lists.forEach((list, k) => {
-      const parent = task.parents[k]!;
+      const parent = parents[k]!;
       if (!list) {
         lacking.push(parent);
         return;
@@ -475,11 +393,7 @@ class Fetch {
         if (added >= 0) next.push(added);
       }
     });
-    if (lacking.length) {
-      const refused = new Set(task.refused ?? []);
-      refused.add(source);
-      queue.push({ parents: lacking, refused, busy: null });
-    }
+    return lacking;
   }
 
   /**
