@@ -32,11 +32,11 @@ export function startSyncProcess(cliCmd: string[], args: string[], cwd: string, 
 export function followJsonLines<T>(
   proc: { stdout: ReadableStream<Uint8Array>; stderr: ReadableStream<Uint8Array> },
   name: string,
-): { items: T[]; waitFor: (match: (item: T) => boolean, ms?: number) => Promise<T> } {
+): { items: T[]; waitFor: (match: (item: T) => boolean, ms?: number) => Promise<T>; stderr: () => Promise<string> } {
   const items: T[] = [];
   const waiters: { match: (item: T) => boolean; resolve: (item: T) => void }[] = [];
   let stderr = "";
-  void (async () => {
+  const stderrEnded = (async () => {
     for await (const chunk of proc.stderr) stderr += new TextDecoder().decode(chunk);
   })();
   void (async () => {
@@ -74,5 +74,7 @@ export function followJsonLines<T>(
         },
       });
     });
-  return { items, waitFor };
+  /** All of the child's stderr, once it closed it (it exited). */
+  const allStderr = () => stderrEnded.then(() => stderr);
+  return { items, waitFor, stderr: allStderr };
 }

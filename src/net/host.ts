@@ -16,7 +16,7 @@ import { kadDHT } from "@libp2p/kad-dht";
 import { mdns } from "@libp2p/mdns";
 import { peerIdFromPublicKey, peerIdFromString } from "@libp2p/peer-id";
 import { ping } from "@libp2p/ping";
-import { tcp } from "@libp2p/tcp";
+import { tcpTransport } from "./tcp-transport.ts";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
@@ -218,7 +218,7 @@ function directOnlyGater(directOnly: boolean | undefined) {
 async function startHost(opts: HostOptions, given: string[]): Promise<Host> {
   const privateKey = await generateKeyPairFromSeed("Ed25519", opts.key.seed());
   let listen = given;
-  const transports: NonNullable<Libp2pOptions["transports"]> = [tcp()];
+  const transports: NonNullable<Libp2pOptions["transports"]> = [tcpTransport()];
   const quic = await loadQuic();
   if (quic.ok) transports.unshift(quic.quic(opts.quic));
   else {

@@ -21,7 +21,7 @@ export interface AppProcess {
 
 export function startExample(file: string, args: string[], cwd: string): AppProcess {
   const proc = Bun.spawn([process.execPath, join(EXAMPLES, file), ...args], { cwd, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-  const { items: lines, waitFor } = followJsonLines<Line>(proc, file);
+  const { items: lines, waitFor, stderr } = followJsonLines<Line>(proc, file);
   return {
     proc,
     lines,
@@ -32,7 +32,9 @@ export function startExample(file: string, args: string[], cwd: string): AppProc
     },
     async finish() {
       proc.stdin.end();
-      return await proc.exited;
+      const code = await proc.exited;
+      if (code !== 0) console.error(`${file} exited ${code}:\n${await stderr()}`);
+      return code;
     },
   };
 }
