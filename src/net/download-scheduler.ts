@@ -12,6 +12,7 @@ import { hashMany } from "../core/blake3.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import type { Hash } from "../core/store.ts";
 import { BadDataError, MissingBlobError } from "./fetch-errors.ts";
+import { RunOnce, type RunState } from "./run-once.ts";
 
 /** One peer taking part, as the scheduler sees it (fetch.ts's Source). */
 export interface DownloadSource {
@@ -64,13 +65,13 @@ interface Batch<S> {
   busy: S | null;
 }
 
-export type DownloadState = "idle" | "running" | "done" | "failed";
+export type DownloadState = RunState;
 
 /** Batches start this small (bytes per blob assumed) until a reply says how large blobs are. */
 const INITIAL_AVG_BLOB_BYTES = 64 * 1024;
 
 export class DownloadScheduler<S extends DownloadSource> {
-  private stateNow: DownloadState = "idle";
+  private readonly life: RunOnce;
   /** Batches from the oldest unstored one on; they are stored strictly front to back. */
   private readonly pending: Batch<S>[] = [];
   /** Index in `order` of the first hash not yet in a batch. */
@@ -78,18 +79,17 @@ export class DownloadScheduler<S extends DownloadSource> {
   private avgSize = INITIAL_AVG_BLOB_BYTES;
   /** Most batches held at once: bounds the reorder buffer. */
   readonly maxAhead: number;
-  private settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
-  private readonly onAbort = () => this.fail(this.hooks.exhausted());
 
   constructor(
     private readonly plan: DownloadPlan<S>,
     private readonly hooks: DownloadHooks<S>,
   ) {
     this.maxAhead = plan.window * Math.max(1, plan.sources.length) * 2;
+    this.life = new RunOnce("download", plan.signal, () => hooks.exhausted());
   }
 
   get state(): DownloadState {
-    return this.stateNow;
+    return this.life.state;
   }
 
   /** Batches made and not stored yet (at most `maxAhead`). */
@@ -99,29 +99,11 @@ export class DownloadScheduler<S extends DownloadSource> {
 
   /** Downloads and stores the whole plan; once only. */
   run(): Promise<void> {
-    if (this.stateNow !== "idle") throw new Error(`download already ${this.stateNow}`);
-    this.stateNow = "running";
-    return new Promise<void>((resolve, reject) => {
-      this.settle = { resolve, reject };
-      this.plan.signal?.addEventListener("abort", this.onAbort);
-      this.pump();
-    });
-  }
-
-  private get settled(): boolean {
-    return this.stateNow !== "running";
-  }
-
-  private end(state: "done" | "failed", err?: Error): void {
-    if (this.settled) return;
-    this.stateNow = state;
-    this.plan.signal?.removeEventListener("abort", this.onAbort);
-    if (err) this.settle!.reject(err);
-    else this.settle!.resolve();
+    return this.life.start(() => this.pump());
   }
 
   private fail(err: Error): void {
-    this.end("failed", err);
+    this.life.end("failed", err);
   }
 
   private live(): S[] {
@@ -169,7 +151,7 @@ export class DownloadScheduler<S extends DownloadSource> {
   private received(source: S, batch: Batch<S>, asked: number[], reply: (Uint8Array | null)[]): void {
     let replyBytes = 0;
     for (const blob of reply) if (blob) replyBytes += blob.length;
-    if (this.settled || source.dropped) {
+    if (this.life.settled || source.dropped) {
       this.hooks.release(replyBytes);
       return; // the batch was released when the source was dropped
     }
@@ -224,9 +206,9 @@ export class DownloadScheduler<S extends DownloadSource> {
   private pump(): void {
     let live: S[];
     for (;;) {
-      if (this.settled) return;
+      if (this.life.settled) return;
       if (this.pending.length === 0 && this.next >= this.plan.order.length) {
-        this.end("done");
+        this.life.end("done");
         return;
       }
       live = this.live();

@@ -12,6 +12,7 @@
  */
 import { BudgetExceededError } from "./fetch-budget.ts";
 import type { DownloadSource } from "./download-scheduler.ts";
+import { RunOnce, type RunState } from "./run-once.ts";
 
 export interface LevelPlan<S extends DownloadSource> {
   /** The entries whose children this level lists. */
@@ -52,24 +53,23 @@ interface ChildrenTask<S> {
   busy: S | null;
 }
 
-export type LevelState = "idle" | "running" | "done" | "failed";
+export type LevelState = RunState;
 
 export class LevelDiscovery<S extends DownloadSource> {
-  private stateNow: LevelState = "idle";
+  private readonly life: RunOnce;
   private readonly queue: ChildrenTask<S>[] = [];
   private readonly inFlight = new Set<ChildrenTask<S>>();
-  private settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
-  private readonly onAbort = () => this.end("failed", this.hooks.exhausted());
 
   constructor(
     private readonly plan: LevelPlan<S>,
     private readonly hooks: LevelHooks<S>,
   ) {
+    this.life = new RunOnce("level discovery", plan.signal, () => hooks.exhausted());
     this.enqueue(plan.frontier);
   }
 
   get state(): LevelState {
-    return this.stateNow;
+    return this.life.state;
   }
 
   /** Requests waiting for a source, and requests awaiting a reply. */
@@ -79,25 +79,7 @@ export class LevelDiscovery<S extends DownloadSource> {
 
   /** Lists the whole level; resolves once every parent has a list or no live source has it. Once only. */
   run(): Promise<void> {
-    if (this.stateNow !== "idle") throw new Error(`level discovery already ${this.stateNow}`);
-    this.stateNow = "running";
-    return new Promise<void>((resolve, reject) => {
-      this.settle = { resolve, reject };
-      this.plan.signal?.addEventListener("abort", this.onAbort);
-      this.pump();
-    });
-  }
-
-  private get settled(): boolean {
-    return this.stateNow !== "running";
-  }
-
-  private end(state: "done" | "failed", err?: Error): void {
-    if (this.settled) return;
-    this.stateNow = state;
-    this.plan.signal?.removeEventListener("abort", this.onAbort);
-    if (err) this.settle!.reject(err);
-    else this.settle!.resolve();
+    return this.life.start(() => this.pump());
   }
 
   private enqueue(parents: readonly number[], refused: Set<S> | null = null): void {
@@ -133,7 +115,7 @@ export class LevelDiscovery<S extends DownloadSource> {
     let bytes = 0;
     for (const list of lists) if (list) bytes += list.length;
     try {
-      if (task.busy !== source || this.settled) return; // the source was dropped meanwhile
+      if (task.busy !== source || this.life.settled) return; // the source was dropped meanwhile
       task.busy = null;
       source.inFlight--;
       this.inFlight.delete(task);
@@ -141,7 +123,7 @@ export class LevelDiscovery<S extends DownloadSource> {
       if (lacking.length) this.enqueue(lacking, new Set([...(task.refused ?? []), source]));
     } catch (err) {
       if (!(err instanceof BudgetExceededError)) {
-        this.end("failed", err instanceof Error ? err : new Error(String(err)));
+        this.life.end("failed", err instanceof Error ? err : new Error(String(err)));
         return;
       }
       // Nothing of the reply was indexed: its parents go to the other sources.
@@ -154,11 +136,11 @@ export class LevelDiscovery<S extends DownloadSource> {
   }
 
   private pump(): void {
-    if (this.settled) return;
+    if (this.life.settled) return;
     this.enqueue(this.hooks.reclaim());
     const live = this.plan.sources.filter((s) => !s.dropped);
     if (this.plan.signal?.aborted || live.length === 0) {
-      this.end("failed", this.hooks.exhausted());
+      this.life.end("failed", this.hooks.exhausted());
       return;
     }
     for (let i = 0; i < this.queue.length; ) {
@@ -177,6 +159,6 @@ export class LevelDiscovery<S extends DownloadSource> {
       this.queue.splice(i, 1);
       this.ask(task, best);
     }
-    if (this.queue.length === 0 && this.inFlight.size === 0) this.end("done");
+    if (this.queue.length === 0 && this.inFlight.size === 0) this.life.end("done");
   }
 }
