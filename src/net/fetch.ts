@@ -164,8 +164,6 @@ interface Source {
   inFlight: number;
 }
 
-/** Parents of one level asked of one peer in one CHILDREN_MANY request. */
-
 class Fetch {
   private readonly sources: Source[];
   private readonly errors: { peer: string; error: Error }[] = [];

@@ -22,6 +22,7 @@ function hideSignal<T extends { signal: AbortSignal }>(options: T): T {
   return rest as T;
 }
 
+/** `tcp(init)` from @libp2p/tcp whose dials never hand their AbortSignal to the socket (see above). */
 export function tcpTransport(init: TCPOptions = {}): ReturnType<typeof tcp> {
   const factory = tcp(init);
   return (components) => {
