@@ -67,7 +67,11 @@ interface Batch<S> {
 
 export type DownloadState = RunState;
 
-/** Batches start this small (bytes per blob assumed) until a reply says how large blobs are. */
+/**
+ * Batches start this small (bytes per blob assumed) until a reply says how large blobs are; until
+ * then only one request is in flight in all (see `sized`), so a fetch of large blobs (a large
+ * file's 1 MiB chunks) does not start with `window` requests of 16 MiB each.
+ */
 const INITIAL_AVG_BLOB_BYTES = 64 * 1024;
 
 export class DownloadScheduler<S extends DownloadSource> {
@@ -77,6 +81,8 @@ export class DownloadScheduler<S extends DownloadSource> {
   /** Index in `order` of the first hash not yet in a batch. */
   private next = 0;
   private avgSize = INITIAL_AVG_BLOB_BYTES;
+  /** Whether a reply has told blob sizes yet (until then one request is in flight in all). */
+  private sized = false;
   /** Most batches held at once: bounds the reorder buffer. */
   readonly maxAhead: number;
 
@@ -181,7 +187,10 @@ export class DownloadScheduler<S extends DownloadSource> {
       batch.blobs[index] = blobs[k]!;
       bytes += blobs[k]!.length;
     });
-    if (got.length) this.avgSize = Math.max(64, bytes / got.length);
+    if (got.length) {
+      this.avgSize = Math.max(64, bytes / got.length);
+      this.sized = true;
+    }
     batch.missing = missing;
     if (missing.length) batch.tried.add(source);
     try {
@@ -217,7 +226,7 @@ export class DownloadScheduler<S extends DownloadSource> {
         return;
       }
       for (const source of live) {
-        while (source.inFlight < this.plan.window) {
+        while (source.inFlight < this.plan.window && (this.sized || !live.some((s) => s.inFlight > 0))) {
           const batch = this.pick(source);
           if (!batch) break;
           if (batch.missing.length) this.issue(source, batch); // else it was prefetched whole

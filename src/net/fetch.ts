@@ -42,8 +42,13 @@ const log = netLogger("fetch");
 
 export { BadDataError, BudgetExceededError, FetchFailedError, MissingBlobError, StalledPeerError };
 
-/** Levels with at most this many missing blobs are downloaded during discovery (see above)… */
-const SPECULATE_MAX_HASHES = 128;
+/**
+ * Levels with at most this many missing blobs are downloaded during discovery (see above)… Their
+ * sizes are unknown when they are asked and a level's reply is held whole, so this also bounds
+ * what a level of a large file's 1 MiB chunks costs (at 128, a 100 MiB file's chunks arrived in
+ * one reply: its receiver peaked at 258 MB); 32 still takes a commit of a few dozen files.
+ */
+const SPECULATE_MAX_HASHES = 32;
 /** …until this many bytes have arrived that way in one fetch. */
 const SPECULATE_MAX_BYTES = 16 << 20;
 /** Byte budget of the one-request closure (see `FetchOptions.have`); larger updates go level by level. */

@@ -6,6 +6,7 @@ import { expect, test } from "bun:test";
 import { MemoryStore } from "../../src/core/memory-store.ts";
 import { SyncClient } from "../../src/net/client.ts";
 import { OP_AUTH, OP_CHILDREN_MANY, openPolicy, PROTOCOL_V5, SyncServer } from "../../src/net/protocol.ts";
+import { PROGRESS_FLUSH_BYTES } from "../../src/net/server/children.ts";
 import { u32 } from "../../src/net/stream-io.ts";
 import { useHosts } from "./fixtures/hosts.ts";
 import { until } from "./fixtures/until.ts";
@@ -54,4 +55,38 @@ test("a peer is answered while another's long CHILDREN_MANY runs; the long one s
   heavy.abort(new Error("gone"));
   await until(() => errors.some((e) => e.name === "RequestAbandoned"), 10_000);
   expect(longDone).toBeLessThan(REQUESTS);
+}, 30_000);
+
+test("a CHILDREN_MANY over many large parents sends its answers as it goes, not only at the end (the asker's idle deadline)", async () => {
+  // 64 distinct 1 MiB leaves: 64 MiB to scan, and a reply of 64 empty lists (4 bytes each).
+  const store = new MemoryStore();
+  const parents = Array.from({ length: 64 }, (_, i) => {
+    const blob = new Uint8Array(1 << 20);
+    blob.fill(i + 1);
+    return store.put(blob);
+  });
+  const victim = await host(["/ip4/127.0.0.1/tcp/0"]);
+  await new SyncServer(victim, store, openPolicy).start();
+  const request = new Uint8Array(5 + parents.length * 32);
+  request[0] = OP_CHILDREN_MANY;
+  request.set(u32(parents.length), 1);
+  parents.forEach((p, i) => {
+    request.set(p, 5 + i * 32);
+  });
+  const stream = await (await host()).dialProtocol(victim.getMultiaddrs()[0]!, PROTOCOL_V5);
+  stream.send(Buffer.concat([new Uint8Array([OP_AUTH, ...new Uint8Array(32), 0, 0, 0, 0]), request]));
+  // One byte answers AUTH; then the lists, in more than one message: the first holds the answers
+  // for the first PROGRESS_FLUSH_BYTES of parents scanned.
+  const sizes: number[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
+    sizes.push(bytes.length);
+    total += bytes.length;
+    if (total >= 1 + 64 * 4) break;
+  }
+  expect(total).toBe(1 + 64 * 4);
+  const perFlush = (PROGRESS_FLUSH_BYTES / (1 << 20)) * 4;
+  expect(sizes.length).toBeGreaterThan(2);
+  expect(Math.max(...sizes)).toBeLessThanOrEqual(1 + perFlush);
 }, 30_000);

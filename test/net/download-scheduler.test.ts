@@ -116,6 +116,7 @@ const settle = () => new Promise((r) => setTimeout(r, 0));
  * ends; throws when a round leaves no request waiting and the run still going (it is stuck).
  */
 async function drain(sources: FakeSource[], s: DownloadScheduler<FakeSource>, reply?: (s: FakeSource, hashes: Hash[]) => (Uint8Array | null)[]) {
+  await settle();
   while (s.state === "running") {
     if (!sources.some((src) => src.waiting.length)) throw new Error("the download is stuck: running with no request out");
     for (const src of sources) while (src.waiting.length) src.answerNext(reply ? (h) => reply(src, h) : undefined);
@@ -134,6 +135,13 @@ function start(s: DownloadScheduler<FakeSource>): Promise<void> {
 function outcome(s: DownloadScheduler<FakeSource>, run: Promise<void>): Promise<void> {
   if (s.state === "running" || s.state === "idle") throw new Error(`the download is still ${s.state}`);
   return run;
+}
+
+/** Answers the one request a run starts with (blob sizes unknown); the windows fill after it. */
+async function sized(first: FakeSource): Promise<void> {
+  expect(first.waiting.length).toBe(1);
+  first.answerNext();
+  await settle();
 }
 
 const same = (a: Hash[], b: Hash[]) => a.length === b.length && a.every((h, i) => bytesEqual(h, b[i]!));
@@ -162,14 +170,15 @@ describe("download scheduler", () => {
     // One blob per batch (64 KiB target over the 64 KiB first guess), eight in flight.
     const { s, stored } = scheduler([a], all.order, { batchBytes: 64 * 1024, batch: 1 });
     const run = start(s);
+    await sized(a);
     expect(a.waiting.length).toBe(8);
-    // Answer the newest first: nothing may be stored until the front batch is in.
+    // Answer the newest first: nothing more may be stored until the front batch is in.
     while (a.waiting.length > 1) {
       const last = a.waiting.pop()!;
       last.answer(a.honest(last.hashes));
     }
     await settle();
-    expect(stored.length).toBe(0);
+    expect(stored.length).toBe(1);
     await drain([a], s);
     await outcome(s, run);
     expect(same(stored, all.order)).toBe(true);
@@ -181,6 +190,7 @@ describe("download scheduler", () => {
     const b = holding("B", all);
     const { s, stored } = scheduler([a, b], all.order, { window: 3, batch: 1, batchBytes: 64 * 1024 });
     const run = start(s);
+    await sized(a);
     expect(a.waiting.length).toBe(3);
     expect(b.waiting.length).toBe(3);
     let peakPending = 0;
@@ -273,6 +283,8 @@ describe("download scheduler", () => {
     const b = holding("B", all);
     const { s, stored, book } = scheduler([a, b], all.order, { batch: 5, window: 2 });
     const run = start(s);
+    await sized(a);
+    expect(a.waiting.length).toBe(2);
     const broken = new Error("stream reset");
     a.waiting.shift()!.refuse(broken);
     await settle();
@@ -352,5 +364,24 @@ describe("download scheduler", () => {
     await outcome(s, run);
     expect(a.asked[0]!.length).toBe(4); // 256 KiB at the first guess of 64 KiB per blob
     expect(a.asked[1]!.length).toBe(50); // 64-byte blobs seen: capped by `batch`
+  });
+
+  test("until a reply tells blob sizes one request is out in all; then each source's window fills", async () => {
+    const all = blobs(100, 1 << 20);
+    const [a, b] = [holding("A", all), holding("B", all)];
+    const { s, stored } = scheduler([a, b], all.order, { window: 4 });
+    const run = start(s);
+    await settle();
+    // 16 blobs at the first guess of 64 KiB each: 16 MiB asked, and nothing more until it is in.
+    expect(a.asked.map((h) => h.length)).toEqual([16]);
+    expect(b.asked.length).toBe(0);
+    a.answerNext();
+    await settle();
+    // 1 MiB blobs seen: one per request, four in flight per source.
+    expect(a.waiting.map((p) => p.hashes.length)).toEqual([1, 1, 1, 1]);
+    expect(b.waiting.map((p) => p.hashes.length)).toEqual([1, 1, 1, 1]);
+    await drain([a, b], s);
+    await outcome(s, run);
+    expect(same(stored, all.order)).toBe(true);
   });
 });

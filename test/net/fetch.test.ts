@@ -145,6 +145,22 @@ describe("fetch from a server process", () => {
     await client.close();
   }, 30_000);
 
+  test("a level too wide to hold whole while it is discovered (its blob sizes are unknown) is downloaded after, in batches", async () => {
+    const wide: DagShape = { depth: 1, fanout: 64, salt: 8 }; // levels of 1 and 64 blobs
+    const server = await startServer({ seed: seed(10), listen: TCP, dag: wide });
+    const { dag } = expected(wide);
+    const client = await SyncClient.connect(await clientHost(), server.addr, none);
+    const target = new MemoryStore();
+    const summary = await fetchClosure(client, dag.root, target);
+    expect(summary.blobs).toBe(65);
+    // Past the pipelined rounds of discovery (CHILDREN and, for the root's level, GET_BLOBS), a
+    // download round: 64 chunks of a large file asked in one speculative reply were 64 MiB held.
+    expect(summary.depth).toBe(2);
+    expect(summary.requests).toBeGreaterThan(2 * summary.depth);
+    expect((await server.stats())[OP_GET_BLOBS]).toBe(65); // nothing asked twice
+    await client.close();
+  }, 30_000);
+
   test("nothing before AUTH; a refusing policy gives nothing", async () => {
     const server = await startServer({ seed: seed(2), listen: QUIC, dag: SHAPE });
     const { dag } = expected();
