@@ -5,7 +5,6 @@
  * transfer never trips it, however long it takes; a peer that stops does, however small the
  * reply. Nothing is timed while nothing is awaited (an idle connection between fetches is fine).
  */
-import { OWNS_CHUNKS } from "./stream-io.ts";
 
 type Clock = () => number;
 
@@ -22,11 +21,9 @@ export class IdleWatchdog {
   ) {}
 
   /** Wraps a stream's chunks: each one counts as progress. */
-  track<T>(source: AsyncIterable<T>): AsyncIterable<T> & { [OWNS_CHUNKS]: boolean } {
+  track<T>(source: AsyncIterable<T>): AsyncIterable<T> {
     const watchdog = this;
     return {
-      // A reader may keep the chunks of a source that owns them (see OWNS_CHUNKS); so may it ours.
-      [OWNS_CHUNKS]: (source as { [OWNS_CHUNKS]?: boolean })[OWNS_CHUNKS] === true,
       async *[Symbol.asyncIterator]() {
         for await (const chunk of source) {
           watchdog.progress();

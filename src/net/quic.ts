@@ -11,7 +11,7 @@
  */
 import { createRequire } from "node:module";
 import type { Libp2pOptions } from "libp2p";
-import { OWNS_CHUNKS, PAUSES_SENDER } from "./stream-io.ts";
+import { PAUSES_SENDER } from "./stream-io.ts";
 
 type Transport = NonNullable<Libp2pOptions["transports"]>[number];
 
@@ -93,10 +93,7 @@ function widenReads(addon: string): void {
   const read = proto.read;
   proto.read = function (this: GatedNative, size: number) {
     // The JS stream whose read loop is starting (see holdReadsWhilePaused) owns this native stream.
-    if (starting) {
-      this[OWNER] = starting;
-      starting[NATIVE] = this as unknown as NativeStream;
-    }
+    if (starting) this[OWNER] = starting;
     const owner = this[OWNER];
     if (owner?.readStatus === "paused") return resumed(owner).then(() => read.call(this, Math.max(size, QUIC_READ_BYTES)));
     return read.call(this, Math.max(size, QUIC_READ_BYTES));
@@ -108,30 +105,13 @@ function widenReads(addon: string): void {
 /** The package's JS stream, as far as holdReadsWhilePaused uses it. */
 type JsStream = {
   readStatus: string;
-  [NATIVE]?: NativeStream;
   addEventListener(type: string, listener: () => void, options?: { once: boolean }): void;
   [RESUMED]?: { promise: Promise<void>; resolve: () => void };
 };
 type GatedNative = { [OWNER]?: JsStream };
-type JsStreamClass = {
-  prototype: {
-    readFromStream(): Promise<void>;
-    sendPause(): void;
-    sendResume(): void;
-    sendData(data: ChunkList): SendResult;
-    [PAUSES_SENDER]?: boolean;
-    [OWNS_CHUNKS]?: boolean;
-  };
-};
-/** The native stream's write, as `writeChunks` uses it. */
-type NativeStream = { write(bytes: Uint8Array): Promise<void> };
-/** The libp2p base class's write-buffer slice (a Uint8ArrayList) and its send result. */
-type ChunkList = { byteLength: number; subarray(): Uint8Array; [Symbol.iterator](): Iterator<Uint8Array> };
-type SendResult = { sentBytes: number; canSendMore: boolean };
-type SendingStream = JsStream & { safeDispatchEvent(type: string): void; abort(err: Error): void };
+type JsStreamClass = { prototype: { readFromStream(): Promise<void>; sendPause(): void; sendResume(): void; [PAUSES_SENDER]?: boolean } };
 
 const OWNER = Symbol("tribles.quicOwner");
-const NATIVE = Symbol("tribles.quicNative");
 const RESUMED = Symbol("tribles.quicResumed");
 /** The JS stream whose `readFromStream` is running its synchronous start (it calls the native read at once). */
 let starting: JsStream | undefined;
@@ -181,59 +161,5 @@ async function holdReadsWhilePaused(): Promise<void> {
     gate?.resolve();
     return sendResume.call(this);
   };
-  const sendData = proto.sendData;
-  proto.sendData = function (this: SendingStream, data: ChunkList) {
-    const native = this[NATIVE];
-    return native ? writeChunks(this, native, data) : sendData.call(this, data);
-  };
   proto[PAUSES_SENDER] = true;
-  // Each native read returns a new buffer (napi hands over the bytes it read), never reused.
-  proto[OWNS_CHUNKS] = true;
-}
-
-/** Chunks below this size are joined with their small neighbours into one native write. */
-const JOIN_BELOW = 64 * 1024;
-
-/**
- * The package's `sendData` joins everything queued into one buffer (`Uint8ArrayList.subarray()`)
- * before its native write: with several MiB queued behind a busy write, a bulk sender spent about
- * 30% of its CPU copying. This writes the large chunks as they are, one native write after the
- * other (in order: a write starts when the previous one has been taken), and joins only runs of
- * small ones. As in the package, the stream reports "full" until every write is done, then drains.
- */
-function writeChunks(stream: SendingStream, native: NativeStream, data: ChunkList): SendResult {
-  const parts: Uint8Array[] = [];
-  let small: Uint8Array[] = [];
-  let smallBytes = 0;
-  const joinSmall = () => {
-    if (small.length === 1) parts.push(small[0]!);
-    else if (small.length > 1) {
-      const joined = new Uint8Array(smallBytes);
-      let at = 0;
-      for (const piece of small) {
-        joined.set(piece, at);
-        at += piece.length;
-      }
-      parts.push(joined);
-    }
-    small = [];
-    smallBytes = 0;
-  };
-  for (const chunk of data) {
-    if (chunk.length >= JOIN_BELOW) {
-      joinSmall();
-      parts.push(chunk);
-    } else if (chunk.length > 0) {
-      small.push(chunk);
-      smallBytes += chunk.length;
-    }
-  }
-  joinSmall();
-  void (async () => {
-    for (const part of parts) await native.write(part);
-  })().then(
-    () => stream.safeDispatchEvent("drain"),
-    (err: Error) => stream.abort(err),
-  );
-  return { sentBytes: data.byteLength, canSendMore: false };
 }

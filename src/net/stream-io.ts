@@ -44,16 +44,6 @@ type PausableStream = AsyncIterable<Chunk> &
 /** Marks a stream class whose `pause()` stops its sender (yamux: no window updates; QUIC: see quic.ts). */
 export const PAUSES_SENDER = Symbol.for("tribles.pausesSender");
 
-/**
- * Marks a stream class (or a wrapper of such a stream) whose chunks are fresh buffers nobody
- * reuses (QUIC's native reads, see quic.ts), so a reader may keep them without copying.
- */
-export const OWNS_CHUNKS = Symbol.for("tribles.ownsChunks");
-
-function ownsChunks(stream: unknown): boolean {
-  return (stream as { [OWNS_CHUNKS]?: boolean } | null)?.[OWNS_CHUNKS] === true;
-}
-
 /** Whether pausing `stream` holds back its sender (instead of buffering what it goes on sending). */
 export function pausesSender(stream: unknown): stream is PausableStream {
   const s = stream as { pause?: unknown; [PAUSES_SENDER]?: boolean } | null;
@@ -158,14 +148,11 @@ export class StreamReader {
   private pos = 0;
   private buffered = 0;
   private ended = false;
-  /** Whether chunks must be copied before they are kept (see `fill`). */
-  private readonly copyChunks: boolean;
 
   constructor(
     stream: AsyncIterable<Chunk>,
     private readonly timeouts: ReadTimeouts = {},
   ) {
-    this.copyChunks = !ownsChunks(stream);
     this.source = timeouts.maxUnread !== undefined && pausesSender(stream) ? new BoundedSource(stream, timeouts.maxUnread) : stream[Symbol.asyncIterator]();
   }
 
@@ -209,14 +196,13 @@ export class StreamReader {
         break;
       }
       // Copy into plain Uint8Arrays: transports hand out Node Buffers from pools they reuse once we
-      // yield (and Buffer#slice is a view, not a copy), while we keep chunks across awaits; not
-      // those of a stream that OWNS_CHUNKS. A list of buffers is taken piece by piece (its
-      // subarray() would concatenate first: one more copy).
+      // yield (and Buffer#slice is a view, not a copy), while we keep chunks across awaits. A list of
+      // buffers is copied piece by piece (its subarray() would concatenate first: two copies).
       const value = next.value as Chunk & { bufs?: Uint8Array[] };
       const pieces = value instanceof Uint8Array ? [value] : Array.isArray(value.bufs) ? value.bufs : [value.subarray()];
       for (const piece of pieces) {
         if (piece.length === 0) continue;
-        this.chunks.push(this.copyChunks ? new Uint8Array(piece) : piece);
+        this.chunks.push(new Uint8Array(piece));
         this.buffered += piece.length;
       }
     }
@@ -432,17 +418,12 @@ export class BufferedWriter {
     if (this.used + n > this.staging.length) this.seal();
   }
 
-  /**
-   * Moves the staged bytes to the send queue (the stream keeps them); staging goes on in the rest
-   * of the same buffer while a quarter of it is left, else in a fresh one. A new 256 KiB buffer per
-   * seal cost one allocation per large blob sent, for its few header bytes.
-   */
+  /** Moves the staged bytes to the send queue; a fresh staging buffer follows (the stream keeps the old one). */
   private seal(): void {
     if (this.used === 0) return;
     this.queued.push(this.staging.subarray(0, this.used));
     this.queuedBytes += this.used;
-    const rest = this.staging.length - this.used;
-    this.staging = rest >= this.flushAt / 4 ? this.staging.subarray(this.used) : new Uint8Array(this.flushAt);
+    this.staging = new Uint8Array(this.flushAt);
     this.used = 0;
   }
 }
