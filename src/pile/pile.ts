@@ -611,9 +611,16 @@ export class Pile implements Store {
     });
   }
 
-  /** Makes every append so far durable (fsync). */
+  /**
+   * Makes every append of this handle so far durable (fsync); nothing to do when it appended
+   * nothing since the last flush. A sync flushes after each round, also the rounds in which it
+   * only noticed another process's appends: that fsync blocked its event loop for 5-10 ms just as
+   * it had pushed a new head, and the peer's fetch of that head waited for it (bench sync, W3
+   * through pile net sync). Appends by other processes are theirs to flush.
+   */
   flush(): void {
     this.checkOpen();
+    if (!this.dirty) return;
     fsyncSync(this.fd);
     this.dirty = false;
   }
