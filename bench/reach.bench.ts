@@ -105,6 +105,9 @@ try {
   const bLan = team.sync("b", ["--listen", `/ip4/${lan.b}/udp/0/quic-v1`, "--peers", aLan], lab.exec(lab.homes[1]!.ns));
   await measure("LAN (veth)", bLan);
   await stop(bLan);
+  // B remembers A's LAN address (and learns it again from A): without the link, only the relay
+  // or a punched hole reaches A.
+  lan.remove();
   // Relayed: B behind the second cone NAT knows A only through the relay.
   const bRelayed = team.sync("b", [...listenAll, "--relay", relayQuic, "--peers", viaRelay], lab.exec(lab.homes[1]!.ns));
   await measure("relayed (two cone NATs)", bRelayed);

@@ -28,6 +28,9 @@ import { describe, logged, netLogger } from "./log.ts";
 
 const log = netLogger("hole-punch");
 
+/** Addresses a hole-punching dial tries at most (the peer chose them). */
+const MAX_PUNCH_ADDRS = 4;
+
 export type HolePunchEvent = { type: "hole-punch"; peer: string; direct: boolean; addr?: string };
 
 /** The parts of libp2p's DCUtR service used here (its class keeps them private). */
@@ -149,8 +152,7 @@ export class HolePuncher {
   }
 
   /**
-   * DCUtR's dials go to the transport directly, address by address (relayed ones skipped), for two
-   * reasons. The second dial must take the responding role of the connection's handshakes, as
+   * DCUtR's dials go to the TCP transport directly, address by address, for two reasons. The second dial must take the responding role of the connection's handshakes, as
    * DCUtR asks with `initiator: false`: over TCP both dials become one connection (simultaneous
    * open), and one side must answer the other's noise and multistream-select messages; libp2p's
    * dial queue drops that option (both sides then speak first: "handshake stage 1 validation
@@ -167,8 +169,11 @@ export class HolePuncher {
       get: (target, key) => {
         if (key !== "openConnection") return Reflect.get(target, key, target);
         return async (addrs: Multiaddr | Multiaddr[], options: { initiator?: boolean; signal?: AbortSignal }) => {
-          const list = (Array.isArray(addrs) ? addrs : [addrs]).filter(isTcpAddr);
-          const peer = list[0]?.getComponents().findLast((c) => c.name === "p2p")?.value;
+          // The peer chose these addresses: only TCP ones naming one peer (the handshake then
+          // checks that peer's key), and a few of them.
+          const all = Array.isArray(addrs) ? addrs : [addrs];
+          const peer = all[0]?.getComponents().findLast((c) => c.name === "p2p")?.value;
+          const list = peer ? all.filter((a) => isTcpAddr(a) && a.getComponents().findLast((c) => c.name === "p2p")?.value === peer).slice(0, MAX_PUNCH_ADDRS) : [];
           if (peer) this.dialled.add(peer);
           const errors: unknown[] = [];
           for (const addr of list) {

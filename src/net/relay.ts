@@ -3,7 +3,8 @@
  * for those that cannot be dialled), DCUtR (hole punching: a relayed connection is upgraded to a
  * direct one when both NATs allow it) and AutoNAT (dial-backs that confirm an address is
  * reachable). host.ts adds these services when asked; `Reach` keeps reservations on the team
- * relays and says which path each connection took.
+ * relays, learns our TCP mapping from them and hands hole punching to hole-punch.ts, and says
+ * which path each connection took.
  *
  * Cost: a relay serves only members (a reservation waits for the peer's AUTH to verify, see
  * `memberGate`), and each relayed connection is cut at RELAY_LIMITS' duration and bytes; the relay

@@ -23,8 +23,8 @@ export interface NatLab {
   homes: Home[];
   /** `ip netns exec NS` for a command run inside a namespace. */
   exec(ns: string): string[];
-  /** Adds a plain LAN link (veth, no NAT) between the first two homes' namespaces: 10.99.0.1 / .2. */
-  lan(): { a: string; b: string };
+  /** Adds a plain LAN link (veth, no NAT) between the first two homes' namespaces: 10.99.0.1 / .2; `remove` takes it away. */
+  lan(): { a: string; b: string; remove(): void };
   destroy(): void;
 }
 
@@ -59,7 +59,7 @@ export function makeNatLab(tag: string, nats: NatKind[]): NatLab {
       run("ip", "-n", b, "addr", "add", "10.99.0.2/24", "dev", `tl${tag}b`);
       run("ip", "-n", a, "link", "set", `tl${tag}a`, "up");
       run("ip", "-n", b, "link", "set", `tl${tag}b`, "up");
-      return { a: "10.99.0.1", b: "10.99.0.2" };
+      return { a: "10.99.0.1", b: "10.99.0.2", remove: () => run("ip", "-n", a, "link", "del", `tl${tag}a`) };
     },
     destroy() {
       for (const ns of all) Bun.spawnSync(["ip", "netns", "del", ns], { stderr: "ignore" });
