@@ -317,7 +317,7 @@ export async function runSync(path: string, opts: SyncOptions & { relayServer?: 
   return 0;
 }
 
-const REACH_EVENTS = new Set(["reservation", "reservation-refused", "path", "reachability"]);
+const REACH_EVENTS = new Set(["reservation", "reservation-refused", "path", "reachability", "hole-punch"]);
 const isReachEvent = (e: TeamSyncEvent): e is ReachEvent => REACH_EVENTS.has(e.type);
 
 function logReach(e: ReachEvent, log: (event: Record<string, unknown>, text: string) => void): void {
@@ -334,6 +334,12 @@ function logReach(e: ReachEvent, log: (event: Record<string, unknown>, text: str
       break;
     case "path":
       log({ event: type, ...fields }, `connection to ${e.peer}: ${e.path}${e.via ? ` through relay ${e.via}` : ""} (${e.transport})`);
+      break;
+    case "hole-punch":
+      log(
+        { event: type, ...fields },
+        e.direct ? `hole punching to ${e.peer}: connected directly at ${e.addr}` : `hole punching to ${e.peer} failed (a NAT maps each destination to its own port, or drops the attempt); staying relayed`,
+      );
       break;
     case "reachability":
       log(

@@ -27,6 +27,7 @@ import { noiseCrypto } from "./noise-crypto.ts";
 import { loadQuic, type QuicSettings } from "./quic.ts";
 import { type ReachOptions, reachConfig } from "./relay.ts";
 import { PAUSES_SENDER, StreamReader } from "./stream-io.ts";
+import { tcpFromOnePort } from "./tcp-dial-port.ts";
 
 // A paused yamux stream sends no window updates, so its sender stops within one window.
 (YamuxStream.prototype as unknown as Record<symbol, boolean>)[PAUSES_SENDER] = true;
@@ -218,7 +219,8 @@ function directOnlyGater(directOnly: boolean | undefined) {
 async function startHost(opts: HostOptions, given: string[]): Promise<Host> {
   const privateKey = await generateKeyPairFromSeed("Ed25519", opts.key.seed());
   let listen = given;
-  const transports: NonNullable<Libp2pOptions["transports"]> = [tcpTransport()];
+  // With reach (relays, hole punching), TCP dials leave from one port, whose NAT mapping peers learn.
+  const transports: NonNullable<Libp2pOptions["transports"]> = [opts.reach ? tcpFromOnePort() : tcpTransport()];
   const quic = await loadQuic();
   if (quic.ok) transports.unshift(quic.quic(opts.quic));
   else {

@@ -3,7 +3,8 @@
  * for those that cannot be dialled), DCUtR (hole punching: a relayed connection is upgraded to a
  * direct one when both NATs allow it) and AutoNAT (dial-backs that confirm an address is
  * reachable). host.ts adds these services when asked; `Reach` keeps reservations on the team
- * relays and says which path each connection took.
+ * relays, learns our TCP mapping from them and hands hole punching to hole-punch.ts, and says
+ * which path each connection took.
  *
  * Cost: a relay serves only members (a reservation waits for the peer's AUTH to verify, see
  * `memberGate`), and each relayed connection is cut at RELAY_LIMITS' duration and bytes; the relay
@@ -13,10 +14,15 @@
 import { autoNATv2 } from "@libp2p/autonat-v2";
 import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
 import { dcutr } from "@libp2p/dcutr";
+import { identifyPush } from "@libp2p/identify";
 import type { Connection, ConnectionGater, PeerId } from "@libp2p/interface";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import type { TeamPolicy } from "../auth/policy.ts";
+import { HolePuncher, type HolePunchEvent, isPrivateAddr, isTcpAddr } from "./hole-punch.ts";
 import type { Host } from "./host.ts";
+import { logged, netLogger } from "./log.ts";
+
+const log = netLogger("reach");
 
 /** What one relay grants: reservations, and each relayed connection's duration and bytes. */
 export interface RelayLimits {
@@ -73,6 +79,8 @@ export function reachConfig(reach: ReachOptions): {
     // (v2: its server dials back on a new connection; v1 closed the peer's own connection after a dial-back.)
     autonat: autoNATv2({ startupDelay: 1000, refreshInterval: 60_000 }),
     dcutr: dcutr({ retries: 3 }),
+    // Tells connected peers when our addresses (or NAT mapping, hole-punch.ts) change.
+    identifyPush: identifyPush(),
   };
   const server = reach.relayServer;
   if (server) {
@@ -172,7 +180,13 @@ export type ReachEvent =
    */
   | { type: "reachability"; reachable: boolean; public: string[]; relayed: string[]; mapped: string[] }
   /** A reservation on our relay was refused (the peer's capability did not verify in time). */
-  | { type: "reservation-refused"; peer: string };
+  | { type: "reservation-refused"; peer: string }
+  /**
+   * Hole punching to a peer (both sides offered a NAT mapping) ended: with a direct connection
+   * (`addr`), or not (a NAT on either side maps each destination to its own port, or drops the
+   * attempt): the connection stays relayed.
+   */
+  | HolePunchEvent;
 
 const RESERVE_RETRY_MIN_MS = 1000;
 const RESERVE_TIMEOUT_MS = 15_000;
@@ -195,8 +209,7 @@ export class Reach {
   private stopped = false;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private lastReach = "";
-  /** Our NAT's mappings as the relays saw them, announced for hole punching (not proof of reachability). */
-  private readonly mapped = new Set<string>();
+  private puncher: HolePuncher | undefined;
 
   private constructor(
     private readonly host: Host,
@@ -208,6 +221,8 @@ export class Reach {
     const r = new Reach(host, (reach.relays ?? []).map((a) => multiaddr(a)), onEvent);
     host.addEventListener("connection:open", r.onOpen);
     host.addEventListener("self:peer:update", r.onSelf);
+    const relayIds = new Set(r.relays.map((a) => a.getComponents().findLast((c) => c.name === "p2p")?.value));
+    r.puncher = HolePuncher.start(host, (peer) => relayIds.has(peer.toString()), onEvent, r.onSelf);
     // The node dialled its given peers before we were started: say those paths too.
     for (const conn of host.getConnections()) r.onOpen(new CustomEvent("connection:open", { detail: conn }));
     for (const relay of r.relays) r.reserve(relay, RESERVE_RETRY_MIN_MS);
@@ -219,6 +234,7 @@ export class Reach {
     for (const t of this.timers) clearTimeout(t);
     this.host.removeEventListener("connection:open", this.onOpen);
     this.host.removeEventListener("self:peer:update", this.onSelf);
+    this.puncher?.stop();
   }
 
   private readonly onOpen = (evt: CustomEvent<Connection>) => {
@@ -231,8 +247,8 @@ export class Reach {
   private readonly onSelf = () => {
     const addrs = this.host.getMultiaddrs().map(String);
     const relayed = addrs.filter((a) => a.includes("/p2p-circuit"));
-    const direct = addrs.filter((a) => !a.includes("/p2p-circuit") && !isPrivateAddr(a) && !this.mapped.has(a));
-    const mapped = addrs.filter((a) => this.mapped.has(a));
+    const direct = addrs.filter((a) => !a.includes("/p2p-circuit") && !isPrivateAddr(a));
+    const mapped = this.puncher?.mapped ?? [];
     const key = `${direct.join(" ")}|${relayed.join(" ")}|${mapped.join(" ")}`;
     if (key === this.lastReach) return;
     this.lastReach = key;
@@ -240,18 +256,20 @@ export class Reach {
   };
 
   /**
-   * The addresses our NAT maps us to, as the relay saw them (identify's observed address): offered
-   * to peers for hole punching. libp2p announces them only once AutoNAT confirms them, which never
-   * happens behind a NAT that drops unsolicited packets, and DCUtR exchanges only announced ones.
+   * Opens a TCP connection to the relay, beside a reservation held over QUIC, so that the relay
+   * tells us (identify) where our NAT maps our TCP dials: TCP is the transport that hole punches.
    */
-  private announceObserved(): void {
-    // biome-ignore lint/suspicious/noExplicitAny: the address manager is internal to libp2p.
-    const addresses = (this.host as any).components.addressManager;
-    for (const addr of addresses.getObservedAddrs() as Multiaddr[]) {
-      if (isPrivateAddr(addr.toString()) || addr.toString().includes("/p2p-circuit")) continue;
-      this.mapped.add(addr.encapsulate(`/p2p/${this.host.peerId}`).toString());
-      addresses.confirmObservedAddr(addr, { type: "observed" });
-    }
+  private learnTcpMapping(relayId: string): void {
+    const relay = this.host.getConnections().find((c) => c.remotePeer.toString() === relayId)?.remotePeer;
+    if (!relay || this.host.getConnections(relay).some((c) => isTcpAddr(c.remoteAddr))) return;
+    void this.host.peerStore
+      .get(relay)
+      .then((info) => {
+        const tcp = info.addresses.map((a) => a.multiaddr).filter((a) => isTcpAddr(a) && !isPrivateAddr(a.toString()));
+        if (tcp.length === 0 || this.stopped) return;
+        return this.host.dial(tcp, { force: true, signal: AbortSignal.timeout(RESERVE_TIMEOUT_MS) });
+      })
+      .catch(logged(log, `a TCP connection to relay ${relayId}`));
   }
 
   /** Holds a reservation on `relay`: listens on its circuit address, and again once it is gone. */
@@ -290,7 +308,7 @@ export class Reach {
         .map(String)
         .filter((a) => a.includes(`/p2p/${relayId}/p2p-circuit`));
       this.onEvent({ type: "reservation", relay: relayId, ok: true, addrs });
-      this.announceObserved();
+      this.learnTcpMapping(relayId);
       watch();
     })().catch((err: unknown) => {
       if (this.stopped) return;
@@ -300,10 +318,3 @@ export class Reach {
   }
 }
 
-/** Whether a multiaddr's IP is private, loopback or link-local (not reachable from the internet). */
-function isPrivateAddr(addr: string): boolean {
-  const m = /^\/ip4\/(\d+)\.(\d+)\./.exec(addr);
-  if (!m) return /^\/ip6\/(::1|f[cd]|fe80)/i.test(addr) || !/^\/ip[46]\//.test(addr);
-  const [a, b] = [Number(m[1]), Number(m[2])];
-  return a === 10 || a === 127 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b < 128);
-}

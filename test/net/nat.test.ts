@@ -5,15 +5,15 @@
  * each destination to a random port, "symmetric"). Real `tribles` processes throughout.
  *
  * What it shows: commits cross two NATs both ways through the relay; the nodes say the path is
- * relayed and through which relay; a symmetric NAT still syncs, relayed; a key without a team
- * capability gets no reservation. Hole punching (DCUtR) is attempted by the nodes but does not
- * succeed between two NATs with libp2p's QUIC and TCP transports here (see README, Limits), so the
- * cone test asserts the path the nodes report, which today is relayed.
+ * relayed and through which relay; between the two cone homes hole punching (DCUtR, over TCP)
+ * then makes the connection direct and `pile net status` says so; behind the symmetric NAT hole
+ * punching is tried, fails, and the peers stay relayed and say so; a key without a team capability
+ * gets no reservation.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { followJsonLines, type SyncEvent, type SyncProcess } from "../../src/cli/sync-process.ts";
-import { CLI, makeTeam, type Team } from "./e2e-helpers.ts";
+import { attempt, CLI, makeTeam, type Team } from "./e2e-helpers.ts";
 import { makeNatLab, type NatLab, natLabMissing } from "./netns/nat-lab.ts";
 
 const missing = natLabMissing();
@@ -62,6 +62,15 @@ const reserved = (p: SyncProcess) => p.waitFor((e) => e.event === "reservation" 
 const received = (p: SyncProcess, head: string) => p.waitFor((e) => e.event === "received" && e.head === head, 30_000);
 const pathTo = (p: SyncProcess, member: string) => p.waitFor((e) => e.event === "path" && e.peer === team!.members[member]!.peerId, 20_000);
 
+const peerIdOf = (member: string) => team!.members[member]!.peerId;
+
+/** `pile net status --json` of a member's running sync: its entry for `peer`. */
+async function statusOf(member: string, peer: string): Promise<{ peer: string; path: string; relay: string | null; transport: string } | undefined> {
+  const { code, out, err } = await attempt(team!.dir, "pile", "net", "status", team!.members[member]!.pile, "--json");
+  if (code !== 0) throw new Error(`status exited ${code}: ${err}`);
+  return (JSON.parse(out).peers as { peer: string; path: string; relay: string | null; transport: string }[]).find((p) => p.peer === peerIdOf(peer));
+}
+
 let a: SyncProcess | undefined;
 
 test.skipIf(!!missing)(
@@ -89,7 +98,32 @@ test.skipIf(!!missing)(
 );
 
 test.skipIf(!!missing)(
-  "behind a symmetric NAT a peer still syncs, relayed, and says so",
+  "behind two port-keeping NATs hole punching makes the connection direct, and status says direct",
+  async () => {
+    a ??= homeSync("a", 0);
+    await reserved(a);
+    const b = homeSync("b", 1, ["--peers", viaRelay("a")]);
+    // B reaches A through the relay first; A, the side it came in to, punches (TCP simultaneous open).
+    expect((await pathTo(b, "a")).path).toBe("relayed");
+    const direct = await b.waitFor((e) => e.event === "path" && e.peer === peerIdOf("a") && e.path === "direct", 60_000);
+    expect(direct.transport).toBe("tcp");
+    expect(direct.addr as string).toStartWith(`/ip4/${lab!.homes[0]!.wan}/tcp/`);
+    const punched = await a.waitFor((e) => e.event === "hole-punch" && e.peer === peerIdOf("b") && e.direct === true, 30_000);
+    expect(punched.addr as string).toStartWith(`/ip4/${lab!.homes[1]!.wan}/tcp/`);
+    const seen = await statusOf("b", "a");
+    expect(seen?.path).toBe("direct");
+    expect(seen?.transport).toBe("tcp");
+    expect((await statusOf("a", "b"))?.path).toBe("direct");
+    // And commits travel on it.
+    const head = await team!.commit("a", "after the punch", { "p.txt": "direct" });
+    await received(b, head);
+    await b.stop();
+  },
+  120_000,
+);
+
+test.skipIf(!!missing)(
+  "behind a symmetric NAT hole punching fails: the peers still sync, relayed, and say so",
   async () => {
     a ??= homeSync("a", 0);
     await reserved(a);
@@ -100,9 +134,16 @@ test.skipIf(!!missing)(
     const path = await pathTo(c, "a");
     expect(path.path).toBe("relayed");
     expect(path.via).toBe(team!.members.relay!.peerId);
+    // Both sides offered their mapping and A dialled: C's router gave that dial another port.
+    const punch = await a.waitFor((e) => e.event === "hole-punch" && e.peer === peerIdOf("c"), 90_000);
+    expect(punch.direct).toBe(false);
+    const seen = await statusOf("c", "a");
+    expect(seen?.path).toBe("relayed");
+    expect(seen?.relay).toBe(peerIdOf("relay"));
+    expect((await statusOf("a", "c"))?.path).toBe("relayed");
     await c.stop();
   },
-  90_000,
+  150_000,
 );
 
 test.skipIf(!!missing)(

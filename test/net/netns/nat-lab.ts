@@ -23,8 +23,8 @@ export interface NatLab {
   homes: Home[];
   /** `ip netns exec NS` for a command run inside a namespace. */
   exec(ns: string): string[];
-  /** Adds a plain LAN link (veth, no NAT) between the first two homes' namespaces: 10.99.0.1 / .2. */
-  lan(): { a: string; b: string };
+  /** Adds a plain LAN link (veth, no NAT) between the first two homes' namespaces: 10.99.0.1 / .2; `remove` takes it away. */
+  lan(): { a: string; b: string; remove(): void };
   destroy(): void;
 }
 
@@ -59,7 +59,7 @@ export function makeNatLab(tag: string, nats: NatKind[]): NatLab {
       run("ip", "-n", b, "addr", "add", "10.99.0.2/24", "dev", `tl${tag}b`);
       run("ip", "-n", a, "link", "set", `tl${tag}a`, "up");
       run("ip", "-n", b, "link", "set", `tl${tag}b`, "up");
-      return { a: "10.99.0.1", b: "10.99.0.2" };
+      return { a: "10.99.0.1", b: "10.99.0.2", remove: () => run("ip", "-n", a, "link", "del", `tl${tag}a`) };
     },
     destroy() {
       for (const ns of all) Bun.spawnSync(["ip", "netns", "del", ns], { stderr: "ignore" });
@@ -102,9 +102,13 @@ export function makeNatLab(tag: string, nats: NatKind[]): NatLab {
       // Symmetric: --random-fully picks a new public port per destination, so the port a peer
       // learns through the relay is not the one that reaches it.
       run("ip", "netns", "exec", router, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE", ...(kind === "symmetric" ? ["--random-fully"] : []));
-      // Nothing unsolicited comes in from the internet.
-      run("ip", "netns", "exec", router, "iptables", "-A", "FORWARD", "-i", "wan", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT");
-      run("ip", "netns", "exec", router, "iptables", "-A", "FORWARD", "-i", "wan", "-j", "DROP");
+      // Nothing unsolicited comes in from the internet, to the home or to the router itself (as on
+      // a home router's firewall): a router that answered a peer's early hole-punching SYN itself
+      // (RST) would keep that flow in conntrack, and its own later SYN would get another port.
+      for (const chain of ["FORWARD", "INPUT"]) {
+        run("ip", "netns", "exec", router, "iptables", "-A", chain, "-i", "wan", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT");
+        run("ip", "netns", "exec", router, "iptables", "-A", chain, "-i", "wan", "-j", "DROP");
+      }
       homes.push({ ns: home, addr: `10.0.${n}.2`, wan, router });
     });
   } catch (err) {
