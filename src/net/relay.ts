@@ -288,15 +288,22 @@ export class Reach {
     };
     const held = () => this.host.getMultiaddrs().some((a) => a.toString().includes(`/p2p/${relayId}/p2p-circuit`));
     const watch = () => {
-      // The reservation ends with the relay's connection (or its expiry): reserve again then.
-      const onClose = (evt: CustomEvent<Connection>) => {
-        if (evt.detail.remotePeer.toString() !== relayId || this.host.getConnections(evt.detail.remotePeer).length > 0) return;
-        this.host.removeEventListener("connection:close", onClose);
-        if (this.stopped) return;
-        this.onEvent({ type: "reservation", relay: relayId, ok: false, addrs: [], error: "connection to the relay closed" });
+      // The reservation lives on the one connection it was made on. When that closes (the relay's
+      // last connection, or one of two opened to it at once and closed as a duplicate while the
+      // other stays), or the reservation expires unrefreshed, libp2p's circuit listener withdraws
+      // our relayed addresses and dispatches transport:listening at once. Reserve again then.
+      // (self:peer:update is debounced by a second and says nothing when a loss follows the gain.)
+      const check = () => {
+        if (this.stopped || held()) return;
+        this.host.removeEventListener("transport:listening", check);
+        this.host.removeEventListener("connection:close", check);
+        const connected = this.host.getConnections().some((c) => c.remotePeer.toString() === relayId);
+        const error = connected ? "the relay connection holding the reservation closed" : "connection to the relay closed";
+        this.onEvent({ type: "reservation", relay: relayId, ok: false, addrs: [], error });
         retry(RESERVE_RETRY_MIN_MS);
       };
-      this.host.addEventListener("connection:close", onClose);
+      this.host.addEventListener("transport:listening", check);
+      this.host.addEventListener("connection:close", check);
     };
     (async () => {
       // A reservation request can stall (seen when the relay connection was opened by a relayed

@@ -10,7 +10,7 @@
  * punching is tried, fails, and the peers stay relayed and say so; a key without a team capability
  * gets no reservation.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { followJsonLines, type SyncEvent, type SyncProcess } from "../../src/cli/sync-process.ts";
 import { attempt, CLI, makeTeam, type Team } from "./e2e-helpers.ts";
@@ -44,6 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
+    await a?.stop();
     relay?.proc.kill("SIGTERM");
     await relay?.proc.exited;
     await team?.cleanup();
@@ -52,9 +53,17 @@ afterAll(async () => {
   }
 }, 30_000);
 
+/** Syncs a test started besides A's (shared by the tests), stopped after it even when it fails. */
+const spawned: SyncProcess[] = [];
+afterEach(async () => {
+  await Promise.all(spawned.splice(0).map((p) => p.stop()));
+}, 30_000);
+
 /** A member's sync in home `home`, holding a reservation on the relay. */
 function homeSync(member: string, home: number, extra: string[] = []): SyncProcess {
-  return team!.sync(member, [...listenAll, "--relay", relayAddr, ...extra], lab!.exec(lab!.homes[home]!.ns));
+  const p = team!.sync(member, [...listenAll, "--relay", relayAddr, ...extra], lab!.exec(lab!.homes[home]!.ns));
+  if (member !== "a") spawned.push(p);
+  return p;
 }
 
 const viaRelay = (member: string) => `${relayAddr}/p2p-circuit/p2p/${team!.members[member]!.peerId}`;
