@@ -9,7 +9,11 @@
  * Cost: a relay serves only members (a reservation waits for the peer's AUTH to verify, see
  * `memberGate`), and each relayed connection is cut at RELAY_LIMITS' duration and bytes; the relay
  * is then dialled again (a new budget), while a direct connection, once hole punching made one, is
- * the one every new stream takes (libp2p prefers an unlimited connection to a limited one).
+ * the one every new stream takes (libp2p prefers an unlimited connection to a limited one). A
+ * fetch running over the relay when the punch succeeds does not stay there: DCUtR closes the
+ * relayed connection, the fetch fails and is tried again (fetch-queue.ts), and the peer's heads,
+ * sent anew on the direct connection, start it there too; the client on the closed connection is
+ * replaced (client-cache.ts). test/net/nat.test.ts fetches a commit 24 times a relay's data limit.
  */
 import { autoNATv2 } from "@libp2p/autonat-v2";
 import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";

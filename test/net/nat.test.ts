@@ -8,9 +8,13 @@
  * relayed and through which relay; between the two cone homes hole punching (DCUtR, over TCP)
  * then makes the connection direct and `pile net status` says so; behind the symmetric NAT hole
  * punching is tried, fails, and the peers stay relayed and say so; a key without a team capability
- * gets no reservation.
+ * gets no reservation; a teammate given by PeerId alone is found through the relay; and a bulk
+ * fetch begun over a relay that allows 1 MiB per relayed connection completes (24 MiB) once hole
+ * punching made the connection direct: it left the relay.
  */
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import { copyFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { followJsonLines, type SyncEvent, type SyncProcess } from "../../src/cli/sync-process.ts";
 import { attempt, CLI, makeTeam, type Team } from "./e2e-helpers.ts";
@@ -21,25 +25,36 @@ if (missing) console.warn(`nat test cannot run here: ${missing}`);
 
 let lab: NatLab | undefined;
 let team: Team | undefined;
-let relay: { proc: Subprocess; waitFor: (m: (e: SyncEvent) => boolean, ms?: number) => Promise<SyncEvent>; items: SyncEvent[] } | undefined;
+let relay: Relay | undefined;
 let relayAddr = "";
 
 const listenAll = ["--listen", "/ip4/0.0.0.0/udp/0/quic-v1", "--listen", "/ip4/0.0.0.0/tcp/0"];
 
+type Relay = { proc: Subprocess; waitFor: (m: (e: SyncEvent) => boolean, ms?: number) => Promise<SyncEvent>; items: SyncEvent[]; addr: string };
+
+/** `tribles relay` of `member` in the public namespace on `port` (QUIC and TCP); `addr` is its QUIC address. */
+async function startRelay(member: string, port: number, extra: string[] = []): Promise<Relay> {
+  const r = team!.members[member]!;
+  const proc = Bun.spawn(
+    [...lab!.exec(lab!.pub), ...CLI, "relay", "--pile", r.pile, "--key", r.key, "--team-root", team!.root, "--cap", r.cap!, "--listen", `/ip4/${lab!.relayAddr}/udp/${port}/quic-v1`, "--listen", `/ip4/${lab!.relayAddr}/tcp/${port}`, "--json", ...extra],
+    { cwd: team!.dir, stdout: "pipe", stderr: "pipe" },
+  );
+  const followed = followJsonLines<SyncEvent>(proc, member);
+  const listening = await followed.waitFor((e) => e.event === "listening");
+  const addr = (listening.addrs as string[]).find((a) => a.includes("/quic-v1/"))!;
+  expect(addr).toContain(`/p2p/${r.peerId}`);
+  return { proc, ...followed, addr };
+}
+
 beforeAll(async () => {
   if (missing) return;
   lab = makeNatLab(`${process.pid % 10000}`, ["cone", "cone", "symmetric"]);
-  team = await makeTeam(["relay", "a", "b", "c", "stranger"], { outsiders: ["stranger"] });
-  const r = team.members.relay!;
-  const proc = Bun.spawn(
-    [...lab.exec(lab.pub), ...CLI, "relay", "--pile", r.pile, "--key", r.key, "--team-root", team.root, "--cap", r.cap!, "--listen", `/ip4/${lab.relayAddr}/udp/4001/quic-v1`, "--listen", `/ip4/${lab.relayAddr}/tcp/4001`, "--json"],
-    { cwd: team.dir, stdout: "pipe", stderr: "pipe" },
-  );
-  const followed = followJsonLines<SyncEvent>(proc, "relay");
-  relay = { proc, ...followed };
-  const listening = await relay.waitFor((e) => e.event === "listening");
-  relayAddr = (listening.addrs as string[]).find((a) => a.includes("/quic-v1/"))!;
-  expect(relayAddr).toContain(`/p2p/${r.peerId}`);
+  team = await makeTeam(["relay", "a", "b", "c", "stranger", "thrifty", "d", "e", "f"], { outsiders: ["stranger"] });
+  // The second relay (a test below) holds the team's chains as the founder's does: members learn
+  // their own chain from the peers they reach, here only a relay.
+  copyFileSync(join(team.dir, team.members.relay!.pile), join(team.dir, team.members.thrifty!.pile));
+  relay = await startRelay("relay", 4001);
+  relayAddr = relay.addr;
 }, 60_000);
 
 afterAll(async () => {
@@ -60,13 +75,13 @@ afterEach(async () => {
 }, 30_000);
 
 /** A member's sync in home `home`, holding a reservation on the relay. */
-function homeSync(member: string, home: number, extra: string[] = []): SyncProcess {
-  const p = team!.sync(member, [...listenAll, "--relay", relayAddr, ...extra], lab!.exec(lab!.homes[home]!.ns));
+function homeSync(member: string, home: number, extra: string[] = [], via = relayAddr): SyncProcess {
+  const p = team!.sync(member, [...listenAll, "--relay", via, ...extra], lab!.exec(lab!.homes[home]!.ns));
   if (member !== "a") spawned.push(p);
   return p;
 }
 
-const viaRelay = (member: string) => `${relayAddr}/p2p-circuit/p2p/${team!.members[member]!.peerId}`;
+const viaRelay = (member: string, via = relayAddr) => `${via}/p2p-circuit/p2p/${team!.members[member]!.peerId}`;
 const reserved = (p: SyncProcess) => p.waitFor((e) => e.event === "reservation" && e.ok === true, 40_000);
 const received = (p: SyncProcess, head: string) => p.waitFor((e) => e.event === "received" && e.head === head, 30_000);
 const pathTo = (p: SyncProcess, member: string) => p.waitFor((e) => e.event === "path" && e.peer === team!.members[member]!.peerId, 20_000);
@@ -167,4 +182,55 @@ test.skipIf(!!missing)(
     await s.stop();
   },
   90_000,
+);
+
+test.skipIf(!!missing)(
+  "a teammate behind another NAT, given by PeerId alone, is found through the relay and synced with",
+  async () => {
+    a ??= homeSync("a", 0);
+    await reserved(a);
+    // F knows the relay and A's PeerId, nothing else: the relay's DHT tells it A's relayed address.
+    const f = homeSync("f", 1, ["--peers", peerIdOf("a")]);
+    const found = await f.waitFor((e) => e.event === "connected" && e.addr === peerIdOf("a"), 60_000);
+    expect(found.peer).toBe(peerIdOf("a"));
+    const head = await team!.commit("a", "found by id", { "id.txt": "peer id alone" });
+    await received(f, head);
+    await f.stop();
+  },
+  120_000,
+);
+
+/** The relay's data limit per relayed connection in the test below (MiB), and the commit it is far smaller than. */
+const THRIFTY_RELAY_MIB = 1;
+const BULK_MIB = 24;
+
+test.skipIf(!!missing)(
+  "a bulk fetch begun over the relay finishes on the direct connection once hole punching made one",
+  async () => {
+    // A relay that cuts each relayed connection after 1 MiB: a 24 MiB commit can only arrive
+    // whole over a direct connection (a fetch cut midway starts over), so its arrival shows the
+    // fetch left the relay, and the relay carried at most 1 MiB per relayed connection.
+    const thrifty = await startRelay("thrifty", 4002, ["--relay-mib", String(THRIFTY_RELAY_MIB)]);
+    try {
+      const d = homeSync("d", 0, [], thrifty.addr);
+      await reserved(d);
+      const random = new Uint8Array(BULK_MIB << 20);
+      for (let i = 0; i < random.length; i += 65536) crypto.getRandomValues(random.subarray(i, i + 65536));
+      const bulk = await team!.commit("d", "bulk", { "bulk.bin": Buffer.from(random).toString("base64") });
+      // E learns of the commit over the relayed connection, the first one it has to D.
+      const e = homeSync("e", 1, ["--peers", viaRelay("d", thrifty.addr)], thrifty.addr);
+      expect((await pathTo(e, "d")).path).toBe("relayed");
+      await e.waitFor((ev) => ev.event === "path" && ev.peer === peerIdOf("d") && ev.path === "direct", 60_000);
+      await e.waitFor((ev) => ev.event === "received" && ev.head === bulk, 90_000);
+      // Every relayed connection between them carried at most the relay's limit: together far less than the commit.
+      const relayedPaths = [...e.events.filter((ev) => ev.event === "path" && ev.peer === peerIdOf("d")), ...d.events.filter((ev) => ev.event === "path" && ev.peer === peerIdOf("e"))].filter(
+        (ev) => ev.path === "relayed",
+      );
+      expect(relayedPaths.length * THRIFTY_RELAY_MIB).toBeLessThan(BULK_MIB / 4);
+    } finally {
+      thrifty.proc.kill("SIGTERM");
+      await thrifty.proc.exited;
+    }
+  },
+  180_000,
 );
