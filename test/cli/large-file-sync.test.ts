@@ -26,13 +26,15 @@ const sizeMiB = Number(process.env.TRIBLES_BIG_FILE_MB ?? (process.env.TRIBLES_B
 /** Peak resident memory (all of it: anonymous and file-backed) of a one-shot command. */
 const COMMAND_CEILING = 128 * MB;
 /**
- * Peak resident memory of each side of a sync. An idle sync process is already 87–94 MB (46 MB of
- * it the runtime's code pages; importing libp2p alone makes a process 65 MB); moving a large file
- * adds 30–55 MB of transport buffers and garbage between paced collections (measured 121–132 MB on
- * the sender and 126–148 MB on a receiver at 160 MiB, 129 and 136–142 MB at 1 GiB), so the issue's
- * 128 MB target is not met by a receiver yet: this ceiling holds both sides to what is.
+ * Peak resident memory of each side of a sync. An idle sync process is already 81 MB steady (91–95
+ * at its start-up peak; 38 MB of it the runtime's code pages, 19 MB the empty runtime; importing
+ * the net layer alone makes a process 68 MB), 96 MB once connected; moving a large file adds
+ * transport buffers and garbage between paced collections: measured 124–128 MB on each side at
+ * 160 MiB on a loaded 2-core machine (a receiver was 126–148 MB before its received bytes were
+ * paced as twice their size). The issue's 128 MB target is met only just, so the ceiling keeps a
+ * margin for a busier machine.
  */
-const SYNC_CEILING = 160 * MB;
+const SYNC_CEILING = 145 * MB;
 
 /** Samples a process's peak VmRSS every 5 ms until `stop`. */
 function rssSampler(pid: number): { stop(): number } {
