@@ -19,12 +19,15 @@ import { keyedHash32, slotShift } from "../core/keyed-hash.ts";
 import type { Bytes } from "./file-view.ts";
 
 /**
- * Bits of the presence filter: one bit per value of a key's first 21 bits. Most lookups of hashes
- * that are not in the pile (CHILDREN scans every 32-byte chunk of a blob) stop at one bit test
- * instead of hashing all 32 bytes. A false positive only costs the full lookup; 256 KiB keeps
- * them rare up to a few hundred thousand blobs.
+ * Least bits of the presence filter: one bit per value of a key's first bits. Most lookups of
+ * hashes that are not in the pile (CHILDREN scans every 32-byte chunk of a blob) stop at one bit
+ * test instead of hashing all 32 bytes. A false positive only costs the full lookup. The filter
+ * grows with the index (FILTER_BITS_PER_ENTRY), so it stays sparse: at a fixed 2^21 bits a million
+ * blobs set 38% of them and CHILDREN scans went through the full lookup that often.
  */
-const FILTER_BITS = 1 << 21;
+const FILTER_MIN_BITS = 1 << 21;
+/** Filter bits per entry (rounded up to a power of two): at 16, about 6% of absent keys pass. */
+const FILTER_BITS_PER_ENTRY = 16;
 
 export class BlobIndex {
   /**
@@ -42,8 +45,13 @@ export class BlobIndex {
   private isLarge = new Uint8Array(1024);
   /** Key and payload length of each large entry (see the file's comment). */
   private readonly large = new Map<number, { key: Uint8Array; length: number }>();
-  /** The presence filter (see FILTER_BITS), indexed by the key's first word. */
-  private readonly filter = new Uint32Array(FILTER_BITS / 32);
+  /** The presence filter (see FILTER_MIN_BITS), indexed by the key's first word's low bits. */
+  private filter = new Uint32Array(FILTER_MIN_BITS / 32);
+  private filterMask = FILTER_MIN_BITS - 1;
+  /** Per entry: its key's first word, so the filter can be rebuilt larger without reading the file. */
+  private firstWords = new Int32Array(1024);
+  /** Lookups that passed the filter (hashed and probed the slots): for tests, which count work. */
+  fullLookups = 0;
 
   /** @param largeMin records with payloads of this many bytes or more keep their key in memory. */
   constructor(private readonly largeMin = Number.POSITIVE_INFINITY) {}
@@ -55,7 +63,7 @@ export class BlobIndex {
 
   /** Bytes held by the index's arrays. */
   get byteLength(): number {
-    return this.slots.byteLength + this.offsets.byteLength + this.isLarge.byteLength + this.filter.byteLength + this.large.size * 96;
+    return this.slots.byteLength + this.offsets.byteLength + this.isLarge.byteLength + this.filter.byteLength + this.firstWords.byteLength + this.large.size * 96;
   }
 
   /**
@@ -91,8 +99,9 @@ export class BlobIndex {
 
   /** Entry of the hash `key[keyAt..+32]`, or -1. `bytes` must cover every indexed record. */
   find(key: Uint8Array, keyAt: number, bytes: Bytes): number {
-    const bit = filterBit(key, keyAt);
+    const bit = wordAt(key, keyAt) & this.filterMask;
     if ((this.filter[bit >>> 5]! & (1 << (bit & 31))) === 0) return -1;
+    this.fullLookups++;
     const fingerprint = keyedHash32(key, keyAt);
     let slot = fingerprint >>> this.shift;
     for (;;) {
@@ -117,9 +126,16 @@ export class BlobIndex {
       slot = (slot + 1) & this.mask;
     }
     const entry = this.count++;
-    const bit = filterBit(key, keyAt);
+    const word = wordAt(key, keyAt);
+    const bit = word & this.filterMask;
     this.filter[bit >>> 5] = this.filter[bit >>> 5]! | (1 << (bit & 31));
     if (entry >= this.offsets.length) this.offsets = grownOffsets(this.offsets);
+    if (entry >= this.firstWords.length) {
+      const grown = new Int32Array(this.offsets.length);
+      grown.set(this.firstWords);
+      this.firstWords = grown;
+    }
+    this.firstWords[entry] = word;
     this.offsets[entry] = offset;
     if (entry >= this.isLarge.length) {
       const grown = new Uint8Array(this.offsets.length);
@@ -133,6 +149,7 @@ export class BlobIndex {
     this.slots[2 * slot] = entry + 1;
     this.slots[2 * slot + 1] = fingerprint;
     if (this.count * 2 > this.mask + 1) this.grow();
+    if (this.count * FILTER_BITS_PER_ENTRY > this.filterMask + 1) this.growFilter();
     return entry;
   }
 
@@ -157,6 +174,18 @@ export class BlobIndex {
     return bytes.equals32(this.offsets[entry]! + 32, key, keyAt);
   }
 
+  /** Doubles the presence filter, re-setting every entry's bit from its stored first word. */
+  private growFilter(): void {
+    const bits = (this.filterMask + 1) * 2;
+    this.filter = new Uint32Array(bits / 32);
+    this.filterMask = bits - 1;
+    const { filter, firstWords } = this;
+    for (let e = 0; e < this.count; e++) {
+      const bit = firstWords[e]! & (bits - 1);
+      filter[bit >>> 5] = filter[bit >>> 5]! | (1 << (bit & 31));
+    }
+  }
+
   /** Doubles the slot table, re-placing every entry by its stored hash. */
   private grow(): void {
     const old = this.slots;
@@ -179,9 +208,6 @@ function grownOffsets(old: Float64Array): Float64Array<ArrayBuffer> {
   out.set(old);
   return out;
 }
-
-/** The presence-filter bit of the key `b[at..+32]`: its first 21 bits. */
-const filterBit = (b: Uint8Array, at: number): number => wordAt(b, at) & (FILTER_BITS - 1);
 
 function wordAt(b: Uint8Array, at: number): number {
   return b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);

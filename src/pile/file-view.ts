@@ -17,6 +17,11 @@ import { releasePages } from "./release-pages.ts";
 export const TAIL_READ_MAX = 256 * 1024;
 /** The tail never grows beyond this; the next growth re-maps the file instead. */
 export const TAIL_MAX = 4 * 1024 * 1024;
+/**
+ * Bytes read through the mapping after which its resident pages are given back: a server reading
+ * a whole pile of small blobs for a peer otherwise ends with the whole file in its RSS.
+ */
+export const RESIDENT_RELEASE_BYTES = 32 * 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
 
@@ -68,6 +73,8 @@ export class FileView {
   private image = new Bytes(EMPTY, 0, EMPTY);
   /** Mappings created by this view (for tests and the bench). */
   mappings = 0;
+  /** Bytes read through the mapping since its pages were last given back (see noteMappedRead). */
+  private mappedReads = 0;
 
   constructor(
     private readonly fd: number,
@@ -99,6 +106,17 @@ export class FileView {
    */
   release(from: number, to: number): void {
     if (this.map.length > 0) releasePages(this.map, from, to);
+  }
+
+  /**
+   * Counts `length` bytes read through the current mapping (a page at least: a read makes one
+   * resident); past RESIDENT_RELEASE_BYTES the whole mapping's pages are given back.
+   */
+  noteMappedRead(length: number): void {
+    this.mappedReads += Math.max(length, 4096);
+    if (this.mappedReads < RESIDENT_RELEASE_BYTES) return;
+    this.mappedReads = 0;
+    this.release(0, this.map.length);
   }
 
   /** After a scan of a fresh mapping: records from `applied` on will come from a new tail. */

@@ -99,8 +99,6 @@ export class Pile implements Store {
   /** The region being scanned (the visitor reads through it). */
   private scanBytes: Uint8Array = ZEROS;
   private scanBase = 0;
-  /** Payload bytes of large records seen since the scan's last page release. */
-  private largeScanned = 0;
   /** Nesting depth of `withExclusiveLock` (the flock is held while above 0). */
   private exclusiveDepth = 0;
   /** Appended since the last fsync. */
@@ -249,22 +247,21 @@ export class Pile implements Store {
   }
 
   /**
-   * Scans a region from `applied` on. In a fresh mapping, the pages its large records' headers
-   * made resident (the kernel maps a whole folio, often megabytes, per touched page) are given
-   * back every SCAN_RELEASE_BYTES of large records and at the end, so opening or growing a pile of
-   * large files does not make the file resident. Piles of small blobs keep their pages.
+   * Scans a region from `applied` on. In a fresh mapping, the pages its records' headers made
+   * resident (the kernel maps a whole folio, often megabytes, per touched page) are given back
+   * every SCAN_RELEASE_BYTES of file and at the end, so opening or growing a pile of
+   * large files does not make the file resident. Small records' pages are given back too: at a
+   * million blobs of 100 B–4 KiB the scan touches every page, and keeping them left 2.3 GB resident.
    */
   private scanReleasing(region: Region): ReturnType<typeof scanRecords> {
     const to = region.end - region.base;
     let from = this.applied - region.base;
-    this.largeScanned = 0;
     if (!region.mapped) return scanRecords(region.bytes, from, to, this.visitor);
     for (;;) {
       // Windows of SCAN_RELEASE_BYTES of file: a scan stops at a record boundary at or past `stop`.
       const stop = Math.min(to, from + SCAN_RELEASE_BYTES);
       const result = scanRecords(region.bytes, from, to, this.visitor, stop);
-      if (this.largeScanned > 0) this.view.release(from, result.end);
-      this.largeScanned = 0;
+      this.view.release(from, result.end);
       if (!result.ok || result.end >= to) return result;
       from = result.end;
     }
@@ -273,7 +270,6 @@ export class Pile implements Store {
   private readonly visitor: RecordVisitor = {
     blob: (at, length) => {
       const offset = this.scanBase + at;
-      if (length >= PREAD_MIN) this.largeScanned += length;
       const entry = this.index.add(this.scanBytes, at + 32, offset, this.view.current(), length);
       if (entry >= 0) {
         if (entry >= this.states.length) this.growStates();
@@ -304,7 +300,11 @@ export class Pile implements Store {
    * mapping a copy read with pread (see PREAD_MIN), so the mapping's pages are not touched.
    */
   private payloadOf(offset: number, size: number, bytes: Bytes): Uint8Array {
-    if (size < PREAD_MIN || offset >= bytes.tailStart || this.closed) return bytes.view(offset + HEADER_LEN, size);
+    if (offset >= bytes.tailStart || this.closed) return bytes.view(offset + HEADER_LEN, size);
+    if (size < PREAD_MIN) {
+      this.view.noteMappedRead(size);
+      return bytes.view(offset + HEADER_LEN, size);
+    }
     noteTransient(size);
     const out = new Uint8Array(size);
     for (let got = 0; got < size; ) {
@@ -393,6 +393,7 @@ export class Pile implements Store {
       const size = offset < length ? this.firstLength(entry, bytes) : Infinity;
       if (size > BATCH_INPUT_MAX) continue;
       entries.push(entry);
+      if (offset < bytes.tailStart) this.view.noteMappedRead(size);
       payloads.push(bytes.view(offset + HEADER_LEN, size));
     }
     if (entries.length < 2) return;
