@@ -28,6 +28,7 @@ import { NodeLife } from "./node/life.ts";
 import { PossessionGate } from "./node/possession-gate.ts";
 import { ProvideDebouncer } from "./node/provide-debounce.ts";
 import { Redialer } from "./node/redial.ts";
+import { TeamSearch } from "./node/team-search.ts";
 import type { SyncNodeOptions } from "./node/types.ts";
 import { Peer, type PeerNetwork, type RemoteHead } from "./peer.ts";
 import { PublisherChains } from "./publisher-chains.ts";
@@ -57,6 +58,8 @@ export class SyncNode implements PeerNetwork {
   private readonly queue: FetchQueue<RemoteHead>;
   private readonly provides: ProvideDebouncer;
   private readonly redial: Redialer;
+  /** Looks for more team peers while ours cannot verify us for lack of our chain. */
+  readonly teamSearch: TeamSearch;
   private readonly drops: DropReporter;
   private revocationSync: RevocationSync | undefined;
   private chains: PublisherChains | undefined;
@@ -84,7 +87,9 @@ export class SyncNode implements PeerNetwork {
       onAccepted: (peer) => this.server.admitPeer(peer),
       isMember: (peer) => this.isMember(peer),
       revocations: () => this.revocationSync,
+      onChainMissing: () => this.teamSearch.request(),
     });
+    this.teamSearch = new TeamSearch(host, life, () => opts.credentials.chain.length === 0);
     this.clients = clients;
     const clientFor = (peer: PeerId) => clients.clientFor(peer);
     const fetcher = new HeadFetcher({

@@ -36,6 +36,8 @@ export interface ClientCacheOptions {
   isMember(peer: string): boolean;
   /** Revocations are exchanged with each new client when the node runs a team. */
   revocations(): RevocationSync | undefined;
+  /** A peer refused us for lack of our own chain: look for peers that may hold it (team-search.ts). */
+  onChainMissing?(): void;
 }
 
 export class ClientCache {
@@ -150,6 +152,7 @@ export class ClientCache {
     const retrying = !err.refusal || !isPermanent(err.refusal.kind) || (missingChain && err.refusal.kind === "broken-chain");
     if (retrying) this.authFailed.set(key, peer);
     else this.refusedBy.set(key, err);
+    if (missingChain && err.refusal?.kind === "broken-chain") this.opts.onChainMissing?.();
     const kind = err.refusal?.kind ?? "unknown";
     const said = this.refusalsSaid.get(key) ?? new Set<string>();
     if (this.opts.life.stopped || said.has(kind)) return;
