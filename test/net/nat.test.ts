@@ -222,11 +222,12 @@ test.skipIf(!!missing)(
       expect((await pathTo(e, "d")).path).toBe("relayed");
       await e.waitFor((ev) => ev.event === "path" && ev.peer === peerIdOf("d") && ev.path === "direct", 60_000);
       await e.waitFor((ev) => ev.event === "received" && ev.head === bulk, 90_000);
-      // Every relayed connection between them carried at most the relay's limit: together far less than the commit.
-      const relayedPaths = [...e.events.filter((ev) => ev.event === "path" && ev.peer === peerIdOf("d")), ...d.events.filter((ev) => ev.event === "path" && ev.peer === peerIdOf("e"))].filter(
-        (ev) => ev.path === "relayed",
-      );
-      expect(relayedPaths.length * THRIFTY_RELAY_MIB).toBeLessThan(BULK_MIB / 4);
+      // Each relayed connection carried at most the relay's limit, and E took part in every one
+      // (D's view of them would count them twice). Fewer of them than the commit has MiB means
+      // the relay alone could not have carried it: the rest came direct. How many relayed
+      // connections open before the punch depends on the machine's load, so nothing tighter.
+      const relayedConnections = e.events.filter((ev) => ev.event === "path" && ev.peer === peerIdOf("d") && ev.path === "relayed");
+      expect(relayedConnections.length * THRIFTY_RELAY_MIB).toBeLessThan(BULK_MIB);
     } finally {
       thrifty.proc.kill("SIGTERM");
       await thrifty.proc.exited;
