@@ -57,6 +57,7 @@ beforeAll(async () => {
   relayAddr = relay.addr;
 }, 60_000);
 
+// Up to nine syncs and two relays stop here, each after its last connections close: on a busy machine that took over 30 s.
 afterAll(async () => {
   try {
     await a?.stop();
@@ -66,13 +67,13 @@ afterAll(async () => {
   } finally {
     lab?.destroy();
   }
-}, 30_000);
+}, 90_000);
 
 /** Syncs a test started besides A's (shared by the tests), stopped after it even when it fails. */
 const spawned: SyncProcess[] = [];
 afterEach(async () => {
   await Promise.all(spawned.splice(0).map((p) => p.stop()));
-}, 30_000);
+}, 60_000);
 
 /** A member's sync in home `home`, holding a reservation on the relay. */
 function homeSync(member: string, home: number, extra: string[] = [], via = relayAddr): SyncProcess {
