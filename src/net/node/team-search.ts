@@ -9,6 +9,7 @@
  * backoff while the chain is still missing; the DHT connects to the peers it asks, and the node
  * authenticates to every peer that connects (sync.ts), which completes the chain.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Host } from "../host.ts";
 import { logged, netLogger } from "../log.ts";
 import type { NodeLife } from "./life.ts";
@@ -60,13 +61,8 @@ export class TeamSearch {
     }
   }
 
+  /** Waits `ms`, or less when the node stops (the abort leaves no listener behind). */
   private wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.life.signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
-    });
+    return sleep(ms, undefined, { signal: this.life.signal }).catch(() => undefined);
   }
 }
