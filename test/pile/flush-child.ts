@@ -1,4 +1,4 @@
-/** Child of flush.test.ts: appends, then flushes as argv says, printing a marker write before each step. */
+/** Child of flush.test.ts: appends and flushes, printing a marker write before each step. */
 import { writeSync } from "node:fs";
 import { Pile } from "../../src/pile/pile.ts";
 
@@ -15,6 +15,12 @@ writer.flush();
 step("flush the other handle");
 reader.refresh();
 reader.flush();
+step("append again");
+writer.put(new TextEncoder().encode("flushed off the main thread"));
+step("flushAsync writer");
+await writer.flushAsync();
+step("flushAsync clean writer");
+await writer.flushAsync();
 step("done");
 writer.close();
 reader.close();
