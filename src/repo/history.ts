@@ -3,7 +3,8 @@
  * merges, common ancestors, checkout of a range, and signature verification of a whole chain.
  * Everything reads through a `BlobGetter`, so it works on a store snapshot or a workspace.
  */
-import { toHex } from "../core/bytes.ts";
+import { bytesEqual, toHex } from "../core/bytes.ts";
+import { HashIndex } from "../core/hash-index.ts";
 import type { Hash } from "../core/store.ts";
 import { TribleSet } from "../core/tribleset.ts";
 import { type BlobGetter, decodeArchive, requireBlob } from "./archive-read.ts";
@@ -14,19 +15,23 @@ import { type CommitInfo, parseCommit, verifyCommit } from "./commit.ts";
  * of a process; repeated ancestry walks during push retries then cost no decoding.
  */
 const CACHE_LIMIT = 200_000;
-const commitCache = new Map<string, CommitInfo>();
+/** Commit hash → entry number (bytes, no hex per lookup) and the parsed commit of each entry. */
+let cachedHashes = new HashIndex(1024);
+let cachedCommits: CommitInfo[] = [];
 
 /** Reads and parses a commit (a frozen, shared object); a missing or malformed commit is a RepoError. */
 export function readCommit(blobs: BlobGetter, h: Hash): CommitInfo {
-  const key = toHex(h);
-  const cached = commitCache.get(key);
-  if (cached) return cached;
+  const entry = cachedHashes.find(h);
+  if (entry >= 0) return cachedCommits[entry]!;
   const info = parseCommit(requireBlob(blobs, h, "commit"));
   // Shared between callers through the cache, so it must not be changed.
   Object.freeze(info.parents);
   Object.freeze(info);
-  if (commitCache.size >= CACHE_LIMIT) commitCache.clear();
-  commitCache.set(key, info);
+  if (cachedHashes.size >= CACHE_LIMIT) {
+    cachedHashes = new HashIndex(1024);
+    cachedCommits = [];
+  }
+  cachedCommits[cachedHashes.insert(h).entry] = info;
   return info;
 }
 
@@ -36,13 +41,11 @@ export function readCommit(blobs: BlobGetter, h: Hash): CommitInfo {
  * then falls back to a merge commit, which is always correct).
  */
 export function* ancestors(blobs: BlobGetter, start: Hash, tolerant = false): Generator<Hash> {
-  const seen = new Set<string>();
+  const seen = new HashIndex(64);
   const queue: Hash[] = [start];
   for (let next = 0; next < queue.length; next++) {
     const h = queue[next]!;
-    const key = toHex(h);
-    if (seen.has(key)) continue;
-    seen.add(key);
+    if (!seen.insert(h).added) continue;
     yield h;
     let info: CommitInfo;
     try {
@@ -57,9 +60,38 @@ export function* ancestors(blobs: BlobGetter, start: Hash, tolerant = false): Ge
 
 /** True when `ancestor` is `descendant` or reachable from it (unreadable history counts as "no"). */
 export function isAncestor(blobs: BlobGetter, ancestor: Hash, descendant: Hash): boolean {
-  const target = toHex(ancestor);
-  for (const h of ancestors(blobs, descendant, true)) if (toHex(h) === target) return true;
+  for (const h of ancestors(blobs, descendant, true)) if (bytesEqual(h, ancestor)) return true;
   return false;
+}
+
+/** How two heads relate: the same commit, one in the other's history, or neither. */
+export type Ancestry = "same" | "a-in-b" | "b-in-a" | "diverged";
+
+/**
+ * How `a` and `b` relate, walking both histories in step so that the answer costs about as many
+ * commits as lie between them: a head one commit ahead of a long history is found in two steps,
+ * where asking "is b in a's history" first would walk all of a's history (a sync merges each
+ * arriving head this way, every round). Diverged heads still cost both walks.
+ */
+export function ancestry(blobs: BlobGetter, a: Hash, b: Hash): Ancestry {
+  if (bytesEqual(a, b)) return "same";
+  const fromA = ancestors(blobs, a, true);
+  const fromB = ancestors(blobs, b, true);
+  let aDone = false;
+  let bDone = false;
+  while (!aDone || !bDone) {
+    if (!aDone) {
+      const step = fromA.next();
+      if (step.done) aDone = true;
+      else if (bytesEqual(step.value, b)) return "b-in-a";
+    }
+    if (!bDone) {
+      const step = fromB.next();
+      if (step.done) bDone = true;
+      else if (bytesEqual(step.value, a)) return "a-in-b";
+    }
+  }
+  return "diverged";
 }
 
 /** Commits reachable from both heads that are not ancestors of another such commit. */

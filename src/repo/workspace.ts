@@ -11,7 +11,7 @@ import type { TribleSet } from "../core/tribleset.ts";
 import type { BlobGetter } from "./archive-read.ts";
 import { buildCommit, buildMergeCommit } from "./commit.ts";
 import { RepoError } from "./errors.ts";
-import { checkoutRange, isAncestor } from "./history.ts";
+import { ancestry, checkoutRange } from "./history.ts";
 
 /** How a merge moved the head: not at all, straight to the other head, or through a merge commit. */
 export type MergeKind = "up-to-date" | "fast-forward" | "merge";
@@ -96,8 +96,9 @@ export class Workspace implements BlobGetter {
       this.head = other;
       return "fast-forward";
     }
-    if (bytesEqual(ours, other) || isAncestor(this, other, ours)) return "up-to-date";
-    if (isAncestor(this, ours, other)) {
+    const relation = ancestry(this, ours, other);
+    if (relation === "same" || relation === "b-in-a") return "up-to-date";
+    if (relation === "a-in-b") {
       this.head = other;
       return "fast-forward";
     }

@@ -11,6 +11,7 @@ import { TribleSet } from "../../src/core/tribleset.ts";
 import { buildBranchMeta, parseBranchMeta } from "../../src/repo/branch-meta.ts";
 import { parseCommit } from "../../src/repo/commit.ts";
 import { RepoError } from "../../src/repo/errors.ts";
+import { ancestry } from "../../src/repo/history.ts";
 import { filesInContent, filesToContent } from "../../src/repo/files.ts";
 import { applyRemoteHead } from "../../src/repo/tracking.ts";
 import { createNamedBranch, Repository } from "../../src/repo/repository.ts";
@@ -206,6 +207,42 @@ describe("merges", () => {
     expect(results[0]!.handle).toEqual(results[1]!.handle);
     expect(results[0]!.bytes).toEqual(results[1]!.bytes);
   }, 5_000);
+
+  test("a merge walks about as many commits as lie between the heads, not the whole history", () => {
+    // A store whose snapshots count the commit blobs read (the parsed-commit cache is
+    // process-wide, so each commit here is new to it and read once at most).
+    let reads = 0;
+    class CountingStore extends MemoryStore {
+      override reader() {
+        const inner = super.reader();
+        return Object.assign(Object.create(inner), {
+          get: (h: Hash) => {
+            reads++;
+            return inner.get(h);
+          },
+        });
+      }
+    }
+    const store = new CountingStore();
+    const repo = new Repository(store, key7);
+    let base = repo.commit("main", fact("c0"), "c0");
+    for (let i = 1; i < 300; i++) base = repo.commit("main", fact(`c${i}`), `c${i}`);
+    const ahead = repo.commit("main", fact("one more"), "one more");
+    const behind = repo.pull("main");
+    reads = 0;
+    const ws = repo.pull("main");
+    ws.head = base; // our branch is one commit behind the arriving head
+    expect(ws.mergeCommit(ahead)).toBe("fast-forward");
+    expect(reads).toBeLessThan(10);
+    reads = 0;
+    expect(behind.mergeCommit(base)).toBe("up-to-date"); // an old head arrives again
+    expect(reads).toBeLessThan(10);
+    expect(ancestry(store.reader(), ahead, base)).toBe("b-in-a");
+    expect(ancestry(store.reader(), base, ahead)).toBe("a-in-b");
+    expect(ancestry(store.reader(), base, base)).toBe("same");
+    const other = new Repository(store, key7).commit("side", fact("elsewhere"), "elsewhere");
+    expect(ancestry(store.reader(), other, ahead)).toBe("diverged");
+  }, 20_000);
 
   test("missing history falls back to a merge commit instead of failing", () => {
     const store = new MemoryStore();
