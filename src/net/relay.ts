@@ -212,6 +212,8 @@ const RESERVE_RETRY_MAX_MS = 30_000;
 export class Reach {
   private stopped = false;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Each held reservation's watcher of transport:listening and connection:close, removed when it fires or at stop. */
+  private readonly watchers = new Set<() => void>();
   private lastReach = "";
   private puncher: HolePuncher | undefined;
 
@@ -236,6 +238,7 @@ export class Reach {
   stop(): void {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
+    for (const check of this.watchers) this.unwatch(check);
     this.host.removeEventListener("connection:open", this.onOpen);
     this.host.removeEventListener("self:peer:update", this.onSelf);
     this.puncher?.stop();
@@ -276,6 +279,12 @@ export class Reach {
       .catch(logged(log, `a TCP connection to relay ${relayId}`));
   }
 
+  private unwatch(check: () => void): void {
+    this.watchers.delete(check);
+    this.host.removeEventListener("transport:listening", check);
+    this.host.removeEventListener("connection:close", check);
+  }
+
   /** Holds a reservation on `relay`: listens on its circuit address, and again once it is gone. */
   private reserve(relay: Multiaddr, delay: number): void {
     if (this.stopped) return;
@@ -299,13 +308,13 @@ export class Reach {
       // (self:peer:update is debounced by a second and says nothing when a loss follows the gain.)
       const check = () => {
         if (this.stopped || held()) return;
-        this.host.removeEventListener("transport:listening", check);
-        this.host.removeEventListener("connection:close", check);
+        this.unwatch(check);
         const connected = this.host.getConnections().some((c) => c.remotePeer.toString() === relayId);
         const error = connected ? "the relay connection holding the reservation closed" : "connection to the relay closed";
         this.onEvent({ type: "reservation", relay: relayId, ok: false, addrs: [], error });
         retry(RESERVE_RETRY_MIN_MS);
       };
+      this.watchers.add(check);
       this.host.addEventListener("transport:listening", check);
       this.host.addEventListener("connection:close", check);
     };
