@@ -8,12 +8,13 @@
  *
  * Cost: a relay serves only members (a reservation waits for the peer's AUTH to verify, see
  * `memberGate`), and each relayed connection is cut at RELAY_LIMITS' duration and bytes; the relay
- * is then dialled again (a new budget), while a direct connection, once hole punching made one, is
- * the one every new stream takes (libp2p prefers an unlimited connection to a limited one). A
- * fetch running over the relay when the punch succeeds does not stay there: DCUtR closes the
- * relayed connection, the fetch fails and is tried again (fetch-queue.ts), and the peer's heads,
- * sent anew on the direct connection, start it there too; the client on the closed connection is
- * replaced (client-cache.ts). test/net/nat.test.ts fetches a commit 24 times a relay's data limit.
+ * is then dialled again (a new budget), while a direct connection, once there is one, is the one
+ * every new stream takes (libp2p prefers an unlimited connection to a limited one). However it
+ * came (hole punching, the peer dialling us, our dial of an address learned since), a fetch
+ * running over the relay does not stay there: our client leaves the relayed connection, the fetch
+ * is asked again at once on the direct one, keeping what it stored, and the relayed connection is
+ * closed once no pile-sync stream uses it (node/direct-path.ts). test/net/direct-path.test.ts
+ * shows it on loopback; test/net/nat.test.ts fetches a commit 24 times a relay's data limit.
  */
 import { autoNATv2 } from "@libp2p/autonat-v2";
 import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
