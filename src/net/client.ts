@@ -15,7 +15,7 @@ import { ABSENT_PARENT, AUTH_OK, LIMITS, OP_AUTH, OP_CHAIN, OP_CHILDREN_MANY, OP
 import { ProtocolError, StreamReader, u32 } from "./stream-io.ts";
 import { type ByteBudget, DEFAULT_IDLE_MS } from "./fetch-budget.ts";
 import { IdleWatchdog } from "./idle-watchdog.ts";
-import { onlyRelayed } from "./relay.ts";
+import { connectionPath, onlyRelayed } from "./relay.ts";
 
 /** A value now, or later: response parsers stay synchronous while the bytes are already buffered. */
 type Maybe<T> = T | Promise<T>;
@@ -36,6 +36,17 @@ export class StalledPeerError extends Error {
   constructor(peer: string, ms: number) {
     super(`peer ${peer} sent nothing for ${ms} ms while a reply was due; dropped it (a slow link needs a longer --idle-timeout / idleMs)`);
     this.name = "StalledPeerError";
+  }
+}
+
+/**
+ * The peer became reachable over a direct connection while this client ran on a relayed one: its
+ * requests fail with this and are made again on the direct connection (node/direct-path.ts).
+ */
+export class MovedToDirectError extends Error {
+  constructor(peer: string) {
+    super(`peer ${peer} is reachable directly now; requests on its relayed connection are made again there`);
+    this.name = "MovedToDirectError";
   }
 }
 
@@ -143,6 +154,7 @@ export class SyncClient {
   }
 
   private send(frame: Uint8Array): void {
+    if (this.failure) throw this.failure;
     this.requests++;
     this.stream.send(frame);
   }
@@ -322,6 +334,7 @@ export class SyncClient {
   }
 
   private openSideStream(): Promise<SideStream> {
+    if (this.failure) return Promise.reject(this.failure);
     return this.connection.newStream(PROTOCOL_V5, { runOnLimitedConnection: true }).then((stream) => ({ stream, reader: new StreamReader(this.watchdog.track(stream)), responses: Promise.resolve() }));
   }
 
@@ -398,6 +411,22 @@ export class SyncClient {
   disableClosure(): void {
     this.closureSupported = false;
     void this.closureStream?.then((c) => c.stream.abort(new Error("CLOSURE abandoned"))).catch(() => undefined);
+  }
+
+  /** Whether this client's connection goes through a relay. */
+  get relayed(): boolean {
+    return connectionPath(this.connection).path === "relayed";
+  }
+
+  /**
+   * Leaves the relay: every request waiting, and any made later, fails with MovedToDirectError
+   * (the caller makes it again on a new client, over the direct connection), and this client's
+   * streams are reset so that the peer stops sending on the relayed connection.
+   */
+  moveToDirect(): void {
+    if (this.failure) return;
+    this.failure = new MovedToDirectError(this.peer);
+    this.abort(this.failure.message);
   }
 
   /** Whether requests can still be sent: the connection and the sync stream are both open. */

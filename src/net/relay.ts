@@ -8,12 +8,13 @@
  *
  * Cost: a relay serves only members (a reservation waits for the peer's AUTH to verify, see
  * `memberGate`), and each relayed connection is cut at RELAY_LIMITS' duration and bytes; the relay
- * is then dialled again (a new budget), while a direct connection, once hole punching made one, is
- * the one every new stream takes (libp2p prefers an unlimited connection to a limited one). A
- * fetch running over the relay when the punch succeeds does not stay there: DCUtR closes the
- * relayed connection, the fetch fails and is tried again (fetch-queue.ts), and the peer's heads,
- * sent anew on the direct connection, start it there too; the client on the closed connection is
- * replaced (client-cache.ts). test/net/nat.test.ts fetches a commit 24 times a relay's data limit.
+ * is then dialled again (a new budget), while a direct connection, once there is one, is the one
+ * every new stream takes (libp2p prefers an unlimited connection to a limited one). However it
+ * came (hole punching, the peer dialling us, our dial of an address learned since), a fetch
+ * running over the relay does not stay there: our client leaves the relayed connection, the fetch
+ * is asked again at once on the direct one, keeping what it stored, and the relayed connection is
+ * closed once no pile-sync stream uses it (node/direct-path.ts). test/net/direct-path.test.ts
+ * shows it on loopback; test/net/nat.test.ts fetches a commit 24 times a relay's data limit.
  */
 import { autoNATv2 } from "@libp2p/autonat-v2";
 import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
@@ -212,6 +213,8 @@ const RESERVE_RETRY_MAX_MS = 30_000;
 export class Reach {
   private stopped = false;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Each held reservation's watcher of transport:listening and connection:close, removed when it fires or at stop. */
+  private readonly watchers = new Set<() => void>();
   private lastReach = "";
   private puncher: HolePuncher | undefined;
 
@@ -236,6 +239,7 @@ export class Reach {
   stop(): void {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
+    for (const check of this.watchers) this.unwatch(check);
     this.host.removeEventListener("connection:open", this.onOpen);
     this.host.removeEventListener("self:peer:update", this.onSelf);
     this.puncher?.stop();
@@ -276,6 +280,12 @@ export class Reach {
       .catch(logged(log, `a TCP connection to relay ${relayId}`));
   }
 
+  private unwatch(check: () => void): void {
+    this.watchers.delete(check);
+    this.host.removeEventListener("transport:listening", check);
+    this.host.removeEventListener("connection:close", check);
+  }
+
   /** Holds a reservation on `relay`: listens on its circuit address, and again once it is gone. */
   private reserve(relay: Multiaddr, delay: number): void {
     if (this.stopped) return;
@@ -299,13 +309,13 @@ export class Reach {
       // (self:peer:update is debounced by a second and says nothing when a loss follows the gain.)
       const check = () => {
         if (this.stopped || held()) return;
-        this.host.removeEventListener("transport:listening", check);
-        this.host.removeEventListener("connection:close", check);
+        this.unwatch(check);
         const connected = this.host.getConnections().some((c) => c.remotePeer.toString() === relayId);
         const error = connected ? "the relay connection holding the reservation closed" : "connection to the relay closed";
         this.onEvent({ type: "reservation", relay: relayId, ok: false, addrs: [], error });
         retry(RESERVE_RETRY_MIN_MS);
       };
+      this.watchers.add(check);
       this.host.addEventListener("transport:listening", check);
       this.host.addEventListener("connection:close", check);
     };

@@ -6,7 +6,8 @@
  * The node composes its parts (src/net/node/): the redial loop for given peers (redial.ts), one
  * client per peer (client-cache.ts, with chain completion in own-chain.ts), the queue of wanted
  * heads with retries (fetch-queue.ts) whose work is head-fetch.ts (proof of possession in
- * possession-gate.ts), debounced DHT records (provide-debounce.ts) and head push (head-push.ts).
+ * possession-gate.ts), debounced DHT records (provide-debounce.ts), head push (head-push.ts), and
+ * leaving a relay once a peer is reachable directly (direct-path.ts).
  */
 import type { PeerId } from "@libp2p/interface";
 import type { TeamPolicy } from "../auth/policy.ts";
@@ -20,6 +21,7 @@ import { type HeadFrame, HeadGossip } from "./gossip.ts";
 import type { DialTarget } from "./dial-target.ts";
 import { createHost, type Host, peerIdFromKey, peerIdFromString, peerPublicKey } from "./host.ts";
 import { ClientCache } from "./node/client-cache.ts";
+import { DirectPath } from "./node/direct-path.ts";
 import { DropReporter } from "./node/drop-reporter.ts";
 import { FetchQueue } from "./node/fetch-queue.ts";
 import { HeadFetcher } from "./node/head-fetch.ts";
@@ -61,6 +63,8 @@ export class SyncNode implements PeerNetwork {
   /** Looks for more team peers while ours cannot verify us for lack of our chain. */
   readonly teamSearch: TeamSearch;
   private readonly drops: DropReporter;
+  /** Moves our clients off a relay once their peer is reachable directly. */
+  private readonly directPath: DirectPath;
   private revocationSync: RevocationSync | undefined;
   private chains: PublisherChains | undefined;
   private gossip!: HeadGossip;
@@ -117,6 +121,7 @@ export class SyncNode implements PeerNetwork {
     this.provides = new ProvideDebouncer(host, life);
     this.redial = new Redialer(host, life, (peer) => clients.refusedFor(peer) !== undefined);
     this.drops = new DropReporter(life, opts.team);
+    this.directPath = new DirectPath(host, (peer) => clients.leaveRelay(peer));
   }
 
   /** Starts the node, listens, and dials the given peers (their first dial is awaited). */
@@ -172,6 +177,7 @@ export class SyncNode implements PeerNetwork {
     // Authenticate to every peer as soon as it connects, so each side knows the other's capability
     // before gossip arrives (gossip is admitted only from peers with a verified capability).
     host.addEventListener("peer:connect", (evt: CustomEvent<PeerId>) => void node.clients.clientFor(evt.detail).catch(logged(log, `authenticating to ${evt.detail}`)));
+    node.directPath.start();
     // A client lives on its connection: once that closes, the next request must open a new one.
     host.addEventListener("peer:disconnect", (evt: CustomEvent<PeerId>) => node.clients.forget(evt.detail.toString()));
     // New subscribers get our heads right away rather than at the next periodic republish.
@@ -297,6 +303,7 @@ export class SyncNode implements PeerNetwork {
   /** Stops gossip, fetches, the server and the host. */
   async stop(): Promise<void> {
     this.life.stop();
+    this.directPath.stop();
     this.queue.stop();
     this.peerErrors.stop();
     this.provides.stop();

@@ -58,3 +58,20 @@ test("a reservation whose connection closes while another to the relay stays ope
   // Reserved again: a second success, and relayed addresses back.
   await until(() => reservations().filter((e) => e.ok).length >= 2 && circuitAddrs().length > 0, 20_000);
 }, 60_000);
+
+test("Reach.stop removes every listener it added to the host, a held reservation's watchers included", async () => {
+  const relay = await createHost({ key: SigningKey.generate(), listen: ["/ip4/127.0.0.1/tcp/0"], dht: false, reach: { relayServer: { admit: async () => true } } });
+  hosts.push(relay);
+  const reserveOn = relay.getMultiaddrs().map(String)[0]!;
+  const node = await createHost({ key: SigningKey.generate(), listen: ["/ip4/127.0.0.1/tcp/0"], dht: false, reach: { relays: [reserveOn] } });
+  hosts.push(node);
+  const types = ["connection:open", "connection:close", "transport:listening", "self:peer:update", "peer:identify"];
+  const counts = () => types.map((t) => node.listenerCount(t));
+  const before = counts();
+  const events: ReachEvent[] = [];
+  const reach = Reach.start(node, { relays: [reserveOn] }, (e) => events.push(e));
+  await until(() => events.some((e) => e.type === "reservation" && e.ok), 20_000);
+  expect(counts()).not.toEqual(before);
+  reach.stop();
+  expect(counts()).toEqual(before);
+}, 60_000);

@@ -8,8 +8,9 @@ import { isPermanent } from "../../auth/refusal.ts";
 import { isZero } from "../../core/bytes.ts";
 import { KeyedMap } from "../../core/keyed-map.ts";
 import type { Store } from "../../core/store.ts";
-import { AuthRejectedError, type Credentials, SyncClient } from "../client.ts";
+import { AuthRejectedError, type Credentials, MovedToDirectError, SyncClient } from "../client.ts";
 import { type Host, peerPublicKey } from "../host.ts";
+import { connectionPath } from "../relay.ts";
 import type { RevocationSync } from "../revocation-sync.ts";
 import { LIMITS } from "../wire.ts";
 import type { NodeLife } from "./life.ts";
@@ -69,6 +70,11 @@ export class ClientCache {
     if (!client) {
       const idleMs = this.opts.idleMs;
       const connecting = SyncClient.connect(this.opts.host, peer, this.authCredentials(peer), undefined, idleMs ? { idleMs } : {}).then(async (c) => {
+        // A direct connection opened while this one connected through a relay: it is the one to use.
+        if (c.relayed && hasDirect(this.opts.host, peer)) {
+          c.moveToDirect();
+          throw new MovedToDirectError(id);
+        }
         // The peer accepted us: its connections are members, not strangers waiting for AUTH.
         this.opts.onAccepted(peer);
         if (await completeOwnChain(c, this.opts.credentials, this.opts.store)) this.retryAuthFailed();
@@ -81,6 +87,7 @@ export class ClientCache {
       this.clients.set(id, connecting);
       connecting.catch((err) => {
         if (this.clients.get(id) === connecting) this.clients.delete(id);
+        if (err instanceof MovedToDirectError) return;
         if (err instanceof AuthRejectedError) this.onRefusedBy(peer, err);
         else if (key) this.authFailed.set(key, peer);
       });
@@ -106,6 +113,22 @@ export class ClientCache {
     this.connected.delete(id);
     this.clients.delete(id);
     if (live) void live.close().catch(logged(log, `closing the client of ${id}`));
+  }
+
+  /**
+   * `peer` is reachable directly now: our client on a relayed connection to it, if any, leaves the
+   * relay (its requests fail with MovedToDirectError, made again on a client over the direct
+   * connection, see head-fetch.ts). One still connecting through the relay does the same once
+   * connected (clientFor).
+   */
+  leaveRelay(peer: PeerId): void {
+    const id = peer.toString();
+    const live = this.connected.get(id);
+    if (!live?.relayed) return;
+    log("%s is reachable directly: leaving its relayed connection", id);
+    this.connected.delete(id);
+    this.clients.delete(id);
+    live.moveToDirect();
   }
 
   /** Connected clients whose connection is open. */
@@ -160,4 +183,9 @@ export class ClientCache {
     this.refusalsSaid.set(key, said);
     this.opts.life.emit({ type: "refused-by", peer: peer.toString(), ...(err.refusal ? { refusal: err.refusal } : {}), retrying });
   }
+}
+
+/** Whether an open connection to `peer` goes straight to it (not through a relay). */
+export function hasDirect(host: Host, peer: PeerId): boolean {
+  return host.getConnections(peer).some((c) => c.status === "open" && connectionPath(c).path === "direct");
 }

@@ -33,6 +33,15 @@ export class FetchQueue<T> {
     if (!this.running.has(key)) this.life.background("fetching a head", () => this.loop(key));
   }
 
+  /**
+   * Wants `item` again at once, unless a newer item is wanted by now: for a fetch cut short by
+   * something that no longer holds (its client left a relay for a direct connection), which
+   * should neither wait nor use up a retry.
+   */
+  again(key: string, item: T): void {
+    if (!this.wanted.has(key)) this.want(key, item);
+  }
+
   /** A fetch for `key` succeeded (or needs none): its retries start over. */
   succeeded(key: string): void {
     this.retries.delete(key);

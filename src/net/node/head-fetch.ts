@@ -8,7 +8,7 @@ import { HashIndex } from "../../core/hash-index.ts";
 import type { Hash, Store } from "../../core/store.ts";
 import { Repository } from "../../repo/repository.ts";
 import { findTrackingBranch } from "../../repo/tracking.ts";
-import { AuthRejectedError, type SyncClient } from "../client.ts";
+import { AuthRejectedError, MovedToDirectError, type SyncClient } from "../client.ts";
 import { BudgetExceededError, type FetchProgress, type FetchSummary, fetchClosure, MissingBlobError } from "../fetch.ts";
 import { type Host, peerIdFromKey } from "../host.ts";
 import type { RemoteHead } from "../peer.ts";
@@ -89,6 +89,13 @@ export class HeadFetcher {
       // Only a client whose connection died is replaced: other fetches may be using this one.
       this.o.forgetClientIfClosed(publisher.toString());
       const error = err instanceof Error ? err.message : String(err);
+      // The publisher became reachable directly while this fetch ran through a relay: what is
+      // stored stays (whole sub-closures), and the rest is asked again on the direct connection.
+      if (err instanceof MovedToDirectError) {
+        log("fetch of %s's head moves to the direct connection", publisher.toString());
+        queue.again(key, remote);
+        return;
+      }
       // A peer that refused our capability was reported once (refused-by); a retry then comes
       // only once our chain is complete (own-chain.ts), not per announced head.
       if (err instanceof AuthRejectedError) return;
