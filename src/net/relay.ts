@@ -164,6 +164,16 @@ export function connectionPath(conn: Connection): { path: "direct" | "relayed"; 
   return { path: "relayed", ...(via ? { via } : {}) };
 }
 
+/** Open connections to `peer` that go straight to it ("direct") or through a relay ("relayed"). */
+export function openConnections(host: Host, peer: PeerId, path: "direct" | "relayed"): Connection[] {
+  return host.getConnections(peer).filter((c) => c.status === "open" && connectionPath(c).path === path);
+}
+
+/** Whether an open connection to `peer` goes straight to it (not through a relay). */
+export function hasDirect(host: Host, peer: PeerId): boolean {
+  return openConnections(host, peer, "direct").length > 0;
+}
+
 /**
  * A relayed connection to `peer` when relayed ones are all that is open, else undefined: then
  * libp2p's dial picks the direct one (after hole punching, new fetches leave the relay) or dials.

@@ -71,17 +71,22 @@ async function member(opts: { peers?: string[]; relays?: string[]; onEvent: (e: 
   return { node, key, store, credentials };
 }
 
-test("a fetch running over a relay moves to a direct connection that opens later, and the relayed connection is closed", async () => {
+/** A relay on 127.0.0.1 and member A holding a reservation on it; A's direct address for a later dial. */
+async function memberHoldingReservation() {
   const relay = await relayHost();
   const relayAddr = relay.getMultiaddrs().map(String)[0]!;
-
   const aEvents: (SyncEvent | ReachEvent)[] = [];
   const a = await member({ relays: [relayAddr], onEvent: (e) => aEvents.push(e) });
   const reach = Reach.start(a.node.host, { relays: [relayAddr] }, (e) => aEvents.push(e));
   cleanups.push(() => reach.stop());
   await until(() => aEvents.some((e) => e.type === "reservation" && e.ok), 20_000);
-  const aId = a.node.host.peerId;
   const aDirect = a.node.host.getMultiaddrs().find((m) => !m.toString().includes("/p2p-circuit"))!;
+  return { relayAddr, a, aId: a.node.host.peerId, aDirect };
+}
+
+test("a fetch running over a relay moves to a direct connection that opens later, and the relayed connection is closed", async () => {
+  const { relayAddr, a, aId, aDirect } = await memberHoldingReservation();
+
 
   const bEvents: SyncEvent[] = [];
   let dialled: Promise<unknown> | undefined;
@@ -115,15 +120,7 @@ test("a fetch running over a relay moves to a direct connection that opens later
 }, 90_000);
 
 test("a relayed connection still in use stays open until its last pile-sync stream closes; gossip then runs on the direct one", async () => {
-  const relay = await relayHost();
-  const relayAddr = relay.getMultiaddrs().map(String)[0]!;
-  const aEvents: (SyncEvent | ReachEvent)[] = [];
-  const a = await member({ relays: [relayAddr], onEvent: (e) => aEvents.push(e) });
-  const reach = Reach.start(a.node.host, { relays: [relayAddr] }, (e) => aEvents.push(e));
-  cleanups.push(() => reach.stop());
-  await until(() => aEvents.some((e) => e.type === "reservation" && e.ok), 20_000);
-  const aId = a.node.host.peerId;
-  const aDirect = a.node.host.getMultiaddrs().find((m) => !m.toString().includes("/p2p-circuit"))!;
+  const { relayAddr, a, aId, aDirect } = await memberHoldingReservation();
   const b = await member({ peers: [`${relayAddr}/p2p-circuit/p2p/${aId}`], onEvent: () => {} });
   const bId = b.node.host.peerId;
   await until(() => b.node.pushPeers().includes(aId.toString()) && a.node.pushPeers().includes(bId.toString()), 20_000);

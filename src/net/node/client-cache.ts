@@ -10,7 +10,7 @@ import { KeyedMap } from "../../core/keyed-map.ts";
 import type { Store } from "../../core/store.ts";
 import { AuthRejectedError, type Credentials, MovedToDirectError, SyncClient } from "../client.ts";
 import { type Host, peerPublicKey } from "../host.ts";
-import { connectionPath } from "../relay.ts";
+import { hasDirect } from "../relay.ts";
 import type { RevocationSync } from "../revocation-sync.ts";
 import { LIMITS } from "../wire.ts";
 import type { NodeLife } from "./life.ts";
@@ -183,9 +183,4 @@ export class ClientCache {
     this.refusalsSaid.set(key, said);
     this.opts.life.emit({ type: "refused-by", peer: peer.toString(), ...(err.refusal ? { refusal: err.refusal } : {}), retrying });
   }
-}
-
-/** Whether an open connection to `peer` goes straight to it (not through a relay). */
-export function hasDirect(host: Host, peer: PeerId): boolean {
-  return host.getConnections(peer).some((c) => c.status === "open" && connectionPath(c).path === "direct");
 }

@@ -11,7 +11,7 @@
  */
 import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import type { Host } from "../host.ts";
-import { connectionPath } from "../relay.ts";
+import { connectionPath, hasDirect, openConnections } from "../relay.ts";
 import { PROTOCOL_V4, PROTOCOL_V5 } from "../wire.ts";
 import { describe, netLogger } from "../log.ts";
 
@@ -43,20 +43,16 @@ export class DirectPath {
   private readonly onOpen = (evt: CustomEvent<Connection>) => {
     const conn = evt.detail;
     if (conn.status !== "open" || connectionPath(conn).path !== "direct") return;
-    const relayed = this.relayedTo(conn.remotePeer);
+    const relayed = openConnections(this.host, conn.remotePeer, "relayed");
     if (relayed.length === 0) return;
     log("a direct connection to %s opened (%s) beside %d relayed", conn.remotePeer.toString(), conn.remoteAddr.toString(), relayed.length);
     this.leaveRelay(conn.remotePeer);
     for (const r of relayed) this.closeWhenUnused(r);
   };
 
-  private relayedTo(peer: PeerId): Connection[] {
-    return this.host.getConnections(peer).filter((c) => c.status === "open" && connectionPath(c).path === "relayed");
-  }
-
   /** Closes a relayed connection once no pile-sync stream is open on it, while a direct one to its peer stays open. */
   private closeWhenUnused(conn: Connection): void {
-    if (conn.status !== "open" || this.relayedTo(conn.remotePeer).length === 0 || !this.host.getConnections(conn.remotePeer).some((c) => c.status === "open" && connectionPath(c).path === "direct")) return;
+    if (conn.status !== "open" || !hasDirect(this.host, conn.remotePeer)) return;
     const inUse = conn.streams.filter((s: Stream) => s.status === "open" && SYNC_PROTOCOLS.has(s.protocol));
     if (inUse.length > 0) {
       if (this.waiting.has(conn)) return;
