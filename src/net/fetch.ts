@@ -77,6 +77,11 @@ export interface FetchSummary {
   peers: number;
   /** Peers dropped during the fetch, with the reason. */
   dropped: { peer: string; error: string }[];
+  /**
+   * Blob bytes a peer sent that this fetch did not need: held already (a one-request closure whose
+   * have-hints missed part of what we hold; the peer knows only the hints) or not under the head.
+   */
+  redundantBytes: number;
 }
 
 export interface FetchOptions {
@@ -176,7 +181,7 @@ class Fetch {
   /** Our store's snapshot; renewed after the one-request closure stored blobs. */
   private local: BlobReader;
   private readonly progress: FetchProgress = { discovered: 0, stored: 0, bytes: 0, discovering: true };
-  private readonly summary: FetchSummary = { blobs: 0, bytes: 0, requests: 0, depth: 0, ms: 0, peers: 0, dropped: [] };
+  private readonly summary: FetchSummary = { blobs: 0, bytes: 0, requests: 0, depth: 0, ms: 0, peers: 0, dropped: [], redundantBytes: 0 };
   private readonly limits: FetchLimits;
   /** Reply bytes this fetch holds (see FetchLimits.maxBufferedBytes). */
   private readonly buffered: ByteBudget;
@@ -266,6 +271,10 @@ class Fetch {
     const bad = received.findIndex((r, i) => !bytesEqual(digests[i]!, r.hash));
     if (bad >= 0) return this.drop(source, new BadDataError(source.client.peer, received[bad]!.hash.slice()));
     const { blobs, hashes } = reachableInPostOrder(head, received, this.local);
+    let receivedBytes = 0;
+    for (const r of received) receivedBytes += r.bytes.length;
+    for (const b of blobs) receivedBytes -= b.length;
+    this.summary.redundantBytes += receivedBytes;
     if (blobs.length === 0) return;
     this.progress.discovered += blobs.length;
     this.storeBatch(blobs, hashes);
