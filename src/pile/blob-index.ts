@@ -15,7 +15,8 @@
  * position is core's keyed hash of all 32 bytes (core/keyed-hash.ts, per-process random
  * coefficients): a crafted file cannot pile its records into one probe chain.
  */
-import { keyedHash32, slotShift } from "../core/keyed-hash.ts";
+import { LITTLE_ENDIAN } from "../core/bytes.ts";
+import { keyedHash32, keyedHash32Words, slotShift } from "../core/keyed-hash.ts";
 import type { Bytes } from "./file-view.ts";
 
 /**
@@ -52,6 +53,9 @@ export class BlobIndex {
   private firstWords = new Int32Array(1024);
   /** Lookups that passed the filter (hashed and probed the slots): for tests, which count work. */
   fullLookups = 0;
+  /** The array a scan is adding keys from, and its 32-bit words (see `wordsOf`). */
+  private wordsKey: Uint8Array | null = null;
+  private words: Uint32Array | null = null;
 
   /** @param largeMin records with payloads of this many bytes or more keep their key in memory. */
   constructor(private readonly largeMin = Number.POSITIVE_INFINITY) {}
@@ -117,7 +121,8 @@ export class BlobIndex {
    * or `-1 - existing` when the hash is already indexed (the caller handles the duplicate).
    */
   add(key: Uint8Array, keyAt: number, offset: number, bytes: Bytes, length = 0): number {
-    const fingerprint = keyedHash32(key, keyAt);
+    const words = keyAt % 4 === 0 ? this.wordsOf(key) : null;
+    const fingerprint = words ? keyedHash32Words(words, keyAt >>> 2) : keyedHash32(key, keyAt);
     let slot = fingerprint >>> this.shift;
     for (;;) {
       const stored = this.slots[2 * slot]!;
@@ -126,7 +131,7 @@ export class BlobIndex {
       slot = (slot + 1) & this.mask;
     }
     const entry = this.count++;
-    const word = wordAt(key, keyAt);
+    const word = words ? words[keyAt >>> 2]! | 0 : wordAt(key, keyAt);
     const bit = word & this.filterMask;
     this.filter[bit >>> 5] = this.filter[bit >>> 5]! | (1 << (bit & 31));
     if (entry >= this.offsets.length) this.offsets = grownOffsets(this.offsets);
@@ -151,6 +156,24 @@ export class BlobIndex {
     if (this.count * 2 > this.mask + 1) this.grow();
     if (this.count * FILTER_BITS_PER_ENTRY > this.filterMask + 1) this.growFilter();
     return entry;
+  }
+
+  /**
+   * Forgets the array the last adds read keys from. A scan adds thousands of keys from one array
+   * (a mapping or the tail) and reads them as words; the view must not keep an old mapping alive.
+   */
+  doneAdding(): void {
+    this.wordsKey = null;
+    this.words = null;
+  }
+
+  /** `key` as 32-bit words when that reads the same bytes (4-byte aligned, little-endian), else null. */
+  private wordsOf(key: Uint8Array): Uint32Array | null {
+    if (key !== this.wordsKey) {
+      this.wordsKey = key;
+      this.words = LITTLE_ENDIAN && key.byteOffset % 4 === 0 ? new Uint32Array(key.buffer, key.byteOffset, key.length >>> 2) : null;
+    }
+    return this.words;
   }
 
   /** Number of entries whose first record starts below `length` (binary search: offsets increase). */

@@ -242,6 +242,7 @@ export class Pile implements Store {
     this.scanBytes = region.bytes;
     this.scanBase = region.base;
     const result = this.scanReleasing(region);
+    this.index.doneAdding();
     this.applied = region.base + result.end;
     this.view.settle(region, this.applied);
     if (result.ok) return { ok: true };
