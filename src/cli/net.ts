@@ -5,7 +5,8 @@
 import type { CAC } from "cac";
 import { type FetchFlags, withFetchFlags } from "./fetch-flags.ts";
 import { withServeFlags } from "./serve-flags.ts";
-import type { IdentityOptions, RelayOptions, SyncOptions } from "./net-actions.ts";
+import type { IdentityOptions } from "./identity-action.ts";
+import type { RelayOptions, SyncOptions } from "./net-actions.ts";
 import type { TeamOptions } from "./team-context.ts";
 
 export function register(cli: CAC): void {
@@ -15,7 +16,7 @@ export function register(cli: CAC): void {
     .option("--key <file>", "Key file (default: $TRIBLESPACE_KEY, then self.key beside the pile, or ./self.key with no pile)")
     .option("--create", "Create the key file if it does not exist (mode 0600)")
     .option("--json", "Print JSON")
-    .action(async (pile: string | undefined, opts: IdentityOptions) => (await import("./net-actions.ts")).runIdentity(pile, opts));
+    .action(async (pile: string | undefined, opts: IdentityOptions) => (await import("./identity-action.ts")).runIdentity(pile, opts));
 
   withServeFlags(withFetchFlags(cli.command("pile net sync <pile>", "Sync a pile with peers until interrupted (Ctrl-C stops cleanly)")))
     .option("--peers <peer>", "Peer to dial and keep connected (repeatable): a multiaddr, or a PeerId or public key found through peer routing")
@@ -37,7 +38,7 @@ export function register(cli: CAC): void {
   cli
     .command("pile net status <pile>", "Show the peers a running sync of this pile is connected to: path (direct or relayed), transport, RTT, bytes, last heads")
     .option("--json", 'Print JSON: {"peers": [{"peer", "path": "direct" | "relayed", "relay", "transport", "rttMs", "bytesIn", "bytesOut", …}]}')
-    .action(async (path: string, opts: { json?: boolean }) => (await import("./reach-actions.ts")).runStatus(path, opts));
+    .action(async (path: string, opts: { json?: boolean }) => (await import("./status-action.ts")).runStatus(path, opts));
 
   cli
     .command("pile net doctor <pile> [peer]", "Check why nothing arrives: listening, relay and reservation, reaching PEER directly or relayed, its verdict on your capability")

@@ -13,7 +13,8 @@ import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync,
 import type { PeerId } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { DialTarget } from "./dial-target.ts";
-import { type Host, peerIdFromString } from "./host.ts";
+import type { Host } from "./host.ts";
+import { peerIdFromString } from "./peer-key.ts";
 
 export const MAX_PEERS = 64;
 export const MAX_ADDRS = 8;

@@ -20,7 +20,7 @@ import { checkDirect, parseDialTarget } from "./dial-target.ts";
 import { runDoctor } from "./doctor.ts";
 import { ByteCounter, StatusTracker } from "./status.ts";
 import type { Peer, RemoteHead, SyncDirection } from "./peer.ts";
-import { peerIdFromKey, peerPublicKey } from "./host.ts";
+import { peerIdFromKey, peerPublicKey } from "./peer-key.ts";
 import { memberGate, Reach, type ReachEvent, type RelayLimits } from "./relay.ts";
 import { type SyncEvent, SyncNode, type SyncNodeOptions } from "./sync.ts";
 
