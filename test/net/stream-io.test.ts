@@ -95,6 +95,27 @@ test("BufferedWriter keeps the order of small, large and fixed-width writes, and
   expect(Math.max(...sent.filter((b) => b.length !== large.length).map((b) => b.length))).toBeLessThanOrEqual(1000);
 });
 
+test("BufferedWriter sends short flushes as copies: a queued part never holds a buffer much larger than itself", async () => {
+  // The transport keeps what it is given (as a stream queues parts it has not written yet).
+  const sent: Uint8Array[] = [];
+  const stream = { send: (b: Uint8Array) => sent.push(b) > 0 } as unknown as ConstructorParameters<typeof BufferedWriter>[0];
+  const out = new BufferedWriter(stream, 1000);
+  const expected: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    // Replies of a few bytes flushed one by one, and now and then one that fills the buffer.
+    const reply = new Uint8Array(i % 10 === 9 ? 990 : (i % 7) + 1).fill(i);
+    out.writeU32(i);
+    out.write(reply);
+    expected.push(...u32(i), ...reply);
+    if (out.full) await out.flush();
+    if (i % 10 !== 8) await out.flush();
+  }
+  await out.flush();
+  // Reusing the staging buffer after a copy changed nothing already sent.
+  expect(new Uint8Array(Buffer.concat(sent))).toEqual(new Uint8Array(expected));
+  for (const part of sent) expect(part.buffer.byteLength).toBeLessThanOrEqual(2 * part.length);
+});
+
 /**
  * A transport that is always busy: every send reports a full stream and queues its bytes;
  * `drain(n)` takes n bytes and fires a drain event. Its `onDrain()` resolves at once, as libp2p's
