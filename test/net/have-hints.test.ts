@@ -5,16 +5,16 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { issueCapability } from "../../src/auth/capability.ts";
-import { TeamPolicy } from "../../src/auth/policy.ts";
 import { bytesEqual } from "../../src/core/bytes.ts";
 import { SigningKey } from "../../src/core/ed25519.ts";
 import { genId } from "../../src/core/id.ts";
 import { MemoryStore } from "../../src/core/memory-store.ts";
 import { TribleSet } from "../../src/core/tribleset.ts";
 import type { FetchSummary } from "../../src/net/fetch.ts";
-import { type SyncEvent, SyncNode } from "../../src/net/sync.ts";
+import type { SyncEvent, SyncNode } from "../../src/net/sync.ts";
 import { Repository } from "../../src/repo/repository.ts";
 import { findTrackingBranch } from "../../src/repo/tracking.ts";
+import { startTeamNode } from "./fixtures/team-node.ts";
 import { until } from "./fixtures/until.ts";
 
 const root = SigningKey.generate();
@@ -30,20 +30,8 @@ function member() {
 }
 
 async function start(store: MemoryStore, who: ReturnType<typeof member>, peers: string[], events: SyncEvent[]): Promise<SyncNode> {
-  const policy = new TeamPolicy(store, root.publicKey);
-  const node = await SyncNode.start({
-    store,
-    key: who.key,
-    teamRoot: root.publicKey,
-    credentials: who.credentials,
-    policy: { authorize: (r) => policy.authorize(r) },
-    admit: (frame) => policy.admits(frame.publisher, frame.branchId),
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    peers,
-    onEvent: (e) => events.push(e),
-  });
+  const { node } = await startTeamNode({ store, key: who.key, teamRoot: root.publicKey, credentials: who.credentials, peers, events });
   nodes.push(node);
-  node.onDelivered(() => node.peer.refresh());
   return node;
 }
 
