@@ -3,6 +3,7 @@
  * size; protocol code wants "exactly n bytes" with every length bounded before it is trusted.
  */
 import type { Stream } from "@libp2p/interface";
+import { noteTransient } from "../core/gc-pacer.ts";
 
 type Chunk = Uint8Array | { subarray(): Uint8Array };
 
@@ -430,6 +431,7 @@ export class BufferedWriter {
       this.queued.push(this.staging.slice(0, this.used));
     } else {
       this.queued.push(this.staging.subarray(0, this.used));
+      noteTransient(this.staging.length);
       this.staging = new Uint8Array(this.flushAt);
     }
     this.queuedBytes += this.used;

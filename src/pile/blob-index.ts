@@ -16,6 +16,7 @@
  * coefficients): a crafted file cannot pile its records into one probe chain.
  */
 import { LITTLE_ENDIAN } from "../core/bytes.ts";
+import { noteTransient } from "../core/gc-pacer.ts";
 import { keyedHash32, keyedHash32Words, slotShift } from "../core/keyed-hash.ts";
 import type { Bytes } from "./file-view.ts";
 
@@ -138,6 +139,7 @@ export class BlobIndex {
     if (entry >= this.firstWords.length) {
       const grown = new Int32Array(this.offsets.length);
       grown.set(this.firstWords);
+      noteTransient(this.firstWords.byteLength);
       this.firstWords = grown;
     }
     this.firstWords[entry] = word;
@@ -145,6 +147,7 @@ export class BlobIndex {
     if (entry >= this.isLarge.length) {
       const grown = new Uint8Array(this.offsets.length);
       grown.set(this.isLarge);
+      noteTransient(this.isLarge.byteLength);
       this.isLarge = grown;
     }
     if (length >= this.largeMin) {
@@ -200,6 +203,7 @@ export class BlobIndex {
   /** Doubles the presence filter, re-setting every entry's bit from its stored first word. */
   private growFilter(): void {
     const bits = (this.filterMask + 1) * 2;
+    noteTransient(this.filter.byteLength);
     this.filter = new Uint32Array(bits / 32);
     this.filterMask = bits - 1;
     const { filter, firstWords } = this;
@@ -212,6 +216,7 @@ export class BlobIndex {
   /** Doubles the slot table, re-placing every entry by its stored hash. */
   private grow(): void {
     const old = this.slots;
+    noteTransient(old.byteLength);
     this.slots = new Int32Array(old.length * 2);
     this.mask = old.length - 1; // twice the old slot count, minus one
     this.shift = slotShift(old.length);
@@ -229,6 +234,7 @@ export class BlobIndex {
 function grownOffsets(old: Float64Array): Float64Array<ArrayBuffer> {
   const out = new Float64Array(Math.ceil(old.length * 1.5));
   out.set(old);
+  noteTransient(old.byteLength);
   return out;
 }
 

@@ -36,8 +36,12 @@ const REASONS: Record<number, string> = {
 /** The blob magic as the four 32-bit words it reads as here. */
 const [BLOB_W0, BLOB_W1, BLOB_W2, BLOB_W3] = new Uint32Array(BLOB_MAGIC.slice().buffer);
 
-/** Size of the complete, well-formed record at `at` (ending by `to`), or a negative reason code. */
-export function recordSizeAt(bytes: Uint8Array, at: number, to: number): number {
+/**
+ * Size of the complete, well-formed record at `at` (ending by `end`), or a negative reason code.
+ * Its header must lie before `to`; `end` (default `to`) bounds only the length field, for a
+ * scan through a view that ends before the file does.
+ */
+export function recordSizeAt(bytes: Uint8Array, at: number, to: number, end = to): number {
   const left = to - at;
   if (left < MAGIC_LEN) return PARTIAL_MAGIC;
   const kind = recordKindAt(bytes, at);
@@ -48,14 +52,16 @@ export function recordSizeAt(bytes: Uint8Array, at: number, to: number): number 
   const length = readBlobLength(bytes, at + 24);
   if (length < 0 || length > MAX_BLOB_LEN) return HUGE_LENGTH;
   const size = HEADER_LEN + length + paddingFor(length);
-  return size > left ? PAST_END : size;
+  return size > end - at ? PAST_END : size;
 }
 
 /**
  * Applies records in bytes[from, to) in order; stops at the first record that is bad or incomplete,
- * or (returning ok) at the first record boundary at or past `stop`.
+ * or (returning ok) at the first record boundary at or past `stop`. With `end` past `to`, bytes
+ * is a view ending before the file's records do (see recordSizeAt): a record must start before
+ * `stop` and its header end by `to`.
  */
-export function scanRecords(bytes: Uint8Array, from: number, to: number, visit: RecordVisitor, stop = to): ScanResult {
+export function scanRecords(bytes: Uint8Array, from: number, to: number, visit: RecordVisitor, stop = to, end = to): ScanResult {
   let at = from;
   // Blob records are nearly all a pile holds: read their headers as words (magic in four
   // compares, length in two loads). Anything else, or a blob header that is not plainly whole and
@@ -69,7 +75,7 @@ export function scanRecords(bytes: Uint8Array, from: number, to: number, visit: 
         if (hi < 2 ** 16) {
           const length = hi * 2 ** 32 + words[w + 6]!;
           const size = HEADER_LEN + length + paddingFor(length);
-          if (size <= to - at) {
+          if (size <= end - at) {
             visit.blob(at, length);
             at += size;
             continue;
@@ -77,7 +83,7 @@ export function scanRecords(bytes: Uint8Array, from: number, to: number, visit: 
         }
       }
     }
-    const size = recordSizeAt(bytes, at, to);
+    const size = recordSizeAt(bytes, at, to, end);
     if (size < 0) {
       // Only a record cut short can be an append still in progress; the rest are bad as written.
       const incomplete = size === PARTIAL_MAGIC || size === PARTIAL_HEADER || size === PAST_END;
