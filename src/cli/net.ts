@@ -30,7 +30,7 @@ export function register(cli: CAC): void {
     .option("--key <file>", "Key file (default $TRIBLESPACE_KEY, then self.key beside the pile)")
     .option("--republish <seconds>", "Re-send our branch heads this often for late joiners", { default: 30 })
     .option("--mdns", "Discover peers on the local network with mDNS")
-    .option("--relay <multiaddr>", "A team relay (`tribles relay`, address with /p2p/RELAY-ID) to reserve a slot on, so peers behind NATs reach us; relayed connections are upgraded to direct ones by hole punching when the NATs allow (repeatable)")
+    .option("--relay <multiaddr>", "A team relay (`tribles relay`, address with /p2p/RELAY-ID) to reserve a slot on, so peers behind NATs reach us; relayed connections are upgraded to direct ones by hole punching when the NATs allow (repeatable; none given: the relays remembered beside the pile from earlier runs)")
     .option("--no-merge", "Keep received branches as tracking branches only (do not merge into local branches)")
     .option("--json", "Print one JSON event per line")
     .action(async (path: string, opts: SyncOptions) => (await import("./net-actions.ts")).runSync(path, opts));

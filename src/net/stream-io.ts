@@ -3,6 +3,7 @@
  * size; protocol code wants "exactly n bytes" with every length bounded before it is trusted.
  */
 import type { Stream } from "@libp2p/interface";
+import { noteTransient } from "../core/gc-pacer.ts";
 
 type Chunk = Uint8Array | { subarray(): Uint8Array };
 
@@ -418,12 +419,22 @@ export class BufferedWriter {
     if (this.used + n > this.staging.length) this.seal();
   }
 
-  /** Moves the staged bytes to the send queue; a fresh staging buffer follows (the stream keeps the old one). */
+  /**
+   * Moves the staged bytes to the send queue. A mostly full staging buffer goes as it is and a
+   * fresh one follows (the stream keeps the old one); a short run is copied out and the buffer
+   * reused: a view of a few bytes keeps its whole buffer alive while the stream holds it, so
+   * every short reply (a response's last flush, a CHILDREN or HEADS answer) pinned 256 KiB.
+   */
   private seal(): void {
     if (this.used === 0) return;
-    this.queued.push(this.staging.subarray(0, this.used));
+    if (this.used * 2 < this.staging.length) {
+      this.queued.push(this.staging.slice(0, this.used));
+    } else {
+      this.queued.push(this.staging.subarray(0, this.used));
+      noteTransient(this.staging.length);
+      this.staging = new Uint8Array(this.flushAt);
+    }
     this.queuedBytes += this.used;
-    this.staging = new Uint8Array(this.flushAt);
     this.used = 0;
   }
 }
