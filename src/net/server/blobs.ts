@@ -9,8 +9,7 @@ export const serveBlobs: V5Handler = async (ctx, { conn, reader, out, lane, mete
   await lane.run(async () => {
     const snapshot = ctx.store.reader();
     for (const target of targets) {
-      const turn = meter.spend(writeBlob(out, snapshot, scope, target));
-      if (turn) await turn;
+      await meter.spend(writeBlob(out, snapshot, scope, target));
       if (out.full) await out.flush();
     }
     await out.flush();

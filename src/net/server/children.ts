@@ -28,15 +28,13 @@ export const serveChildren: V5Handler = async (ctx, { conn, reader, out, lane, m
     for (const target of targets) {
       const { entry, added } = distinct.insert(target);
       if (added) {
-        const listed = childrenMetered(snapshot, scope, target, true, meter);
-        answers[entry] = listed instanceof Promise ? await listed : listed;
+        answers[entry] = await childrenMetered(snapshot, scope, target, true, meter);
         if (answers[entry]) scanned += snapshot.sizeOf?.(target) ?? snapshot.get(target)?.length ?? 0;
       }
       const children = answers[entry]!;
       out.writeU32(children ? children.length : ABSENT_PARENT);
       for (const child of children ?? []) out.write(child);
-      const turn = meter.spend(4 + (children?.length ?? 0) * 32);
-      if (turn) await turn;
+      await meter.spend(4 + (children?.length ?? 0) * 32);
       if (out.full || scanned >= PROGRESS_FLUSH_BYTES) {
         scanned = 0;
         await out.flush();
