@@ -193,7 +193,16 @@ export class PeerMemory {
     void this.note(peerIdFromString(peer), "peer");
   }
 
-  private async note(peerId: PeerId, role: PeerRole): Promise<void> {
+  /** Notes still reading the peer store: `stop` waits for them, or a sync stopped just after meeting a relay forgot it. */
+  private readonly pending = new Set<Promise<void>>();
+
+  private note(peerId: PeerId, role: PeerRole): Promise<void> {
+    const noting = this.noteNow(peerId, role).finally(() => this.pending.delete(noting));
+    this.pending.add(noting);
+    return noting;
+  }
+
+  private async noteNow(peerId: PeerId, role: PeerRole): Promise<void> {
     const addrs: string[] = [];
     // The address we reached it on works; an inbound connection's comes from a random port.
     for (const c of this.host.getConnections(peerId)) if (c.direction === "outbound") addrs.push(c.remoteAddr.toString());
@@ -222,8 +231,10 @@ export class PeerMemory {
     }
   }
 
-  stop(): void {
+  /** Stops listening; what was noted, including notes still under way, is written. */
+  async stop(): Promise<void> {
     this.host.removeEventListener("peer:identify", this.onIdentify);
+    await Promise.all(this.pending);
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;

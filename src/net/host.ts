@@ -156,7 +156,8 @@ export function parseAddress(text: string): { addr: Multiaddr; peerId?: PeerId }
   } catch (err) {
     throw new AddressError(`invalid multiaddr "${text}": ${firstLine(err)}`);
   }
-  const peerIdText = addr.getComponents().find((c) => c.name === "p2p")?.value;
+  // The peer an address reaches is its last /p2p/ (a relayed one names the relay first).
+  const peerIdText = addr.getComponents().findLast((c) => c.name === "p2p")?.value;
   if (peerIdText === undefined) return { addr };
   try {
     return { addr, peerId: peerIdFromString(peerIdText) };

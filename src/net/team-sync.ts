@@ -337,7 +337,7 @@ export class TeamSync {
     this.reach?.stop();
     await this.control?.close();
     this.tracker.stop();
-    this.memory?.stop();
+    await this.memory?.stop();
     await this.node.stop();
     await this.flushing;
     if (this.flushEachRound) (this.inner as FlushableStore).flush();
