@@ -193,6 +193,11 @@ export class PeerMemory {
     void this.note(peerIdFromString(peer), "peer");
   }
 
+  /** We hold a reservation on this relay: remember it as one (its identify may not have come yet). */
+  relay(peer: string): void {
+    void this.note(peerIdFromString(peer), "relay");
+  }
+
   /** Notes still reading the peer store: `stop` waits for them, or a sync stopped just after meeting a relay forgot it. */
   private readonly pending = new Set<Promise<void>>();
 

@@ -171,10 +171,14 @@ export class TeamSync {
     const targets = (options.peers ?? []).map((p) => parseDialTarget(p));
     if (options.directOnly) for (const t of targets) checkDirect(t);
     const givenIds = new Set(targets.map((t) => t.peerId?.toString()));
-    const remembered = loaded?.book.targets((peer) => givenIds.has(peer) || peer === peerIdOf(key)) ?? [];
     // No relays given: those remembered from earlier runs, so a restart with no flags is reachable
     // again (not with --direct-only, which refuses relayed connections anyway, nor on a relay).
     const relays = options.relays?.length || options.directOnly || options.relayServer ? (options.relays ?? []) : (loaded?.book.relayAddrs() ?? []);
+    // Remembered peers are dialled unless given or relays (reserving dials those): a second dial to
+    // a relay or to a peer opens a duplicate connection, and closing duplicates took a reservation
+    // or a connection being hole-punched with it (the NAT hole-punching test failed on it).
+    const relayIds = new Set(relays.map((r) => parseDialTarget(r).peerId?.toString()));
+    const remembered = loaded?.book.targets((peer) => givenIds.has(peer) || relayIds.has(peer) || peer === peerIdOf(key)) ?? [];
     const direction = options.direction ?? "bidirectional";
     const policy = options.policy ?? new TeamPolicy(store, options.teamRoot);
     const waiting = new CapabilityWait();
@@ -244,6 +248,7 @@ export class TeamSync {
     observe = (event) => {
       tracker.onEvent(event);
       if (event.type === "auth" && event.accepted) memory?.member(event.peer);
+      if (event.type === "reservation" && event.ok) memory?.relay(event.relay);
     };
     let control: ControlServer | undefined;
     if (options.controlSocket) {
