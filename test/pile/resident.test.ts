@@ -8,8 +8,8 @@
  * below hold with or without the releases, so these tests then check less.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { closeSync, openSync, readFileSync, readSync, realpathSync, writeSync } from "node:fs";
-import { RESIDENT_RELEASE_BYTES } from "../../src/pile/file-view.ts";
+import { closeSync, ftruncateSync, openSync, readFileSync, readSync, realpathSync, writeSync } from "node:fs";
+import { RESIDENT_RELEASE_BYTES, ResidentMeter } from "../../src/pile/file-view.ts";
 import { Pile } from "../../src/pile/pile.ts";
 import { FOLIO, releaseUnavailable } from "../../src/pile/release-pages.ts";
 import { handBlob, independentHash, tempDir } from "./helpers.ts";
@@ -130,3 +130,34 @@ linuxOnly("an open scan gives back records it reads again behind its window (dup
     pile.close();
   }
 }, 60_000);
+
+linuxOnly("the meter counts each folio once until it is given back, however often it is read", () => {
+  // A sparse file: only the meter's counting is under test here, not what the kernel maps.
+  const path = tmp.path("sparse");
+  const fd = openSync(path, "w");
+  ftruncateSync(fd, 64 * FOLIO);
+  closeSync(fd);
+  const map = Bun.mmap(path, { shared: false });
+  const budget = RESIDENT_RELEASE_BYTES / FOLIO;
+
+  // Reads going back and forth between two folios (the chunks of one commit): never a release.
+  const local = new ResidentMeter(map);
+  for (let i = 0; i < 10_000; i++) local.note((i % 2) * FOLIO + (i % 500) * 64, 32);
+  expect(local.releases).toBe(0);
+
+  // Reads entering a new folio each time: one release per budget of folios.
+  const spread = new ResidentMeter(map);
+  for (let f = 0; f < 3 * budget; f++) spread.note(f * FOLIO + 100, 32);
+  expect(spread.releases).toBe(3);
+
+  // A read across a folio boundary enters both (1 and 2); a partial release forgets only the
+  // folios it covers wholly: 2 still counts, so budget - 1 new folios reach the budget.
+  const partial = new ResidentMeter(map);
+  partial.note(2 * FOLIO - 16, 32);
+  partial.release(0, 2 * FOLIO + 1);
+  expect(partial.releases).toBe(1);
+  for (let f = 3; f < budget + 1; f++) partial.note(f * FOLIO, 32);
+  expect(partial.releases).toBe(1);
+  partial.note((budget + 1) * FOLIO, 32);
+  expect(partial.releases).toBe(2);
+});
