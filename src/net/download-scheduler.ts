@@ -1,7 +1,8 @@
 /**
  * The download step of a fetch (fetch.ts): a post-order list of hashes fetched in batches spread
- * over several sources, at most `window` requests in flight per source, every blob verified, and
- * batches stored strictly front to back, so a stored blob always has its closure stored.
+ * over several sources, at most `window` requests in flight per source and about
+ * `maxInFlightBytes` asked for in all, every blob verified, and batches stored strictly front to
+ * back, so a stored blob always has its closure stored.
  *
  * A source that sends bytes not matching their hash, or whose request fails, is dropped and its
  * batches go to the others; a blob a source says it lacks is asked of the sources not yet tried
@@ -11,6 +12,7 @@
 import { hashMany } from "../core/blake3.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import type { Hash } from "../core/store.ts";
+import { CHUNK_BYTES } from "../repo/files.ts";
 import { BadDataError, MissingBlobError } from "./fetch-errors.ts";
 import { RunOnce, type RunState } from "./run-once.ts";
 
@@ -36,6 +38,13 @@ export interface DownloadPlan<S extends DownloadSource> {
   batchBytes: number;
   /** Requests in flight at once, per source. */
   window: number;
+  /**
+   * Bytes the requests in flight may ask for in all (each request counted as its blobs times the
+   * average size seen; one request is always allowed). Replies in flight are what a receiver
+   * buffers when it reads more slowly than its peers send: at 8 requests of one 1 MiB chunk each, a
+   * receiver of a 400 MiB file peaked at 124-132 MB, at 4 at 116-127 MB.
+   */
+  maxInFlightBytes: number;
   signal?: AbortSignal | undefined;
 }
 
@@ -68,11 +77,14 @@ interface Batch<S> {
 export type DownloadState = RunState;
 
 /**
- * Batches start this small (bytes per blob assumed) until a reply says how large blobs are; until
- * then only one request is in flight in all (see `sized`), so a fetch of large blobs (a large
- * file's 1 MiB chunks) does not start with `window` requests of 16 MiB each.
+ * Until a reply says how large blobs are, they are taken to be this large: a large file's chunks
+ * (repo/files.ts CHUNK_BYTES), the largest blobs an honest fetch asks for in bulk. Only one
+ * request is in flight in all until then (see `sized`), and it asks for one such blob per
+ * `batchBytes`: guessing 64 KiB made it 16 chunks of a large file, 16 MiB in one reply held
+ * whole, and the receiver's peak RSS crossed the 128 MB target. Small blobs cost one round trip
+ * of a single blob before their batches grow.
  */
-const INITIAL_AVG_BLOB_BYTES = 64 * 1024;
+const INITIAL_AVG_BLOB_BYTES = CHUNK_BYTES;
 
 export class DownloadScheduler<S extends DownloadSource> {
   private readonly life: RunOnce;
@@ -83,6 +95,8 @@ export class DownloadScheduler<S extends DownloadSource> {
   private avgSize = INITIAL_AVG_BLOB_BYTES;
   /** Whether a reply has told blob sizes yet (until then one request is in flight in all). */
   private sized = false;
+  /** Per live source, the bytes its requests in flight ask for (as estimated when each was issued). */
+  private readonly asking = new Map<S, number>();
   /** Most batches held at once: bounds the reorder buffer. */
   readonly maxAhead: number;
 
@@ -138,16 +152,34 @@ export class DownloadScheduler<S extends DownloadSource> {
   /** Drops a source and hands its unanswered batches to the others. */
   private dropSource(source: S, err: unknown): void {
     this.hooks.drop(source, err instanceof Error ? err : new Error(String(err)));
+    // Its requests in flight may never settle: what they asked for no longer counts.
+    this.asking.delete(source);
     for (const b of this.pending) if (b.busy === source) b.busy = null;
   }
 
-  private issue(source: S, batch: Batch<S>): void {
+  /** Bytes the requests in flight ask for, all live sources together (a source may be dropped by the fetch too). */
+  private get askingBytes(): number {
+    let sum = 0;
+    for (const [source, bytes] of this.asking) if (!source.dropped) sum += bytes;
+    return sum;
+  }
+
+  private issue(source: S, batch: Batch<S>, estimate: number): void {
     batch.busy = source;
     source.inFlight++;
+    this.asking.set(source, (this.asking.get(source) ?? 0) + estimate);
     const asked = batch.missing.slice();
+    const answered = () => {
+      const left = this.asking.get(source);
+      if (left !== undefined) this.asking.set(source, left - estimate);
+    };
     this.hooks.request(source, asked.map((i) => batch.hashes[i]!)).then(
-      (reply) => this.received(source, batch, asked, reply),
+      (reply) => {
+        answered();
+        this.received(source, batch, asked, reply);
+      },
       (err) => {
+        answered();
         this.dropSource(source, err);
         this.pump();
       },
@@ -211,6 +243,32 @@ export class DownloadScheduler<S extends DownloadSource> {
     }
   }
 
+  /**
+   * Issues requests while a source has room in its window and the bytes in flight stay within
+   * `maxInFlightBytes`, the least busy source first (so sources share that bound); until a reply
+   * has told blob sizes, only one request is in flight in all.
+   */
+  private fill(live: S[]): void {
+    for (;;) {
+      if (!this.sized && live.some((s) => s.inFlight > 0)) return;
+      let progressed = false;
+      for (const source of [...live].sort((a, b) => a.inFlight - b.inFlight)) {
+        if (source.inFlight >= this.plan.window) continue;
+        const batch = this.pick(source);
+        if (!batch) continue;
+        progressed = true;
+        if (batch.missing.length === 0) break; // prefetched whole: stored by the caller
+        const estimate = batch.missing.length * this.avgSize;
+        const asking = this.askingBytes;
+        // Left pending (picked again later) when it does not fit.
+        if (asking > 0 && asking + estimate > this.plan.maxInFlightBytes) return;
+        this.issue(source, batch, estimate);
+        break;
+      }
+      if (!progressed) return;
+    }
+  }
+
   /** Fills every live source's window, stores what is ready, and ends the run when nothing is left to do. */
   private pump(): void {
     let live: S[];
@@ -225,13 +283,7 @@ export class DownloadScheduler<S extends DownloadSource> {
         this.fail(this.hooks.exhausted());
         return;
       }
-      for (const source of live) {
-        while (source.inFlight < this.plan.window && (this.sized || !live.some((s) => s.inFlight > 0))) {
-          const batch = this.pick(source);
-          if (!batch) break;
-          if (batch.missing.length) this.issue(source, batch); // else it was prefetched whole
-        }
-      }
+      this.fill(live);
       // Batches prefetched whole are stored here; storing may make room for more batches.
       const before = this.pending.length;
       try {

@@ -73,6 +73,7 @@ function scheduler(sources: FakeSource[], order: Hash[], opts: Partial<DownloadP
     batch: opts.batch ?? 1024,
     batchBytes: opts.batchBytes ?? 1 << 20,
     window: opts.window ?? 8,
+    maxInFlightBytes: opts.maxInFlightBytes ?? 64 << 20,
     signal: opts.signal,
   };
   const s = new DownloadScheduler(plan, {
@@ -227,9 +228,10 @@ describe("download scheduler", () => {
     const all = blobs(10);
     const a = holding("A", all, [3]);
     const b = holding("B", all);
-    const { s, stored } = scheduler([a, b], all.order, { batch: 10, window: 1 });
+    const { s, stored } = scheduler([a, b], all.order, { batch: 9, window: 1 });
     const run = start(s);
-    // One batch of 10 goes to A (B finds nothing new to ask: the only batch is busy).
+    await sized(a); // blob 0 alone, at the first guess of 1 MiB per blob
+    // One batch of the other 9 goes to A (B finds nothing new to ask: the only batch is busy).
     expect(a.waiting.length).toBe(1);
     expect(b.waiting.length).toBe(0);
     a.answerNext();
@@ -237,7 +239,7 @@ describe("download scheduler", () => {
     // The retry of blob 3 goes to B, never back to A.
     expect(b.asked.length).toBe(1);
     expect(same(b.asked[0]!, [all.order[3]!])).toBe(true);
-    expect(a.asked.length).toBe(1);
+    expect(a.asked.length).toBe(2);
     await drain([a, b], s);
     await outcome(s, run);
     expect(same(stored, all.order)).toBe(true);
@@ -256,7 +258,8 @@ describe("download scheduler", () => {
     expect(err.message).toContain("none of 2 peers");
     expect(bytesEqual(err.hash, all.order[2]!)).toBe(true);
     expect(s.state).toBe("failed");
-    expect(stored.length).toBe(0); // the batch holding it is never stored part-way
+    // Blob 0 came alone (before sizes were known); the batch holding blob 2 is never stored part-way.
+    expect(same(stored, [all.order[0]!])).toBe(true);
   });
 
   test("a source sending bytes that do not match is dropped; its batch goes to the others and none of its bytes is stored", async () => {
@@ -362,7 +365,7 @@ describe("download scheduler", () => {
     const run = start(s);
     await drain([a], s);
     await outcome(s, run);
-    expect(a.asked[0]!.length).toBe(4); // 256 KiB at the first guess of 64 KiB per blob
+    expect(a.asked[0]!.length).toBe(1); // 256 KiB at the first guess of 1 MiB per blob
     expect(a.asked[1]!.length).toBe(50); // 64-byte blobs seen: capped by `batch`
   });
 
@@ -372,8 +375,8 @@ describe("download scheduler", () => {
     const { s, stored } = scheduler([a, b], all.order, { window: 4 });
     const run = start(s);
     await settle();
-    // 16 blobs at the first guess of 64 KiB each: 16 MiB asked, and nothing more until it is in.
-    expect(a.asked.map((h) => h.length)).toEqual([16]);
+    // One blob at the first guess of 1 MiB each: 1 MiB asked, and nothing more until it is in.
+    expect(a.asked.map((h) => h.length)).toEqual([1]);
     expect(b.asked.length).toBe(0);
     a.answerNext();
     await settle();
@@ -381,6 +384,50 @@ describe("download scheduler", () => {
     expect(a.waiting.map((p) => p.hashes.length)).toEqual([1, 1, 1, 1]);
     expect(b.waiting.map((p) => p.hashes.length)).toEqual([1, 1, 1, 1]);
     await drain([a, b], s);
+    await outcome(s, run);
+    expect(same(stored, all.order)).toBe(true);
+  });
+
+  test("the requests in flight ask for at most maxInFlightBytes in all, shared by the sources", async () => {
+    const all = blobs(40, 1 << 20);
+    const [a, b] = [holding("A", all), holding("B", all)];
+    const { s, stored } = scheduler([a, b], all.order, { window: 8, maxInFlightBytes: 4 << 20 });
+    const run = start(s);
+    await sized(a);
+    // 1 MiB blobs, one per request: four requests in flight, two per source, though each window holds 8.
+    expect(a.waiting.length + b.waiting.length).toBe(4);
+    expect(a.waiting.length).toBe(2);
+    expect(b.waiting.length).toBe(2);
+    // Each reply makes room for one more request, to the source that answered.
+    a.answerNext();
+    await settle();
+    expect(a.waiting.length + b.waiting.length).toBe(4);
+    let peak = 0;
+    while (s.state === "running") {
+      peak = Math.max(peak, a.waiting.length + b.waiting.length);
+      for (const src of [a, b]) if (src.waiting.length) src.answerNext();
+      await settle();
+    }
+    await outcome(s, run);
+    expect(peak).toBe(4);
+    expect(same(stored, all.order)).toBe(true);
+  });
+
+  test("a source dropped with requests in flight gives its share of maxInFlightBytes to the others", async () => {
+    const all = blobs(12, 1 << 20);
+    const [a, b] = [holding("A", all), holding("B", all)];
+    const { s, stored } = scheduler([a, b], all.order, { window: 8, maxInFlightBytes: 3 << 20 });
+    const run = start(s);
+    await sized(a);
+    expect(a.waiting.length).toBe(2);
+    expect(b.waiting.length).toBe(1);
+    // One of A's requests fails: A is dropped, and its other one never settles (a peer gone
+    // silent). B takes over A's batches and may ask for the whole 3 MiB.
+    a.waiting.shift()!.refuse(new Error("stream reset"));
+    await settle();
+    expect(a.dropped).toBe(true);
+    expect(b.waiting.length).toBe(3);
+    await drain([b], s);
     await outcome(s, run);
     expect(same(stored, all.order)).toBe(true);
   });
