@@ -233,10 +233,9 @@ export class SyncClient {
       if (len < 0) return null;
       budget?.reserve(len, this.peer);
       reserved += len;
-      // Received bytes are garbage once stored, and so are the transport's chunks they came
-      // through (decrypted in place, then copied into the blob): counted twice, a receiver of a
-      // large file peaked about 10 MB lower (122–134 MB against 136–146 MB at 160–300 MiB).
-      noteTransient(2 * len);
+      // Received bytes are garbage once stored, and so are the transport's buffers they came
+      // through: the pacer looks at resident memory as they arrive (gc-pacer.ts).
+      noteTransient(len);
       return reader.take(len) ?? reader.readExactly(len);
     };
     const blobs = this.batched(hashes, OP_GET_BLOBS, () => {
