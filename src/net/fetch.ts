@@ -455,7 +455,7 @@ class Fetch {
       signal: this.opts.signal,
     };
     return new DownloadScheduler(plan, {
-      request: (source, hashes) => this.deadline(source, source.client.getBlobs(hashes, this.buffered)),
+      request: (source, hashes, onBlob) => this.deadline(source, source.client.streamBlobs(hashes, this.buffered, onBlob)),
       drop: (source, error) => this.drop(source, error),
       store: (blobs, hashes) => this.storeBatch(blobs, hashes),
       release: (bytes) => this.buffered.release(bytes),

@@ -21,7 +21,10 @@ function blobs(n: number, size = 100): { bytes: Uint8Array[]; order: Hash[] } {
 
 interface Pending {
   hashes: Hash[];
+  /** Sends the blobs of `reply` not sent yet, then ends the reply. */
   answer(reply: (Uint8Array | null)[]): void;
+  /** Sends the next `n` blobs of `reply` without ending the reply. */
+  send(reply: (Uint8Array | null)[], n: number): void;
   refuse(err: Error): void;
 }
 
@@ -77,15 +80,24 @@ function scheduler(sources: FakeSource[], order: Hash[], opts: Partial<DownloadP
     signal: opts.signal,
   };
   const s = new DownloadScheduler(plan, {
-    request: (source, hashes) => {
+    request: (source, hashes, onBlob) => {
       source.peak = Math.max(source.peak, source.inFlight);
       source.asked.push(hashes);
       return new Promise((resolve, reject) => {
+        let sent = 0;
+        const send = (reply: (Uint8Array | null)[], n: number) => {
+          for (const end = Math.min(reply.length, sent + n); sent < end; sent++) {
+            const b = reply[sent] ?? null;
+            if (b) book.held += b.length;
+            onBlob(sent, b);
+          }
+        };
         source.waiting.push({
           hashes,
+          send,
           answer: (reply) => {
-            for (const b of reply) if (b) book.held += b.length;
-            resolve(reply);
+            send(reply, reply.length);
+            resolve();
           },
           refuse: reject,
         });
@@ -258,8 +270,8 @@ describe("download scheduler", () => {
     expect(err.message).toContain("none of 2 peers");
     expect(bytesEqual(err.hash, all.order[2]!)).toBe(true);
     expect(s.state).toBe("failed");
-    // Blob 0 came alone (before sizes were known); the batch holding blob 2 is never stored part-way.
-    expect(same(stored, [all.order[0]!])).toBe(true);
+    // Everything before blob 2 is stored (a prefix of the post-order), nothing from it on.
+    expect(same(stored, all.order.slice(0, 2))).toBe(true);
   });
 
   test("a source sending bytes that do not match is dropped; its batch goes to the others and none of its bytes is stored", async () => {
@@ -430,5 +442,69 @@ describe("download scheduler", () => {
     await drain([b], s);
     await outcome(s, run);
     expect(same(stored, all.order)).toBe(true);
+  });
+
+  test("a reply of large blobs is verified and stored blob by blob as it arrives, not held whole", async () => {
+    const all = blobs(21, 100 << 10);
+    all.bytes[0] = new Uint8Array(10).fill(5); // a small blob first: the next batch is sized by it
+    all.order[0] = hash(all.bytes[0]);
+    const a = holding("A", all);
+    const { s, stored, book } = scheduler([a], all.order, { batchBytes: 64 << 10, batch: 64 });
+    const run = start(s);
+    await sized(a);
+    // Sized by a 10-byte blob: the other 20 blobs of 100 KiB, 2 MB, go in one request.
+    expect(a.waiting.map((p) => p.hashes.length)).toEqual([20]);
+    const reply = a.honest(a.waiting[0]!.hashes);
+    for (let n = 1; n <= 20; n++) {
+      a.waiting[0]!.send(reply, 1);
+      // Each blob is stored (and its bytes given back) as it comes.
+      expect(stored.length).toBe(1 + n);
+      expect(book.held - book.released).toBe(0);
+    }
+    a.answerNext();
+    await settle();
+    await outcome(s, run);
+    expect(same(stored, all.order)).toBe(true);
+  });
+
+  test("a source that sends a bad blob mid-reply is dropped; what it sent that verified is kept, the rest asked of another", async () => {
+    const all = blobs(11, 100 << 10);
+    const [liar, b] = [holding("L", all), holding("B", all)];
+    const { s, stored, book } = scheduler([liar, b], all.order, { window: 1 });
+    const run = start(s);
+    await sized(liar);
+    const pending = liar.waiting[0]!;
+    const reply = liar.honest(pending.hashes);
+    reply[4] = new Uint8Array(100 << 10).fill(7);
+    pending.send(reply, 5);
+    await settle();
+    expect(liar.dropped).toBe(true);
+    expect(liar.error).toBeInstanceOf(BadDataError);
+    expect(stored.length).toBe(1 + 4);
+    // B is asked only for what the liar did not deliver.
+    expect(b.asked.flat().length).toBe(6);
+    await drain([b], s);
+    await outcome(s, run);
+    expect(same(stored, all.order)).toBe(true);
+    expect(book.released).toBe(book.held);
+  });
+
+  test("a reply cut off mid-way keeps what arrived; only the rest is asked again", async () => {
+    const all = blobs(11, 100 << 10);
+    const [a, b] = [holding("A", all), holding("B", all)];
+    const { s, stored, book } = scheduler([a, b], all.order, { window: 1 });
+    const run = start(s);
+    await sized(a);
+    const pending = a.waiting.shift()!;
+    pending.send(a.honest(pending.hashes), 3);
+    pending.refuse(new Error("stream reset"));
+    await settle();
+    expect(a.dropped).toBe(true);
+    expect(stored.length).toBe(1 + 3);
+    expect(b.asked.flat().length).toBe(7);
+    await drain([b], s);
+    await outcome(s, run);
+    expect(same(stored, all.order)).toBe(true);
+    expect(book.released).toBe(book.held);
   });
 });
