@@ -1,18 +1,21 @@
 /** GcPacer with resident memory played by the test: it collects on growth, not on a count of bytes. */
 import { describe, expect, test } from "bun:test";
-import { CHECK_BYTES, GcPacer, SLACK_BYTES } from "../../src/core/gc-pacer.ts";
+import { CHECK_BYTES, DEEP_EVERY, GcPacer, SLACK_BYTES } from "../../src/core/gc-pacer.ts";
 
 const MiB = 1 << 20;
 
 /** A pacer over a resident size the test sets; a collection brings it down to `afterCollect`. */
 function played(start: number, afterCollect: number) {
-  const memory = { resident: start, looks: 0 };
+  const memory = { resident: start, looks: 0, deep: [] as number[] };
+  let collections = 0;
   const pacer = new GcPacer(
     () => {
       memory.looks++;
       return memory.resident;
     },
-    () => {
+    (deep) => {
+      collections++;
+      if (deep) memory.deep.push(collections);
       memory.resident = afterCollect;
     },
   );
@@ -57,5 +60,16 @@ describe("GcPacer", () => {
     memory.resident = 120 * MiB + SLACK_BYTES;
     pacer.note(CHECK_BYTES);
     expect(pacer.collections).toBe(2);
+  });
+
+  test("every DEEP_EVERY-th collection is a deep one (the allocator's free memory given back)", () => {
+    const { memory, pacer } = played(100 * MiB, 100 * MiB);
+    pacer.note(CHECK_BYTES);
+    for (let i = 0; i < 3 * DEEP_EVERY; i++) {
+      memory.resident = 100 * MiB + SLACK_BYTES;
+      pacer.note(CHECK_BYTES);
+    }
+    expect(pacer.collections).toBe(3 * DEEP_EVERY);
+    expect(memory.deep).toEqual([DEEP_EVERY, 2 * DEEP_EVERY, 3 * DEEP_EVERY]);
   });
 });
