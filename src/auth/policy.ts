@@ -87,6 +87,7 @@ export class TeamPolicy {
   private readonly lostListeners: AccessLostListener[] = [];
   private readonly revocationListeners: RevocationListener[] = [];
   private readonly verifiedListeners: (() => void)[] = [];
+  private readonly authRefusedListeners: ((key: Uint8Array) => void)[] = [];
   private readonly clock: PolicyClock;
   /** Read scopes of publishers (see readScopeOf), by hex key. */
   private readonly readScopes = new Map<string, { cap: VerifiedCapability; index: ScopeIndex }>();
@@ -114,6 +115,11 @@ export class TeamPolicy {
   /** Called whenever a capability is verified (presented at AUTH, or a chain a peer relayed): a head waiting for its publisher's may now be admitted. */
   onCapabilityVerified(listener: () => void): void {
     this.verifiedListeners.push(listener);
+  }
+
+  /** Called when a connecting peer's AUTH is refused (see `authorize`), with the key it connected as. */
+  onAuthRefused(listener: (key: Uint8Array) => void): void {
+    this.authRefusedListeners.push(listener);
   }
 
   /** Called for each revocation learned, wherever it came from (to pass it on). */
@@ -203,6 +209,12 @@ export class TeamPolicy {
    * returns its read scope, or why it is refused.
    */
   authorize(request: AuthRequestLike): ScopeLike | { refusal: Refusal } {
+    const scope = this.scopeFor(request);
+    if ("refusal" in scope) for (const listener of this.authRefusedListeners) listener(request.remoteKey);
+    return scope;
+  }
+
+  private scopeFor(request: AuthRequestLike): ScopeLike | { refusal: Refusal } {
     this.learnRevocations(request.chain, request.from);
     if (request.capHandle.every((b) => b === 0)) return this.refuse(request.remoteKey, { kind: "no-capability" });
     // Only this request fails: a capability the key verified before (on another connection,

@@ -73,6 +73,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Resolves once what was written to `stream` so far has been handed to the OS. */
+const drained = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write("", () => resolve()));
+
 if (import.meta.main) {
-  process.exitCode = await main(process.argv);
+  const code = await main(process.argv);
+  // The command is done (piles closed, nodes stopped), but libp2p leaves timers behind (the
+  // address manager's debounce, for one) that would keep the process alive for another second.
+  // Exit now, once stdout and stderr are written out.
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
 }

@@ -1,5 +1,4 @@
 /** Implementations of `tribles pile net …` (loaded only when one of them runs: libp2p is heavy). */
-import { dirname, resolve } from "node:path";
 import { TeamPolicy } from "../auth/policy.ts";
 import { describeRefusal, formatInstant, type Refusal } from "../auth/refusal.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
@@ -9,14 +8,14 @@ import { decodeLongString } from "../core/longstring.ts";
 import { lockPileForSync } from "../pile/sync-lock.ts";
 import { parseBranchMeta } from "../repo/branch-meta.ts";
 import { treeAt } from "../repo/file-tree.ts";
-import { loadKey } from "../repo/keyfile.ts";
 import type { MergeOutcome } from "../repo/merge-policy.ts";
 import { Repository } from "../repo/repository.ts";
 import type { TrackingResult } from "../repo/tracking.ts";
 import { addressBookPath } from "../net/address-book.ts";
 import { controlSocketPath } from "../net/control-socket.ts";
 import { checkDirect, parseDialTarget } from "../net/dial-target.ts";
-import { AddressError, ListenError, parseAddress, peerIdFromKey, peerPublicKey, SYNC_LISTEN } from "../net/host.ts";
+import { AddressError, ListenError, parseAddress, SYNC_LISTEN } from "../net/host.ts";
+import { peerIdFromKey, peerPublicKey } from "../net/peer-key.ts";
 import type { RemoteHead, SyncDirection } from "../net/peer.ts";
 import { PullError, pullBranch } from "../net/pull.ts";
 import type { SyncEvent } from "../net/sync.ts";
@@ -70,37 +69,6 @@ export interface RelayOptions extends Omit<SyncOptions, "direction" | "merge" | 
 }
 
 const DIRECTIONS: SyncDirection[] = ["bidirectional", "readonly", "writeonly"];
-
-export interface IdentityOptions {
-  key?: string;
-  pile?: string;
-  create?: boolean;
-  json?: boolean;
-}
-
-/**
- * The key is found as every other command finds it (--key, then $TRIBLESPACE_KEY, then self.key
- * beside the pile), so the public key shown is the one sync and commit sign with; with no pile,
- * self.key in the current directory.
- */
-export async function runIdentity(pilePath: string | undefined, opts: IdentityOptions): Promise<void> {
-  if (pilePath && opts.pile && resolve(pilePath) !== resolve(opts.pile)) throw new CliError(`two piles given: ${pilePath} and --pile ${opts.pile}`);
-  const pile = pilePath ?? opts.pile;
-  let loaded: ReturnType<typeof loadKey>;
-  try {
-    loaded = loadKey({ ...(opts.key ? { path: opts.key } : {}), dir: pile ? dirname(resolve(pile)) : process.cwd(), create: opts.create ?? false });
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
-  if (loaded.warning) console.error(`warning: ${loaded.warning}`);
-  const info = { peerId: peerIdFromKey(loaded.key.publicKey).toString(), publicKey: toHex(loaded.key.publicKey), keyFile: loaded.path, created: loaded.created };
-  if (opts.json) {
-    console.log(JSON.stringify(info));
-    return;
-  }
-  const state = loaded.created ? " (created)" : opts.create ? " (already existed, kept)" : "";
-  console.log(`key file    ${info.keyFile}${state}\npeer id     ${info.peerId}\npublic key  ${info.publicKey}`);
-}
 
 /** Parses a user-given multiaddr, or fails with one line (naming the option, if given). */
 function address(text: string, option?: string): ReturnType<typeof parseAddress> {

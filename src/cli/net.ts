@@ -5,7 +5,8 @@
 import type { CAC } from "cac";
 import { type FetchFlags, withFetchFlags } from "./fetch-flags.ts";
 import { withServeFlags } from "./serve-flags.ts";
-import type { IdentityOptions, RelayOptions, SyncOptions } from "./net-actions.ts";
+import type { IdentityOptions } from "./identity-action.ts";
+import type { RelayOptions, SyncOptions } from "./net-actions.ts";
 import type { TeamOptions } from "./team-context.ts";
 
 export function register(cli: CAC): void {
@@ -15,7 +16,7 @@ export function register(cli: CAC): void {
     .option("--key <file>", "Key file (default: $TRIBLESPACE_KEY, then self.key beside the pile, or ./self.key with no pile)")
     .option("--create", "Create the key file if it does not exist (mode 0600)")
     .option("--json", "Print JSON")
-    .action(async (pile: string | undefined, opts: IdentityOptions) => (await import("./net-actions.ts")).runIdentity(pile, opts));
+    .action(async (pile: string | undefined, opts: IdentityOptions) => (await import("./identity-action.ts")).runIdentity(pile, opts));
 
   withServeFlags(withFetchFlags(cli.command("pile net sync <pile>", "Sync a pile with peers until interrupted (Ctrl-C stops cleanly)")))
     .option("--peers <peer>", "Peer to dial and keep connected (repeatable): a multiaddr, or a PeerId or public key found through peer routing")
@@ -29,7 +30,7 @@ export function register(cli: CAC): void {
     .option("--key <file>", "Key file (default $TRIBLESPACE_KEY, then self.key beside the pile)")
     .option("--republish <seconds>", "Re-send our branch heads this often for late joiners", { default: 30 })
     .option("--mdns", "Discover peers on the local network with mDNS")
-    .option("--relay <multiaddr>", "A team relay (`tribles relay`, address with /p2p/RELAY-ID) to reserve a slot on, so peers behind NATs reach us; relayed connections are upgraded to direct ones by hole punching when the NATs allow (repeatable)")
+    .option("--relay <multiaddr>", "A team relay (`tribles relay`, address with /p2p/RELAY-ID) to reserve a slot on, so peers behind NATs reach us; relayed connections are upgraded to direct ones by hole punching when the NATs allow (repeatable; none given: the relays remembered beside the pile from earlier runs)")
     .option("--no-merge", "Keep received branches as tracking branches only (do not merge into local branches)")
     .option("--json", "Print one JSON event per line")
     .action(async (path: string, opts: SyncOptions) => (await import("./net-actions.ts")).runSync(path, opts));
@@ -37,7 +38,7 @@ export function register(cli: CAC): void {
   cli
     .command("pile net status <pile>", "Show the peers a running sync of this pile is connected to: path (direct or relayed), transport, RTT, bytes, last heads")
     .option("--json", 'Print JSON: {"peers": [{"peer", "path": "direct" | "relayed", "relay", "transport", "rttMs", "bytesIn", "bytesOut", …}]}')
-    .action(async (path: string, opts: { json?: boolean }) => (await import("./reach-actions.ts")).runStatus(path, opts));
+    .action(async (path: string, opts: { json?: boolean }) => (await import("./status-action.ts")).runStatus(path, opts));
 
   cli
     .command("pile net doctor <pile> [peer]", "Check why nothing arrives: listening, relay and reservation, reaching PEER directly or relayed, its verdict on your capability")

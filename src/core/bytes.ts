@@ -68,3 +68,6 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** Whether 32-bit typed arrays read bytes little-endian on this machine (word-wise fast paths need it). */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

@@ -34,6 +34,8 @@ export const DEEP_EVERY = 8;
 /** The pacing itself, with resident memory and the collector given (tests pass their own). */
 export class GcPacer {
   private owed = 0;
+  /** Bytes noted so far. */
+  noted = 0;
   /** Lowest resident memory seen since the last collection. */
   private floor = Number.POSITIVE_INFINITY;
   /** Collections run so far. */
@@ -47,6 +49,7 @@ export class GcPacer {
 
   /** Notes `bytes` of short-lived buffers; collects once resident memory has grown `SLACK_BYTES`. */
   note(bytes: number): void {
+    this.noted += bytes;
     this.owed += bytes;
     if (this.owed < CHECK_BYTES) return;
     this.owed = 0;
@@ -75,6 +78,11 @@ const pacer = new GcPacer(
  */
 export function noteTransient(bytes: number): void {
   pacer.note(bytes);
+}
+
+/** Bytes of short-lived buffers noted so far (tests check that code moving buffers notes them). */
+export function notedBytes(): number {
+  return pacer.noted;
 }
 
 /** Collections asked for so far (for tests and the bench). */

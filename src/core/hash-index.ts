@@ -86,6 +86,13 @@ export class HashIndex {
     return this.keys.subarray(entry * KEY_LEN, entry * KEY_LEN + KEY_LEN);
   }
 
+  /** Copies the key of an entry into `out[at..at+32]` (no view is made: for copying many). */
+  copyKey(entry: number, out: Uint8Array, at: number): void {
+    const keys = this.keys;
+    const base = entry * KEY_LEN;
+    for (let i = 0; i < KEY_LEN; i++) out[at + i] = keys[base + i]!;
+  }
+
   /**
    * Extra slots a lookup of every present key visits beyond its first, in total: about size / 2
    * for keys that spread well, about size² / 2 for keys that all start in one place. Computed on

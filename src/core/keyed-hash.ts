@@ -57,10 +57,43 @@ export function keyedHash32(b: Uint8Array, at: number): number {
   h = (h + Math.imul(A14, b[at + 26]! | (b[at + 27]! << 8))) | 0;
   h = (h + Math.imul(A15, b[at + 28]! | (b[at + 29]! << 8))) | 0;
   h = (h + Math.imul(A16, b[at + 30]! | (b[at + 31]! << 8))) | 0;
-  // A fixed bijective finalizer (murmur3's fmix32) on the keyed sum: two keys still collide only
-  // when their sums do, but keys in an arithmetic run (sequential counters) no longer land in
-  // evenly spaced slots, which for some coefficient draws gave linear probing chains 10× longer
-  // than for random keys.
+  return finalize(h);
+}
+
+/**
+ * `keyedHash32` of the key held in `w[at..at+8]` (32-bit words of a little-endian machine): the
+ * same value for the same 32 bytes, from eight loads instead of thirty-two. Scans of a pile's
+ * record headers (4-byte aligned) use it.
+ */
+export function keyedHash32Words(w: Uint32Array, at: number): number {
+  let h = A0;
+  let x = w[at]!;
+  h = (h + Math.imul(A1, x & 0xffff) + Math.imul(A2, x >>> 16)) | 0;
+  x = w[at + 1]!;
+  h = (h + Math.imul(A3, x & 0xffff) + Math.imul(A4, x >>> 16)) | 0;
+  x = w[at + 2]!;
+  h = (h + Math.imul(A5, x & 0xffff) + Math.imul(A6, x >>> 16)) | 0;
+  x = w[at + 3]!;
+  h = (h + Math.imul(A7, x & 0xffff) + Math.imul(A8, x >>> 16)) | 0;
+  x = w[at + 4]!;
+  h = (h + Math.imul(A9, x & 0xffff) + Math.imul(A10, x >>> 16)) | 0;
+  x = w[at + 5]!;
+  h = (h + Math.imul(A11, x & 0xffff) + Math.imul(A12, x >>> 16)) | 0;
+  x = w[at + 6]!;
+  h = (h + Math.imul(A13, x & 0xffff) + Math.imul(A14, x >>> 16)) | 0;
+  x = w[at + 7]!;
+  h = (h + Math.imul(A15, x & 0xffff) + Math.imul(A16, x >>> 16)) | 0;
+  return finalize(h);
+}
+
+/**
+ * A fixed bijective finalizer (murmur3's fmix32) on the keyed sum: two keys still collide only
+ * when their sums do, but keys in an arithmetic run (sequential counters) no longer land in
+ * evenly spaced slots, which for some coefficient draws gave linear probing chains 10× longer
+ * than for random keys.
+ */
+function finalize(sum: number): number {
+  let h = sum;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -13,7 +13,8 @@ import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync,
 import type { PeerId } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { DialTarget } from "./dial-target.ts";
-import { type Host, peerIdFromString } from "./host.ts";
+import type { Host } from "./host.ts";
+import { peerIdFromString } from "./peer-key.ts";
 
 export const MAX_PEERS = 64;
 export const MAX_ADDRS = 8;
@@ -88,10 +89,21 @@ export class AddressBook {
       .map((e) => ({ text: e.peer, peerId: peerIdFromString(e.peer), addrs: e.addrs.map((a) => multiaddr(a)), remembered: true }));
   }
 
+  /**
+   * The remembered relays, one multiaddr each (its last working address, with /p2p/ID): where a
+   * sync started without --relay holds its reservations, as it did when it learned them.
+   */
+  relayAddrs(): string[] {
+    return this.entries()
+      .filter((e) => e.role === "relay" && e.addrs.length > 0)
+      .map((e) => (e.addrs[0]!.includes(`/p2p/${e.peer}`) ? e.addrs[0]! : `${e.addrs[0]!}/p2p/${e.peer}`));
+  }
+
   /** Records a peer seen now at these addresses; returns whether anything changed. */
   remember(peer: string, addrs: string[], role: PeerRole, now = Date.now()): boolean {
     const old = this.peers.get(peer);
-    const kept = [...new Set([...addrs, ...(old?.addrs ?? [])])].filter((a) => a.length <= MAX_ADDR_CHARS).slice(0, MAX_ADDRS);
+    const ours = addrs.flatMap((a) => dialableFor(peer, a) ?? []);
+    const kept = [...new Set([...ours, ...(old?.addrs ?? [])])].filter((a) => a.length <= MAX_ADDR_CHARS).slice(0, MAX_ADDRS);
     const entry: BookEntry = { peer, role: old?.role === "relay" ? "relay" : role, addrs: kept, lastSeen: now };
     const changed = !old || old.role !== entry.role || old.addrs.join() !== kept.join();
     this.peers.delete(peer);
@@ -120,6 +132,17 @@ export class AddressBook {
   }
 }
 
+/**
+ * `addr` as an address that dials `peer` (ending in /p2p/PEER), or undefined when it names another
+ * peer. A relayed connection's remote address ends at /p2p-circuit: dialled as it is, it names the
+ * relay, and libp2p refuses a dial whose addresses name different peers.
+ */
+export function dialableFor(peer: string, addr: string): string | undefined {
+  const last = addr.lastIndexOf("/p2p/");
+  if (last < 0 || addr.endsWith("/p2p-circuit")) return `${addr}/p2p/${peer}`;
+  return addr.slice(last + 5) === peer ? addr : undefined;
+}
+
 function checkEntry(raw: unknown): BookEntry | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
   const { peer, role, addrs, lastSeen } = raw as Record<string, unknown>;
@@ -134,7 +157,9 @@ function checkEntry(raw: unknown): BookEntry | undefined {
   } catch {
     return undefined;
   }
-  return { peer, role, addrs: addrs as string[], lastSeen };
+  // Books written before addresses were checked for their peer may hold relayed ones without it.
+  const dialable = (addrs as string[]).flatMap((a) => dialableFor(peer, a) ?? []).filter((a) => a.length <= MAX_ADDR_CHARS);
+  return { peer, role, addrs: dialable, lastSeen };
 }
 
 /** Writes of the book wait this long so a burst of connections costs one write. */
@@ -175,10 +200,8 @@ export class PeerMemory {
     try {
       for (const a of (await this.host.peerStore.get(peerId)).addresses) addrs.push(a.multiaddr.toString());
     } catch {}
-    const p2p = `/p2p/${peerId}`;
-    const dialable = addrs.map((a) => (a.includes("/p2p/") ? a : `${a}${p2p}`));
-    if (dialable.length === 0 && this.book.get(peerId.toString())) return;
-    if (this.book.remember(peerId.toString(), dialable, role)) this.scheduleSave();
+    if (addrs.length === 0 && this.book.get(peerId.toString())) return;
+    if (this.book.remember(peerId.toString(), addrs, role)) this.scheduleSave();
   }
 
   private scheduleSave(): void {

@@ -108,11 +108,19 @@ export class WorkMeter {
     readonly sliceBytes = SERVER_BUDGET.sliceBytes,
   ) {}
 
-  /** Counts `bytes` of work done; at a slice's end, takes a turn off. */
-  async spend(bytes: number): Promise<void> {
+  /**
+   * Counts `bytes` of work done. At a slice's end it takes a turn off and returns the wait for the
+   * lane to come back; otherwise it returns undefined, so a loop over blobs awaits only then (an
+   * async call and an await per blob made a sender's heap swing by tens of MB between collections).
+   */
+  spend(bytes: number): Promise<void> | undefined {
     this.spent += bytes;
-    if (this.spent < this.sliceBytes) return;
+    if (this.spent < this.sliceBytes) return undefined;
     this.spent = 0;
+    return this.turnOff();
+  }
+
+  private async turnOff(): Promise<void> {
     this.lane.release();
     try {
       await yieldToLoop();

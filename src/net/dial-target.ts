@@ -7,7 +7,8 @@
 import type { Connection, PeerId } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { fromHex } from "../core/bytes.ts";
-import { AddressError, type Host, isRelayedAddr, parseAddress, peerIdFromKey, peerIdFromString } from "./host.ts";
+import { AddressError, type Host, isRelayedAddr, parseAddress } from "./host.ts";
+import { peerIdFromKey, peerIdFromString } from "./peer-key.ts";
 
 /** A peer to dial: its addresses (none when given by key alone) and its id when known. */
 export interface DialTarget {

@@ -29,11 +29,18 @@ export interface DownloadSource {
   inFlight: number;
 }
 
+/** Hashes in order, read a run at a time (an array, or MissingDag's packed post-order). */
+export interface HashSequence {
+  readonly length: number;
+  /** Hashes [from, to) as views (do not mutate). */
+  slice(from: number, to: number): Hash[];
+}
+
 export interface DownloadPlan<S extends DownloadSource> {
   /** Hashes in post-order (children before parents). */
-  order: readonly Hash[];
-  /** `prefetched[i]`, when present, is blob i already received and verified: stored in its place, not asked. */
-  prefetched: readonly (Uint8Array | undefined)[];
+  order: HashSequence;
+  /** Blob i of `order`, when already received and verified: stored in its place, not asked. */
+  prefetched: ReadonlyMap<number, Uint8Array>;
   /** Every source of the fetch, dropped ones included (the reorder buffer is sized by their count). */
   sources: readonly S[];
   /** Most hashes per request. */
@@ -172,9 +179,8 @@ export class DownloadScheduler<S extends DownloadSource> {
     // a request and large ones few, and storing one batch overlaps with receiving the next.
     const size = Math.max(1, Math.min(this.plan.batch, Math.floor(this.plan.batchBytes / this.avgSize)));
     const from = this.next;
-    const hashes = order.slice(from, from + size);
-    // Holes and a short `prefetched` read as "not received" (Array.map would skip holes).
-    const blobs = Array.from(hashes, (_, i) => prefetched[from + i] ?? null);
+    const hashes = order.slice(from, Math.min(order.length, from + size));
+    const blobs = Array.from(hashes, (_, i) => prefetched.get(from + i) ?? null);
     this.next += hashes.length;
     const missing = blobs.flatMap((b, i) => (b ? [] : [i]));
     const batch: Batch<S> = { hashes, blobs, replied: new Uint8Array(hashes.length), stored: 0, missing, tried: new Set(), busy: null };

@@ -34,7 +34,7 @@ import type { Host } from "./host.ts";
 import { DownloadScheduler } from "./download-scheduler.ts";
 import { BadDataError, FetchFailedError, MissingBlobError } from "./fetch-errors.ts";
 import { LevelDiscovery } from "./level-discovery.ts";
-import { MissingDag } from "./missing-dag.ts";
+import { MissingDag, type PackedHashes } from "./missing-dag.ts";
 import { LIMITS } from "./wire.ts";
 import { describe, netLogger } from "./log.ts";
 
@@ -82,6 +82,11 @@ export interface FetchSummary {
   peers: number;
   /** Peers dropped during the fetch, with the reason. */
   dropped: { peer: string; error: string }[];
+  /**
+   * Blob bytes a peer sent that this fetch did not need: held already (a one-request closure whose
+   * have-hints missed part of what we hold; the peer knows only the hints) or not under the head.
+   */
+  redundantBytes: number;
 }
 
 export interface FetchOptions {
@@ -181,7 +186,7 @@ class Fetch {
   /** Our store's snapshot; renewed after the one-request closure stored blobs. */
   private local: BlobReader;
   private readonly progress: FetchProgress = { discovered: 0, stored: 0, bytes: 0, discovering: true };
-  private readonly summary: FetchSummary = { blobs: 0, bytes: 0, requests: 0, depth: 0, ms: 0, peers: 0, dropped: [] };
+  private readonly summary: FetchSummary = { blobs: 0, bytes: 0, requests: 0, depth: 0, ms: 0, peers: 0, dropped: [], redundantBytes: 0 };
   private readonly limits: FetchLimits;
   /** Reply bytes this fetch holds (see FetchLimits.maxBufferedBytes). */
   private readonly buffered: ByteBudget;
@@ -206,7 +211,7 @@ class Fetch {
     if (!this.local.has(head) && this.opts.have) await this.closureFirst(head, this.opts.have);
     if (!this.local.has(head)) {
       const { order, prefetched } = await this.discover(head);
-      if (prefetched.every((b) => b !== undefined)) this.storeBatch(prefetched as Uint8Array[], order);
+      if (prefetched.size === order.length) this.storeBatch(Array.from({ length: order.length }, (_, i) => prefetched.get(i)!), order.slice(0, order.length));
       else await this.download(order, prefetched);
     }
     for (const s of this.sources) this.summary.requests += s.client.requests - s.requestsBefore;
@@ -271,6 +276,10 @@ class Fetch {
     const bad = received.findIndex((r, i) => !bytesEqual(digests[i]!, r.hash));
     if (bad >= 0) return this.drop(source, new BadDataError(source.client.peer, received[bad]!.hash.slice()));
     const { blobs, hashes } = reachableInPostOrder(head, received, this.local);
+    let receivedBytes = 0;
+    for (const r of received) receivedBytes += r.bytes.length;
+    for (const b of blobs) receivedBytes -= b.length;
+    this.summary.redundantBytes += receivedBytes;
     if (blobs.length === 0) return;
     this.progress.discovered += blobs.length;
     this.storeBatch(blobs, hashes);
@@ -281,10 +290,11 @@ class Fetch {
    * Walks the missing DAG breadth-first; returns its entries' hashes in post-order, and in the same
    * order the bytes of those that arrived (verified) during the walk.
    */
-  private async discover(head: Hash): Promise<{ order: Hash[]; prefetched: (Uint8Array | undefined)[] }> {
+  private async discover(head: Hash): Promise<{ order: PackedHashes; prefetched: Map<number, Uint8Array> }> {
     const dag = new MissingDag(head);
     let frontier: number[] = [0];
-    const blobs: (Uint8Array | undefined)[] = [];
+    /** Blobs that arrived during the walk, by entry. */
+    const early = new Map<number, Uint8Array>();
     const speculations: Promise<void>[] = [];
     let speculating = true;
     let speculativeBytes = 0;
@@ -298,7 +308,7 @@ class Fetch {
           this.speculate(parents).then((got) => {
             got.forEach((blob, i) => {
               if (!blob) return;
-              blobs[entries[i]!] = blob;
+              early.set(entries[i]!, blob);
               speculativeBytes += blob.length;
             });
           }),
@@ -310,13 +320,14 @@ class Fetch {
     }
     this.progress.discovering = false;
     const entries = dag.postOrder();
-    // Views into the index's key table (it no longer grows), not copies.
-    const order: Hash[] = new Array(entries.length);
-    const prefetched: (Uint8Array | undefined)[] = new Array(entries.length);
+    // Packed, not a view per hash (at a million blobs the views alone took ~70 MB), and the DAG
+    // is garbage once this returns. Few blobs arrive early (small levels only): a map of them.
+    const order = dag.hashesOf(entries);
     await Promise.all(speculations);
+    const prefetched = new Map<number, Uint8Array>();
     entries.forEach((e, i) => {
-      order[i] = dag.hashOf(e);
-      prefetched[i] = blobs[e];
+      const blob = early.get(e);
+      if (blob) prefetched.set(i, blob);
     });
     return { order, prefetched };
   }
@@ -443,7 +454,7 @@ class Fetch {
    * Downloads `order` (post-order hashes) and stores it batch by batch, in order; `prefetched[i]`,
    * when present, is blob i already received (it is stored in its place, not asked again).
    */
-  private download(order: Hash[], prefetched: (Uint8Array | undefined)[]): Promise<void> {
+  private download(order: PackedHashes, prefetched: Map<number, Uint8Array>): Promise<void> {
     const plan = {
       order,
       prefetched,

@@ -14,13 +14,12 @@ import { identify } from "@libp2p/identify";
 import type { Connection, Metrics, PeerId } from "@libp2p/interface";
 import { kadDHT } from "@libp2p/kad-dht";
 import { mdns } from "@libp2p/mdns";
-import { peerIdFromPublicKey, peerIdFromString } from "@libp2p/peer-id";
 import { ping } from "@libp2p/ping";
 import { tcpTransport } from "./tcp-transport.ts";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
-import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { createLibp2p, type Libp2p, type Libp2pOptions } from "libp2p";
 import { bytesEqual } from "../core/bytes.ts";
+import { peerIdFromString } from "./peer-key.ts";
 import type { SigningKey } from "../core/ed25519.ts";
 import { MAX_PENDING_HANDSHAKES_PER_IP, PendingHandshakes } from "./handshake-gate.ts";
 import { noiseCrypto } from "./noise-crypto.ts";
@@ -375,15 +374,3 @@ export async function dialAll(node: Host, addrs: string[]): Promise<{ addr: stri
   );
   return failures;
 }
-
-/** The 32-byte Ed25519 public key of a peer (our peers always use Ed25519 identities). */
-export function peerPublicKey(peer: PeerId): Uint8Array | null {
-  return peer.type === "Ed25519" ? peer.publicKey.raw : null;
-}
-
-/** The PeerId of a 32-byte Ed25519 public key. */
-export function peerIdFromKey(publicKey: Uint8Array): PeerId {
-  return peerIdFromPublicKey(publicKeyFromRaw(publicKey));
-}
-
-export { peerIdFromString };

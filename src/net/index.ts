@@ -9,7 +9,7 @@
 export type { Credentials } from "./client.ts";
 export { credentialsFor } from "./credentials.ts";
 export type { FetchProgress, FetchSummary } from "./fetch.ts";
-export { peerIdFromKey } from "./host.ts";
+export { peerIdFromKey } from "./peer-key.ts";
 export { Peer, type PeerEvents, type PeerNetwork, type RemoteHead, type SyncDirection } from "./peer.ts";
 export { PullError, type PullErrorCode, type PullOptions, type PullResult, pullBranch } from "./pull.ts";
 export { type SyncEvent, SyncNode, type SyncNodeOptions } from "./sync.ts";

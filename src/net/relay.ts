@@ -23,6 +23,7 @@ import { identifyPush } from "@libp2p/identify";
 import type { Connection, ConnectionGater, PeerId } from "@libp2p/interface";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import type { TeamPolicy } from "../auth/policy.ts";
+import { KeyedMap } from "../core/keyed-map.ts";
 import { HolePuncher, type HolePunchEvent, isPrivateAddr, isTcpAddr } from "./hole-punch.ts";
 import type { Host } from "./host.ts";
 import { logged, netLogger } from "./log.ts";
@@ -125,21 +126,35 @@ export function reachConfig(reach: ReachOptions): {
   };
 }
 
+/** Refused AUTHs the relay remembers (for `memberGate`): as many as MAX_REFUSALS_REMEMBERED in the policy. */
+const REFUSED_AUTHS_REMEMBERED = 4096;
+
 /**
  * Admits a reservation once the peer's capability verified here: members authenticate to every
  * peer as they connect, usually while their reservation request is on its way, so it waits up to
- * `waitMs` for that AUTH before refusing.
+ * `waitMs` for that AUTH before refusing. A peer whose AUTH was refused (while its request waits,
+ * or in the `waitMs` before it came) is refused then: the capability it was waited for is not
+ * coming, and a stranger's request is not held open.
  */
 export function memberGate(policy: TeamPolicy, publicKeyOf: (peer: PeerId) => Uint8Array | null, waitMs = 10_000): (peer: PeerId) => Promise<boolean> {
   const waiters = new Set<() => void>();
-  policy.onCapabilityVerified(() => {
+  /** When each key's AUTH was last refused (performance.now()). */
+  const refusedAt = new KeyedMap<number>(REFUSED_AUTHS_REMEMBERED);
+  const wakeAll = () => {
     for (const wake of [...waiters]) wake();
+  };
+  policy.onCapabilityVerified(wakeAll);
+  policy.onAuthRefused((key) => {
+    refusedAt.set(key, performance.now());
+    wakeAll();
   });
   return (peer) => {
     const key = publicKeyOf(peer);
     if (!key) return Promise.resolve(false);
     const isMember = () => !!policy.capabilityOf(key) && !policy.revoked.has(key);
+    const refused = () => performance.now() - (refusedAt.get(key) ?? Number.NEGATIVE_INFINITY) < waitMs;
     if (isMember()) return Promise.resolve(true);
+    if (refused()) return Promise.resolve(false);
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
         clearTimeout(timer);
@@ -148,6 +163,7 @@ export function memberGate(policy: TeamPolicy, publicKeyOf: (peer: PeerId) => Ui
       };
       const wake = () => {
         if (isMember()) done(true);
+        else if (refused()) done(false);
       };
       const timer = setTimeout(() => done(isMember()), waitMs);
       waiters.add(wake);

@@ -3,6 +3,7 @@
  * size; protocol code wants "exactly n bytes" with every length bounded before it is trusted.
  */
 import type { Stream } from "@libp2p/interface";
+import { noteTransient } from "../core/gc-pacer.ts";
 
 type Chunk = Uint8Array | { subarray(): Uint8Array };
 
@@ -467,16 +468,20 @@ export class BufferedWriter {
   }
 
   /**
-   * Moves the staged bytes to the send queue. A well-filled staging buffer goes as it is (the
-   * stream keeps it; a fresh one follows); a few staged bytes are copied out and the buffer is
-   * kept, or a blob's 8-byte length field before each large blob sent would be a 256 KiB buffer.
+   * Moves the staged bytes to the send queue. A mostly full staging buffer goes as it is and a
+   * fresh one follows (the stream keeps the old one); a short run is copied out and the buffer
+   * reused: a view of a few bytes keeps its whole buffer alive while the stream holds it, so
+   * every short reply (a response's last flush, a CHILDREN or HEADS answer) pinned 256 KiB.
    */
   private seal(): void {
     if (this.used === 0) return;
-    if (this.used * 2 >= this.staging.length) {
+    if (this.used * 2 < this.staging.length) {
+      this.queued.push(this.staging.slice(0, this.used));
+    } else {
       this.queued.push(this.staging.subarray(0, this.used));
+      noteTransient(this.staging.length);
       this.staging = new Uint8Array(this.flushAt);
-    } else this.queued.push(this.staging.slice(0, this.used));
+    }
     this.queuedBytes += this.used;
     this.used = 0;
   }

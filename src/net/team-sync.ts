@@ -20,7 +20,7 @@ import { checkDirect, parseDialTarget } from "./dial-target.ts";
 import { runDoctor } from "./doctor.ts";
 import { ByteCounter, StatusTracker } from "./status.ts";
 import type { Peer, RemoteHead, SyncDirection } from "./peer.ts";
-import { peerIdFromKey, peerPublicKey } from "./host.ts";
+import { peerIdFromKey, peerPublicKey } from "./peer-key.ts";
 import { memberGate, Reach, type ReachEvent, type RelayLimits } from "./relay.ts";
 import { type SyncEvent, SyncNode, type SyncNodeOptions } from "./sync.ts";
 
@@ -110,7 +110,10 @@ export interface TeamSyncOptions {
   server?: SyncNodeOptions["server"];
   /** Handshakes one IP address may have pending at once (see `SyncNodeOptions`). */
   maxPendingHandshakesPerIp?: number;
-  /** Team relays to hold a reservation on (multiaddrs with /p2p/RELAY-ID); hole punching upgrades relayed connections. */
+  /**
+   * Team relays to hold a reservation on (multiaddrs with /p2p/RELAY-ID); hole punching upgrades
+   * relayed connections. None given: the relays remembered in the address book, if any.
+   */
   relays?: string[];
   /** Serve as the team's relay: reservations only for members whose capability verified, within these limits. */
   relayServer?: { limits?: Partial<RelayLimits> };
@@ -169,6 +172,9 @@ export class TeamSync {
     if (options.directOnly) for (const t of targets) checkDirect(t);
     const givenIds = new Set(targets.map((t) => t.peerId?.toString()));
     const remembered = loaded?.book.targets((peer) => givenIds.has(peer) || peer === peerIdOf(key)) ?? [];
+    // No relays given: those remembered from earlier runs, so a restart with no flags is reachable
+    // again (not with --direct-only, which refuses relayed connections anyway, nor on a relay).
+    const relays = options.relays?.length || options.directOnly || options.relayServer ? (options.relays ?? []) : (loaded?.book.relayAddrs() ?? []);
     const direction = options.direction ?? "bidirectional";
     const policy = options.policy ?? new TeamPolicy(store, options.teamRoot);
     const waiting = new CapabilityWait();
@@ -205,10 +211,10 @@ export class TeamSync {
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.server ? { server: options.server } : {}),
       ...(options.maxPendingHandshakesPerIp !== undefined ? { maxPendingHandshakesPerIp: options.maxPendingHandshakesPerIp } : {}),
-      ...(options.relays || options.relayServer
+      ...(relays.length || options.relayServer
         ? {
             reach: {
-              relays: options.relays ?? [],
+              relays,
               ...(options.relayServer
                 ? {
                     relayServer: {
@@ -255,7 +261,7 @@ export class TeamSync {
       }
     }
     const sync = new TeamSync(node, policy, store, flush && typeof (store as Partial<FlushableStore>).flush === "function", report, options.onRound, tracker, memory, control);
-    if (options.relays || options.relayServer) sync.reach = Reach.start(node.host, { relays: options.relays ?? [] }, report);
+    if (relays.length || options.relayServer) sync.reach = Reach.start(node.host, { relays }, report);
     node.onDelivered(() => sync.schedule());
     if (options.watchFile) sync.watcher = watch(options.watchFile, () => sync.schedule());
     sync.timer = setInterval(() => sync.schedule(), options.refreshMs ?? DEFAULT_REFRESH_MS);

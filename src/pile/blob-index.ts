@@ -15,7 +15,9 @@
  * position is core's keyed hash of all 32 bytes (core/keyed-hash.ts, per-process random
  * coefficients): a crafted file cannot pile its records into one probe chain.
  */
-import { keyedHash32, slotShift } from "../core/keyed-hash.ts";
+import { LITTLE_ENDIAN } from "../core/bytes.ts";
+import { noteTransient } from "../core/gc-pacer.ts";
+import { keyedHash32, keyedHash32Words, slotShift } from "../core/keyed-hash.ts";
 import type { Bytes } from "./file-view.ts";
 
 /**
@@ -52,6 +54,9 @@ export class BlobIndex {
   private firstWords = new Int32Array(1024);
   /** Lookups that passed the filter (hashed and probed the slots): for tests, which count work. */
   fullLookups = 0;
+  /** The array a scan is adding keys from, and its 32-bit words (see `wordsOf`). */
+  private wordsKey: Uint8Array | null = null;
+  private words: Uint32Array | null = null;
 
   /** @param largeMin records with payloads of this many bytes or more keep their key in memory. */
   constructor(private readonly largeMin = Number.POSITIVE_INFINITY) {}
@@ -117,7 +122,8 @@ export class BlobIndex {
    * or `-1 - existing` when the hash is already indexed (the caller handles the duplicate).
    */
   add(key: Uint8Array, keyAt: number, offset: number, bytes: Bytes, length = 0): number {
-    const fingerprint = keyedHash32(key, keyAt);
+    const words = keyAt % 4 === 0 ? this.wordsOf(key) : null;
+    const fingerprint = words ? keyedHash32Words(words, keyAt >>> 2) : keyedHash32(key, keyAt);
     let slot = fingerprint >>> this.shift;
     for (;;) {
       const stored = this.slots[2 * slot]!;
@@ -126,13 +132,14 @@ export class BlobIndex {
       slot = (slot + 1) & this.mask;
     }
     const entry = this.count++;
-    const word = wordAt(key, keyAt);
+    const word = words ? words[keyAt >>> 2]! | 0 : wordAt(key, keyAt);
     const bit = word & this.filterMask;
     this.filter[bit >>> 5] = this.filter[bit >>> 5]! | (1 << (bit & 31));
     if (entry >= this.offsets.length) this.offsets = grownOffsets(this.offsets);
     if (entry >= this.firstWords.length) {
       const grown = new Int32Array(this.offsets.length);
       grown.set(this.firstWords);
+      noteTransient(this.firstWords.byteLength);
       this.firstWords = grown;
     }
     this.firstWords[entry] = word;
@@ -140,6 +147,7 @@ export class BlobIndex {
     if (entry >= this.isLarge.length) {
       const grown = new Uint8Array(this.offsets.length);
       grown.set(this.isLarge);
+      noteTransient(this.isLarge.byteLength);
       this.isLarge = grown;
     }
     if (length >= this.largeMin) {
@@ -151,6 +159,24 @@ export class BlobIndex {
     if (this.count * 2 > this.mask + 1) this.grow();
     if (this.count * FILTER_BITS_PER_ENTRY > this.filterMask + 1) this.growFilter();
     return entry;
+  }
+
+  /**
+   * Forgets the array the last adds read keys from. A scan adds thousands of keys from one array
+   * (a mapping or the tail) and reads them as words; the view must not keep an old mapping alive.
+   */
+  doneAdding(): void {
+    this.wordsKey = null;
+    this.words = null;
+  }
+
+  /** `key` as 32-bit words when that reads the same bytes (4-byte aligned, little-endian), else null. */
+  private wordsOf(key: Uint8Array): Uint32Array | null {
+    if (key !== this.wordsKey) {
+      this.wordsKey = key;
+      this.words = LITTLE_ENDIAN && key.byteOffset % 4 === 0 ? new Uint32Array(key.buffer, key.byteOffset, key.length >>> 2) : null;
+    }
+    return this.words;
   }
 
   /** Number of entries whose first record starts below `length` (binary search: offsets increase). */
@@ -177,6 +203,7 @@ export class BlobIndex {
   /** Doubles the presence filter, re-setting every entry's bit from its stored first word. */
   private growFilter(): void {
     const bits = (this.filterMask + 1) * 2;
+    noteTransient(this.filter.byteLength);
     this.filter = new Uint32Array(bits / 32);
     this.filterMask = bits - 1;
     const { filter, firstWords } = this;
@@ -189,6 +216,7 @@ export class BlobIndex {
   /** Doubles the slot table, re-placing every entry by its stored hash. */
   private grow(): void {
     const old = this.slots;
+    noteTransient(old.byteLength);
     this.slots = new Int32Array(old.length * 2);
     this.mask = old.length - 1; // twice the old slot count, minus one
     this.shift = slotShift(old.length);
@@ -206,6 +234,7 @@ export class BlobIndex {
 function grownOffsets(old: Float64Array): Float64Array<ArrayBuffer> {
   const out = new Float64Array(Math.ceil(old.length * 1.5));
   out.set(old);
+  noteTransient(old.byteLength);
   return out;
 }
 

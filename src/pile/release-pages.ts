@@ -9,6 +9,11 @@
  */
 const MADV_DONTNEED = 4;
 const PAGE = 4096;
+/**
+ * The largest folio the kernel maps a file's bytes with (a PMD: 2 MiB with 4 KiB pages). A read
+ * of one byte can make a whole folio resident (large folios in the page cache, file THP).
+ */
+export const FOLIO = 2 * 1024 * 1024;
 
 type Madvise = (addr: number, length: number, advice: number) => number;
 let madvise: Madvise | null | undefined;

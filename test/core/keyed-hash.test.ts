@@ -4,7 +4,8 @@
  */
 import { expect, test } from "bun:test";
 import { HashIndex } from "../../src/core/hash-index.ts";
-import { keyedHash32 } from "../../src/core/keyed-hash.ts";
+import { LITTLE_ENDIAN } from "../../src/core/bytes.ts";
+import { keyedHash32, keyedHash32Words } from "../../src/core/keyed-hash.ts";
 
 const N = 8192;
 
@@ -77,4 +78,14 @@ test("keyedHash32 reads every byte of the key and only those", () => {
     changed[i] = changed[i]! ^ 1;
     expect(keyedHash32(changed, 32)).not.toBe(h);
   }
+});
+
+test("the word-wise hash equals the byte-wise one for every key", () => {
+  const bytes = crypto.getRandomValues(new Uint8Array(32 * 512));
+  // Keys that differ from a random one in a single chunk's high byte: a word read that mixed up
+  // the two halves of a word, or their order, would give another value.
+  for (let k = 0; k < 16; k++) bytes[32 * (k + 1) + 2 * k + 1] = 0xff;
+  const words = new Uint32Array(bytes.buffer);
+  expect(LITTLE_ENDIAN).toBe(true);
+  for (let at = 0; at + 32 <= bytes.length; at += 32) expect(keyedHash32Words(words, at >>> 2)).toBe(keyedHash32(bytes, at));
 });

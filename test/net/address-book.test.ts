@@ -57,6 +57,23 @@ test("bad entries are dropped with a warning; a file that does not parse is save
   expect(AddressBook.load(path).warnings[0]).toContain(`more than ${MAX_FILE_BYTES}`);
 });
 
+test("a peer reached through a relay is remembered at an address that dials it, not the relay", () => {
+  const t = temp();
+  const relay = "12D3KooWHsP8fyT3a5VnERNFb4s8BgQ7dxM45nZBwo1Lzwbm4HcQ";
+  const circuit = `/ip4/11.0.0.1/tcp/4001/p2p/${relay}/p2p-circuit`;
+  const { book } = AddressBook.load(t.path("c.peers.json"));
+  // A relayed connection's remote address ends at the circuit; the relay's own address is not PEER's.
+  book.remember(PEER, [circuit, `/ip4/11.0.0.1/tcp/4001/p2p/${relay}`, "/ip4/10.0.0.7/tcp/4717"], "peer");
+  expect(book.get(PEER)!.addrs).toEqual([`${circuit}/p2p/${PEER}`, `/ip4/10.0.0.7/tcp/4717/p2p/${PEER}`]);
+  // A book written before the check held the bare circuit: it loads as the dialable address.
+  const old = t.path("old.peers.json");
+  writeFileSync(old, JSON.stringify({ version: 1, peers: [{ peer: PEER, role: "peer", addrs: [circuit, ADDR], lastSeen: 1 }] }));
+  const loaded = AddressBook.load(old);
+  expect(loaded.warnings).toEqual([]);
+  expect(loaded.book.get(PEER)!.addrs).toEqual([`${circuit}/p2p/${PEER}`, ADDR]);
+  for (const target of loaded.book.targets()) for (const a of target.addrs) expect(a.getComponents().findLast((c) => c.name === "p2p")?.value).toBe(PEER);
+});
+
 test("the book is bounded: past MAX_PEERS the longest unseen peer goes", async () => {
   const t = temp();
   const { book } = AddressBook.load(t.path("b.peers.json"));

@@ -4,9 +4,11 @@
  */
 import { expect, test } from "bun:test";
 import { MemoryStore } from "../../src/core/memory-store.ts";
+import { Lane, WorkMeter } from "../../src/net/budget.ts";
 import { SyncClient } from "../../src/net/client.ts";
-import { OP_AUTH, OP_CHILDREN_MANY, openPolicy, PROTOCOL_V5, SyncServer } from "../../src/net/protocol.ts";
+import { childrenMetered, OP_AUTH, OP_CHILDREN_MANY, openPolicy, PROTOCOL_V5, SyncServer } from "../../src/net/protocol.ts";
 import { PROGRESS_FLUSH_BYTES } from "../../src/net/server/children.ts";
+import type { Scope } from "../../src/net/server/policy.ts";
 import { u32 } from "../../src/net/stream-io.ts";
 import { useHosts } from "./fixtures/hosts.ts";
 import { until } from "./fixtures/until.ts";
@@ -90,3 +92,28 @@ test("a CHILDREN_MANY over many large parents sends its answers as it goes, not 
   expect(sizes.length).toBeGreaterThan(2);
   expect(Math.max(...sizes)).toBeLessThanOrEqual(1 + perFlush);
 }, 30_000);
+
+test("a meter is awaited only at a slice's end, and a parent scanned within a slice is listed at once", async () => {
+  const lane = new Lane();
+  await lane.acquire();
+  const stream = { status: "open", writeStatus: "writable" } as unknown as ConstructorParameters<typeof WorkMeter>[0];
+  const meter = new WorkMeter(stream, lane, 10_000);
+  // Nothing to wait for inside a slice: no promise (serving a blob costs no async step).
+  expect(meter.spend(4_000)).toBeUndefined();
+  expect(meter.spend(5_000)).toBeUndefined();
+  const turn = meter.spend(2_000);
+  expect(turn).toBeInstanceOf(Promise);
+  await turn;
+
+  const store = new MemoryStore();
+  const child = store.put(new Uint8Array([1, 2, 3]));
+  const parent = store.put(new Uint8Array([...child, ...new Uint8Array(40)]));
+  const scope = await openPolicy.authorize({} as never);
+  const listed = childrenMetered(store.reader(), scope as Scope, parent, true, meter);
+  expect(listed).toEqual([child]);
+  // A parent larger than a slice is scanned in slices, with turns off between them.
+  const large = store.put(new Uint8Array([...child, ...new Uint8Array(30_000)]));
+  const sliced = childrenMetered(store.reader(), scope as Scope, large, true, meter);
+  expect(sliced).toBeInstanceOf(Promise);
+  expect(await sliced).toEqual([child]);
+});

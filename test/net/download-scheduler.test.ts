@@ -71,7 +71,7 @@ function scheduler(sources: FakeSource[], order: Hash[], opts: Partial<DownloadP
   const book = { held: 0, released: 0 };
   const plan: DownloadPlan<FakeSource> = {
     order,
-    prefetched: opts.prefetched ?? [],
+    prefetched: opts.prefetched ?? new Map(),
     sources,
     batch: opts.batch ?? 1024,
     batchBytes: opts.batchBytes ?? 1 << 20,
@@ -353,7 +353,7 @@ describe("download scheduler", () => {
   test("prefetched blobs are stored in their place and never asked", async () => {
     const all = blobs(10);
     const a = holding("A", all);
-    const prefetched = all.bytes.map((b, i) => (i % 3 === 0 ? b : undefined));
+    const prefetched = new Map(all.bytes.flatMap((b, i) => (i % 3 === 0 ? [[i, b] as const] : [])));
     const { s, stored } = scheduler([a], all.order, { prefetched, batch: 4 });
     const run = start(s);
     await drain([a], s);
@@ -364,7 +364,7 @@ describe("download scheduler", () => {
     expect(same(stored, all.order)).toBe(true);
 
     // All of it prefetched: no request at all.
-    const whole = scheduler([holding("B", all)], all.order, { prefetched: all.bytes });
+    const whole = scheduler([holding("B", all)], all.order, { prefetched: new Map(all.bytes.map((b, i) => [i, b])) });
     const wholeRun = start(whole.s);
     await outcome(whole.s, wholeRun);
     expect(same(whole.stored, all.order)).toBe(true);

@@ -72,12 +72,13 @@ test("CPU amplification: CHILDREN_MANY naming a 1 MiB blob 4096 times, pipelined
 
 test("connection exhaustion: 300 connections that never AUTH; an honest peer connects afterwards and syncs", async () => {
   const { team: t, vAddr, v } = await victimAndHonest();
-  // Each closed attacker connection dials again after 6 s: about 40 new connections a second
-  // from 127.0.0.1, under the per-address rate libp2p lets through (50/s, host.ts). The honest
-  // peer shares that address (one machine); faster re-opening would be a handshake flood from its
-  // own address, which no per-address cap can tell apart (README's Limits), and the honest
-  // peer's chance to get in would depend on how busy the machine is.
-  await startAttacker({ mode: "exhaust", target: vAddr, connections: 300, redialMs: 6000 });
+  // The attacker's first dials come 40 a second, and each closed connection dials again after
+  // 6 s: about 40 new connections a second from 127.0.0.1, under the per-address rate libp2p lets
+  // through (50/s, host.ts). The honest peer shares that address (one machine); faster opening
+  // would be a handshake flood from its own address, which no per-address cap can tell apart
+  // (README's Limits), and the honest peer's chance to get in would depend on how busy the
+  // machine is.
+  await startAttacker({ mode: "exhaust", target: vAddr, connections: 300, redialMs: 6000, dialsPerSecond: 40 });
   // A second honest member arrives while the attacker holds (or keeps re-opening) its connections.
   const late = t.sync("late", [...listenFor("tcp"), "--peers", vAddr]);
   await late.waitFor((e) => e.event === "auth" && e.accepted === true, 60_000);

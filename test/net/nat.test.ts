@@ -10,10 +10,12 @@
  * punching is tried, fails, and the peers stay relayed and say so; a key without a team capability
  * gets no reservation; a teammate given by PeerId alone is found through the relay; and a bulk
  * fetch begun over a relay that allows 1 MiB per relayed connection completes (24 MiB) once hole
- * punching made the connection direct: it left the relay.
+ * punching made the connection direct: it left the relay. A peer restarted with no flags reserves
+ * on the relay it remembered and syncs again; and `pile net doctor` names the relay step when the
+ * relay a peer reserved on is down.
  */
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { followJsonLines, type SyncEvent, type SyncProcess } from "../../src/cli/sync-process.ts";
@@ -49,10 +51,10 @@ async function startRelay(member: string, port: number, extra: string[] = []): P
 beforeAll(async () => {
   if (missing) return;
   lab = makeNatLab(`${process.pid % 10000}`, ["cone", "cone", "symmetric"]);
-  team = await makeTeam(["relay", "a", "b", "c", "stranger", "thrifty", "d", "e", "f"], { outsiders: ["stranger"] });
+  team = await makeTeam(["relay", "a", "b", "c", "stranger", "thrifty", "d", "e", "f", "g", "h", "relay2"], { outsiders: ["stranger"] });
   // The second relay (a test below) holds the team's chains as the founder's does: members learn
   // their own chain from the peers they reach, here only a relay.
-  copyFileSync(join(team.dir, team.members.relay!.pile), join(team.dir, team.members.thrifty!.pile));
+  for (const other of ["thrifty", "relay2"]) copyFileSync(join(team.dir, team.members.relay!.pile), join(team.dir, team.members[other]!.pile));
   relay = await startRelay("relay", 4001);
   relayAddr = relay.addr;
 }, 60_000);
@@ -235,4 +237,55 @@ test.skipIf(!!missing)(
     }
   },
   180_000,
+);
+
+test.skipIf(!!missing)(
+  "restarted with no flags behind its NAT, a peer reserves on the relay it remembered and syncs with its teammate again",
+  async () => {
+    a ??= homeSync("a", 0);
+    await reserved(a);
+    const first = homeSync("g", 1, ["--peers", viaRelay("a")]);
+    await reserved(first);
+    await first.waitFor((e) => e.event === "auth" && e.accepted === true && e.peer === peerIdOf("a"), 30_000);
+    await first.stop();
+    const book = JSON.parse(readFileSync(join(team!.dir, `${team!.members.g!.pile}.peers.json`), "utf8")) as { peers: { peer: string; role: string }[] };
+    expect(book.peers.find((p) => p.peer === peerIdOf("relay"))?.role).toBe("relay");
+    expect(book.peers.some((p) => p.peer === peerIdOf("a"))).toBe(true);
+    // No --relay, --peers or --listen: only the book beside G's pile says where the relay and A are.
+    const again = team!.sync("g", [], lab!.exec(lab!.homes[1]!.ns));
+    spawned.push(again);
+    const reservation = await reserved(again);
+    expect((reservation.addrs as string[])[0]).toEndWith(`/p2p/${peerIdOf("relay")}/p2p-circuit/p2p/${peerIdOf("g")}`);
+    await again.waitFor((e) => e.event === "connected" && e.peer === peerIdOf("a"), 60_000);
+    const head = await team!.commit("a", "after g's restart", { "g.txt": "remembered" });
+    await received(again, head);
+  },
+  150_000,
+);
+
+test.skipIf(!!missing)(
+  "behind a NAT, doctor names the relay step once the relay holding the peer's reservation is down",
+  async () => {
+    const second = await startRelay("relay2", 4003);
+    let h: SyncProcess;
+    try {
+      h = homeSync("h", 1, [], second.addr);
+      await reserved(h);
+    } finally {
+      second.proc.kill("SIGTERM");
+      await second.proc.exited;
+    }
+    await h.waitFor((e) => e.event === "reservation" && e.ok === false, 60_000);
+    // The running sync (inside the home namespace) runs the checks; doctor asks it over its control socket.
+    const { code, out, err } = await attempt(team!.dir, "pile", "net", "doctor", team!.members.h!.pile, "--json");
+    if (!out.trim()) throw new Error(`doctor printed nothing (exit ${code}): ${err}`);
+    const report = JSON.parse(out) as { checks: { step: string; status: string; detail: string; fix?: string }[]; verdict: { step?: string } };
+    expect(code).toBe(1);
+    expect(report.verdict.step).toBe("relay");
+    const relayCheck = report.checks.find((c) => c.step === "relay")!;
+    expect(relayCheck.status).toBe("fail");
+    expect(relayCheck.detail).toContain(`relay ${peerIdOf("relay2")} unreachable`);
+    expect(relayCheck.fix).toContain("tribles relay");
+  },
+  120_000,
 );

@@ -5,15 +5,15 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { issueCapability } from "../../src/auth/capability.ts";
-import { TeamPolicy } from "../../src/auth/policy.ts";
 import { toHex } from "../../src/core/bytes.ts";
 import { SigningKey } from "../../src/core/ed25519.ts";
 import { genId, type Id } from "../../src/core/id.ts";
 import { MemoryStore } from "../../src/core/memory-store.ts";
 import type { Hash } from "../../src/core/store.ts";
 import { TribleSet } from "../../src/core/tribleset.ts";
-import { type SyncEvent, SyncNode } from "../../src/net/sync.ts";
+import type { SyncEvent, SyncNode } from "../../src/net/sync.ts";
 import { Repository } from "../../src/repo/repository.ts";
+import { startTeamNode } from "./fixtures/team-node.ts";
 import { until } from "./fixtures/until.ts";
 
 const root = SigningKey.generate();
@@ -26,22 +26,9 @@ async function side(branches: Id[], peers: string[] = []) {
   const key = SigningKey.generate();
   const cap = issueCapability({ issuer: root, subject: key.publicKey, perms: ["write"], branches });
   const store = new MemoryStore();
-  const policy = new TeamPolicy(store, root.publicKey);
   const events: SyncEvent[] = [];
-  const node = await SyncNode.start({
-    store,
-    key,
-    teamRoot: root.publicKey,
-    credentials: { capHandle: cap.sigHandle, chain: [cap.blob, cap.sigBlob] },
-    policy: { authorize: (r) => policy.authorize(r) },
-    admit: (frame) => policy.admits(frame.publisher, frame.branchId),
-    readScopeOf: (publisher) => policy.readScopeOf(publisher),
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    peers,
-    onEvent: (e) => events.push(e),
-  });
+  const { node } = await startTeamNode({ store, key, teamRoot: root.publicKey, credentials: { capHandle: cap.sigHandle, chain: [cap.blob, cap.sigBlob] }, peers, events });
   nodes.push(node);
-  node.onDelivered(() => node.peer.refresh());
   return { node, key, store, events };
 }
 

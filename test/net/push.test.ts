@@ -6,7 +6,6 @@
 import { afterEach, expect, test } from "bun:test";
 import type { Stream } from "@libp2p/interface";
 import { issueCapability } from "../../src/auth/capability.ts";
-import { TeamPolicy } from "../../src/auth/policy.ts";
 import { bytesEqual, toHex } from "../../src/core/bytes.ts";
 import { SigningKey } from "../../src/core/ed25519.ts";
 import { MemoryStore } from "../../src/core/memory-store.ts";
@@ -17,12 +16,12 @@ import { createHost, type Host } from "../../src/net/host.ts";
 import type { RemoteHead } from "../../src/net/peer.ts";
 import { AUTH_OK, OP_AUTH, OP_PUSH_HEAD, PROTOCOL_V5, PUSH_REFUSED } from "../../src/net/protocol.ts";
 import { StreamReader, u32 } from "../../src/net/stream-io.ts";
-import { type SyncEvent, SyncNode } from "../../src/net/sync.ts";
+import type { SyncEvent, SyncNode } from "../../src/net/sync.ts";
 import { Repository } from "../../src/repo/repository.ts";
 import type { TrackingResult } from "../../src/repo/tracking.ts";
+import { startTeamNode } from "./fixtures/team-node.ts";
 import { until } from "./fixtures/until.ts";
 
-const TCP = ["/ip4/127.0.0.1/tcp/0"];
 const root = SigningKey.generate();
 
 /** A team member: its key and capability (blobs included, so a peer can verify it on AUTH). */
@@ -49,26 +48,23 @@ afterEach(async () => {
 
 async function side(who: ReturnType<typeof member>, opts: { peers?: string[]; withoutOps?: number[] } = {}): Promise<Side> {
   const store = new MemoryStore();
-  const policy = new TeamPolicy(store, root.publicKey);
   const events: SyncEvent[] = [];
   const applied: Side["applied"] = [];
-  const node = await SyncNode.start({
+  const { node } = await startTeamNode({
     store,
     key: who.key,
     teamRoot: root.publicKey,
     credentials: who.credentials,
-    policy: { authorize: (r) => policy.authorize(r) },
-    admit: (frame) => policy.admits(frame.publisher, frame.branchId),
-    listen: TCP,
     peers: opts.peers ?? [],
-    // Gossip re-sends each head every second, so "the same head later by gossip" comes soon.
-    republishMs: 1000,
-    onEvent: (e) => events.push(e),
-    peerEvents: { onApplied: (remote, result) => applied.push({ remote, result }) },
-    ...(opts.withoutOps ? { server: { withoutOps: opts.withoutOps } } : {}),
+    events,
+    more: {
+      // Gossip re-sends each head every second, so "the same head later by gossip" comes soon.
+      republishMs: 1000,
+      peerEvents: { onApplied: (remote, result) => applied.push({ remote, result }) },
+      ...(opts.withoutOps ? { server: { withoutOps: opts.withoutOps } } : {}),
+    },
   });
   nodes.push(node);
-  node.onDelivered(() => node.peer.refresh());
   return { node, key: who.key, store, events, applied };
 }
 

@@ -1,5 +1,6 @@
 /** The protocol's big-endian length fields: encoded as DataView would, decoded with their bounds. */
 import { expect, test } from "bun:test";
+import { notedBytes } from "../../src/core/gc-pacer.ts";
 import { BufferedWriter, decodeLength, decodeU32, MISSING_LEN, ProtocolError, SEND_HIGH_WATER, StreamReader, StreamTimeoutError, sendAll, u32, u64 } from "../../src/net/stream-io.ts";
 
 test("u32 and u64 write big-endian fields, exactly as DataView does, and read back", () => {
@@ -148,6 +149,40 @@ test("BufferedWriter sends a few staged bytes as a copy: a large blob's length f
   for (let i = 0; i < 200; i++) out.write(new Uint8Array(1024).fill(i));
   await out.flush();
   expect(sent[0]!.buffer.byteLength).toBe(256 * 1024);
+});
+
+test("BufferedWriter sends short flushes as copies: a queued part never holds a buffer much larger than itself", async () => {
+  // The transport keeps what it is given (as a stream queues parts it has not written yet).
+  const sent: Uint8Array[] = [];
+  const stream = { send: (b: Uint8Array) => sent.push(b) > 0 } as unknown as ConstructorParameters<typeof BufferedWriter>[0];
+  const out = new BufferedWriter(stream, 1000);
+  const expected: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    // Replies of a few bytes flushed one by one, and now and then one that fills the buffer.
+    const reply = new Uint8Array(i % 10 === 9 ? 990 : (i % 7) + 1).fill(i);
+    out.writeU32(i);
+    out.write(reply);
+    expected.push(...u32(i), ...reply);
+    if (out.full) await out.flush();
+    if (i % 10 !== 8) await out.flush();
+  }
+  await out.flush();
+  // Reusing the staging buffer after a copy changed nothing already sent.
+  expect(new Uint8Array(Buffer.concat(sent))).toEqual(new Uint8Array(expected));
+  for (const part of sent) expect(part.buffer.byteLength).toBeLessThanOrEqual(2 * part.length);
+});
+
+test("BufferedWriter notes the buffers it hands to the stream for collection pacing", async () => {
+  const stream = { send: () => true } as unknown as ConstructorParameters<typeof BufferedWriter>[0];
+  const out = new BufferedWriter(stream);
+  const before = notedBytes();
+  const piece = new Uint8Array(1000);
+  for (let sent = 0; sent < 24 << 20; sent += piece.length) {
+    out.write(piece);
+    if (out.full) await out.flush();
+  }
+  // Garbage once the transport wrote them, they are what a QUIC sender's heap grew with.
+  expect(notedBytes() - before).toBeGreaterThanOrEqual(23 << 20);
 });
 
 /**

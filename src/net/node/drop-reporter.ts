@@ -2,7 +2,7 @@
 import type { TeamPolicy } from "../../auth/policy.ts";
 import { toHex } from "../../core/bytes.ts";
 import type { HeadFrame } from "../gossip.ts";
-import { peerIdFromKey } from "../host.ts";
+import { peerIdFromKey } from "../peer-key.ts";
 import type { NodeLife } from "./life.ts";
 
 /** Dropped heads remembered so each is reported once; the memory is cleared when it is full. */

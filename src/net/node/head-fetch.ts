@@ -7,10 +7,12 @@ import { toHex } from "../../core/bytes.ts";
 import { HashIndex } from "../../core/hash-index.ts";
 import type { Hash, Store } from "../../core/store.ts";
 import { Repository } from "../../repo/repository.ts";
+import { ancestors } from "../../repo/history.ts";
 import { findTrackingBranch } from "../../repo/tracking.ts";
 import { AuthRejectedError, MovedToDirectError, type SyncClient } from "../client.ts";
 import { BudgetExceededError, type FetchProgress, type FetchSummary, fetchClosure, MissingBlobError } from "../fetch.ts";
-import { type Host, peerIdFromKey } from "../host.ts";
+import type { Host } from "../host.ts";
+import { peerIdFromKey } from "../peer-key.ts";
 import type { RemoteHead } from "../peer.ts";
 import { providersFor } from "../providers.ts";
 import type { FetchQueue } from "./fetch-queue.ts";
@@ -23,6 +25,8 @@ const log = netLogger("node:fetch");
 
 /** A fetch still running after this long reports its progress, then at most this often. */
 export const FETCH_PROGRESS_MS = 1000;
+/** Commits of our own branch's recent history named as have-hints (newest first, breadth-first). */
+const HINTED_OWN_COMMITS = 32;
 
 /** A head whose closure is stored and that passed the checks; `fetched` when this node fetched it. */
 export type Deliver = (remote: RemoteHead, fetched?: { publisher: PeerId; summary: FetchSummary; proven: number }) => void;
@@ -117,18 +121,30 @@ export class HeadFetcher {
 
   /**
    * What a new head of this remote branch likely builds on, so the fetch's one-request closure
-   * leaves it out: our tracking branch's metadata, the name blob and head commit it mirrors, and the
-   * head commit of our own branch of that name (a peer often commits on top of what it pulled).
+   * leaves it out: our tracking branch's metadata, the name blob and head commit it mirrors, and
+   * the recent history of our own branch (same id, or the tracked name). A peer often commits on
+   * top of what it pulled, or merely adopts our head; and by the time its head arrives we may have
+   * committed again, so our head alone would miss the commit it adopted (the peer then sent that
+   * commit's whole content back to us each round).
    */
   private haveHints(remote: RemoteHead): Hash[] {
     try {
       const repo = new Repository(this.o.store);
+      const have: Hash[] = [];
       const tracking = findTrackingBranch(repo, remote.publisher, remote.branchId);
-      if (!tracking) return [];
-      const have = [tracking.metaHandle, tracking.meta.tracking!.remoteName];
-      if (tracking.meta.head) have.push(tracking.meta.head);
-      const ours = repo.listBranches().find((b) => !b.tracking && b.name === tracking.name);
-      if (ours?.meta.head) have.push(ours.meta.head);
+      if (tracking) {
+        have.push(tracking.metaHandle, tracking.meta.tracking!.remoteName);
+        if (tracking.meta.head) have.push(tracking.meta.head);
+      }
+      const byId = repo.branchById(remote.branchId);
+      const ours = byId && !byId.tracking ? byId : tracking ? repo.listBranches().find((b) => !b.tracking && b.name === tracking.name) : undefined;
+      if (ours?.meta.head) {
+        let n = 0;
+        for (const commit of ancestors(this.o.store.reader(), ours.meta.head, true)) {
+          have.push(commit);
+          if (++n >= HINTED_OWN_COMMITS) break;
+        }
+      }
       return have;
     } catch (err) {
       log("no have-hints, unreadable metadata (hints are an optimisation only): %s", describe(err));

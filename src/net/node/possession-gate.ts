@@ -11,7 +11,7 @@ import { parseBranchMeta } from "../../repo/branch-meta.ts";
 import { Repository } from "../../repo/repository.ts";
 import { findTrackingBranch } from "../../repo/tracking.ts";
 import type { SyncClient } from "../client.ts";
-import { peerIdFromKey } from "../host.ts";
+import { peerIdFromKey } from "../peer-key.ts";
 import type { RemoteHead } from "../peer.ts";
 import { checkPossession, eitherScope } from "../possession.ts";
 import type { NodeLife } from "./life.ts";

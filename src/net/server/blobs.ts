@@ -9,7 +9,8 @@ export const serveBlobs: V5Handler = async (ctx, { conn, reader, out, lane, mete
   await lane.run(async () => {
     const snapshot = ctx.store.reader();
     for (const target of targets) {
-      await meter.spend(writeBlob(out, snapshot, scope, target));
+      const turn = meter.spend(writeBlob(out, snapshot, scope, target));
+      if (turn) await turn;
       if (out.full) await out.flush();
     }
     await out.flush();

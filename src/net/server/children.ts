@@ -28,13 +28,15 @@ export const serveChildren: V5Handler = async (ctx, { conn, reader, out, lane, m
     for (const target of targets) {
       const { entry, added } = distinct.insert(target);
       if (added) {
-        answers[entry] = await childrenMetered(snapshot, scope, target, true, meter);
+        const listed = childrenMetered(snapshot, scope, target, true, meter);
+        answers[entry] = listed instanceof Promise ? await listed : listed;
         if (answers[entry]) scanned += snapshot.sizeOf?.(target) ?? snapshot.get(target)?.length ?? 0;
       }
       const children = answers[entry]!;
       out.writeU32(children ? children.length : ABSENT_PARENT);
       for (const child of children ?? []) out.write(child);
-      await meter.spend(4 + (children?.length ?? 0) * 32);
+      const turn = meter.spend(4 + (children?.length ?? 0) * 32);
+      if (turn) await turn;
       if (out.full || scanned >= PROGRESS_FLUSH_BYTES) {
         scanned = 0;
         await out.flush();

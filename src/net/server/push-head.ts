@@ -2,7 +2,7 @@
 import type { Connection } from "@libp2p/interface";
 import { bytesEqual } from "../../core/bytes.ts";
 import { decodeHeadFrame, HEAD_FRAME_LEN, type HeadFrame } from "../gossip.ts";
-import { peerPublicKey } from "../host.ts";
+import { peerPublicKey } from "../peer-key.ts";
 import { ProtocolError, sendAll } from "../stream-io.ts";
 import { OP_PUSH_HEAD, PUSH_ACCEPTED, PUSH_REFUSED } from "../wire.ts";
 import type { ServerContext, V5Handler } from "./context.ts";

@@ -11,7 +11,7 @@ import { Admission, DEFAULT_ADMISSION } from "../admission.ts";
 import { AUTH_LIMITS, type AuthLimits } from "../auth-frame.ts";
 import { checkLimits, Lane, PerKeyCounter, SERVER_BUDGET, type ServerBudget } from "../budget.ts";
 import type { Host } from "../host.ts";
-import { peerPublicKey } from "../host.ts";
+import { peerPublicKey } from "../peer-key.ts";
 import { PROTOCOL_V4, PROTOCOL_V5 } from "../versions.ts";
 import { LIMITS } from "../wire.ts";
 import { notAuthenticated, type ServerContext } from "./context.ts";

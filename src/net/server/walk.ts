@@ -23,12 +23,23 @@ export function childrenOf(snapshot: BlobReader, scope: Scope, parent: Hash, ded
 /**
  * `childrenOf` for a server answering a peer: the parent is scanned in slices of the meter's
  * size, so a large blob never holds the event loop, and the scan stops when its stream is gone.
+ * A parent scanned within the current slice is answered at once (not a promise): a level of
+ * small blobs is thousands of them, and an async call each was most of a sender's garbage.
  */
-export async function childrenMetered(snapshot: BlobReader, scope: Scope, parent: Hash, dedupe: boolean, meter: WorkMeter): Promise<Uint8Array[] | null> {
+export function childrenMetered(snapshot: BlobReader, scope: Scope, parent: Hash, dedupe: boolean, meter: WorkMeter): Uint8Array[] | null | Promise<Uint8Array[] | null> {
   if (!snapshot.has(parent) || !scope.inScope(parent, snapshot)) return null;
   const scan = new ChildScan(snapshot, scope, snapshot.get(parent)!, dedupe);
   const length = scan.bytes.length;
-  await meter.spend(length); // reading it (and hashing it, the first time) costs as much as a scan
+  const turn = meter.spend(length); // reading it (and hashing it, the first time) costs as much as a scan
+  if (turn || length > meter.sliceBytes) return scanInSlices(scan, meter, turn);
+  scan.run(0, length);
+  const after = meter.spend(length);
+  return after ? after.then(() => scan.out) : scan.out;
+}
+
+async function scanInSlices(scan: ChildScan, meter: WorkMeter, turn: Promise<void> | undefined): Promise<Uint8Array[]> {
+  await turn;
+  const length = scan.bytes.length;
   for (let at = 0; at < length; at += meter.sliceBytes) {
     const end = Math.min(length, at + meter.sliceBytes);
     scan.run(at, end);
