@@ -3,6 +3,7 @@ import { TeamPolicy } from "../auth/policy.ts";
 import { describeRefusal, formatInstant, type Refusal } from "../auth/refusal.ts";
 import { bytesEqual, toHex } from "../core/bytes.ts";
 import type { SigningKey } from "../core/ed25519.ts";
+import { shrinkAfterStartup } from "../core/gc-pacer.ts";
 import { decodeLongString } from "../core/longstring.ts";
 import { lockPileForSync } from "../pile/sync-lock.ts";
 import { parseBranchMeta } from "../repo/branch-meta.ts";
@@ -234,6 +235,7 @@ export async function runSync(path: string, opts: SyncOptions & { relayServer?: 
     if (err instanceof ListenError) throw new CliError(err.message);
     throw err;
   }
+  shrinkAfterStartup();
 
   function logApplied(remote: RemoteHead, result: TrackingResult): void {
     const publisher = peerIdFromKey(remote.publisher).toString();

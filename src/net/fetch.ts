@@ -51,6 +51,11 @@ export { BadDataError, BudgetExceededError, FetchFailedError, MissingBlobError, 
 const SPECULATE_MAX_HASHES = 32;
 /** …until this many bytes have arrived that way in one fetch. */
 const SPECULATE_MAX_BYTES = 16 << 20;
+/**
+ * Bytes the download's requests in flight ask for in all (DownloadPlan.maxInFlightBytes): four of
+ * a large file's 1 MiB chunks, or four requests of about `batchBytes` of small blobs.
+ */
+const DOWNLOAD_IN_FLIGHT_BYTES = 4 << 20;
 /** Byte budget of the one-request closure (see `FetchOptions.have`); larger updates go level by level. */
 const CLOSURE_BUDGET_BYTES = 1 << 20;
 
@@ -450,9 +455,18 @@ class Fetch {
    * when present, is blob i already received (it is stored in its place, not asked again).
    */
   private download(order: PackedHashes, prefetched: Map<number, Uint8Array>): Promise<void> {
-    const plan = { order, prefetched, sources: this.sources, batch: this.opts.batch ?? 1024, batchBytes: this.opts.batchBytes ?? 1 << 20, window: this.window, signal: this.opts.signal };
+    const plan = {
+      order,
+      prefetched,
+      sources: this.sources,
+      batch: this.opts.batch ?? 1024,
+      batchBytes: this.opts.batchBytes ?? 1 << 20,
+      window: this.window,
+      maxInFlightBytes: DOWNLOAD_IN_FLIGHT_BYTES,
+      signal: this.opts.signal,
+    };
     return new DownloadScheduler(plan, {
-      request: (source, hashes) => this.deadline(source, source.client.getBlobs(hashes, this.buffered)),
+      request: (source, hashes, onBlob) => this.deadline(source, source.client.streamBlobs(hashes, this.buffered, onBlob)),
       drop: (source, error) => this.drop(source, error),
       store: (blobs, hashes) => this.storeBatch(blobs, hashes),
       release: (bytes) => this.buffered.release(bytes),

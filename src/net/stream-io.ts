@@ -133,6 +133,15 @@ export class BoundedSource implements AsyncIterator<Chunk> {
   }
 }
 
+/** The bytes of a chunk: a list of buffers piece by piece (its subarray() would concatenate first: two copies). */
+function piecesOf(chunk: Chunk): Uint8Array[] {
+  const value = chunk as Chunk & { bufs?: Uint8Array[] };
+  return value instanceof Uint8Array ? [value] : Array.isArray(value.bufs) ? value.bufs : [value.subarray()];
+}
+
+/** Reads of at least this many bytes not yet buffered are copied straight into their buffer (see `readInto`). */
+const DIRECT_READ_MIN = 64 * 1024;
+
 const chunkLength = (chunk: Chunk) => (chunk instanceof Uint8Array ? chunk.length : (chunk as unknown as { byteLength: number }).byteLength);
 
 /**
@@ -155,6 +164,11 @@ export class StreamReader {
     private readonly timeouts: ReadTimeouts = {},
   ) {
     this.source = timeouts.maxUnread !== undefined && pausesSender(stream) ? new BoundedSource(stream, timeouts.maxUnread) : stream[Symbol.asyncIterator]();
+  }
+
+  /** Bytes received and kept for reads to come (a large read in progress copies its bytes straight into its buffer). */
+  get unread(): number {
+    return this.buffered;
   }
 
   /**
@@ -196,17 +210,50 @@ export class StreamReader {
         this.ended = true;
         break;
       }
-      // Copy into plain Uint8Arrays: transports hand out Node Buffers from pools they reuse once we
-      // yield (and Buffer#slice is a view, not a copy), while we keep chunks across awaits. A list of
-      // buffers is copied piece by piece (its subarray() would concatenate first: two copies).
-      const value = next.value as Chunk & { bufs?: Uint8Array[] };
-      const pieces = value instanceof Uint8Array ? [value] : Array.isArray(value.bufs) ? value.bufs : [value.subarray()];
-      for (const piece of pieces) {
-        if (piece.length === 0) continue;
-        this.chunks.push(new Uint8Array(piece));
-        this.buffered += piece.length;
+      for (const piece of piecesOf(next.value)) this.keep(piece);
+    }
+  }
+
+  /**
+   * Keeps a copy of `piece` (unread bytes): transports hand out Node Buffers from pools they reuse
+   * once we yield (and Buffer#slice is a view, not a copy), while we keep chunks across awaits.
+   */
+  private keep(piece: Uint8Array): void {
+    if (piece.length === 0) return;
+    this.chunks.push(new Uint8Array(piece));
+    this.buffered += piece.length;
+  }
+
+  /**
+   * Exactly `n` bytes read straight into one buffer: what is buffered is moved in, and pieces
+   * arriving are copied into it as they come, not kept as chunks and copied again (a large blob's
+   * bytes were copied into chunks, then into the blob: a second 1 MiB of garbage per 1 MiB chunk
+   * a receiver got).
+   */
+  private async readInto(n: number): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const chunk of this.chunks) {
+      out.set(this.pos ? chunk.subarray(this.pos) : chunk, at);
+      at += chunk.length - this.pos;
+      this.pos = 0;
+    }
+    this.chunks = [];
+    this.buffered = 0;
+    while (at < n) {
+      const next = this.ended ? undefined : await this.next(false);
+      if (!next || next.done) {
+        this.ended = true;
+        throw new ProtocolError(`stream ended: wanted ${n} bytes, got ${at}`);
+      }
+      for (const piece of piecesOf(next.value)) {
+        const used = Math.min(piece.length, n - at);
+        out.set(used === piece.length ? piece : piece.subarray(0, used), at);
+        at += used;
+        if (used < piece.length) this.keep(piece.subarray(used));
       }
     }
+    return out;
   }
 
   /** Consumes `n` bytes that lie in chunks[0] from `pos` on. */
@@ -269,6 +316,7 @@ export class StreamReader {
   async readExactly(n: number): Promise<Uint8Array> {
     const ready = this.take(n);
     if (ready) return ready;
+    if (n >= DIRECT_READ_MIN) return this.readInto(n);
     await this.fill(n);
     if (this.buffered < n) throw new ProtocolError(`stream ended: wanted ${n} bytes, got ${this.buffered}`);
     return this.take(n)!;

@@ -2,7 +2,8 @@
  * A deterministic test DAG, built the same way in the server process and in the test, so the test
  * knows every hash the server holds without asking it.
  *
- * `fanout ** depth` leaves of varied sizes (one empty, one of 300 KiB, the rest 0–3 KiB), then
+ * `fanout ** depth` leaves of varied sizes (one empty, one of 300 KiB, the rest 0–3 KiB; or with
+ * `leafSize`, all but the first and last of that size), then
  * inner levels of `fanout` child references each. Every inner node also references leaf 0 (so the
  * graph is a DAG, not a tree) and ends with a partial chunk that is no reference at all.
  */
@@ -13,6 +14,11 @@ export interface DagShape {
   depth: number;
   fanout: number;
   salt: number;
+  /**
+   * Size of every leaf but the first (empty) and the last (16 bytes, the first blob of a fetch's
+   * post-order), instead of varied sizes.
+   */
+  leafSize?: number;
 }
 
 export interface Dag {
@@ -24,7 +30,8 @@ export interface Dag {
 
 export function leafBytes(shape: DagShape, i: number): Uint8Array {
   if (i === 0) return new Uint8Array(0);
-  const size = i === 1 ? 300 * 1024 : (i * 997) % 3000;
+  const last = i === shape.fanout ** shape.depth - 1;
+  const size = shape.leafSize !== undefined ? (last ? 0 : shape.leafSize) : i === 1 ? 300 * 1024 : (i * 997) % 3000;
   const bytes = new Uint8Array(size + 16);
   new TextEncoder().encodeInto(`leaf ${shape.salt} ${i}`.padEnd(16), bytes);
   for (let k = 16; k < bytes.length; k++) bytes[k] = (k * 31 + i * 7 + shape.salt) & 0xff;

@@ -21,7 +21,10 @@ function blobs(n: number, size = 100): { bytes: Uint8Array[]; order: Hash[] } {
 
 interface Pending {
   hashes: Hash[];
+  /** Sends the blobs of `reply` not sent yet, then ends the reply. */
   answer(reply: (Uint8Array | null)[]): void;
+  /** Sends the next `n` blobs of `reply` without ending the reply. */
+  send(reply: (Uint8Array | null)[], n: number): void;
   refuse(err: Error): void;
 }
 
@@ -73,18 +76,28 @@ function scheduler(sources: FakeSource[], order: Hash[], opts: Partial<DownloadP
     batch: opts.batch ?? 1024,
     batchBytes: opts.batchBytes ?? 1 << 20,
     window: opts.window ?? 8,
+    maxInFlightBytes: opts.maxInFlightBytes ?? 64 << 20,
     signal: opts.signal,
   };
   const s = new DownloadScheduler(plan, {
-    request: (source, hashes) => {
+    request: (source, hashes, onBlob) => {
       source.peak = Math.max(source.peak, source.inFlight);
       source.asked.push(hashes);
       return new Promise((resolve, reject) => {
+        let sent = 0;
+        const send = (reply: (Uint8Array | null)[], n: number) => {
+          for (const end = Math.min(reply.length, sent + n); sent < end; sent++) {
+            const b = reply[sent] ?? null;
+            if (b) book.held += b.length;
+            onBlob(sent, b);
+          }
+        };
         source.waiting.push({
           hashes,
+          send,
           answer: (reply) => {
-            for (const b of reply) if (b) book.held += b.length;
-            resolve(reply);
+            send(reply, reply.length);
+            resolve();
           },
           refuse: reject,
         });
@@ -227,9 +240,10 @@ describe("download scheduler", () => {
     const all = blobs(10);
     const a = holding("A", all, [3]);
     const b = holding("B", all);
-    const { s, stored } = scheduler([a, b], all.order, { batch: 10, window: 1 });
+    const { s, stored } = scheduler([a, b], all.order, { batch: 9, window: 1 });
     const run = start(s);
-    // One batch of 10 goes to A (B finds nothing new to ask: the only batch is busy).
+    await sized(a); // blob 0 alone, at the first guess of 1 MiB per blob
+    // One batch of the other 9 goes to A (B finds nothing new to ask: the only batch is busy).
     expect(a.waiting.length).toBe(1);
     expect(b.waiting.length).toBe(0);
     a.answerNext();
@@ -237,7 +251,7 @@ describe("download scheduler", () => {
     // The retry of blob 3 goes to B, never back to A.
     expect(b.asked.length).toBe(1);
     expect(same(b.asked[0]!, [all.order[3]!])).toBe(true);
-    expect(a.asked.length).toBe(1);
+    expect(a.asked.length).toBe(2);
     await drain([a, b], s);
     await outcome(s, run);
     expect(same(stored, all.order)).toBe(true);
@@ -256,7 +270,8 @@ describe("download scheduler", () => {
     expect(err.message).toContain("none of 2 peers");
     expect(bytesEqual(err.hash, all.order[2]!)).toBe(true);
     expect(s.state).toBe("failed");
-    expect(stored.length).toBe(0); // the batch holding it is never stored part-way
+    // Everything before blob 2 is stored (a prefix of the post-order), nothing from it on.
+    expect(same(stored, all.order.slice(0, 2))).toBe(true);
   });
 
   test("a source sending bytes that do not match is dropped; its batch goes to the others and none of its bytes is stored", async () => {
@@ -362,7 +377,7 @@ describe("download scheduler", () => {
     const run = start(s);
     await drain([a], s);
     await outcome(s, run);
-    expect(a.asked[0]!.length).toBe(4); // 256 KiB at the first guess of 64 KiB per blob
+    expect(a.asked[0]!.length).toBe(1); // 256 KiB at the first guess of 1 MiB per blob
     expect(a.asked[1]!.length).toBe(50); // 64-byte blobs seen: capped by `batch`
   });
 
@@ -372,8 +387,8 @@ describe("download scheduler", () => {
     const { s, stored } = scheduler([a, b], all.order, { window: 4 });
     const run = start(s);
     await settle();
-    // 16 blobs at the first guess of 64 KiB each: 16 MiB asked, and nothing more until it is in.
-    expect(a.asked.map((h) => h.length)).toEqual([16]);
+    // One blob at the first guess of 1 MiB each: 1 MiB asked, and nothing more until it is in.
+    expect(a.asked.map((h) => h.length)).toEqual([1]);
     expect(b.asked.length).toBe(0);
     a.answerNext();
     await settle();
@@ -383,5 +398,113 @@ describe("download scheduler", () => {
     await drain([a, b], s);
     await outcome(s, run);
     expect(same(stored, all.order)).toBe(true);
+  });
+
+  test("the requests in flight ask for at most maxInFlightBytes in all, shared by the sources", async () => {
+    const all = blobs(40, 1 << 20);
+    const [a, b] = [holding("A", all), holding("B", all)];
+    const { s, stored } = scheduler([a, b], all.order, { window: 8, maxInFlightBytes: 4 << 20 });
+    const run = start(s);
+    await sized(a);
+    // 1 MiB blobs, one per request: four requests in flight, two per source, though each window holds 8.
+    expect(a.waiting.length + b.waiting.length).toBe(4);
+    expect(a.waiting.length).toBe(2);
+    expect(b.waiting.length).toBe(2);
+    // Each reply makes room for one more request, to the source that answered.
+    a.answerNext();
+    await settle();
+    expect(a.waiting.length + b.waiting.length).toBe(4);
+    let peak = 0;
+    while (s.state === "running") {
+      peak = Math.max(peak, a.waiting.length + b.waiting.length);
+      for (const src of [a, b]) if (src.waiting.length) src.answerNext();
+      await settle();
+    }
+    await outcome(s, run);
+    expect(peak).toBe(4);
+    expect(same(stored, all.order)).toBe(true);
+  });
+
+  test("a source dropped with requests in flight gives its share of maxInFlightBytes to the others", async () => {
+    const all = blobs(12, 1 << 20);
+    const [a, b] = [holding("A", all), holding("B", all)];
+    const { s, stored } = scheduler([a, b], all.order, { window: 8, maxInFlightBytes: 3 << 20 });
+    const run = start(s);
+    await sized(a);
+    expect(a.waiting.length).toBe(2);
+    expect(b.waiting.length).toBe(1);
+    // One of A's requests fails: A is dropped, and its other one never settles (a peer gone
+    // silent). B takes over A's batches and may ask for the whole 3 MiB.
+    a.waiting.shift()!.refuse(new Error("stream reset"));
+    await settle();
+    expect(a.dropped).toBe(true);
+    expect(b.waiting.length).toBe(3);
+    await drain([b], s);
+    await outcome(s, run);
+    expect(same(stored, all.order)).toBe(true);
+  });
+
+  test("a reply of large blobs is verified and stored blob by blob as it arrives, not held whole", async () => {
+    const all = blobs(21, 100 << 10);
+    all.bytes[0] = new Uint8Array(10).fill(5); // a small blob first: the next batch is sized by it
+    all.order[0] = hash(all.bytes[0]);
+    const a = holding("A", all);
+    const { s, stored, book } = scheduler([a], all.order, { batchBytes: 64 << 10, batch: 64 });
+    const run = start(s);
+    await sized(a);
+    // Sized by a 10-byte blob: the other 20 blobs of 100 KiB, 2 MB, go in one request.
+    expect(a.waiting.map((p) => p.hashes.length)).toEqual([20]);
+    const reply = a.honest(a.waiting[0]!.hashes);
+    for (let n = 1; n <= 20; n++) {
+      a.waiting[0]!.send(reply, 1);
+      // Each blob is stored (and its bytes given back) as it comes.
+      expect(stored.length).toBe(1 + n);
+      expect(book.held - book.released).toBe(0);
+    }
+    a.answerNext();
+    await settle();
+    await outcome(s, run);
+    expect(same(stored, all.order)).toBe(true);
+  });
+
+  test("a source that sends a bad blob mid-reply is dropped; what it sent that verified is kept, the rest asked of another", async () => {
+    const all = blobs(11, 100 << 10);
+    const [liar, b] = [holding("L", all), holding("B", all)];
+    const { s, stored, book } = scheduler([liar, b], all.order, { window: 1 });
+    const run = start(s);
+    await sized(liar);
+    const pending = liar.waiting[0]!;
+    const reply = liar.honest(pending.hashes);
+    reply[4] = new Uint8Array(100 << 10).fill(7);
+    pending.send(reply, 5);
+    await settle();
+    expect(liar.dropped).toBe(true);
+    expect(liar.error).toBeInstanceOf(BadDataError);
+    expect(stored.length).toBe(1 + 4);
+    // B is asked only for what the liar did not deliver.
+    expect(b.asked.flat().length).toBe(6);
+    await drain([b], s);
+    await outcome(s, run);
+    expect(same(stored, all.order)).toBe(true);
+    expect(book.released).toBe(book.held);
+  });
+
+  test("a reply cut off mid-way keeps what arrived; only the rest is asked again", async () => {
+    const all = blobs(11, 100 << 10);
+    const [a, b] = [holding("A", all), holding("B", all)];
+    const { s, stored, book } = scheduler([a, b], all.order, { window: 1 });
+    const run = start(s);
+    await sized(a);
+    const pending = a.waiting.shift()!;
+    pending.send(a.honest(pending.hashes), 3);
+    pending.refuse(new Error("stream reset"));
+    await settle();
+    expect(a.dropped).toBe(true);
+    expect(stored.length).toBe(1 + 3);
+    expect(b.asked.flat().length).toBe(7);
+    await drain([b], s);
+    await outcome(s, run);
+    expect(same(stored, all.order)).toBe(true);
+    expect(book.released).toBe(book.held);
   });
 });

@@ -161,6 +161,21 @@ describe("fetch from a server process", () => {
     await client.close();
   }, 30_000);
 
+  test("a reply sized by a small blob that runs into large ones is stored as it arrives, within a small byte budget", async () => {
+    // The last leaf (16 bytes) comes first in post-order: sized by it, the next request asks for
+    // the other 39 leaves, 9.5 MiB in one reply, more than the 4 MiB this fetch may hold at once.
+    const shape: DagShape = { depth: 1, fanout: 40, salt: 11, leafSize: 256 * 1024 };
+    const server = await startServer({ seed: seed(12), listen: TCP, dag: shape });
+    const { dag } = expected(shape);
+    const client = await SyncClient.connect(await clientHost(), server.addr, none);
+    const target = new MemoryStore();
+    const summary = await fetchClosure(client, dag.root, target, { limits: { maxBufferedBytes: 4 << 20 } });
+    expect(summary.blobs).toBe(41);
+    expect(summary.dropped).toEqual([]);
+    for (const h of dag.hashes) expect(bytesEqual(hash(target.reader().get(h)!), h)).toBe(true);
+    await client.close();
+  }, 30_000);
+
   test("nothing before AUTH; a refusing policy gives nothing", async () => {
     const server = await startServer({ seed: seed(2), listen: QUIC, dag: SHAPE });
     const { dag } = expected();
