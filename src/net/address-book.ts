@@ -90,13 +90,14 @@ export class AddressBook {
   }
 
   /**
-   * The remembered relays, one multiaddr each (its last working address, with /p2p/ID): where a
-   * sync started without --relay holds its reservations, as it did when it learned them.
+   * The remembered relays, one multiaddr each (its last working address; every stored address
+   * ends in /p2p/ID, see `dialableFor`): where a sync started without --relay holds its
+   * reservations, as it did when it learned them.
    */
   relayAddrs(): string[] {
     return this.entries()
       .filter((e) => e.role === "relay" && e.addrs.length > 0)
-      .map((e) => (e.addrs[0]!.includes(`/p2p/${e.peer}`) ? e.addrs[0]! : `${e.addrs[0]!}/p2p/${e.peer}`));
+      .map((e) => e.addrs[0]!);
   }
 
   /** Records a peer seen now at these addresses; returns whether anything changed. */
